@@ -1,0 +1,85 @@
+"""Runtime settings, read from the environment (prefix ``HAIXUN_``).
+
+Defaults fit the local services of a developer machine: PostgreSQL on
+127.0.0.1:5432 (database ``haixun``, created if absent) and Mosquitto on
+127.0.0.1:1883. Every process takes one ``Settings`` object and passes it down;
+nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    """The per-user state folder (XDG_STATE_HOME), used for spools and embedded data."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "haixun"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """A broker address parsed from an ``mqtt://user:pass@host:port`` URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "MqttEndpoint":
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "tcp", ""):
+            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} in {url!r} (use mqtt://host:port)")
+        if not parts.hostname:
+            raise ValueError(f"MQTT URL {url!r} has no host")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 1883,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAIXUN_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/haixun"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    # First topic level. Production uses "haixun"; tests use a unique root so
+    # that parallel runs on one broker never see each other's messages.
+    topic_root: str = "haixun"
+    state_dir: Path = Field(default_factory=default_state_dir)
+
+    # ingest
+    ingest_client_id: str = "haixun-ingest"
+    ingest_session_expiry_s: int = 3600
+    ingest_queue_max: int = 200_000
+    ingest_batch_max: int = 5_000
+    ingest_batch_wait_ms: int = 50
+    ingest_max_payload_bytes: int = 256 * 1024
+    spool_max_bytes: int = 1024 * 1024 * 1024
+
+    # engine / api
+    engine_interval_s: float = 10.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str = "change-me-in-production"
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return MqttEndpoint.from_url(self.mqtt_url)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.state_dir / "spool"
+
+    def topic(self, *parts: str) -> str:
+        """``topic("obs", "ZP01")`` -> ``haixun/v1/obs/ZP01``."""
+        return "/".join((self.topic_root, "v1", *parts))
