@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need, makes sure
+# the local PostgreSQL and Mosquitto run, then runs the whole suite against
+# them. Extra arguments go to pytest (e.g. `bash scripts/test.sh -k ingest`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${HAIXUN_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+log() { printf '[test] %s\n' "$*"; }
+
+port_open() { "$PY" - "$1" "$2" <<'PYEOF'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PYEOF
+}
+
+# 1. Services (this kind of machine starts them; start them if they stopped).
+if ! port_open 127.0.0.1 5432; then
+  log "PostgreSQL not running: starting it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+fi
+if ! port_open 127.0.0.1 1883; then
+  log "Mosquitto not running: starting it"
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf
+fi
+for _ in $(seq 1 30); do port_open 127.0.0.1 5432 && port_open 127.0.0.1 1883 && break; sleep 1; done
+port_open 127.0.0.1 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+port_open 127.0.0.1 1883 || { echo "Mosquitto is not reachable on 127.0.0.1:1883" >&2; exit 1; }
+
+# 2. Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || { echo "could not install chromium (needed by tests/test_web*.py)" >&2; exit 1; }
+  else
+    echo "Chromium is missing: run 'sudo apt-get install chromium' (needed by the browser tests)" >&2
+    exit 1
+  fi
+fi
+
+# 3. The project in a virtual environment.
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+# 4. The suite. pytest's exit code 5 (no tests collected) is a failure here.
+set +e
+"$VENV/bin/python" -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"
