@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/haixun"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    # MQTT protocol the project's clients speak: "5" (default; persistent
+    # sessions via session expiry) or "3.1.1" (clean_session=False) for brokers
+    # without v5, e.g. the pure-Python embedded broker (amqtt) of `haixun demo`.
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     # First topic level. Production uses "haixun"; tests use a unique root so
     # that parallel runs on one broker never see each other's messages.
     topic_root: str = "haixun"
