@@ -1,0 +1,348 @@
+"""The risk-code configuration: one versioned TOML, validated with pydantic v2.
+
+``load_config(path=None)`` reads ``riskcode.toml`` next to this module (or the
+given file); ``RiskConfig.from_dict(data)`` validates an edited version (the
+API does this before saving). Errors name the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from haixun.riskcode.levels import WARNING_LEVELS, Level
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("riskcode.toml")
+
+ZONES: tuple[str, ...] = ("A", "B", "C", "D", "E")
+MATRIX_ROWS: tuple[Level, ...] = (Level.NONE, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED, Level.UNKNOWN)
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``errors`` lists "key: problem" lines."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid riskcode configuration:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarningThresholds(_Strict):
+    """Inclusive lower bounds for blue, yellow, orange, red; strictly increasing."""
+
+    blue: float
+    yellow: float
+    orange: float
+    red: float
+
+    @model_validator(mode="after")
+    def _increasing(self) -> WarningThresholds:
+        vals = [self.blue, self.yellow, self.orange, self.red]
+        for (a_name, a), (b_name, b) in zip(
+            zip(("blue", "yellow", "orange"), vals[:-1]), zip(("yellow", "orange", "red"), vals[1:])
+        ):
+            if not b > a:
+                raise ValueError(f"thresholds not increasing: {b_name}={b} must be > {a_name}={a}")
+        return self
+
+    def by_level(self) -> tuple[tuple[Level, float], ...]:
+        """(level, lower bound) from red down to blue, for first-match classification."""
+        return ((Level.RED, self.red), (Level.ORANGE, self.orange), (Level.YELLOW, self.yellow), (Level.BLUE, self.blue))
+
+    def get(self, level: Level) -> float:
+        return float(getattr(self, level.value))
+
+
+class StalenessConfig(_Strict):
+    max_age_s: dict[str, PositiveFloat]
+
+    @field_validator("max_age_s")
+    @classmethod
+    def _required(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = {"tide_level", "wind_speed", "wind_gust", "wave_height", "wave_period"} - v.keys()
+        if missing:
+            raise ValueError(f"missing max age for {sorted(missing)}")
+        return v
+
+
+class QcConfig(_Strict):
+    accepted_flags: list[int]
+
+    @field_validator("accepted_flags")
+    @classmethod
+    def _no_fail(cls, v: list[int]) -> list[int]:
+        if 4 in v:
+            raise ValueError("QC flag 4 (fail) must never feed risk codes (docs/contract.md)")
+        return v
+
+
+HazardName = Literal["storm_tide", "storm_tide_forecast", "wave", "wind", "overtopping"]
+
+
+class SegmentRules(_Strict):
+    key_hazards: list[HazardName]
+
+
+class StormTideConfig(_Strict):
+    default_warning_levels_m: WarningThresholds
+    warning_levels_source: str
+    surge_blue_min_m: NonNegFloat
+    surge_blue_max_m: PositiveFloat
+    surge_source: str
+    surge_above_max_level: Level
+    surge_efold_hours: PositiveFloat
+    forecast_horizon_hours: PositiveFloat
+    prediction_max_gap_s: PositiveFloat
+
+    @model_validator(mode="after")
+    def _surge_band(self) -> StormTideConfig:
+        if not self.surge_blue_max_m > self.surge_blue_min_m:
+            raise ValueError(
+                f"surge_blue_max_m={self.surge_blue_max_m} must be > surge_blue_min_m={self.surge_blue_min_m}"
+            )
+        if not self.surge_above_max_level.is_warning and self.surge_above_max_level is not Level.NONE:
+            raise ValueError("surge_above_max_level must be none, blue, yellow, orange or red")
+        return self
+
+
+class WaveConfig(_Strict):
+    thresholds_m: WarningThresholds
+    source: str
+
+
+class WindSignal(_Strict):
+    mean_bft: int = Field(ge=0, le=17)
+    gust_bft: int = Field(ge=0, le=17)
+
+
+class WindTable(_Strict):
+    source: str
+    blue: WindSignal
+    yellow: WindSignal
+    orange: WindSignal
+    red: WindSignal
+
+    @model_validator(mode="after")
+    def _increasing(self) -> WindTable:
+        rows = [("blue", self.blue), ("yellow", self.yellow), ("orange", self.orange), ("red", self.red)]
+        for (an, a), (bn, b) in zip(rows[:-1], rows[1:]):
+            if not (b.mean_bft > a.mean_bft and b.gust_bft > a.gust_bft):
+                raise ValueError(f"thresholds not increasing: {bn} ({b.mean_bft}/{b.gust_bft}) vs {an} ({a.mean_bft}/{a.gust_bft})")
+        return self
+
+    def signal(self, level: Level) -> WindSignal:
+        return getattr(self, level.value)
+
+
+class WindConfig(_Strict):
+    beaufort_source: str
+    beaufort_lower_mps: dict[str, PositiveFloat]
+    typhoon: WindTable
+    gale: WindTable
+
+    @model_validator(mode="after")
+    def _table(self) -> WindConfig:
+        try:
+            table = sorted((int(k), v) for k, v in self.beaufort_lower_mps.items())
+        except ValueError:
+            raise ValueError("beaufort_lower_mps keys must be integer forces, e.g. \"6\"") from None
+        for (fa, va), (fb, vb) in zip(table[:-1], table[1:]):
+            if not vb > va:
+                raise ValueError(f"beaufort_lower_mps not increasing: force {fb}={vb} must be > force {fa}={va}")
+        used = {s.mean_bft for t in (self.typhoon, self.gale) for s in (t.blue, t.yellow, t.orange, t.red)}
+        used |= {s.gust_bft for t in (self.typhoon, self.gale) for s in (t.blue, t.yellow, t.orange, t.red)}
+        missing = sorted(f for f in used if str(f) not in self.beaufort_lower_mps)
+        if missing:
+            raise ValueError(f"beaufort_lower_mps has no entry for force(s) {missing} used by the signal tables")
+        return self
+
+    def mps(self, force: int) -> float:
+        return float(self.beaufort_lower_mps[str(force)])
+
+
+class OvertoppingConfig(_Strict):
+    thresholds_lpsm: WarningThresholds
+    source: str
+    negative_freeboard_level: Level
+    toe_depth_limit_ratio: NonNegFloat
+    fallback_steepness: NonNegFloat
+    g: PositiveFloat
+    gamma_b: PositiveFloat
+    gamma_beta: PositiveFloat
+    gamma_v: PositiveFloat
+    gamma_star: PositiveFloat
+
+    @field_validator("thresholds_lpsm")
+    @classmethod
+    def _positive(cls, v: WarningThresholds) -> WarningThresholds:
+        if v.blue <= 0:
+            raise ValueError(f"blue={v.blue} must be > 0 l/s/m")
+        return v
+
+
+class CameraTypeRule(_Strict):
+    level: Level
+    corroborated_level: Level
+    hold_s: PositiveFloat
+
+    @model_validator(mode="after")
+    def _order(self) -> CameraTypeRule:
+        if not self.level.is_warning or not self.corroborated_level.is_warning:
+            raise ValueError("camera levels must be blue, yellow, orange or red")
+        if self.corroborated_level.rank < self.level.rank:
+            raise ValueError(f"corroborated_level={self.corroborated_level} must be >= level={self.level}")
+        return self
+
+
+class CameraConfig(_Strict):
+    min_confidence: float = Field(ge=0, le=1)
+    corroboration_window_s: PositiveFloat
+    corroboration_q_lpsm: PositiveFloat
+    types: dict[str, CameraTypeRule]
+
+
+class OfficialConfig(_Strict):
+    kinds: list[str]
+
+
+class HysteresisConfig(_Strict):
+    dwell_s: NonNegFloat
+
+
+class ZonesConfig(_Strict):
+    b_max_m: PositiveFloat
+    c_max_m: PositiveFloat
+    d_max_m: PositiveFloat
+    neighbour_margin_m: NonNegFloat
+    projection_lat_deg: float = Field(ge=-80, le=80)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ZonesConfig:
+        if not (self.b_max_m < self.c_max_m < self.d_max_m):
+            raise ValueError(
+                f"zone bounds not increasing: b_max_m={self.b_max_m} < c_max_m={self.c_max_m} < d_max_m={self.d_max_m} required"
+            )
+        return self
+
+
+class Advice(_Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class AdviceConfig(_Strict):
+    code: dict[Level, Advice]
+    zone: dict[Literal["A", "B", "C", "D", "E"], Advice]
+
+    @model_validator(mode="after")
+    def _complete(self) -> AdviceConfig:
+        missing = [lv.value for lv in Level if lv not in self.code] + [z for z in ZONES if z not in self.zone]
+        if missing:
+            raise ValueError(f"advice missing for {missing}")
+        return self
+
+
+class RiskConfig(_Strict):
+    version: str = Field(min_length=1)
+    staleness: StalenessConfig
+    qc: QcConfig
+    segment: SegmentRules
+    storm_tide: StormTideConfig
+    wave: WaveConfig
+    wind: WindConfig
+    overtopping: OvertoppingConfig
+    camera: CameraConfig
+    official: OfficialConfig
+    hysteresis: HysteresisConfig
+    zones: ZonesConfig
+    matrix: dict[Level, tuple[Level, Level, Level, Level, Level]]
+    advice: AdviceConfig
+
+    @model_validator(mode="after")
+    def _matrix_rules(self) -> RiskConfig:
+        missing = [lv.value for lv in MATRIX_ROWS if lv not in self.matrix]
+        if missing:
+            raise ValueError(f"matrix: missing row(s) {missing}")
+        errs: list[str] = []
+        for lv in MATRIX_ROWS:
+            row = self.matrix[lv]
+            if lv is Level.UNKNOWN:
+                if any(c.is_warning is False and c is not Level.UNKNOWN for c in row[:4]):
+                    errs.append("matrix.unknown: zones A-D must be unknown or a warning colour, never none")
+                continue
+            for i in range(4):
+                if row[i] is Level.UNKNOWN or row[i + 1] is Level.UNKNOWN:
+                    errs.append(f"matrix.{lv.value}: unknown is only allowed in the unknown row")
+                    break
+                if row[i].rank < row[i + 1].rank:
+                    errs.append(
+                        f"matrix.{lv.value}: zone {ZONES[i]}={row[i].value} is lower than more distant zone "
+                        f"{ZONES[i + 1]}={row[i + 1].value} (more exposed must never be lower)"
+                    )
+            for i in (0, 1):
+                if row[i].rank < lv.rank:
+                    errs.append(f"matrix.{lv.value}: zone {ZONES[i]}={row[i].value} is below the segment level")
+        known = [lv for lv in MATRIX_ROWS if lv is not Level.UNKNOWN]
+        for lo, hi in zip(known[:-1], known[1:]):
+            for i, z in enumerate(ZONES):
+                if self.matrix[hi][i].rank < self.matrix[lo][i].rank:
+                    errs.append(
+                        f"matrix.{hi.value}: zone {z}={self.matrix[hi][i].value} is lower than "
+                        f"matrix.{lo.value} zone {z}={self.matrix[lo][i].value} (higher segment level must never be lower)"
+                    )
+        if errs:
+            raise ValueError("; ".join(errs))
+        return self
+
+    @model_validator(mode="after")
+    def _camera_types(self) -> RiskConfig:
+        for name in self.camera.types:
+            if name not in ("overtopping", "water_on_road"):
+                raise ValueError(f"camera.types.{name}: only overtopping and water_on_road raise levels")
+        return self
+
+    def code(self, segment_level: Level, zone: str) -> Level:
+        return self.matrix[segment_level][ZONES.index(zone)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RiskConfig:
+        """Validate a configuration mapping; raises ``ConfigError`` listing "key: problem"."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc)) from None
+
+    @classmethod
+    def from_toml(cls, text: str) -> RiskConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"TOML syntax: {exc}"]) from None
+        return cls.from_dict(data)
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{key}: {msg}")
+    return out
+
+
+def load_config(path: str | Path | None = None) -> RiskConfig:
+    """Load and validate the risk configuration (default: the packaged riskcode.toml)."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    return RiskConfig.from_toml(p.read_text(encoding="utf-8"))
+
+
+__all__ = ["ConfigError", "RiskConfig", "WarningThresholds", "load_config", "DEFAULT_CONFIG_PATH", "ZONES", "WARNING_LEVELS"]

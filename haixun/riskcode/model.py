@@ -1,0 +1,189 @@
+"""Input and output records of the risk engine (pure data, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from haixun.riskcode.levels import Level
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+class SegmentWarningLevels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    blue: float
+    yellow: float
+    orange: float
+    red: float
+
+
+class SegmentSpec(BaseModel):
+    """One ``seawall_segment`` feature of the geography (docs/data-model.md).
+
+    Accepts exactly the documented properties (plus ``layer`` and ``assumed``
+    from the common feature schema) and the crest line ``coords`` (lon, lat).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    name: str
+    name_en: str
+    town_id: str
+    structure: Literal["sloped_dike", "vertical_wall"]
+    crest_level_m: float
+    slope_tan: float = Field(gt=0)
+    toe_level_m: float
+    foreshore_slope: float = Field(ge=0)
+    roughness_gamma_f: float = Field(gt=0, le=1)
+    warning_levels_m: SegmentWarningLevels | None = None
+    tide_station: str
+    wind_station: str
+    wave_station: str
+    orientation_deg: float = Field(ge=0, lt=360)
+    layer: Literal["seawall_segment"] = "seawall_segment"
+    assumed: list[str] = Field(default_factory=list)
+    coords: tuple[tuple[float, float], ...] = Field(min_length=2)
+
+    @field_validator("coords")
+    @classmethod
+    def _lonlat(cls, v: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        for lon, lat in v:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValueError(f"coordinate ({lon}, {lat}) is not WGS84 lon/lat")
+        return v
+
+    @classmethod
+    def from_feature(cls, feature: dict[str, Any]) -> SegmentSpec:
+        """Build from a GeoJSON Feature (LineString geometry)."""
+        geom = feature.get("geometry") or {}
+        if geom.get("type") != "LineString":
+            raise ValueError(f"segment {feature.get('properties', {}).get('id')!r}: geometry must be a LineString")
+        return cls.model_validate({**feature["properties"], "coords": [tuple(c[:2]) for c in geom["coordinates"]]})
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Latest reading of one quantity at one station."""
+
+    value: float
+    ts: datetime
+    qc: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HazardReason:
+    """Why a hazard has its level. ``value``/``threshold`` in ``unit``."""
+
+    hazard: str
+    level: Level
+    value: float | None
+    unit: str
+    threshold: float | None
+    threshold_source: str
+    input_ts: datetime | None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hazard": self.hazard,
+            "level": self.level.value,
+            "value": None if self.value is None else round(self.value, 4),
+            "unit": self.unit,
+            "threshold": self.threshold,
+            # docs/state.md calls it "source"; the issue calls it threshold_source: both, same value.
+            "source": self.threshold_source,
+            "threshold_source": self.threshold_source,
+            "input_ts": iso(self.input_ts),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CameraEventInput:
+    camera_id: str
+    ts: datetime
+    type: str
+    confidence: float
+    segment_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """An official warning/forecast. ``segment_ids`` or ``polygon`` (lon, lat ring); neither = whole shoreline."""
+
+    id: str
+    issuer: str
+    kind: Literal["surge_forecast", "wave_forecast", "typhoon_warning", "gale_warning", "red_tide"]
+    level: Level
+    valid_from: datetime
+    valid_to: datetime | None
+    text: str = ""
+    segment_ids: tuple[str, ...] = ()
+    polygon: tuple[tuple[float, float], ...] = ()
+
+    def active(self, now: datetime) -> bool:
+        return self.valid_from <= now and (self.valid_to is None or now < self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Duty officer's manual level for a segment (``segment_id=None``: all segments)."""
+
+    segment_id: str | None
+    level: Level
+    reason: str
+    expires_at: datetime
+    by: str
+    set_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.set_at <= now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class NextHighWater:
+    at: datetime
+    level_m: float
+    predicted_m: float
+    surge_m: float
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "level_m": round(self.level_m, 3), "predicted_m": round(self.predicted_m, 3),
+                "surge_m": round(self.surge_m, 3), "method": self.method}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToThreshold:
+    level: Level
+    threshold_m: float
+    at: datetime
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level.value, "threshold_m": self.threshold_m, "at": iso(self.at), "seconds": round(self.seconds)}
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDecision:
+    """Raw decision for one segment at ``decided_at`` (before hysteresis)."""
+
+    segment_id: str
+    raw_level: Level
+    local_level: Level
+    hazards: tuple[HazardReason, ...]
+    decided_at: datetime
+    config_version: str
+    overtopping_lpsm: float | None = None
+    freeboard_m: float | None = None
+    overtopping_equation: str | None = None
+    next_high_water: NextHighWater | None = None
+    time_to_threshold: TimeToThreshold | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

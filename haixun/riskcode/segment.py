@@ -1,0 +1,218 @@
+"""Raw decision for one seawall segment: all hazards, camera events, official inputs.
+
+The raw level is the highest of the segment's hazard levels and the official
+inputs that cover it (effective = max(local, official)). Hysteresis and the
+duty officer's override are applied afterwards (``haixun.riskcode.dynamics``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from haixun.riskcode import hazards
+from haixun.riskcode.config import RiskConfig, WarningThresholds
+from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.model import (
+    CameraEventInput,
+    FeedItem,
+    HazardReason,
+    Observation,
+    SegmentDecision,
+    SegmentSpec,
+    TimeToThreshold,
+)
+from haixun.riskcode.overtopping import OvertoppingResult, mean_overtopping
+from haixun.riskcode.tides import TidePrediction, next_high_water, time_to_level
+
+StationObs = Mapping[str, Mapping[str, Observation]]
+
+
+def warning_levels(config: RiskConfig, segment: SegmentSpec) -> WarningThresholds:
+    """The segment's warning tide levels (geography), else the config default."""
+    if segment.warning_levels_m is None:
+        return config.storm_tide.default_warning_levels_m
+    return WarningThresholds.model_validate(segment.warning_levels_m.model_dump())
+
+
+def fresh_observation(
+    config: RiskConfig, obs: StationObs, station: str, quantity: str, now: datetime
+) -> tuple[Observation | None, str]:
+    """The usable reading, or None and why not (missing, QC flag, stale)."""
+    o = obs.get(station, {}).get(quantity)
+    if o is None:
+        return None, f"{station}/{quantity}: no reading"
+    if o.qc not in config.qc.accepted_flags:
+        return None, f"{station}/{quantity}: QC flag {o.qc} not accepted"
+    if not math.isfinite(o.value):
+        return None, f"{station}/{quantity}: not a finite number"
+    age = (now - o.ts).total_seconds()
+    max_age = config.staleness.max_age_s.get(quantity)
+    if max_age is not None and age > max_age:
+        return None, f"{station}/{quantity}: stale ({age:.0f} s > {max_age:.0f} s)"
+    return o, ""
+
+
+def _flag_note(*observations: Observation | None) -> str:
+    suspect = [o for o in observations if o is not None and o.qc == 3]
+    return "QC suspect input used" if suspect else ""
+
+
+def _with_note(r: HazardReason, note: str) -> HazardReason:
+    if not note:
+        return r
+    return HazardReason(r.hazard, r.level, r.value, r.unit, r.threshold, r.threshold_source, r.input_ts,
+                        f"{r.detail}; {note}" if r.detail else note)
+
+
+def camera_reasons(
+    config: RiskConfig, segment_id: str, events: Sequence[CameraEventInput], q_lpsm: float | None, now: datetime
+) -> list[HazardReason]:
+    """Confirmed overtopping / water_on_road events hold the segment at least at the configured level."""
+    cam = config.camera
+    out = []
+    for etype, rule in cam.types.items():
+        confirmed = [
+            e for e in events
+            if e.type == etype and segment_id in e.segment_ids and e.confidence >= cam.min_confidence
+            and (now - e.ts).total_seconds() <= rule.hold_s
+        ]
+        if not confirmed:
+            continue
+        latest = max(confirmed, key=lambda e: e.ts)
+        others = sorted({
+            e.camera_id for e in confirmed
+            if e.camera_id != latest.camera_id and abs((e.ts - latest.ts).total_seconds()) <= cam.corroboration_window_s
+        })
+        by_gauges = q_lpsm is not None and q_lpsm >= cam.corroboration_q_lpsm
+        corroborations = []
+        if others:
+            corroborations.append(f"camera(s) {', '.join(others)}")
+        if by_gauges:
+            corroborations.append(f"gauges: computed overtopping q {q_lpsm:.3g} >= {cam.corroboration_q_lpsm} l/s/m")
+        level = rule.corroborated_level if corroborations else rule.level
+        detail = (f"{etype} seen by {latest.camera_id} at {latest.ts.isoformat()} (confidence {latest.confidence:.2f}), "
+                  f"held {rule.hold_s:.0f} s; " + (f"corroborated by {' and '.join(corroborations)}" if corroborations
+                                                   else "not corroborated by a second source"))
+        out.append(HazardReason(f"camera:{etype}", level, latest.confidence, "confidence", cam.min_confidence,
+                                "riskcode.toml [camera] (ASSUMPTION)", latest.ts, detail))
+    return out
+
+
+def official_reasons(config: RiskConfig, feeds: Sequence[FeedItem], now: datetime) -> list[HazardReason]:
+    """Active official inputs already selected for this segment."""
+    out = []
+    for f in feeds:
+        if not f.active(now) or f.kind not in config.official.kinds:
+            continue
+        until = f.valid_to.isoformat() if f.valid_to else "further notice"
+        out.append(HazardReason(f"official:{f.kind}", f.level, None, "", None, f"{f.issuer} ({f.id})", f.valid_from,
+                                f"{f.issuer} {f.kind} {f.level.value} valid {f.valid_from.isoformat()} to {until}: {f.text}"))
+    return out
+
+
+def evaluate_segment(
+    config: RiskConfig,
+    segment: SegmentSpec,
+    obs: StationObs,
+    prediction: TidePrediction | None,
+    events: Sequence[CameraEventInput],
+    feeds: Sequence[FeedItem],
+    now: datetime,
+) -> SegmentDecision:
+    """All hazards of one segment at ``now``. ``feeds`` are those whose area covers the segment."""
+    st = config.storm_tide
+    warn = warning_levels(config, segment)
+    reasons: list[HazardReason] = []
+    active_feeds = [f for f in feeds if f.active(now)]
+    typhoon_active = any(f.kind == "typhoon_warning" for f in active_feeds)
+
+    # 1-2. storm tide, surge, forecast high water, time to threshold
+    water, why_water = fresh_observation(config, obs, segment.tide_station, "tide_level", now)
+    pred_ok = prediction is not None and prediction.covers(now, st.prediction_max_gap_s)
+    astro = prediction.at(now) if pred_ok and prediction is not None else None
+    nhw = None
+    ttt = None
+    if water is None:
+        reasons.append(hazards.unknown_reason("storm_tide", "m", st.warning_levels_source, why_water))
+        reasons.append(hazards.unknown_reason("storm_tide_forecast", "m", st.warning_levels_source, why_water))
+    else:
+        reasons.append(_with_note(hazards.storm_tide(config, warn, water, astro), _flag_note(water)))
+        if astro is None or prediction is None:
+            reasons.append(hazards.unknown_reason("storm_tide_forecast", "m", st.warning_levels_source,
+                                                  "no astronomical tide prediction covering now", water.ts))
+        else:
+            surge = water.value - astro
+            nhw, highest = next_high_water(prediction, now, surge, st.surge_efold_hours, st.forecast_horizon_hours)
+            reasons.append(hazards.storm_tide_forecast(config, warn, highest, water.ts))
+            current, _ = hazards.classify(water.value, warn)
+            nxt = hazards.next_threshold(current, warn)
+            if nxt is not None:
+                at = time_to_level(prediction, now, surge, st.surge_efold_hours, st.forecast_horizon_hours, nxt[1])
+                if at is not None:
+                    ttt = TimeToThreshold(nxt[0], nxt[1], at, (at - now).total_seconds())
+
+    # 3. waves
+    hs, why_hs = fresh_observation(config, obs, segment.wave_station, "wave_height", now)
+    if hs is None:
+        reasons.append(hazards.unknown_reason("wave", "m", config.wave.source, why_hs))
+    else:
+        reasons.append(_with_note(hazards.wave(config, hs), _flag_note(hs)))
+
+    # 4. wind
+    mean, why_mean = fresh_observation(config, obs, segment.wind_station, "wind_speed", now)
+    gust, why_gust = fresh_observation(config, obs, segment.wind_station, "wind_gust", now)
+    if mean is None and gust is None:
+        reasons.append(hazards.unknown_reason("wind", "m/s", config.wind.beaufort_source, f"{why_mean}; {why_gust}"))
+    else:
+        reasons.append(_with_note(hazards.wind(config, mean, gust, typhoon_active), _flag_note(mean, gust)))
+
+    # 5. overtopping
+    ot: OvertoppingResult | None = None
+    o = config.overtopping
+    if water is None or hs is None:
+        reasons.append(hazards.unknown_reason("overtopping", "l/s/m", o.source, why_water or why_hs))
+    else:
+        period, why_t = fresh_observation(config, obs, segment.wave_station, "wave_period", now)
+        note = ""
+        if period is not None and period.value > 0:
+            t_s = period.value
+        elif o.fallback_steepness > 0 and hs.value > 0:
+            t_s = math.sqrt(2 * math.pi * hs.value / (o.g * o.fallback_steepness))
+            note = f"Tm-1,0 estimated {t_s:.1f} s from steepness {o.fallback_steepness} (ASSUMPTION; {why_t or 'period 0'})"
+        elif hs.value == 0:
+            t_s, note = 1.0, "calm: Hm0 = 0"
+        else:
+            t_s = 0.0
+        if t_s <= 0:
+            reasons.append(hazards.unknown_reason("overtopping", "l/s/m", o.source, why_t or "wave period is 0"))
+        else:
+            ot = mean_overtopping(
+                structure=segment.structure, still_water_m=water.value, crest_level_m=segment.crest_level_m,
+                hm0_m=hs.value, period_s=t_s, slope_tan=segment.slope_tan, toe_level_m=segment.toe_level_m,
+                toe_depth_limit_ratio=o.toe_depth_limit_ratio, gamma_b=o.gamma_b, gamma_f=segment.roughness_gamma_f,
+                gamma_beta=o.gamma_beta, gamma_v=o.gamma_v, gamma_star=o.gamma_star, g=o.g,
+            )
+            used_ts = min(x.ts for x in (water, hs, period) if x is not None)
+            reasons.append(_with_note(hazards.overtopping(config, ot, used_ts, note), _flag_note(water, hs, period)))
+
+    # 6. cameras
+    reasons.extend(camera_reasons(config, segment.id, events, ot.q_lpsm if ot else None, now))
+
+    key = set(config.segment.key_hazards)
+    local = worst(r.level for r in reasons if r.level is not Level.UNKNOWN or r.hazard in key)
+
+    # 7. official inputs
+    official = official_reasons(config, active_feeds, now)
+    official_level = worst(r.level for r in official)
+    raw = worst([local, official_level])
+    reasons.extend(official)
+    return SegmentDecision(
+        segment_id=segment.id, raw_level=raw, local_level=local, hazards=tuple(reasons), decided_at=now,
+        config_version=config.version,
+        overtopping_lpsm=ot.q_lpsm if ot else None, freeboard_m=(ot.freeboard_m if ot else
+                                                                (segment.crest_level_m - water.value if water else None)),
+        overtopping_equation=ot.equation if ot else None, next_high_water=nhw, time_to_threshold=ttt,
+        extra={"official_level": official_level.value, "typhoon_table": typhoon_active},
+    )

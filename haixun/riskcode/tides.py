@@ -1,0 +1,239 @@
+"""Astronomical tide (utide harmonic analysis), surge and projected high water.
+
+* ``fit_tide(times, levels, lat) -> TideModel``: utide ``solve`` on >= 15 days
+  (better 30) of hourly water levels; the model is JSON-serialisable.
+* ``predict(model, times)``: utide ``reconstruct``. Slow-ish (ms per call):
+  the engine precomputes a ``TidePrediction`` series once per station and
+  period (``TidePrediction.from_model``), the per-cycle code only interpolates.
+* Surge = observed - astronomical. Projected level at t > t0:
+  ``p(t) + surge0 * exp(-(t - t0) / tau)`` (persistence decaying with the
+  e-folding time ``tau`` from the config).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import utide
+from utide.utilities import Bunch
+
+from haixun.riskcode.model import NextHighWater
+
+MIN_FIT_DAYS = 15.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _to_datetime64(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(times)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return arr.astype("datetime64[s]")
+    out = []
+    for t in times:
+        if t.tzinfo is None:
+            raise ValueError("naive datetime: all times must be timezone-aware (UTC inside haixun)")
+        out.append(np.datetime64(int(t.timestamp()), "s"))
+    return np.array(out, dtype="datetime64[s]")
+
+
+def _encode(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "fiub":
+            return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
+        return {"__ndarray__": [str(x) for x in obj.tolist()], "dtype": "object"}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (list, tuple)):
+        return [_encode(x) for x in obj]
+    return obj
+
+
+def _decode(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            dt = obj["dtype"]
+            return np.array(obj["__ndarray__"], dtype=object if dt == "object" else np.dtype(dt))
+        return Bunch({k: _decode(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return [_decode(x) for x in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class TideModel:
+    """Harmonic constants of one station (utide coefficient structure)."""
+
+    lat: float
+    coef: Bunch
+    fitted_from: datetime
+    fitted_to: datetime
+    n_obs: int
+    rms_residual_m: float
+
+    @property
+    def constituents(self) -> dict[str, tuple[float, float]]:
+        """{name: (amplitude m, Greenwich phase deg)}."""
+        return {str(n): (float(a), float(g)) for n, a, g in zip(self.coef["name"], self.coef["A"], self.coef["g"])}
+
+    def to_json(self) -> str:
+        coef = {k: v for k, v in self.coef.items() if k != "weights"}  # per-sample IRLS weights: not needed to predict
+        return json.dumps({
+            "kind": "haixun.tide_model", "version": 1, "lat": self.lat,
+            "fitted_from": self.fitted_from.isoformat(), "fitted_to": self.fitted_to.isoformat(),
+            "n_obs": self.n_obs, "rms_residual_m": self.rms_residual_m, "coef": _encode(coef),
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> TideModel:
+        d = json.loads(text)
+        if d.get("kind") != "haixun.tide_model" or d.get("version") != 1:
+            raise ValueError("not a haixun.tide_model version 1 document")
+        return cls(
+            lat=float(d["lat"]), coef=_decode(d["coef"]),
+            fitted_from=datetime.fromisoformat(d["fitted_from"]), fitted_to=datetime.fromisoformat(d["fitted_to"]),
+            n_obs=int(d["n_obs"]), rms_residual_m=float(d["rms_residual_m"]),
+        )
+
+
+def fit_tide(times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float) -> TideModel:
+    """Harmonic analysis of (roughly hourly) water levels with utide (OLS, nodal corrections, no trend).
+
+    Needs >= 15 days of data (Rayleigh separation of M2/S2/N2 and K1/O1);
+    NaN levels are ignored.
+    """
+    t64 = _to_datetime64(times)
+    u = np.asarray(levels, dtype=float)
+    if t64.shape != u.shape:
+        raise ValueError(f"times ({t64.shape}) and levels ({u.shape}) differ in length")
+    ok = np.isfinite(u)
+    t64, u = t64[ok], u[ok]
+    if t64.size < 2:
+        raise ValueError("need at least two finite levels")
+    span_days = float((t64.max() - t64.min()) / np.timedelta64(1, "s")) / 86400.0
+    if span_days < MIN_FIT_DAYS:
+        raise ValueError(f"record spans {span_days:.1f} days: at least {MIN_FIT_DAYS:.0f} days needed to separate M2/S2/N2")
+    coef = utide.solve(t64, u, lat=lat, method="ols", conf_int="none", trend=False, nodal=True, verbose=False)
+    resid = u - utide.reconstruct(t64, coef, verbose=False)["h"]
+    return TideModel(
+        lat=lat, coef=coef,
+        fitted_from=_EPOCH + timedelta(seconds=int(t64.min().astype("int64"))),
+        fitted_to=_EPOCH + timedelta(seconds=int(t64.max().astype("int64"))),
+        n_obs=int(u.size), rms_residual_m=float(np.sqrt(np.mean(resid**2))),
+    )
+
+
+def predict(model: TideModel, times: Sequence[datetime] | np.ndarray) -> np.ndarray:
+    """Astronomical water level (m, same datum as the fit) at ``times``."""
+    t64 = _to_datetime64(times)
+    return np.asarray(utide.reconstruct(t64, model.coef, verbose=False)["h"], dtype=float)
+
+
+@dataclass(frozen=True)
+class TidePrediction:
+    """Precomputed astronomical levels: ``t_s`` epoch seconds (increasing), ``level_m``."""
+
+    t_s: np.ndarray
+    level_m: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.t_s.shape != self.level_m.shape or self.t_s.size < 2:
+            raise ValueError("prediction needs >= 2 samples with matching times and levels")
+        if np.any(np.diff(self.t_s) <= 0):
+            raise ValueError("prediction times must be strictly increasing")
+
+    @classmethod
+    def from_model(cls, model: TideModel, start: datetime, end: datetime, step_s: float = 600.0) -> TidePrediction:
+        t_s = np.arange(start.timestamp(), end.timestamp() + step_s / 2, step_s)
+        times = (t_s.astype("int64")).astype("datetime64[s]")
+        return cls(t_s=t_s, level_m=predict(model, times))
+
+    @classmethod
+    def from_series(cls, times: Sequence[datetime], levels: Sequence[float]) -> TidePrediction:
+        return cls(t_s=np.array([t.timestamp() for t in times], dtype=float), level_m=np.asarray(levels, dtype=float))
+
+    def covers(self, now: datetime, max_gap_s: float) -> bool:
+        ts = now.timestamp()
+        return bool(self.t_s[0] - max_gap_s <= ts <= self.t_s[-1])
+
+    def at(self, t: datetime) -> float | None:
+        """Linear interpolation; None outside the series."""
+        ts = t.timestamp()
+        if ts < self.t_s[0] or ts > self.t_s[-1]:
+            return None
+        return float(np.interp(ts, self.t_s, self.level_m))
+
+
+def projected(pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(t_s, level) of the projected level from now to now + horizon (now included, interpolated)."""
+    t0 = now.timestamp()
+    t1 = t0 + horizon_h * 3600.0
+    i0 = int(np.searchsorted(pred.t_s, t0, side="right"))
+    i1 = int(np.searchsorted(pred.t_s, t1, side="right"))
+    t = np.concatenate(([t0], pred.t_s[i0:i1]))
+    p = np.concatenate(([np.interp(t0, pred.t_s, pred.level_m)], pred.level_m[i0:i1]))
+    return t, p + surge_m * np.exp(-(t - t0) / (efold_h * 3600.0))
+
+
+def high_waters(t: np.ndarray, level: np.ndarray) -> list[tuple[float, float]]:
+    """Interior local maxima (t_s, level) of a sampled series, refined by a parabola through 3 samples."""
+    out = []
+    for i in range(1, len(level) - 1):
+        a, b, c = level[i - 1], level[i], level[i + 1]
+        if b >= a and b > c:
+            denom = a - 2 * b + c
+            h0, h1 = t[i] - t[i - 1], t[i + 1] - t[i]
+            if denom < 0 and abs(h0 - h1) < 1e-6:
+                off = 0.5 * (a - c) / denom
+                out.append((float(t[i] + off * h0), float(b - 0.25 * (a - c) * off)))
+            else:
+                out.append((float(t[i]), float(b)))
+    return out
+
+
+def _dt(ts: float) -> datetime:
+    return _EPOCH + timedelta(seconds=ts)
+
+
+def next_high_water(
+    pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float
+) -> tuple[NextHighWater | None, NextHighWater | None]:
+    """(first, highest) projected high water within the horizon.
+
+    Peaks are found on the astronomical prediction (the decaying surge moves
+    them by minutes at most); level = predicted HW + surge * exp(-dt/tau).
+    """
+    t0 = now.timestamp()
+    i0 = max(int(np.searchsorted(pred.t_s, t0, side="left")) - 1, 0)
+    i1 = int(np.searchsorted(pred.t_s, t0 + horizon_h * 3600.0, side="right"))
+    peaks = [(t, lv) for t, lv in high_waters(pred.t_s[i0:i1 + 1], pred.level_m[i0:i1 + 1]) if t0 <= t <= t0 + horizon_h * 3600.0]
+    if not peaks:
+        return None, None
+    method = f"astronomical HW + surge*exp(-dt/{efold_h:g}h)"
+    hws = [
+        NextHighWater(at=_dt(t), level_m=lv + surge_m * math.exp(-(t - t0) / (efold_h * 3600.0)), predicted_m=lv,
+                      surge_m=surge_m * math.exp(-(t - t0) / (efold_h * 3600.0)), method=method)
+        for t, lv in peaks
+    ]
+    return hws[0], max(hws, key=lambda h: h.level_m)
+
+
+def time_to_level(
+    pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float, threshold_m: float
+) -> datetime | None:
+    """First time within the horizon when the projected level reaches ``threshold_m`` (>=); None if never."""
+    t, lv = projected(pred, now, surge_m, efold_h, horizon_h)
+    idx = np.nonzero(lv >= threshold_m)[0]
+    if idx.size == 0:
+        return None
+    i = int(idx[0])
+    if i == 0:
+        return now
+    frac = (threshold_m - lv[i - 1]) / (lv[i] - lv[i - 1])
+    return _dt(float(t[i - 1] + frac * (t[i] - t[i - 1])))
