@@ -1,0 +1,43 @@
+"""``haixun engine``: run the risk engine (leader or hot standby)."""
+
+from __future__ import annotations
+
+import argparse
+
+from haixun.settings import Settings
+
+
+def _engine(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import signal
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from haixun.engine.service import EngineService
+
+    if args.interval is not None:
+        settings = settings.model_copy(update={"engine_interval_s": args.interval})
+    registry = CollectorRegistry()
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=registry)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with EngineService(settings, registry=registry):
+            await stop.wait()
+
+    asyncio.run(run())
+    return 0
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("engine", help="run the risk engine (one leader at a time; others wait as hot standby)")
+    p.add_argument("--interval", type=float, default=None,
+                   help="recompute at least every N seconds (default HAIXUN_ENGINE_INTERVAL_S)")
+    p.add_argument("--metrics-port", type=int, default=0,
+                   help="serve Prometheus /metrics on this port (0 = off; the API serves its own)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+    p.set_defaults(func=_engine)

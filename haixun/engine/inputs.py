@@ -1,0 +1,127 @@
+"""Gather one cycle's inputs from PostgreSQL (the engine's read edge).
+
+Everything here is a plain read; the result (:class:`RawInputs`) is converted
+into riskcode's input types by :mod:`haixun.engine.evaluate`. Tables owned by
+other packages that may not exist in a given database (the API's
+``official_feeds`` / ``segment_overrides``) are checked with ``to_regclass``
+and treated as empty when absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from haixun.engine.model import LatencyMark
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    value: float
+    ts: datetime
+    qc: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StationInfo:
+    id: str
+    kind: str
+    segment_id: str | None
+    gateway_id: str | None
+    quantities: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RawInputs:
+    """One cycle's inputs as read from the store."""
+
+    now: datetime
+    stations: dict[str, StationInfo] = field(default_factory=dict)
+    latest: dict[str, dict[str, LatestValue]] = field(default_factory=dict)  # station -> quantity -> value
+    gateways_online: dict[str, bool] = field(default_factory=dict)
+    camera_events: list[dict[str, Any]] = field(default_factory=list)
+    camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
+    official_feeds: list[dict[str, Any]] = field(default_factory=list)
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def table_exists(conn: psycopg.AsyncConnection, name: str) -> bool:
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0) -> RawInputs:
+    """Read stations, latest non-failed readings, gateways, recent camera
+    events, and the feeds and overrides valid at ``now``."""
+    out = RawInputs(now=now)
+    cur = await conn.execute(
+        "SELECT id, kind, segment_id, gateway_id, quantities FROM stations WHERE active")
+    for sid, kind, seg, gw, qs in await cur.fetchall():
+        out.stations[sid] = StationInfo(sid, kind, seg, gw, tuple(qs or ()))
+    cur = await conn.execute(
+        "SELECT station_id, quantity, value, ts, qc, received_at FROM latest_readings WHERE qc <> 4")
+    for sid, q, value, ts, qc, rec in await cur.fetchall():
+        out.latest.setdefault(sid, {})[q] = LatestValue(value, ts, qc, rec)
+    cur = await conn.execute("SELECT gateway_id, online FROM gateway_status")
+    out.gateways_online = {gw: online for gw, online in await cur.fetchall()}
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT camera_id, ts, type, confidence, segment_id, snapshot_url, extra, received_at"
+        " FROM camera_events WHERE ts > %s AND ts <= %s ORDER BY ts",
+        (now - timedelta(seconds=camera_window_s), now + timedelta(seconds=60)))
+    out.camera_events = list(await cur.fetchall())
+    if out.camera_events:
+        await cur.execute("SELECT id, segment_ids FROM cameras")
+        out.camera_segments = {r["id"]: tuple(r["segment_ids"] or ()) for r in await cur.fetchall()}
+    if await table_exists(conn, "official_feeds"):
+        await cur.execute(
+            "SELECT id, source, issuer, kind, level, area, valid_from, valid_to, issued_at"
+            " FROM official_feeds WHERE valid_from <= %s AND valid_to > %s ORDER BY issued_at", (now, now))
+        out.official_feeds = list(await cur.fetchall())
+    if await table_exists(conn, "segment_overrides"):
+        await cur.execute(
+            "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at"
+            " FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s AND created_at <= %s"
+            " ORDER BY segment_id, created_at DESC", (now, now))
+        out.overrides = list(await cur.fetchall())
+    return out
+
+
+async def newest_input_mark(conn: psycopg.AsyncConnection, stations: list[str]) -> LatencyMark | None:
+    """Sensor ts / received_at / stored_at of the most recently received
+    latest reading among ``stations`` (the newest input of an ingest batch)."""
+    if not stations:
+        return None
+    cur = await conn.execute(
+        "SELECT r.ts, r.received_at, r.stored_at FROM latest_readings l"
+        " JOIN readings r ON r.station_id = l.station_id AND r.quantity = l.quantity AND r.ts = l.ts"
+        " WHERE l.station_id = ANY(%s) ORDER BY r.received_at DESC, r.stored_at DESC LIMIT 1", (stations,))
+    row = await cur.fetchone()
+    return LatencyMark(*row) if row else None
+
+
+async def validity_changed_between(conn: psycopg.AsyncConnection, after: datetime, until: datetime) -> bool:
+    """Did an official feed or an override start, stop, appear or get cleared
+    in (after, until]? Then the engine recomputes at once instead of waiting
+    for the interval."""
+    if await table_exists(conn, "official_feeds"):
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM official_feeds WHERE (valid_from > %(a)s AND valid_from <= %(b)s)"
+            " OR (valid_to > %(a)s AND valid_to <= %(b)s) OR (received_at > %(a)s AND received_at <= %(b)s))",
+            {"a": after, "b": until})
+        if (await cur.fetchone())[0]:  # type: ignore[index]
+            return True
+    if await table_exists(conn, "segment_overrides"):
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM segment_overrides WHERE (expires_at > %(a)s AND expires_at <= %(b)s)"
+            " OR (created_at > %(a)s AND created_at <= %(b)s) OR (cleared_at > %(a)s AND cleared_at <= %(b)s))",
+            {"a": after, "b": until})
+        if (await cur.fetchone())[0]:  # type: ignore[index]
+            return True
+    return False

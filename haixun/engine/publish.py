@@ -1,0 +1,180 @@
+"""Diff a cycle's decisions against what was last written, build the
+state_log body (docs/state.md), and write everything in ONE transaction that
+ends with ``NOTIFY haixun_state, '<seq>'``.
+
+Rules (docs/engine.md):
+
+* a subject is *changed* when its level, raw level, ``since`` or state entry
+  (values, reasons, forecasts) differ from the last written one; changed
+  subjects are upserted in ``current_levels`` and get a ``decisions`` row;
+  unchanged subjects get a ``decisions`` row every ``history_every`` (history);
+* a *level* change also inserts a ``level_changes`` row (the alarm list) and
+  ``NOTIFY haixun_alarm '{"event": "new", "id": ...}'``; the first decision of
+  a subject with no previous level only makes a level change when it warns;
+* a delta carries only changed subjects, plus stations whose latest values
+  changed; every ``station_refresh`` all stations' ages are included. With
+  nothing to say, no row is written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, SubjectDecision
+
+WARNING_LEVELS = ("blue", "yellow", "orange", "red")
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return iso(o)
+    if hasattr(o, "value"):  # enums (Level)
+        return o.value
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def jsonable(obj: Any) -> Any:
+    """Round-trip through JSON so stored and compared values are plain JSON."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+@dataclass(slots=True)
+class CyclePlan:
+    """What one cycle will write."""
+
+    changed: list[SubjectDecision] = field(default_factory=list)
+    history: list[SubjectDecision] = field(default_factory=list)   # unchanged, due for a history row
+    level_changes: list[tuple[SubjectDecision, str]] = field(default_factory=list)  # (decision, from_level)
+    stations: dict[str, Any] = field(default_factory=dict)
+    snapshot: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changed or self.stations or self.snapshot or self.history)
+
+
+def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow], stations: dict[str, Any],
+               last_stations: dict[str, Any], *, now: datetime, snapshot: bool, refresh_stations: bool,
+               history_every: timedelta) -> CyclePlan:
+    plan = CyclePlan(snapshot=snapshot)
+    for d in evaluation.subjects:
+        prev = current.get(d.key)
+        entry = jsonable(d.entry)
+        if prev is None or prev.level != d.level or prev.raw_level != d.raw_level or prev.since != d.since \
+                or prev.entry != entry:
+            plan.changed.append(d)
+            if prev is None:
+                if d.level in WARNING_LEVELS:
+                    plan.level_changes.append((d, "unknown"))
+            elif prev.level != d.level:
+                plan.level_changes.append((d, prev.level))
+        elif prev.last_history_at is None or now - prev.last_history_at >= history_every:
+            plan.history.append(d)
+    if snapshot or refresh_stations:
+        plan.stations = stations
+    else:
+        plan.stations = {sid: s for sid, s in stations.items()
+                         if last_stations.get(sid, {}).get("latest") != s.get("latest")
+                         or last_stations.get(sid, {}).get("online") != s.get("online")}
+    return plan
+
+
+def build_body(seq: int, at: datetime, config_version: str, evaluation: Evaluation, plan: CyclePlan,
+               latency: LatencyMark | None, decided_at: datetime) -> dict[str, Any]:
+    subjects = evaluation.subjects if plan.snapshot else plan.changed
+    segments: dict[str, Any] = {}
+    areas: dict[str, Any] = {}
+    for d in subjects:
+        entry = jsonable(d.entry)
+        if d.kind == "segment":
+            segments[d.id] = entry
+        elif d.kind == "city":
+            areas["city"] = entry
+        else:
+            areas.setdefault(d.kind + "s", {})[d.id] = entry
+    body: dict[str, Any] = {"seq": seq, "at": iso(at), "config_version": config_version,
+                            "segments": segments, "areas": areas, "stations": jsonable(plan.stations)}
+    lat: dict[str, Any] = {"decided_at": iso(decided_at)}
+    if latency is not None:
+        lat.update(sensor_ts=iso(latency.sensor_ts), received_at=iso(latency.received_at),
+                   stored_at=iso(latency.stored_at))
+    body["latency"] = lat
+    return body
+
+
+async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, plan: CyclePlan, now: datetime,
+                      decided_at: datetime, latency: LatencyMark | None, instance_id: str) -> tuple[int, dict]:
+    """The single write transaction of a cycle. Returns (seq, body)."""
+    async with conn.transaction():
+        cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('state_log', 'seq'))")
+        seq = int((await cur.fetchone())[0])  # type: ignore[index]
+        body = build_body(seq, now, evaluation.config_version, evaluation, plan, latency, decided_at)
+        if plan.changed:
+            async with conn.cursor() as c:
+                await c.executemany(
+                    "INSERT INTO current_levels (subject_kind, subject_id, level, raw_level, since, decided_at,"
+                    " decision, seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (subject_kind, subject_id) DO UPDATE SET level = EXCLUDED.level,"
+                    " raw_level = EXCLUDED.raw_level, since = EXCLUDED.since, decided_at = EXCLUDED.decided_at,"
+                    " decision = EXCLUDED.decision, seq = EXCLUDED.seq",
+                    [(d.kind, d.id, d.level, d.raw_level, d.since, decided_at, Jsonb(_stored_decision(d)), seq)
+                     for d in plan.changed])
+        rows = plan.changed + plan.history
+        if rows:
+            async with conn.cursor() as c:
+                await c.executemany(
+                    "INSERT INTO decisions (subject_kind, subject_id, decided_at, level, raw_level, decision,"
+                    " config_version) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [(d.kind, d.id, decided_at, d.level, d.raw_level, Jsonb(_stored_decision(d)),
+                      evaluation.config_version) for d in rows])
+        for d, from_level in plan.level_changes:
+            cur = await conn.execute(
+                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, reasons,"
+                " last_notified_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (d.kind, d.id, decided_at, from_level, d.level, Jsonb(jsonable(d.reasons)), decided_at))
+            lc_id = (await cur.fetchone())[0]  # type: ignore[index]
+            await conn.execute("SELECT pg_notify('haixun_alarm', %s)",
+                               (json.dumps({"event": "new", "id": lc_id}),))
+        await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
+                           (seq, now, "snapshot" if plan.snapshot else "delta", Jsonb(body)))
+        await conn.execute("UPDATE engine_leader SET last_cycle_at = %s, last_seq = %s WHERE id = 1"
+                           " AND instance_id = %s", (now, seq, instance_id))
+        await conn.execute("SELECT pg_notify('haixun_state', %s)", (str(seq),))
+    return seq, body
+
+
+def _stored_decision(d: SubjectDecision) -> dict[str, Any]:
+    return jsonable(d.decision)
+
+
+async def restore_current(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], tuple[CurrentRow, dict]]:
+    """current_levels as written by the previous leader: (row, stored decision)."""
+    cur = await conn.execute(
+        "SELECT c.subject_kind, c.subject_id, c.level, c.raw_level, c.since, c.decision,"
+        " (SELECT max(d.decided_at) FROM decisions d WHERE d.subject_kind = c.subject_kind"
+        "  AND d.subject_id = c.subject_id) FROM current_levels c")
+    out: dict[tuple[str, str], tuple[CurrentRow, dict]] = {}
+    for kind, sid, level, raw, since, decision, last_hist in await cur.fetchall():
+        # entry {}: the first cycle of a new leader re-writes every subject (a snapshot anyway)
+        out[(kind, sid)] = (CurrentRow(level, raw, since, {}, last_hist), decision)
+    return out
+
+
+async def prune_state_log(conn: psycopg.AsyncConnection, keep: timedelta, now: datetime) -> int:
+    """Delete state_log rows older than ``keep``, always keeping the newest snapshot."""
+    cur = await conn.execute(
+        "DELETE FROM state_log WHERE at < %s AND seq < coalesce("
+        " (SELECT max(seq) FROM state_log WHERE kind = 'snapshot'), 0)", (now - keep,))
+    return cur.rowcount

@@ -1,0 +1,366 @@
+"""EngineService: leadership, triggers, scheduled jobs and the compute cycle.
+
+Life cycle (docs/engine.md)::
+
+    standby --(advisory lock granted)--> promote --> leading --(session lost)--> demote --> standby
+
+While leading: a LISTEN task on ``haixun_ingest`` (debounced), an APScheduler
+``AsyncIOScheduler`` with the interval/snapshot/prune/tide/feeds jobs, and one
+runner task that executes cycles one at a time. A cycle reads through the pool
+and writes through the lock session (so a leader that lost its lock cannot
+write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry
+from psycopg_pool import AsyncConnectionPool
+
+from haixun.engine import inputs as inputs_mod
+from haixun.engine.evaluate import Evaluator, load_evaluator
+from haixun.engine.leader import InstanceInfo, LeaderLock
+from haixun.engine.metrics import EngineMetrics
+from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, Trigger
+from haixun.engine.options import EngineOptions
+from haixun.engine.publish import jsonable, plan_cycle, prune_state_log, restore_current, write_cycle
+from haixun.engine.tide import TideCache
+from haixun.settings import Settings
+from haixun.store.db import open_pool
+
+log = logging.getLogger(__name__)
+
+INGEST_CHANNEL = "haixun_ingest"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EngineService:
+    """One engine process (leader or standby). ``async with EngineService(...)``."""
+
+    def __init__(self, settings: Settings, *, options: EngineOptions | None = None,
+                 registry: CollectorRegistry | None = None, instance: InstanceInfo | None = None) -> None:
+        self.settings = settings
+        self.options = options or EngineOptions()
+        self.metrics = EngineMetrics(registry if registry is not None else CollectorRegistry())
+        self.instance = instance or InstanceInfo()
+        self._lock = LeaderLock(settings.database_url, self.instance,
+                                heartbeat_timeout_s=self.options.heartbeat_timeout_s)
+        self._pool: AsyncConnectionPool | None = None
+        self._main: asyncio.Task | None = None
+        self._lost = asyncio.Event()
+        self.leading = asyncio.Event()       # set while this instance leads (tests wait on it)
+        self.became_leader_at: float | None = None  # time.monotonic() of the last promotion
+        # leader-only state (reset on every promotion)
+        self._tasks: list[asyncio.Task] = []
+        self._scheduler: AsyncIOScheduler | None = None
+        self._write_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._pending = Trigger()
+        self._evaluator: Evaluator | None = None
+        self._hysteresis: Any = None
+        self._current: dict[tuple[str, str], CurrentRow] = {}
+        self._last_stations: dict[str, Any] = {}
+        self._last_station_refresh = 0.0
+        self._last_snapshot = 0.0
+        self._tide: TideCache | None = None
+        self.last_seq: int | None = None
+        self.cycles_done = 0
+
+    # ------------------------------------------------------------------ life cycle
+    async def __aenter__(self) -> EngineService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._pool = await open_pool(self.settings.database_url, min_size=1, max_size=4, name="haixun-engine")
+        self._main = asyncio.create_task(self._leadership_loop(), name="engine-leadership")
+
+    async def stop(self) -> None:
+        if self._main is not None:
+            self._main.cancel()
+            await asyncio.gather(self._main, return_exceptions=True)
+            self._main = None
+        await self._demote()
+        await self._lock.release()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._lock.held and self.leading.is_set()
+
+    @property
+    def lock_backend_pid(self) -> int | None:
+        """PostgreSQL pid of the lock session (tests terminate it to simulate a crash)."""
+        return self._lock.backend_pid if self._lock.held else None
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.text()
+
+    # ------------------------------------------------------------------ leadership
+    async def _leadership_loop(self) -> None:
+        opts = self.options
+        while True:
+            if not self._lock.held:
+                if await self._lock.try_acquire():
+                    try:
+                        await self._promote()
+                    except Exception:
+                        log.exception("promotion failed; giving up the lock")
+                        await self._demote()
+                        await self._lock.release()
+                        await asyncio.sleep(opts.lock_poll_s)
+                else:
+                    await asyncio.sleep(opts.lock_poll_s)
+                continue
+            try:
+                await asyncio.wait_for(self._lost.wait(), timeout=opts.heartbeat_s)
+            except asyncio.TimeoutError:
+                pass
+            alive = False
+            if not self._lost.is_set():
+                try:
+                    async with self._write_lock:
+                        alive = await self._lock.heartbeat()
+                except Exception:  # noqa: BLE001
+                    log.exception("heartbeat failed")
+            if not alive:
+                log.error("engine %s: leadership lost, stopping computation", self.instance.instance_id)
+                await self._demote()
+                await self._lock.release()
+
+    async def _promote(self) -> None:
+        assert self._pool is not None
+        self._lost.clear()
+        self._pending = Trigger()
+        self._wake.clear()
+        async with self._pool.connection() as conn:
+            self._evaluator = await load_evaluator(conn)
+            restored = await restore_current(conn)
+            self._tide = TideCache(self.options)
+            await self._tide.load(conn, utcnow())
+        self._current = {k: row for k, (row, _) in restored.items()}
+        self._hysteresis = self._evaluator.restore_state(restored)
+        self._last_stations, self._last_station_refresh, self._last_snapshot = {}, 0.0, 0.0
+        self._tasks = [asyncio.create_task(self._runner(), name="engine-runner"),
+                       asyncio.create_task(self._listener(), name="engine-listen")]
+        self._scheduler = self._build_scheduler()
+        self._scheduler.start()
+        self.became_leader_at = time.monotonic()
+        self.metrics.is_leader.set(1)
+        self.metrics.leader_changes.inc()
+        self.leading.set()
+        self.request("start", snapshot=True)
+        log.info("engine %s leading (restored %d subjects)", self.instance.instance_id, len(restored))
+
+    async def _demote(self) -> None:
+        self.leading.clear()
+        self.metrics.is_leader.set(0)
+        if self._scheduler is not None:
+            try:
+                self._scheduler.shutdown(wait=False)
+            except Exception:  # noqa: BLE001 - already stopped
+                pass
+            self._scheduler = None
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._evaluator, self._hysteresis, self._tide = None, None, None
+        self._current = {}
+
+    def _build_scheduler(self) -> AsyncIOScheduler:
+        opts, now = self.options, datetime.now(UTC)
+        sched = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                                             "misfire_grace_time": 30})
+        sched.add_job(self.request, "interval", seconds=self.settings.engine_interval_s, args=["interval"],
+                      id="cycle")
+        sched.add_job(self.request, "interval", seconds=opts.snapshot_every_s, args=["snapshot"],
+                      kwargs={"snapshot": True}, id="snapshot")
+        sched.add_job(self._prune_job, "interval", seconds=opts.prune_every_s, id="prune", next_run_time=now)
+        sched.add_job(self._tide_job, "interval", seconds=opts.tide_refit_every_s, id="tide_refit",
+                      next_run_time=now)
+        sched.add_job(self._validity_job, "interval", seconds=max(1.0, min(5.0, self.settings.engine_interval_s)),
+                      id="feeds")
+        return sched
+
+    # ------------------------------------------------------------------ triggers
+    def request(self, reason: str, *, stations: list[str] | None = None, snapshot: bool = False) -> None:
+        """Ask for a cycle. Ingest requests are debounced; others run next."""
+        self._pending.reasons.add(reason)
+        if stations:
+            self._pending.stations.update(stations)
+        if snapshot:
+            self._pending.snapshot = True
+        self._wake.set()
+
+    async def _listener(self) -> None:
+        """LISTEN haixun_ingest on a dedicated connection; reconnect on failure."""
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.settings.database_url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {INGEST_CHANNEL}")
+                    self.request("listen")  # anything missed while not listening
+                    async for note in conn.notifies():
+                        self.metrics.notifications.inc()
+                        self.request("ingest", stations=_stations_of(note.payload))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("LISTEN %s failed (%s); reconnecting in 1 s", INGEST_CHANNEL, exc)
+                await asyncio.sleep(1.0)
+
+    async def _runner(self) -> None:
+        while True:
+            await self._wake.wait()
+            if self._pending.reasons <= {"ingest"}:
+                # coalesce a burst of ingest batches: wait a fixed window from the
+                # first one (not from the last, so a steady stream never starves)
+                await asyncio.sleep(self.options.debounce_s)
+            trigger, self._pending = self._pending, Trigger()
+            self._wake.clear()
+            try:
+                await self.run_cycle(trigger)
+            except asyncio.CancelledError:
+                raise
+            except psycopg.OperationalError as exc:
+                log.error("cycle failed on a broken connection (%s)", exc)
+                self._lost.set()  # the leadership loop verifies the lock session and demotes
+                return
+            except Exception:  # noqa: BLE001 - one bad cycle must not stop the engine
+                log.exception("engine cycle failed (%s)", trigger.label)
+                self.metrics.cycles.labels(trigger.label, "error").inc()
+
+    # ------------------------------------------------------------------ the cycle
+    async def run_cycle(self, trigger: Trigger) -> int | None:
+        """Gather, evaluate, write. Returns the state_log seq written, or None."""
+        assert self._pool is not None
+        evaluator, tide = self._evaluator, self._tide
+        if evaluator is None or tide is None or not self._lock.held:
+            return None
+        t0 = time.perf_counter()
+        now = utcnow()
+        snapshot = trigger.snapshot or (time.monotonic() - self._last_snapshot >= self.options.snapshot_every_s)
+        async with self._pool.connection() as conn:
+            evaluator = await evaluator.refreshed(conn)
+            raw = await inputs_mod.gather(conn, now, camera_window_s=self.options.camera_window_s)
+            latency = await inputs_mod.newest_input_mark(conn, sorted(trigger.stations)) \
+                if "ingest" in trigger.reasons else None
+        self._evaluator = evaluator
+        predictions = tide.predictions(now)
+        evaluation: Evaluation = evaluator.evaluate(raw, predictions, self._hysteresis, now)
+        decided_at = utcnow()
+        stations = self._station_entries(raw, evaluator, now)
+        refresh = time.monotonic() - self._last_station_refresh >= self.options.station_refresh_s
+        plan = plan_cycle(evaluation, self._current, stations, self._last_stations, now=now, snapshot=snapshot,
+                          refresh_stations=refresh,
+                          history_every=timedelta(seconds=self.options.history_every_s))
+        seq: int | None = None
+        if not plan.empty:
+            async with self._write_lock:
+                if not self._lock.held:
+                    return None
+                seq, _body = await write_cycle(self._lock.conn, evaluation=evaluation, plan=plan, now=now,
+                                               decided_at=decided_at, latency=latency,
+                                               instance_id=self.instance.instance_id)
+            committed = utcnow()
+            self.last_seq = seq
+            self.metrics.last_seq.set(seq)
+            if latency is not None:
+                self._observe_latency(latency, decided_at, committed)
+        # commit succeeded (or nothing to write): advance the in-memory state
+        self._hysteresis = evaluation.hysteresis
+        for d in plan.changed + plan.history:
+            prev = self._current.get(d.key)
+            hist = now if d in plan.history or d in plan.changed else (prev.last_history_at if prev else None)
+            self._current[d.key] = CurrentRow(d.level, d.raw_level, d.since, jsonable(d.entry), hist)
+        if plan.stations:
+            self._last_stations.update(plan.stations)
+        if refresh or snapshot:
+            self._last_station_refresh = time.monotonic()
+        if snapshot:
+            self._last_snapshot = time.monotonic()
+        self.cycles_done += 1
+        self.metrics.cycle_seconds.labels(trigger.label).observe(time.perf_counter() - t0)
+        self.metrics.cycles.labels(trigger.label, "written" if seq is not None else "unchanged").inc()
+        return seq
+
+    def _observe_latency(self, mark: LatencyMark, decided_at: datetime, committed: datetime) -> None:
+        h = self.metrics.stage_seconds
+        h.labels("sensor_to_received").observe(max(0.0, (mark.received_at - mark.sensor_ts).total_seconds()))
+        h.labels("received_to_stored").observe(max(0.0, (mark.stored_at - mark.received_at).total_seconds()))
+        h.labels("stored_to_decided").observe(max(0.0, (decided_at - mark.stored_at).total_seconds()))
+        h.labels("received_to_decided").observe(max(0.0, (decided_at - mark.received_at).total_seconds()))
+        h.labels("decided_to_committed").observe(max(0.0, (committed - decided_at).total_seconds()))
+
+    def _station_entries(self, raw: inputs_mod.RawInputs, evaluator: Evaluator, now: datetime) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for sid, info in raw.stations.items():
+            latest = raw.latest.get(sid, {})
+            newest = max((v.ts for v in latest.values()), default=None)
+            age = None if newest is None else round(max(0.0, (now - newest).total_seconds()), 1)
+            gw_online = raw.gateways_online.get(info.gateway_id, True) if info.gateway_id else True
+            max_age = evaluator.station_max_age_s(tuple(latest) or info.quantities)
+            out[sid] = {
+                "age_s": age,
+                "online": bool(gw_online and age is not None and age <= max_age),
+                "latest": {q: {"value": v.value, "ts": v.ts, "qc": v.qc} for q, v in sorted(latest.items())},
+            }
+        return out
+
+    # ------------------------------------------------------------------ scheduled jobs
+    async def _prune_job(self) -> None:
+        assert self._pool is not None
+        async with self._pool.connection() as conn:
+            n = await prune_state_log(conn, timedelta(seconds=self.options.state_log_keep_s), utcnow())
+        if n:
+            log.info("pruned %d state_log rows", n)
+
+    async def _tide_job(self) -> None:
+        tide, pool = self._tide, self._pool
+        if tide is None or pool is None:
+            return
+        async with pool.connection() as conn:
+            stations = await tide.tide_stations(conn)
+            for sid in stations:
+                ok = await tide.refit(conn, sid, utcnow(), write_lock=self._write_lock, lock=self._lock)
+                if ok is not None:
+                    self.metrics.tide_refits.labels("ok" if ok else "skipped").inc()
+        self.request("tide")
+
+    async def _validity_job(self) -> None:
+        """Recompute as soon as an official feed or override starts or expires."""
+        pool = self._pool
+        if pool is None or self._evaluator is None:
+            return
+        now = utcnow()
+        last = getattr(self, "_validity_checked_at", None)
+        self._validity_checked_at = now
+        async with pool.connection() as conn:
+            if last is not None and await inputs_mod.validity_changed_between(conn, last, now):
+                self.request("feeds")
+
+
+def _stations_of(payload: str) -> list[str]:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return []
+    stations = data.get("stations") if isinstance(data, dict) else None
+    return [s for s in stations if isinstance(s, str)] if isinstance(stations, list) else []

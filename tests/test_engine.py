@@ -1,0 +1,85 @@
+"""EngineService against the real PostgreSQL: ingest NOTIFY -> decision ->
+current_levels / level_changes / state_log / NOTIFY haixun_state; staleness."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import psycopg
+from prometheus_client import CollectorRegistry
+
+from haixun.engine.service import EngineService
+from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
+    write_readings
+
+
+async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        calm(conn, utcnow())
+        listener = await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True)
+        await listener.execute("LISTEN haixun_state")
+        registry = CollectorRegistry()
+        async with EngineService(settings, options=FAST, registry=registry) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            await wait_for(lambda: current_level(conn, "segment", "PH01"))
+            level, raw, _, _ = current_level(conn, "segment", "PH01")
+            assert (level, raw) == ("none", "none")
+            first = conn.execute("SELECT seq, kind, body FROM state_log ORDER BY seq LIMIT 1").fetchone()
+            assert first[1] == "snapshot" and len(first[2]["segments"]) == 27
+            assert first[2]["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 4.0
+
+            # the tide rises above PH01's orange warning tide level (6.1 m)
+            write_readings(conn, "XB-M01", utcnow(), {"tide_level": 6.25})
+            row = await wait_for(lambda: conn.execute(
+                "SELECT seq, kind, body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'orange'"
+                " ORDER BY seq LIMIT 1").fetchone())
+            seq, kind, body = row
+            assert kind == "delta"
+            entry = body["segments"]["PH01"]
+            assert entry["raw_level"] == "orange"
+            storm = [h for h in entry["hazards"] if h["hazard"] == "storm_tide"][0]
+            assert storm["level"] == "orange" and storm["value"] == 6.25 and storm["threshold"] == 6.1
+            assert set(body["latency"]) == {"sensor_ts", "received_at", "stored_at", "decided_at"}
+            assert body["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 6.25
+            # only changed subjects go into a delta (PH01 and whatever shares XB-M01)
+            assert "PH27" not in body["segments"]
+
+            level, raw, _, decision = current_level(conn, "segment", "PH01")
+            assert (level, raw) == ("orange", "orange") and decision["hysteresis"]["level"] == "orange"
+            lc = conn.execute("SELECT from_level, to_level, reasons FROM level_changes"
+                              " WHERE subject_id = 'PH01'").fetchall()
+            assert [(a, b) for a, b, _ in lc] == [("none", "orange")]
+            assert any(r["hazard"] == "storm_tide" and r["level"] == "orange" for r in lc[0][2])
+            assert conn.execute("SELECT count(*) FROM decisions WHERE subject_id = 'PH01'").fetchone()[0] >= 2
+
+            seen: list[str] = []
+            async def drain() -> None:
+                async for n in listener.notifies():
+                    seen.append(n.payload)
+                    if n.payload == str(seq):
+                        return
+            await asyncio.wait_for(drain(), 5)
+            assert str(seq) in seen
+            text = engine.metrics_text().decode()
+            assert 'haixun_engine_stage_seconds_count{stage="received_to_decided"}' in text
+            assert "haixun_engine_cycle_seconds_count" in text
+        await listener.close()
+
+
+async def test_stale_inputs_turn_unknown_without_new_data(settings):
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        # readings 9 min old: fresh now, stale (> 600 s) within a minute
+        calm(conn, utcnow() - timedelta(seconds=598))
+        fast = settings.model_copy(update={"engine_interval_s": 0.5})
+        async with EngineService(fast, options=FAST) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
+            # nothing arrives; the interval job alone must turn PH01 unknown
+            await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown", timeout=10)
+            body = conn.execute("SELECT body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'unknown'"
+                                " ORDER BY seq LIMIT 1").fetchone()[0]
+            tide = [h for h in body["segments"]["PH01"]["hazards"] if h["hazard"] == "storm_tide"][0]
+            assert tide["level"] == "unknown"
