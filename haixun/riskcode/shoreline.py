@@ -1,0 +1,227 @@
+"""Full-shoreline entry point the engine calls every cycle.
+
+``evaluate_shoreline(config, segments, inputs, prev, now, areas=None)``:
+raw decision per segment -> hysteresis -> override -> roll-up. Pure: the
+previous state comes in, the new state goes out (``result.state``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import LineString, Polygon
+
+from haixun.riskcode.config import RiskConfig
+from haixun.riskcode.dynamics import LevelState, active_override, step
+from haixun.riskcode.levels import Level
+from haixun.riskcode.model import (
+    CameraEventInput,
+    FeedItem,
+    HazardReason,
+    Observation,
+    Override,
+    SegmentDecision,
+    SegmentSpec,
+    iso,
+)
+from haixun.riskcode.rollup import AreaIndex, Rollup, roll_up
+from haixun.riskcode.segment import evaluate_segment
+from haixun.riskcode.tides import TidePrediction
+
+
+@dataclass(frozen=True)
+class ShorelineInputs:
+    """Everything one cycle needs. ``observations[station][quantity]``; ``tide_predictions[tide_station]``."""
+
+    observations: Mapping[str, Mapping[str, Observation]]
+    tide_predictions: Mapping[str, TidePrediction] = field(default_factory=dict)
+    camera_events: Sequence[CameraEventInput] = ()
+    feeds: Sequence[FeedItem] = ()
+    overrides: Sequence[Override] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentState:
+    held: LevelState
+    shown: Level
+    shown_since: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"held": self.held.to_dict(), "shown": self.shown.value, "shown_since": iso(self.shown_since)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SegmentState:
+        return cls(LevelState.from_dict(d["held"]), Level(d["shown"]), datetime.fromisoformat(d["shown_since"]))
+
+
+@dataclass(frozen=True)
+class ShorelineState:
+    """Carried from one cycle to the next (the engine may persist ``to_dict()``)."""
+
+    segments: dict[str, SegmentState]
+    areas: dict[str, tuple[Level, datetime]]  # key "kind:id"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segments": {k: v.to_dict() for k, v in self.segments.items()},
+                "areas": {k: {"level": lv.value, "since": iso(t)} for k, (lv, t) in self.areas.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShorelineState:
+        return cls({k: SegmentState.from_dict(v) for k, v in d.get("segments", {}).items()},
+                   {k: (Level(v["level"]), datetime.fromisoformat(v["since"])) for k, v in d.get("areas", {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    subject_kind: str  # segment | village | town | city
+    subject_id: str
+    from_level: Level | None
+    to_level: Level
+    at: datetime
+    reasons: tuple[HazardReason, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject_kind": self.subject_kind, "subject_id": self.subject_id,
+                "from_level": self.from_level.value if self.from_level else None, "to_level": self.to_level.value,
+                "at": iso(self.at), "reasons": [r.to_dict() for r in self.reasons]}
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    decision: SegmentDecision
+    level: Level  # shown: after hysteresis and override
+    since: datetime
+    held: LevelState
+    override: Override | None
+
+    @property
+    def reasons(self) -> tuple[HazardReason, ...]:
+        if self.override is None:
+            return self.decision.hazards
+        o = self.override
+        return self.decision.hazards + (HazardReason(
+            "override", o.level, None, "", None, f"duty officer {o.by}", o.set_at,
+            f"manual override to {o.level.value} by {o.by} until {o.expires_at.isoformat()}: {o.reason} "
+            f"(hazards say {self.decision.raw_level.value}, held {self.held.level.value})"),)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.decision
+        pending = None
+        if self.held.below_since is not None and self.held.pending_max is not None:
+            pending = {"to": self.held.pending_max.value, "below_since": iso(self.held.below_since)}
+        return {
+            "level": self.level.value, "raw_level": d.raw_level.value, "since": iso(self.since),
+            "held_level": self.held.level.value, "local_level": d.local_level.value,
+            "official_level": d.extra.get("official_level", "none"),
+            "decided_at": iso(d.decided_at), "config_version": d.config_version,
+            "hazards": [r.to_dict() for r in self.reasons],
+            "overtopping_lpsm": None if d.overtopping_lpsm is None else round(d.overtopping_lpsm, 4),
+            "freeboard_m": None if d.freeboard_m is None else round(d.freeboard_m, 3),
+            "overtopping_equation": d.overtopping_equation,
+            "next_high_water": d.next_high_water.to_dict() if d.next_high_water else None,
+            "time_to_threshold": d.time_to_threshold.to_dict() if d.time_to_threshold else None,
+            "wind_table": "typhoon" if d.extra.get("typhoon_table") else "gale",
+            "pending_downgrade": pending,
+            "override": None if self.override is None else {
+                "level": self.override.level.value, "reason": self.override.reason, "by": self.override.by,
+                "set_at": iso(self.override.set_at), "expires_at": iso(self.override.expires_at)},
+        }
+
+
+@dataclass(frozen=True)
+class ShorelineResult:
+    at: datetime
+    config_version: str
+    segments: dict[str, SegmentResult]
+    rollup: Rollup | None
+    area_since: dict[str, datetime]
+    state: ShorelineState
+    changes: tuple[LevelChange, ...]
+
+    @property
+    def segment_levels(self) -> dict[str, Level]:
+        return {k: v.level for k, v in self.segments.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Snapshot body fields of docs/state.md (segments, areas, config_version, at)."""
+        areas: dict[str, Any] = {}
+        if self.rollup is not None:
+            areas = self.rollup.to_dict()
+            areas["city"]["since"] = iso(self.area_since.get("city:city"))
+            for kind in ("towns", "villages"):
+                for k, v in areas[kind].items():
+                    v["since"] = iso(self.area_since.get(f"{kind[:-1]}:{k}"))
+        return {"at": iso(self.at), "config_version": self.config_version,
+                "segments": {k: v.to_dict() for k, v in self.segments.items()}, "areas": areas}
+
+
+def feeds_for_segment(feeds: Sequence[FeedItem], segment: SegmentSpec, line: LineString) -> list[FeedItem]:
+    """Feeds naming the segment, or whose polygon meets its crest line, or with no area (whole shoreline)."""
+    out = []
+    for f in feeds:
+        if f.segment_ids:
+            if segment.id in f.segment_ids:
+                out.append(f)
+        elif f.polygon:
+            if Polygon(f.polygon).intersects(line):
+                out.append(f)
+        else:
+            out.append(f)
+    return out
+
+
+def evaluate_shoreline(
+    config: RiskConfig,
+    segments: Sequence[SegmentSpec],
+    inputs: ShorelineInputs,
+    prev: ShorelineState | None,
+    now: datetime,
+    areas: AreaIndex | None = None,
+) -> ShorelineResult:
+    """One engine cycle. ``now`` must be timezone-aware; nothing reads the clock."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    active_feeds = [f for f in inputs.feeds if f.active(now)]
+    events = [e for e in inputs.camera_events if e.ts <= now]
+    results: dict[str, SegmentResult] = {}
+    seg_states: dict[str, SegmentState] = {}
+    changes: list[LevelChange] = []
+    for seg in segments:
+        seg_feeds = feeds_for_segment(active_feeds, seg, LineString(seg.coords)) if active_feeds else []
+        decision = evaluate_segment(config, seg, inputs.observations, inputs.tide_predictions.get(seg.tide_station),
+                                    events, seg_feeds, now)
+        before = prev.segments.get(seg.id) if prev else None
+        held, _ = step(before.held if before else None, decision.raw_level, now, config.hysteresis.dwell_s)
+        ovr = active_override(inputs.overrides, seg.id, now)
+        shown = ovr.level if ovr is not None else held.level
+        if before is None or before.shown is not shown:
+            since = now
+        else:
+            since = before.shown_since
+        state = SegmentState(held, shown, since)
+        seg_states[seg.id] = state
+        result = SegmentResult(decision, shown, since, held, ovr)
+        results[seg.id] = result
+        if before is None or before.shown is not shown:
+            changes.append(LevelChange("segment", seg.id, before.shown if before else None, shown, now,
+                                       tuple(r for r in result.reasons if r.level.rank >= max(shown.rank, 1))))
+    rollup = None
+    area_states: dict[str, tuple[Level, datetime]] = {}
+    if areas is not None:
+        rollup = roll_up(config, areas, {k: v.level for k, v in results.items()})
+        subjects = [("city", "city", rollup.city.level)]
+        subjects += [("town", k, v.level) for k, v in rollup.towns.items()]
+        subjects += [("village", k, v.level) for k, v in rollup.villages.items()]
+        for kind, sid, lv in subjects:
+            key = f"{kind}:{sid}"
+            old = prev.areas.get(key) if prev else None
+            if old is None or old[0] is not lv:
+                area_states[key] = (lv, now)
+                changes.append(LevelChange(kind, sid, old[0] if old else None, lv, now))
+            else:
+                area_states[key] = old
+    return ShorelineResult(now, config.version, results, rollup, {k: t for k, (_, t) in area_states.items()},
+                           ShorelineState(seg_states, area_states), tuple(changes))
