@@ -14,19 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Points over Hangzhou Bay whose wind forces the bay-scale setup (lat, lon).
-BAY_POINTS: tuple[tuple[float, float], ...] = ((30.55, 121.90), (30.45, 121.50), (30.50, 121.20))
+# Points over the outer Hangzhou Bay (off Jinshan and the estuary mouth) whose wind
+# forces the bay-scale setup (lat, lon); TUNED with the axis and coefficient.
+BAY_POINTS: tuple[tuple[float, float], ...] = ((30.65, 121.50), (30.70, 121.80))
 
 
 @dataclass(frozen=True, slots=True)
 class SurgeParams:
     ambient_hpa: float = 1010.0
     ib_m_per_hpa: float = 0.01  # inverse barometer, 1 cm per hPa
-    bay_axis_from_deg: float = 75.0  # wind from ENE drives water up the bay (ASSUMPTION)
-    bay_coefficient: float = 2.4e-3  # m per (m/s)^2 of along-axis wind (TUNED)
-    local_coefficient: float = 0.6e-3  # m per (m/s)^2 of local onshore wind (TUNED)
+    bay_axis_from_deg: float = 135.0  # wind from SE drives water onto the north bank and up the bay (TUNED)
+    bay_coefficient: float = 2.9e-3  # m per (m/s)^2 of along-axis wind (TUNED)
+    local_coefficient: float = 0.2e-3  # m per (m/s)^2 of local onshore wind (TUNED)
     max_setdown_m: float = 0.4
-    relaxation_s: float = 2.0 * 3600.0  # response time of the bay (TUNED)
+    relaxation_s: float = 1.0 * 3600.0  # response time of the bay (TUNED)
 
 
 def inverse_barometer_m(pressure_hpa: np.ndarray | float, params: SurgeParams = SurgeParams()) -> np.ndarray:

@@ -58,8 +58,8 @@ def calm_fields(epoch_s: np.ndarray, rng: np.random.Generator, params: CalmParam
     events = rng.random(e.size) < params.gust_event_rate_per_h * (np.gradient(e) / 3600.0 if e.size > 1 else 0.0)
     gust = speed * (params.gust_factor + 0.08 * rng.normal(size=e.size)) + events * rng.uniform(3.0, 6.0, size=e.size)
     gust = np.maximum(gust, speed)
-    # Sea breeze from SE in the afternoon, land breeze from NW at night, with synoptic turning.
-    wdir = np.mod(np.where(diurnal > 0, 135.0, 315.0) + 40.0 * synoptic + 8.0 * red, 360.0)
+    # Sea breeze from SE in the afternoon turning to a land breeze from NW at night, with synoptic turning.
+    wdir = np.mod(225.0 - 90.0 * diurnal + 40.0 * synoptic + 8.0 * red, 360.0)
     pressure = params.pressure_hpa + 1.0 * np.cos(2 * np.pi * (hours - 10.0) / 12.0) + 3.0 * np.sin(2 * np.pi * days / 5.0 + phase[2])
     air = params.air_temp_c + params.air_temp_diurnal_c * np.sin(2 * np.pi * (hours - 8.0) / 24.0) + 0.2 * red
     water = params.water_temp_c + 0.4 * np.sin(2 * np.pi * (hours - 10.0) / 24.0)
