@@ -143,6 +143,8 @@ class EngineService:
                 log.error("engine %s: leadership lost, stopping computation", self.instance.instance_id)
                 await self._demote()
                 await self._lock.release()
+                # back off so that a healthy standby wins rather than this (suspect) process
+                await asyncio.sleep(opts.lock_poll_s * 3)
 
     async def _promote(self) -> None:
         assert self._pool is not None
