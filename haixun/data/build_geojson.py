@@ -575,7 +575,11 @@ def build_roads(ctx: Context) -> list[dict[str, Any]]:
 
 
 def build_land_boundary(ctx: Context, towns: dict[str, Polygon]) -> dict[str, Any]:
-    beach = band(ctx.crest, ctx.frame, -BEACH_WIDTH_M, 0.0)
+    # The sheared band is narrower where the wall turns away from the coast's trend (Jiulongshan),
+    # so add a true perpendicular offset and clip both to the coast's extent.
+    perpendicular = ctx.crest.buffer(-BEACH_WIDTH_M, single_sided=True)
+    extent = ctx.frame.strip(ctx.u_of_ch(0.0), ctx.u_of_ch(ctx.crest.length))
+    beach = band(ctx.crest, ctx.frame, -BEACH_WIDTH_M, 0.0).union(perpendicular).intersection(extent)
     served = _only_polygon(shapely.union_all([towns["T01"], towns["T02"], beach]).buffer(0.5).buffer(-0.5),
                            "land boundary")
     return feature("land_boundary", "pinghu-served-area", to_geojson(served, ctx.proj), {
