@@ -1,0 +1,73 @@
+// HTTP helpers: JSON fetch with a timeout and the duty login token.
+// The token lives in sessionStorage (gone when the tab closes), never in
+// localStorage or a cookie.
+
+const TOKEN_KEY = "haixun.token";
+const USER_KEY = "haixun.user";
+
+export function token() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+
+export function currentUser() {
+  try { return JSON.parse(sessionStorage.getItem(USER_KEY) || "null"); } catch { return null; }
+}
+
+export function setLogin(tok, user) {
+  try {
+    if (tok) { sessionStorage.setItem(TOKEN_KEY, tok); sessionStorage.setItem(USER_KEY, JSON.stringify(user || null)); }
+    else { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(USER_KEY); }
+  } catch { /* private mode: the token stays only in memory for this page */ }
+}
+
+export class HttpError extends Error {
+  constructor(status, detail) {
+    super(`HTTP ${status}: ${detail}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+export async function getJSON(url, { timeoutMs = 10000, auth = false, method = "GET", body = undefined, headers = {} } = {}) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  const h = { Accept: "application/json", ...headers };
+  if (auth && token()) h.Authorization = `Bearer ${token()}`;
+  let payload = body;
+  if (body !== undefined && !(body instanceof URLSearchParams) && typeof body !== "string") {
+    h["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  try {
+    const r = await fetch(url, { method, headers: h, body: payload, signal: ctl.signal });
+    const text = await r.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+    if (!r.ok) {
+      const detail = data && typeof data === "object" ? (data.detail ?? JSON.stringify(data)) : String(text).slice(0, 200);
+      throw new HttpError(r.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+    }
+    return data;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function fmtTime(ts, { seconds = true, date = false } = {}) {
+  if (!ts) return "–";
+  const d = new Date(ts);
+  if (isNaN(d)) return "–";
+  const opts = { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false };
+  if (seconds) opts.second = "2-digit";
+  if (date) { opts.month = "2-digit"; opts.day = "2-digit"; }
+  return new Intl.DateTimeFormat("zh-CN", opts).format(d);
+}
+
+export function fmtDuration(s) {
+  if (s == null || !isFinite(s)) return "–";
+  const neg = s < 0;
+  s = Math.abs(Math.round(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  const out = h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m` : `${s}s`;
+  return neg ? `-${out}` : out;
+}
