@@ -1,0 +1,65 @@
+"""``haixun demo``: the whole system on one machine, with one command."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from haixun.settings import Settings
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from haixun.demo.runner import DemoOptions, run_demo
+
+    if args.check and args.duration is None:
+        args.duration = 600.0
+    options = DemoOptions(
+        speed=args.speed,
+        fresh=args.fresh,
+        embedded_db=args.embedded or args.embedded_db,
+        embedded_broker=args.embedded or args.embedded_broker,
+        port=args.port,
+        check=args.check,
+        duration_s=args.duration,
+        progress_every_s=args.progress_every,
+        replay_args=tuple(shlex.split(args.replay_args)),
+        child_log_level=args.child_log_level,
+    )
+    return run_demo(settings, options)
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run everything locally: database, broker, ingest, engine, API and the typhoon In-fa replay",
+        description=(
+            "Uses PostgreSQL and the MQTT broker of HAIXUN_DATABASE_URL / HAIXUN_MQTT_URL when given or reachable "
+            "at the defaults; otherwise starts embedded ones (data under HAIXUN_STATE_DIR, reused across runs). "
+            "Ctrl-C stops everything."
+        ),
+    )
+    p.add_argument("--speed", type=_positive, default=60.0,
+                   help="replay clock: simulated seconds per real second (default 60)")
+    p.add_argument("--fresh", action="store_true", help="wipe the embedded database and broker data first")
+    p.add_argument("--embedded", action="store_true", help="use the embedded PostgreSQL and broker even if real ones run")
+    p.add_argument("--embedded-db", action="store_true", help="use the embedded PostgreSQL")
+    p.add_argument("--embedded-broker", action="store_true", help="use the embedded MQTT broker")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port of the API and pages (default 8000)")
+    p.add_argument("--check", action="store_true",
+                   help="headless self-test: exit 0 only if codes rose to orange/red and fell again, "
+                        "seen in the database and on /ws/live")
+    p.add_argument("--duration", type=_positive, default=None, metavar="S",
+                   help="stop after S seconds (default: run until Ctrl-C; 600 with --check)")
+    p.add_argument("--progress-every", type=_positive, default=5.0, metavar="S",
+                   help="seconds between progress lines (default 5)")
+    p.add_argument("--replay-args", default="", metavar="ARGS",
+                   help='extra arguments for `haixun simulate replay`, e.g. "--start 2021-07-25T00:00+08:00"')
+    p.add_argument("--child-log-level", default="INFO", help="log level of the components (default INFO)")
+    p.set_defaults(func=_demo)

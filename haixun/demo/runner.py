@@ -1,0 +1,365 @@
+"""``haixun demo``: everything on one machine with one command.
+
+1. database and broker: real ones when reachable (or given), else embedded;
+2. ``migrate`` (in process) and ``load-geo`` (child, one-shot);
+3. children ``ingest``, ``engine``, ``api``, then ``simulate replay --speed N``
+   (``python -m haixun.cli ...`` with HAIXUN_* env; logs in
+   ``<state_dir>/demo-logs``). A command not in this installation yet is
+   reported and the rest runs;
+4. a progress line every few seconds until Ctrl-C / SIGTERM (or, with
+   ``--check``, until the storm check passes or ``--duration`` runs out);
+5. stop: children (reverse order), then the broker, then the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+
+from haixun.demo.check import DatabaseWitness, WebsocketWitness, verdict
+from haixun.demo.commands import CommandCatalog
+from haixun.demo.embedded_postgres import port_is_free
+from haixun.demo.progress import ProgressSampler
+from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
+from haixun.demo.supervisor import Supervisor, haixun_argv
+from haixun.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    speed: float = 60.0
+    fresh: bool = False
+    embedded_db: bool = False
+    embedded_broker: bool = False
+    port: int = 8000
+    check: bool = False
+    duration_s: float | None = None
+    progress_every_s: float = 5.0
+    replay_args: tuple[str, ...] = ()
+    child_log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    command: tuple[str, ...]
+    long_running: bool = True
+
+
+LOAD_GEO = Component("load-geo", ("load-geo",), long_running=False)
+INGEST = Component("ingest", ("ingest",))
+ENGINE = Component("engine", ("engine",))
+API = Component("api", ("api",))
+REPLAY = Component("simulator", ("simulate", "replay"))
+SERVICES = (INGEST, ENGINE, API)
+
+
+@dataclass
+class RunState:
+    missing: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
+class Printer:
+    """User-facing lines on stdout (the demo's console), flushed at once."""
+
+    def __init__(self, stream: object = None) -> None:
+        self._stream = stream or sys.stdout
+
+    def __call__(self, text: str) -> None:
+        print(f"[demo] {text}", file=self._stream, flush=True)  # type: ignore[call-overload]
+
+
+def child_env(settings: Settings, services: DemoServices, options: DemoOptions) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "HAIXUN_DATABASE_URL": services.database_url,
+        "HAIXUN_MQTT_URL": services.mqtt_url,
+        "HAIXUN_MQTT_PROTOCOL": services.mqtt_protocol,
+        "HAIXUN_TOPIC_ROOT": settings.topic_root,
+        "HAIXUN_STATE_DIR": str(settings.state_dir),
+        "HAIXUN_API_HOST": "127.0.0.1",
+        "HAIXUN_API_PORT": str(options.port),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions) -> list[str]:
+    argv = list(component.command)
+    if component is API:
+        if catalog.accepts(API.command, "--host"):
+            argv += ["--host", "127.0.0.1"]
+        if catalog.accepts(API.command, "--port"):
+            argv += ["--port", str(options.port)]
+    if component is REPLAY:
+        if catalog.accepts(REPLAY.command, "--speed"):
+            argv += ["--speed", f"{options.speed:g}"]
+        argv += list(options.replay_args)
+    return haixun_argv(argv, options.child_log_level)
+
+
+async def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -> int | None:
+    """Status code of ``GET path`` (plain HTTP/1.1), None if nothing answers."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        parts = line.decode("latin-1").split()
+        return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return None
+    finally:
+        writer.close()
+
+
+def broker_connections(pid: int, port: int) -> int:
+    """Established TCP connections of process ``pid`` to ``port`` on loopback."""
+    import psutil
+
+    try:
+        conns = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+    return sum(1 for c in conns if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+
+class DemoRun:
+    def __init__(self, settings: Settings, options: DemoOptions, say: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.options = options
+        self.say = say
+        self.state = RunState()
+        self.stop_event = asyncio.Event()
+        self.catalog = CommandCatalog()
+        self.services: DemoServices | None = None
+        self.supervisor: Supervisor | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        try:
+            return await self._run()
+        finally:
+            await asyncio.to_thread(self._shutdown)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        if not self.stop_event.is_set():
+            self.say(f"{sig.name}: stopping (children, then broker, then database)...")
+        self.stop_event.set()
+
+    def _shutdown(self) -> None:
+        began = time.monotonic()
+        if self.supervisor is not None:
+            self.supervisor.stop_all()
+        if self.services is not None:
+            self.services.stop()
+        if self.supervisor is not None or self.services is not None:
+            self.say(f"stopped everything in {time.monotonic() - began:.1f} s")
+
+    async def _run(self) -> int:
+        opts = self.options
+        if not port_is_free(opts.port):
+            self.say(f"port {opts.port} on 127.0.0.1 is in use: choose another with --port")
+            return 2
+        choice = ServiceChoice(embedded_db=opts.embedded_db, embedded_broker=opts.embedded_broker, fresh=opts.fresh)
+        try:
+            self.services = await asyncio.to_thread(DemoServices.resolve, self.settings, choice)
+        except ServiceUnavailable as exc:
+            self.say(str(exc))
+            return 2
+        for note in self.services.notes:
+            self.say(note)
+        if self.stop_event.is_set():
+            return 130
+
+        from haixun.store.migrate import migrate
+
+        began = time.monotonic()
+        mode = await asyncio.to_thread(migrate, self.services.database_url)
+        self.say(f"migrated (readings: {mode}) in {time.monotonic() - began:.2f} s")
+
+        log_dir = self.settings.state_dir / "demo-logs"
+        self.supervisor = Supervisor(child_env(self.settings, self.services, opts), log_dir)
+        self.say(f"component logs: {log_dir}/<component>.log")
+
+        if not await self._load_geography():
+            return 1 if opts.check else await self._idle_until_stopped()
+        await self._start_services()
+        await self._start_replay()
+        return await self._monitor()
+
+    # -- steps --------------------------------------------------------------
+    def _available(self, component: Component) -> bool:
+        if self.catalog.has(component.command):
+            return True
+        cmd = " ".join(component.command)
+        self.say(f"`haixun {cmd}` is not available in this installation yet: {component.name} is skipped")
+        self.state.missing.append(component.name)
+        return False
+
+    async def _load_geography(self) -> bool:
+        assert self.supervisor is not None
+        if not self._available(LOAD_GEO):
+            return True  # the rest can still run (stations unknown to ingest get dead-lettered)
+        began = time.monotonic()
+        code, child = await asyncio.to_thread(self.supervisor.run_once, LOAD_GEO.name,
+                                              component_argv(LOAD_GEO, self.catalog, self.options), 300.0)
+        if code != 0:
+            self.say(f"load-geo failed (exit {code}); see {child.log_path}:\n{child.log_tail()}")
+            self.state.crashed.append(LOAD_GEO.name)
+            return False
+        self.say(f"loaded the Pinghu geography in {time.monotonic() - began:.1f} s")
+        return True
+
+    async def _start_services(self) -> None:
+        assert self.supervisor is not None and self.services is not None
+        for component in SERVICES:
+            if self._available(component):
+                self.supervisor.start(component.name, component_argv(component, self.catalog, self.options))
+        ingest = self.supervisor.get(INGEST.name)
+        if ingest is not None:
+            await self._wait_for_ingest(ingest.process.pid)
+        if self.supervisor.get(API.name) is not None:
+            await self._wait_for_api()
+
+    async def _wait_for_ingest(self, pid: int, timeout_s: float = 30.0) -> None:
+        """Until ingest holds a connection to the broker (so the replay's first messages are not lost)."""
+        assert self.services is not None
+        port = self._broker_port()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            if port is None or broker_connections(pid, port) > 0:
+                await asyncio.sleep(0.5)  # CONNACK -> SUBSCRIBE round trip
+                return
+            child = self.supervisor.get(INGEST.name) if self.supervisor else None
+            if child is None or not child.alive:
+                return
+            await asyncio.sleep(0.2)
+        self.say(f"ingest has not connected to the broker after {timeout_s:.0f} s; starting the replay anyway")
+
+    def _broker_port(self) -> int | None:
+        assert self.services is not None
+        from haixun.settings import MqttEndpoint
+
+        ep = MqttEndpoint.from_url(self.services.mqtt_url)
+        return ep.port if ep.host in ("127.0.0.1", "localhost", "::1") else None
+
+    async def _wait_for_api(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            if await http_status("127.0.0.1", self.options.port, "/healthz") == 200:
+                base = f"http://127.0.0.1:{self.options.port}"
+                self.say(f"duty screen:   {base}/screen")
+                self.say(f"resident page: {base}/")
+                self.say(f"API docs:      {base}/docs")
+                return
+            api = self.supervisor.get(API.name) if self.supervisor else None
+            if api is None or not api.alive:
+                return  # reported by the monitor
+            await asyncio.sleep(0.25)
+        self.say(f"the API did not answer /healthz on port {self.options.port} within {timeout_s:.0f} s")
+
+    async def _start_replay(self) -> None:
+        assert self.supervisor is not None
+        if self._available(REPLAY):
+            self.supervisor.start(REPLAY.name, component_argv(REPLAY, self.catalog, self.options))
+            self.say(f"replaying typhoon In-fa (2021) at {self.options.speed:g}x")
+
+    async def _idle_until_stopped(self) -> int:
+        self.say("nothing else to run; press Ctrl-C to stop")
+        await self.stop_event.wait()
+        return 1
+
+    # -- monitoring -----------------------------------------------------------
+    async def _monitor(self) -> int:
+        assert self.services is not None and self.supervisor is not None
+        opts = self.options
+        sampler = ProgressSampler()
+        db_witness = DatabaseWitness()
+        ws_witness: WebsocketWitness | None = None
+        ws_task: asyncio.Task[None] | None = None
+        if opts.check and self.supervisor.get(API.name) is not None:
+            ws_witness = WebsocketWitness(f"ws://127.0.0.1:{opts.port}/ws/live")
+            ws_task = asyncio.create_task(ws_witness.run(self.stop_event))
+        if opts.check and self.state.missing:
+            self.say("--check cannot pass without: " + ", ".join(self.state.missing))
+        deadline = time.monotonic() + opts.duration_s if opts.duration_s else None
+        conn = await psycopg.AsyncConnection.connect(self.services.database_url, autocommit=True)
+        try:
+            while not self.stop_event.is_set():
+                self._report_exits()
+                try:
+                    progress = await sampler.sample(conn)
+                    self.say(progress.line() + self._children_summary())
+                    if opts.check:
+                        await db_witness.poll(conn)
+                except psycopg.OperationalError as exc:
+                    self.say(f"database not answering: {exc}")
+                if opts.check and db_witness.track.passed and ws_witness is not None and ws_witness.track.passed:
+                    break
+                if opts.check and self.state.missing:
+                    break  # cannot pass; do not burn the whole duration
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.say(f"--duration {opts.duration_s:g} s reached")
+                    break
+                wait = opts.progress_every_s
+                if deadline is not None:
+                    wait = max(0.0, min(wait, deadline - time.monotonic()))
+                try:
+                    await asyncio.wait_for(self.stop_event.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await conn.close()
+        interrupted = self.stop_event.is_set()
+        self.stop_event.set()
+        if ws_task is not None:
+            await ws_task
+        if not opts.check:
+            return 130 if interrupted else 0
+        result = verdict(db_witness, ws_witness, self.state.missing, self.state.crashed)
+        for line in result.lines:
+            self.say(("check: " if result.ok else "check FAILED: ") + line)
+        self.say("check passed" if result.ok else "check failed")
+        return 0 if result.ok else 1
+
+    def _report_exits(self) -> None:
+        assert self.supervisor is not None
+        for child in self.supervisor.newly_exited():
+            code = child.returncode
+            if code == 0:
+                self.state.finished.append(child.name)
+                self.say(f"{child.name} finished")
+            else:
+                self.state.crashed.append(child.name)
+                self.say(f"{child.name} exited with code {code}; last lines of {child.log_path}:\n{child.log_tail()}")
+
+    def _children_summary(self) -> str:
+        assert self.supervisor is not None
+        down = [c.name for c in self.supervisor.children if not c.alive and c.returncode != 0]
+        return f" | down: {', '.join(down)}" if down else ""
+
+
+def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None] | None = None) -> int:
+    printer = say or Printer()
+    return asyncio.run(DemoRun(settings, options, printer).run())
