@@ -102,11 +102,14 @@ class TideModel:
         )
 
 
-def fit_tide(times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float) -> TideModel:
+def fit_tide(
+    times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float, *, nodal: bool = True
+) -> TideModel:
     """Harmonic analysis of (roughly hourly) water levels with utide (OLS, nodal corrections, no trend).
 
     Needs >= 15 days of data (Rayleigh separation of M2/S2/N2 and K1/O1);
-    NaN levels are ignored.
+    NaN levels are ignored. ``nodal=False`` skips the 18.6-year nodal
+    corrections (only useful to compare amplitudes with a synthetic record).
     """
     t64 = _to_datetime64(times)
     u = np.asarray(levels, dtype=float)
@@ -119,7 +122,7 @@ def fit_tide(times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | n
     span_days = float((t64.max() - t64.min()) / np.timedelta64(1, "s")) / 86400.0
     if span_days < MIN_FIT_DAYS:
         raise ValueError(f"record spans {span_days:.1f} days: at least {MIN_FIT_DAYS:.0f} days needed to separate M2/S2/N2")
-    coef = utide.solve(t64, u, lat=lat, method="ols", conf_int="none", trend=False, nodal=True, verbose=False)
+    coef = utide.solve(t64, u, lat=lat, method="ols", conf_int="none", trend=False, nodal=nodal, verbose=False)
     resid = u - utide.reconstruct(t64, coef, verbose=False)["h"]
     return TideModel(
         lat=lat, coef=coef,
