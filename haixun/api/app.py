@@ -1,0 +1,187 @@
+"""``create_app(settings)``: the FastAPI application (state on app.state.ctx)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from psycopg.rows import dict_row
+
+from haixun.api import logfilter
+from haixun.api.alarms import ALARM_COLUMNS, alarm_json, renotify_due
+from haixun.api.context import ApiContext, LruCache
+from haixun.api.geo import Geography, default_geo_path
+from haixun.api.listener import StateListener, load_initial
+from haixun.api.live import Hub, LiveState, StateRow
+from haixun.api.metrics import ApiMetrics
+from haixun.api.options import ApiOptions
+from haixun.api.routes_ops import parse_config
+from haixun.api.routes_ws import push_risk_updates
+from haixun.riskcode.config import ConfigError, RiskConfig, load_config
+from haixun.settings import Settings
+from haixun.store.db import open_pool
+
+log = logging.getLogger(__name__)
+
+
+def default_web_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "web"
+
+
+async def _active_risk_config(ctx: ApiContext) -> RiskConfig:
+    async with ctx.db().connection() as conn:
+        row = await (await conn.execute("SELECT format, body FROM threshold_versions WHERE active")).fetchone()
+    if row is None:
+        return ctx.risk_config
+    try:
+        return parse_config(row[0], row[1])
+    except ConfigError as exc:
+        log.error("active threshold version no longer validates, using the packaged one: %s", exc)
+        return ctx.risk_config
+
+
+def _parse_ts(s: Any) -> datetime | None:
+    if not isinstance(s, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+async def _on_rows(ctx: ApiContext, rows: list[StateRow]) -> None:
+    for r in rows:
+        ctx.hub.broadcast("live", {"type": "delta" if r.kind == "delta" else "snapshot", "seq": r.seq,
+                                   "at": r.at.isoformat(), "body": r.body})
+        decided = _parse_ts((r.body.get("latency") or {}).get("decided_at")) or r.at
+        ctx.metrics.push_latency.observe(max(0.0, (datetime.now(UTC) - decided).total_seconds()))
+    ctx.metrics.state_seq.set(ctx.live.seq)
+    push_risk_updates(ctx)
+
+
+async def _on_alarm(ctx: ApiContext, payload: dict[str, Any]) -> None:
+    event = payload.get("event")
+    if event == "ops":
+        await ctx.reload_ops()
+        push_risk_updates(ctx)
+        return
+    if event not in ("new", "renotify", "ack") or not isinstance(payload.get("id"), int):
+        return
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE id = %s", (payload["id"],))
+        row = await cur.fetchone()
+    if row is not None:
+        ctx.hub.broadcast("live", {"type": "alarm", "event": event, "alarm": alarm_json(row)})
+
+
+async def _heartbeat(ctx: ApiContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.options.ws_heartbeat_s)
+        ctx.hub.broadcast("live", {"type": "ping", "seq": ctx.live.seq})
+        ctx.hub.broadcast("risk", {"type": "ping", "seq": ctx.live.seq})
+
+
+async def _renotifier(ctx: ApiContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.options.renotify_check_s)
+        try:
+            async with ctx.db().connection() as conn:
+                ids = await renotify_due(conn, ctx.options.renotify_every_s)
+            ctx.metrics.renotify.inc(len(ids))
+        except Exception as exc:
+            log.warning("alarm re-notification failed: %s", exc)
+
+
+def create_app(settings: Settings, options: ApiOptions | None = None) -> FastAPI:
+    opts = options or ApiOptions()
+    geo = Geography.load(opts.geo_path or default_geo_path())
+    metrics = ApiMetrics()
+    ctx = ApiContext(settings=settings, options=opts, metrics=metrics, geo=geo, risk_config=load_config(),
+                     live=LiveState(opts.ring_size), hub=Hub(opts.ws_queue_max, metrics),
+                     risk_cache=LruCache(opts.risk_cache_max))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logfilter.install()
+        ctx.pool = await open_pool(settings.database_url, name="haixun-api")
+        try:
+            ctx.risk_config = await _active_risk_config(ctx)
+            await ctx.reload_ops()
+            await load_initial(ctx.pool, ctx.live, opts.ring_size)
+            ctx.listener = StateListener(settings.database_url, ctx.pool, ctx.live,
+                                         on_rows=lambda rows: _on_rows(ctx, rows),
+                                         on_alarm=lambda p: _on_alarm(ctx, p),
+                                         poll_s=opts.state_poll_s, metrics=metrics)
+            ctx.tasks.append(asyncio.create_task(ctx.listener.run(), name="haixun-api-listener"))
+            ctx.tasks.append(asyncio.create_task(_heartbeat(ctx), name="haixun-api-heartbeat"))
+            if opts.renotify_check_s > 0:
+                ctx.tasks.append(asyncio.create_task(_renotifier(ctx), name="haixun-api-renotify"))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ctx.listener.connected.wait(), timeout=10)
+            yield
+        finally:
+            for t in ctx.tasks:
+                t.cancel()
+            for t in ctx.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            ctx.tasks.clear()
+            await ctx.pool.close()
+            ctx.pool = None
+
+    app = FastAPI(title="haixun API", version="1", lifespan=lifespan,
+                  description="Pinghu marine-hazard monitoring and location risk codes. See docs/api.md.")
+    app.state.ctx = ctx
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Response:
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            metrics.requests.labels(request.method, name, str(status)).inc()
+            metrics.request_seconds.labels(name).observe(time.perf_counter() - t0)
+
+    from haixun.api import health, routes_cap, routes_ops, routes_public, routes_ws
+
+    app.include_router(health.router)
+    app.include_router(routes_public.router)
+    app.include_router(routes_cap.router)
+    app.include_router(routes_ops.router)
+    app.include_router(routes_ws.router)
+
+    web = opts.web_dir or default_web_dir()
+    if (web / "static").is_dir():
+        app.mount("/static", StaticFiles(directory=web / "static"), name="static")
+
+    def page(name: str) -> FileResponse:
+        path = web / name
+        if not path.is_file():
+            raise HTTPException(404, f"{name} is not installed")
+        return FileResponse(path, media_type="text/html; charset=utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return page("index.html")
+
+    @app.get("/screen", include_in_schema=False)
+    async def screen() -> FileResponse:
+        return page("screen.html")
+
+    return app

@@ -1,0 +1,119 @@
+"""``haixun api``, ``haixun user add``, ``haixun apikey add|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from haixun.settings import Settings
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from haixun.api import logfilter
+    from haixun.api.app import create_app
+
+    logfilter.install()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level=args.log_level.lower())
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    pw = getpass.getpass("password: ")
+    if pw != getpass.getpass("again: "):
+        raise SystemExit("passwords differ")
+    return pw
+
+
+def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from haixun.api.auth import hash_password
+
+    try:
+        digest = hash_password(_read_password(args))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
+        row = conn.execute(
+            "INSERT INTO api_users (username, password_hash, role) VALUES (%s, %s, %s) "
+            "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, "
+            "active = true RETURNING (xmax = 0)", (args.username, digest, args.role)).fetchone()
+        created = bool(row and row[0])
+        conn.execute("INSERT INTO audit_log (actor, action, target, after) VALUES (%s, %s, %s, %s::jsonb)",
+                     (f"cli:{getpass.getuser()}", "user.create" if created else "user.update",
+                      f"user:{args.username}", f'{{"role": "{args.role}"}}'))
+    print(f"{'created' if created else 'updated'} user {args.username} ({args.role})")
+    return 0
+
+
+def _key_add(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from haixun.api.auth import new_api_key
+
+    k = new_api_key()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("INSERT INTO api_keys (name, prefix, key_sha256, role, sources) VALUES (%s, %s, %s, %s, %s)",
+                     (args.name, k.prefix, k.sha256, args.role, args.source or []))
+        conn.execute("INSERT INTO audit_log (actor, action, target, after) VALUES (%s, 'apikey.create', %s, %s::jsonb)",
+                     (f"cli:{getpass.getuser()}", f"api_key:{k.prefix}",
+                      f'{{"name": "{args.name}", "role": "{args.role}"}}'))
+    print(k.key)
+    print(f"(API key {args.name!r}, role {args.role}, prefix {k.prefix}: shown only now)", file=sys.stderr)
+    return 0
+
+
+def _key_list(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    with psycopg.connect(settings.database_url) as conn:
+        for r in conn.execute("SELECT prefix, name, role, sources, active, created_at, last_used_at FROM api_keys "
+                              "ORDER BY id"):
+            print("\t".join(str(x) for x in r))
+    return 0
+
+
+def _key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
+        n = conn.execute("UPDATE api_keys SET active = false WHERE prefix = %s AND active", (args.prefix,)).rowcount
+        if n:
+            conn.execute("INSERT INTO audit_log (actor, action, target) VALUES (%s, 'apikey.revoke', %s)",
+                         (f"cli:{getpass.getuser()}", f"api_key:{args.prefix}"))
+    print("revoked" if n else "no active key with that prefix")
+    return 0 if n else 1
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("api", help="run the HTTP/websocket API (uvicorn)")
+    p.add_argument("--host", default=None, help="listen address (default HAIXUN_API_HOST)")
+    p.add_argument("--port", type=int, default=None, help="port (default HAIXUN_API_PORT)")
+    p.set_defaults(func=_api)
+
+    u = sub.add_parser("user", help="API users").add_subparsers(dest="user_cmd", metavar="CMD")
+    ua = u.add_parser("add", help="create or update a user (password prompted)")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=("viewer", "duty", "admin"))
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
+    ua.set_defaults(func=_user_add)
+
+    k = sub.add_parser("apikey", help="API keys for machines").add_subparsers(dest="key_cmd", metavar="CMD")
+    ka = k.add_parser("add", help="create a key and print it once")
+    ka.add_argument("name")
+    ka.add_argument("--role", required=True, choices=("viewer", "duty", "admin", "feed"))
+    ka.add_argument("--source", action="append", help="feed source this key may post to (repeatable; default all)")
+    ka.set_defaults(func=_key_add)
+    kl = k.add_parser("list", help="list keys (never the secrets)")
+    kl.set_defaults(func=_key_list)
+    kr = k.add_parser("revoke", help="revoke a key by prefix")
+    kr.add_argument("prefix")
+    kr.set_defaults(func=_key_revoke)

@@ -1,0 +1,88 @@
+"""/healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from haixun.api.context import ApiContext, get_ctx
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check_db(ctx: ApiContext) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    try:
+        async with ctx.db().connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")
+        return {"ok": True, "ms": round((time.perf_counter() - t0) * 1000, 1)}
+    except Exception as exc:
+        return {"ok": False, "detail": str(exc)[:200]}
+
+
+async def _check_broker(ctx: ApiContext) -> dict[str, Any]:
+    ep = ctx.settings.mqtt
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ep.host, ep.port), timeout=2.0)
+        writer.close()
+        return {"ok": True, "detail": f"{ep.host}:{ep.port}"}
+    except (OSError, asyncio.TimeoutError) as exc:
+        return {"ok": False, "detail": f"{ep.host}:{ep.port}: {exc or 'timeout'}"}
+
+
+async def _check_engine_and_freshness(ctx: ApiContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Engine leader = the backend recorded in engine_leader holds a granted advisory lock."""
+    try:
+        async with ctx.db().connection(timeout=2.0) as conn:
+            row = await (await conn.execute(
+                "SELECT l.pid, l.instance_id, l.heartbeat_at, "
+                " EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.pid = l.backend_pid) "
+                "FROM engine_leader l WHERE l.id = 1")).fetchone()
+            fresh = await (await conn.execute(
+                "SELECT (SELECT max(received_at) FROM latest_readings), (SELECT max(at) FROM state_log)")).fetchone()
+    except Exception as exc:
+        err = {"ok": False, "detail": str(exc)[:200]}
+        return err, err
+    if row is None:
+        leader = {"ok": False, "detail": "no engine has ever led"}
+    else:
+        leader = {"ok": bool(row[3]), "pid": row[0], "instance_id": row[1],
+                  "heartbeat_at": row[2].isoformat() if row[2] else None}
+        if not row[3]:
+            leader["detail"] = "the recorded leader no longer holds the lock"
+    now = datetime.now(UTC)
+    reading_age = (now - fresh[0]).total_seconds() if fresh and fresh[0] else None
+    state_age = (now - fresh[1]).total_seconds() if fresh and fresh[1] else None
+    state_limit = max(60.0, 3 * ctx.settings.engine_interval_s)
+    ok = (reading_age is not None and reading_age < ctx.options.reading_fresh_s
+          and state_age is not None and state_age < state_limit)
+    freshness = {"ok": ok, "newest_reading_age_s": None if reading_age is None else round(reading_age, 1),
+                 "state_age_s": None if state_age is None else round(state_age, 1),
+                 "limits_s": {"reading": ctx.options.reading_fresh_s, "state": state_limit}}
+    return leader, freshness
+
+
+@router.get("/readyz", summary="Readiness: database, broker, engine leader, data freshness")
+async def readyz(ctx: ApiContext = Depends(get_ctx)) -> JSONResponse:
+    db, broker, (leader, freshness) = await asyncio.gather(_check_db(ctx), _check_broker(ctx),
+                                                          _check_engine_and_freshness(ctx))
+    checks = {"database": db, "broker": broker, "engine_leader": leader, "data_freshness": freshness}
+    ready = all(c["ok"] for c in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(ctx: ApiContext = Depends(get_ctx)) -> Response:
+    ctx.metrics.state_seq.set(ctx.live.seq)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

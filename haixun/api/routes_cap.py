@@ -1,0 +1,42 @@
+"""GET /api/v1/cap: the current warnings as CAP 1.2."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from psycopg.rows import dict_row
+
+from haixun.api.cap.builder import current_alert
+from haixun.api.context import ApiContext, get_ctx
+from haixun.api.live import iso
+
+router = APIRouter(prefix="/api/v1/cap", tags=["CAP"])
+CAP_MEDIA = "application/cap+xml"
+
+
+@router.get("", summary="Current warnings as one CAP 1.2 alert (Alert/Update/Cancel)",
+            responses={200: {"content": {CAP_MEDIA: {}}}, 204: {"description": "no warning, nothing to cancel"}})
+async def get_cap(ctx: ApiContext = Depends(get_ctx)) -> Response:
+    async with ctx.db().connection() as conn:
+        alert = await current_alert(conn, ctx.geo, ctx.live.body)
+    if alert is None:
+        return Response(status_code=204)
+    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + alert["xml"], media_type=CAP_MEDIA)
+
+
+@router.get("/alerts", summary="Issued CAP alerts, newest first")
+async def list_alerts(ctx: ApiContext = Depends(get_ctx)) -> dict[str, object]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT identifier, sent, msg_type, refs, fingerprint FROM cap_alerts ORDER BY id DESC LIMIT 200")
+        rows = await cur.fetchall()
+    return {"items": [{"identifier": r["identifier"], "sent": iso(r["sent"]), "msg_type": r["msg_type"],
+                       "references": r["refs"], "fingerprint": r["fingerprint"]} for r in rows]}
+
+
+@router.get("/alerts/{identifier}", summary="One issued CAP alert", responses={200: {"content": {CAP_MEDIA: {}}}})
+async def get_alert(identifier: str, ctx: ApiContext = Depends(get_ctx)) -> Response:
+    async with ctx.db().connection() as conn:
+        row = await (await conn.execute("SELECT xml FROM cap_alerts WHERE identifier = %s", (identifier,))).fetchone()
+    if row is None:
+        raise HTTPException(404, f"unknown alert {identifier!r}")
+    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + row[0], media_type=CAP_MEDIA)

@@ -1,0 +1,413 @@
+"""Authenticated endpoints: login, alarm ack, overrides, thresholds, feeds,
+shelter/road status, audit. Every change writes audit_log in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from haixun.api.alarms import ALARM_CHANNEL, ALARM_COLUMNS, alarm_json
+from haixun.api.audit import write_audit
+from haixun.api.auth import Principal, issue_jwt, verify_password
+from haixun.api.context import ApiContext, get_ctx
+from haixun.api.live import iso
+from haixun.api.routes_public import road_items, shelter_items
+from haixun.api.security import current_principal, require, require_feed_writer
+from haixun.riskcode.config import ConfigError, RiskConfig
+
+router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
+
+SetLevel = Literal["none", "blue", "yellow", "orange", "red"]
+MAX_OVERRIDE = timedelta(days=7)
+
+
+def _j(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# ---------------------------------------------------------------- auth
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/auth/login", tags=["auth"], summary="User + password -> JWT")
+async def login(body: LoginIn, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT username, password_hash, role FROM api_users WHERE username = %s AND active",
+                          (body.username,))
+        row = await cur.fetchone()
+        if row is None or not verify_password(body.password, row["password_hash"]):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+        await conn.execute("UPDATE api_users SET last_login_at = now() WHERE username = %s", (body.username,))
+    token, exp = issue_jwt(ctx.settings.jwt_secret, row["username"], row["role"], ctx.options.jwt_ttl_s)
+    return {"access_token": token, "token_type": "bearer", "expires_at": iso(exp), "role": row["role"],
+            "username": row["username"]}
+
+
+@router.get("/auth/me", tags=["auth"])
+async def me(p: Principal = Depends(current_principal)) -> dict[str, Any]:
+    return {"username": p.name, "role": p.role, "via": p.via}
+
+
+# ---------------------------------------------------------------- alarms
+class AckIn(BaseModel):
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (duty)")
+async def ack_alarm(alarm_id: int, body: AckIn, p: Principal = Depends(require("duty")),
+                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE id = %s FOR UPDATE", (alarm_id,))
+        before = await cur.fetchone()
+        if before is None:
+            raise HTTPException(404, f"unknown alarm {alarm_id}")
+        if before["acknowledged_at"] is not None:
+            raise HTTPException(409, f"alarm {alarm_id} already acknowledged by {before['acknowledged_by']}")
+        await cur.execute(f"UPDATE level_changes SET acknowledged_at = now(), acknowledged_by = %s, ack_comment = %s "
+                          f"WHERE id = %s RETURNING {ALARM_COLUMNS}", (p.actor, body.comment, alarm_id))
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="alarm.ack", target=f"level_changes:{alarm_id}",
+                          before=alarm_json(before), after=alarm_json(after), comment=body.comment)
+        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ack", "id": alarm_id})))
+    return alarm_json(after)
+
+
+# ---------------------------------------------------------------- overrides
+class OverrideIn(BaseModel):
+    level: SetLevel
+    reason: str = Field(min_length=3, max_length=2000)
+    expires_at: datetime | None = None
+    duration_min: int | None = Field(default=None, ge=1, le=int(MAX_OVERRIDE.total_seconds() // 60))
+
+    @model_validator(mode="after")
+    def _expiry(self) -> "OverrideIn":
+        if (self.expires_at is None) == (self.duration_min is None):
+            raise ValueError("give exactly one of expires_at or duration_min")
+        if self.expires_at is not None:
+            if self.expires_at.tzinfo is None:
+                raise ValueError("expires_at needs a UTC offset")
+            now = datetime.now(UTC)
+            if not now < self.expires_at <= now + MAX_OVERRIDE:
+                raise ValueError("expires_at must be in the future and at most 7 days ahead")
+        return self
+
+
+OVERRIDE_COLS = "id, segment_id, level, reason, created_by, created_at, expires_at, cleared_at, cleared_by"
+
+
+@router.post("/segments/{segment_id}/override", status_code=201, summary="Manual level override (duty)")
+async def set_override(segment_id: str, body: OverrideIn, p: Principal = Depends(require("duty")),
+                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    if segment_id not in ctx.geo.segments:
+        raise HTTPException(404, f"unknown segment {segment_id!r}")
+    expires = body.expires_at or datetime.now(UTC) + timedelta(minutes=body.duration_min or 0)
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
+                          "AND expires_at > now() ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id,))
+        before = await cur.fetchone()
+        if before:  # one active override per segment: the new one replaces it
+            await cur.execute("UPDATE segment_overrides SET cleared_at = now(), cleared_by = %s WHERE id = %s",
+                              (p.actor, before["id"]))
+        await cur.execute(f"INSERT INTO segment_overrides (segment_id, level, reason, created_by, expires_at) "
+                          f"VALUES (%s, %s, %s, %s, %s) RETURNING {OVERRIDE_COLS}",
+                          (segment_id, body.level, body.reason, p.actor, expires))
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="segment.override.set", target=f"segment:{segment_id}",
+                          before=_j(before), after=_j(after), comment=body.reason)
+    return _j(after) or {}
+
+
+class ClearIn(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.delete("/segments/{segment_id}/override", summary="Clear the active override (duty)")
+async def clear_override(segment_id: str, body: ClearIn | None = None, p: Principal = Depends(require("duty")),
+                         ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    reason = body.reason if body else ""
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
+                          "AND expires_at > now() ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id,))
+        before = await cur.fetchone()
+        if before is None:
+            raise HTTPException(404, f"no active override on {segment_id!r}")
+        await cur.execute(f"UPDATE segment_overrides SET cleared_at = now(), cleared_by = %s WHERE id = %s "
+                          f"RETURNING {OVERRIDE_COLS}", (p.actor, before["id"]))
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="segment.override.clear", target=f"segment:{segment_id}",
+                          before=_j(before), after=_j(after), comment=reason)
+    return _j(after) or {}
+
+
+@router.get("/overrides", summary="Active overrides (viewer)")
+async def get_overrides(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > now() "
+                          "ORDER BY created_at DESC")
+        return {"items": [_j(r) for r in await cur.fetchall()]}
+
+
+# ---------------------------------------------------------------- thresholds
+class ThresholdsIn(BaseModel):
+    format: Literal["toml", "json"]
+    text: str = Field(min_length=1, max_length=1_000_000)
+    comment: str = Field(default="", max_length=2000)
+
+
+def parse_config(fmt: str, text: str) -> RiskConfig:
+    """riskcode's validation; raises ConfigError."""
+    if fmt == "toml":
+        return RiskConfig.from_toml(text)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([f"JSON syntax: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): must be an object"])
+    return RiskConfig.from_dict(data)
+
+
+TV_COLS = "id, version, format, sha256, active, created_at, created_by, comment"
+
+
+@router.get("/thresholds", summary="Active threshold configuration (viewer)")
+async def get_thresholds(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {TV_COLS}, body AS text FROM threshold_versions WHERE active")
+        row = await cur.fetchone()
+    if row is None:
+        from haixun.riskcode.config import DEFAULT_CONFIG_PATH
+        return {"id": None, "version": ctx.risk_config.version, "format": "toml", "active": True,
+                "text": DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"), "created_at": None,
+                "created_by": "packaged default", "comment": "riskcode.toml shipped with the code"}
+    return _j(row) or {}
+
+
+@router.get("/thresholds/versions", summary="All threshold versions, newest first (viewer)")
+async def get_threshold_versions(_: Principal = Depends(require("viewer")),
+                                 ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions ORDER BY id DESC")
+        return {"items": [_j(r) for r in await cur.fetchall()]}
+
+
+@router.post("/thresholds", status_code=201, summary="Save and activate a new threshold version (admin)")
+async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("admin")),
+                          ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    try:
+        cfg = parse_config(body.format, body.text)
+    except ConfigError as exc:
+        raise HTTPException(422, {"message": "invalid riskcode configuration", "errors": exc.errors}) from None
+    digest = hashlib.sha256(body.text.encode()).hexdigest()
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
+        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions WHERE active")
+        before = await cur.fetchone()
+        await conn.execute("UPDATE threshold_versions SET active = false WHERE active")
+        await cur.execute(f"INSERT INTO threshold_versions (version, format, body, sha256, active, created_by, comment) "
+                          f"VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING {TV_COLS}",
+                          (cfg.version, body.format, body.text, digest, p.actor, body.comment))
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="thresholds.save", target=f"threshold_versions:{after['id']}",
+                          before=_j(before), after=_j(after), comment=body.comment)
+    ctx.risk_config = cfg
+    return _j(after) or {}
+
+
+@router.post("/thresholds/versions/{version_id}/activate", summary="Re-activate an older version (admin)")
+async def activate_thresholds(version_id: int, p: Principal = Depends(require("admin")),
+                              ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
+        await cur.execute("SELECT format, body FROM threshold_versions WHERE id = %s", (version_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise HTTPException(404, f"unknown threshold version {version_id}")
+        try:
+            cfg = parse_config(row["format"], row["body"])
+        except ConfigError as exc:  # valid when saved, but riskcode's rules may have changed since
+            raise HTTPException(422, {"message": "that version no longer validates", "errors": exc.errors}) from None
+        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions WHERE active")
+        before = await cur.fetchone()
+        await conn.execute("UPDATE threshold_versions SET active = false WHERE active")
+        await cur.execute(f"UPDATE threshold_versions SET active = true WHERE id = %s RETURNING {TV_COLS}", (version_id,))
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="thresholds.activate", target=f"threshold_versions:{version_id}",
+                          before=_j(before), after=_j(after))
+    ctx.risk_config = cfg
+    return _j(after) or {}
+
+
+# ---------------------------------------------------------------- official feeds
+class FeedArea(BaseModel):
+    segments: list[str] | None = Field(default=None, min_length=1)
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
+
+    @model_validator(mode="after")
+    def _one(self) -> "FeedArea":
+        if (self.segments is None) == (self.polygon is None):
+            raise ValueError("area needs exactly one of 'segments' or 'polygon'")
+        if self.polygon is not None:
+            for lon, lat in self.polygon:
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError("polygon points are [lon, lat] in WGS84")
+            if self.polygon[0] != self.polygon[-1]:
+                self.polygon.append(self.polygon[0])
+            if len(self.polygon) < 4:
+                raise ValueError("polygon needs at least 3 distinct points")
+        return self
+
+
+class FeedIn(BaseModel):
+    issuer: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    level: SetLevel
+    area: FeedArea
+    valid_from: datetime
+    valid_to: datetime
+    text_zh: str = Field(default="", max_length=10_000)
+    text_en: str = Field(default="", max_length=10_000)
+    issued_at: datetime
+    external_id: str | None = Field(default=None, max_length=200)
+
+    @field_validator("valid_from", "valid_to", "issued_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamp needs a UTC offset")
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> "FeedIn":
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        return self
+
+
+FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
+             "received_at, received_by")
+
+
+@router.post("/feeds/{source}", status_code=201, summary="Official forecast or warning (duty or feed key)")
+async def post_feed(body: FeedIn, source: str = Path(pattern=r"^[a-z0-9_]{1,40}$"),
+                    p: Principal = Depends(require_feed_writer), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    if body.area.segments:
+        unknown = [s for s in body.area.segments if s not in ctx.geo.segments]
+        if unknown:
+            raise HTTPException(422, f"unknown segment(s): {', '.join(unknown)}")
+    area = body.area.model_dump(exclude_none=True)
+    values = (source, body.external_id, body.issuer, body.kind, body.level, Jsonb(area), body.valid_from, body.valid_to,
+              body.text_zh, body.text_en, body.issued_at, p.actor)
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        before = None
+        if body.external_id:
+            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE source = %s AND external_id = %s FOR UPDATE",
+                              (source, body.external_id))
+            before = await cur.fetchone()
+        if before:
+            await cur.execute(
+                "UPDATE official_feeds SET issuer=%s, kind=%s, level=%s, area=%s, valid_from=%s, valid_to=%s, text_zh=%s, "
+                f"text_en=%s, issued_at=%s, received_by=%s, received_at=now() WHERE id=%s RETURNING {FEED_COLS}",
+                (*values[2:], before["id"]))
+        else:
+            await cur.execute(
+                "INSERT INTO official_feeds (source, external_id, issuer, kind, level, area, valid_from, valid_to, "
+                f"text_zh, text_en, issued_at, received_by) VALUES ({', '.join(['%s'] * 12)}) RETURNING {FEED_COLS}",
+                values)
+        after = await cur.fetchone()
+        await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
+                          target=f"official_feeds:{after['id']}", before=_j(before), after=_j(after))
+    return _j(after) or {}
+
+
+async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        where = "WHERE valid_from <= now() AND valid_to > now()" if active_only else ""
+        await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds {where} ORDER BY issued_at DESC, id DESC LIMIT 500")
+        return [_j(r) or {} for r in await cur.fetchall()]
+
+
+@router.get("/feeds", summary="Official feeds (viewer)")
+async def get_feeds(active: bool = True, _: Principal = Depends(require("viewer")),
+                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    return {"items": await list_feeds(ctx, active_only=active)}
+
+
+# ---------------------------------------------------------------- shelters and roads
+class ShelterStatusIn(BaseModel):
+    open: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+class RoadStatusIn(BaseModel):
+    closed: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/shelters/{shelter_id}/status", summary="Open or close a shelter (duty)")
+async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Depends(require("duty")),
+                      ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    if shelter_id not in ctx.geo.shelters:
+        raise HTTPException(404, f"unknown shelter {shelter_id!r}")
+    before = next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
+    async with ctx.db().connection() as conn, conn.transaction():
+        await conn.execute("INSERT INTO shelter_status (shelter_id, open, comment, updated_by) VALUES (%s, %s, %s, %s) "
+                           "ON CONFLICT (shelter_id) DO UPDATE SET open = EXCLUDED.open, comment = EXCLUDED.comment, "
+                           "updated_by = EXCLUDED.updated_by, updated_at = now()",
+                           (shelter_id, body.open, body.comment, p.actor))
+        await write_audit(conn, actor=p.actor, action="shelter.status", target=f"shelter:{shelter_id}",
+                          before={"open": before["open"]}, after={"open": body.open}, comment=body.comment)
+        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
+    await ctx.reload_ops()
+    return next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
+
+
+@router.post("/roads/{road_id}/status", summary="Close or reopen a road (duty)")
+async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(require("duty")),
+                   ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    if road_id not in ctx.geo.roads:
+        raise HTTPException(404, f"unknown road {road_id!r}")
+    before = next(r for r in await road_items(ctx) if r["id"] == road_id)
+    async with ctx.db().connection() as conn, conn.transaction():
+        await conn.execute("INSERT INTO road_status (road_id, closed, comment, updated_by) VALUES (%s, %s, %s, %s) "
+                           "ON CONFLICT (road_id) DO UPDATE SET closed = EXCLUDED.closed, comment = EXCLUDED.comment, "
+                           "updated_by = EXCLUDED.updated_by, updated_at = now()",
+                           (road_id, body.closed, body.comment, p.actor))
+        await write_audit(conn, actor=p.actor, action="road.status", target=f"road:{road_id}",
+                          before={"closed": before["closed"]}, after={"closed": body.closed}, comment=body.comment)
+        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
+    await ctx.reload_ops()
+    return next(r for r in await road_items(ctx) if r["id"] == road_id)
+
+
+# ---------------------------------------------------------------- audit
+@router.get("/audit", summary="Audit log, newest first (admin)")
+async def get_audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100, p: Principal = Depends(require("admin")),
+                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT id, at, actor, action, target, before, after, comment FROM audit_log "
+                          "ORDER BY id DESC LIMIT %s", (limit,))
+        return {"items": [_j(r) for r in await cur.fetchall()]}

@@ -1,0 +1,296 @@
+"""Public read endpoints: risk, segments, stations, readings, warnings, shelters, roads, alarms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from psycopg.rows import dict_row
+
+from haixun.api.alarms import ALARM_COLUMNS, alarm_json
+from haixun.api.context import ApiContext, get_ctx
+from haixun.api.geo import GeoFeature
+from haixun.api.live import iso
+from haixun.api.risk import OutsideServedArea, assess_location, level_of
+from haixun.riskcode.levels import Level, worst
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+OUTSIDE_MSG = ("outside the served area: this service covers the Pinghu shoreline (Zhapu, Dushangang) only / "
+               "不在服务范围内：本服务仅覆盖平湖沿海（乍浦、独山港）")
+LEVEL_KEYS = ("none", "unknown", "blue", "yellow", "orange", "red")
+Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")]
+Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
+
+
+def pick_lang(lang: str | None, accept_language: str | None) -> str:
+    if lang in ("zh", "en"):
+        return lang
+    if accept_language and accept_language.strip().lower().startswith("en"):
+        return "en"
+    return "zh"
+
+
+def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
+    """Cached per rounded location, language and state seq. Raises OutsideServedArea."""
+    key = (round(lat, 4), round(lon, 4), lang, ctx.live.seq, ctx.ops_version)
+    hit = ctx.risk_cache.get(key)
+    if hit is not None:
+        ctx.metrics.risk_cache.labels("hit").inc()
+        return hit
+    ctx.metrics.risk_cache.labels("miss").inc()
+    result = assess_location(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, round(lat, 4), round(lon, 4), lang)
+    ctx.risk_cache.put(key, result)
+    return result
+
+
+@router.get("/risk", summary="Risk code at a location (never stored or logged)")
+async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en"] | None = None,
+                   ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    language = pick_lang(lang, request.headers.get("accept-language"))
+    try:
+        return risk_for(ctx, lat, lon, language)
+    except OutsideServedArea:
+        raise HTTPException(404, OUTSIDE_MSG) from None
+
+
+def segment_feature(ctx: ApiContext, seg: GeoFeature, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    st = (ctx.live.body.get("segments") or {}).get(seg.id) or {}
+    lv = level_of(st)
+    keys = ("structure", "crest_level_m", "warning_levels_m", "town_id", "tide_station", "wind_station", "wave_station")
+    props: dict[str, Any] = {"id": seg.id, "name": seg.name, "name_en": seg.name_en}
+    props.update({k: seg.props.get(k) for k in keys})
+    props.update(level=lv.value, raw_level=st.get("raw_level", lv.value), grade=lv.official_grade,
+                 since=st.get("since"), decided_at=st.get("decided_at"), hazards=st.get("hazards", []),
+                 overtopping_lpsm=st.get("overtopping_lpsm"), freeboard_m=st.get("freeboard_m"),
+                 next_high_water=st.get("next_high_water"), time_to_threshold=st.get("time_to_threshold"),
+                 override=overrides.get(seg.id))
+    return {"type": "Feature", "id": seg.id, "geometry": seg.geometry, "properties": props}
+
+
+async def active_overrides(ctx: ApiContext) -> dict[str, dict[str, Any]]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at, "
+            "cleared_at, cleared_by FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > now() "
+            "ORDER BY segment_id, created_at DESC")
+        return {r["segment_id"]: _jsonable(r) for r in await cur.fetchall()}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+@router.get("/segments", summary="Seawall segments with current levels (GeoJSON)")
+async def get_segments(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    ov = await active_overrides(ctx)
+    feats = [segment_feature(ctx, ctx.geo.segments[i], ov) for i in sorted(ctx.geo.segments)]
+    return {"type": "FeatureCollection", "seq": ctx.live.seq, "updated_at": iso(ctx.live.at), "features": feats}
+
+
+@router.get("/segments/{segment_id}", summary="One segment with its decision history")
+async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    seg = ctx.geo.segments.get(segment_id)
+    if seg is None:
+        raise HTTPException(404, f"unknown segment {segment_id!r}")
+    feat = segment_feature(ctx, seg, await active_overrides(ctx))
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT decided_at, level, raw_level, config_version, decision FROM decisions "
+                          "WHERE subject_kind = 'segment' AND subject_id = %s ORDER BY decided_at DESC LIMIT 200",
+                          (segment_id,))
+        feat["properties"]["history"] = [_jsonable(r) for r in await cur.fetchall()]
+        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE subject_kind = 'segment' "
+                          "AND subject_id = %s ORDER BY at DESC, id DESC LIMIT 50", (segment_id,))
+        feat["properties"]["alarms"] = [alarm_json(r) for r in await cur.fetchall()]
+    return feat
+
+
+@router.get("/stations", summary="Stations with latest values and data age")
+async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT s.id, s.kind, s.name, s.name_en, s.lat, s.lon, s.segment_id, s.gateway_id, s.active, "
+                          "g.online FROM stations s LEFT JOIN gateway_status g ON g.gateway_id = s.gateway_id "
+                          "ORDER BY s.id")
+        stations = await cur.fetchall()
+        await cur.execute("SELECT station_id, quantity, ts, value, qc FROM latest_readings")
+        latest: dict[str, dict[str, Any]] = {}
+        for r in await cur.fetchall():
+            latest.setdefault(r["station_id"], {})[r["quantity"]] = {
+                "value": r["value"], "ts": iso(r["ts"]), "qc": r["qc"],
+                "age_s": round((now - r["ts"]).total_seconds(), 1)}
+    items = []
+    for s in stations:
+        lat_ = latest.get(s["id"], {})
+        ages = [v["age_s"] for v in lat_.values()]
+        items.append({**s, "latest": lat_, "age_s": min(ages) if ages else None})
+    return {"items": items}
+
+
+@router.get("/stations/{station_id}/readings", summary="Readings of one station (raw or rolled up)")
+async def get_readings(station_id: str, quantity: Annotated[str, Query(min_length=1, max_length=64)],
+                       from_: Annotated[datetime | None, Query(alias="from")] = None,
+                       to: datetime | None = None,
+                       resolution: Literal["raw", "1m", "1h"] = "raw",
+                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    to = _aware(to) or datetime.now(UTC)
+    start = _aware(from_) or to - timedelta(hours=24)
+    if start >= to:
+        raise HTTPException(422, "'from' must be before 'to'")
+    if to - start > timedelta(days=7 if resolution == "raw" else 31):
+        raise HTTPException(422, "time span too long (raw: 7 days, rollups: 31 days)")
+    async with ctx.db().connection() as conn:
+        found = await (await conn.execute("SELECT 1 FROM stations WHERE id = %s", (station_id,))).fetchone()
+        if not found:
+            raise HTTPException(404, f"unknown station {station_id!r}")
+        cur = conn.cursor(row_factory=dict_row)
+        if resolution == "raw":
+            await cur.execute("SELECT ts, value, qc FROM readings WHERE station_id = %s AND quantity = %s "
+                              "AND ts >= %s AND ts < %s ORDER BY ts LIMIT 200000", (station_id, quantity, start, to))
+            points = [{"ts": iso(r["ts"]), "value": r["value"], "qc": r["qc"]} for r in await cur.fetchall()]
+        else:
+            unit = "minute" if resolution == "1m" else "hour"
+            await cur.execute(
+                f"SELECT date_trunc('{unit}', ts) AS b, avg(value) AS mean, min(value) AS lo, max(value) AS hi, "
+                "count(*) AS n FROM readings WHERE station_id = %s AND quantity = %s AND ts >= %s AND ts < %s "
+                "AND qc <> 4 GROUP BY b ORDER BY b", (station_id, quantity, start, to))
+            points = [{"ts": iso(r["b"]), "value": r["mean"], "min": r["lo"], "max": r["hi"], "n": r["n"]}
+                      for r in await cur.fetchall()]
+    return {"station_id": station_id, "quantity": quantity, "resolution": resolution, "from": iso(start),
+            "to": iso(to), "points": points}
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        raise HTTPException(422, "timestamps need a UTC offset (e.g. 2021-07-26T00:00:00Z)")
+    return ts
+
+
+def _counts(levels: list[Level]) -> dict[str, int]:
+    out = dict.fromkeys(LEVEL_KEYS, 0)
+    for lv in levels:
+        out[lv.value] += 1
+    return out
+
+
+@router.get("/warnings", summary="Tiered warnings: city -> town -> village")
+async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    body = ctx.live.body
+    areas = body.get("areas") or {}
+    vstate, tstate = areas.get("villages") or {}, areas.get("towns") or {}
+    seg_levels = {sid: level_of((body.get("segments") or {}).get(sid)) for sid in ctx.geo.segments}
+    towns = []
+    all_village_levels: list[Level] = []
+    for tid in sorted(ctx.geo.towns):
+        town = ctx.geo.towns[tid]
+        villages = []
+        for vid in sorted(v for v, f in ctx.geo.villages.items() if f.props.get("town_id") == tid):
+            vf = ctx.geo.villages[vid]
+            vs = vstate.get(vid) or {}
+            lv = level_of(vs)
+            c = vf.props.get("contact") or {}
+            villages.append({"id": vid, "name": vf.name, "name_en": vf.name_en, "level": lv.value,
+                             "grade": lv.official_grade, "since": vs.get("since"),
+                             "population": vf.props.get("population"),
+                             "contact": {k: c.get(k) for k in ("name", "phone", "role", "sample")}})
+        vlevels = [Level(v["level"]) for v in villages]
+        all_village_levels += vlevels
+        ts_ = tstate.get(tid) or {}
+        tlevel = level_of(ts_) if ts_ else (worst(vlevels) if vlevels else Level.UNKNOWN)
+        towns.append({"id": tid, "name": town.name, "name_en": town.name_en, "level": tlevel.value,
+                      "grade": tlevel.official_grade, "counts": _counts(vlevels),
+                      "segment_counts": _counts([lv for s, lv in seg_levels.items()
+                                                 if ctx.geo.segments[s].props.get("town_id") == tid]),
+                      "population": ts_.get("population") or _population(villages), "villages": villages})
+    cs = areas.get("city") or {}
+    clevel = level_of(cs) if cs else (worst(all_village_levels) if all_village_levels else Level.UNKNOWN)
+    city = {"id": "pinghu", "name": "平湖市", "name_en": "Pinghu", "level": clevel.value, "grade": clevel.official_grade,
+            "counts": _counts(all_village_levels), "segment_counts": _counts(list(seg_levels.values())),
+            "population": cs.get("population") or _population([v for t in towns for v in t["villages"]]),
+            "towns": towns}
+    from haixun.api.routes_ops import list_feeds  # local: avoid an import cycle
+    return {"seq": ctx.live.seq, "updated_at": iso(ctx.live.at), "city": city,
+            "official": await list_feeds(ctx, active_only=True)}
+
+
+def _population(villages: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in villages:
+        if v["level"] in ("blue", "yellow", "orange", "red") and isinstance(v.get("population"), int):
+            out[v["level"]] = out.get(v["level"], 0) + v["population"]
+    return out
+
+
+async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT shelter_id, open, updated_at, updated_by FROM shelter_status")
+        status = {r["shelter_id"]: r for r in await cur.fetchall()}
+    items = []
+    for sid in sorted(ctx.geo.shelters):
+        s = ctx.geo.shelters[sid]
+        st = status.get(sid)
+        lon, lat = s.geometry["coordinates"][:2]
+        items.append({"id": sid, "village_id": s.props.get("village_id"), "name": s.name, "name_en": s.name_en,
+                      "capacity": s.props.get("capacity"), "address": s.props.get("address"), "lat": lat, "lon": lon,
+                      "open": st["open"] if st else bool(s.props.get("open", True)),
+                      "status_updated_at": iso(st["updated_at"]) if st else None,
+                      "status_updated_by": st["updated_by"] if st else None})
+    return items
+
+
+@router.get("/shelters", summary="Emergency shelters with open/closed status")
+async def get_shelters(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    return {"items": await shelter_items(ctx)}
+
+
+async def road_items(ctx: ApiContext) -> list[dict[str, Any]]:
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT road_id, closed, updated_at, updated_by FROM road_status")
+        status = {r["road_id"]: r for r in await cur.fetchall()}
+    items = []
+    for rid in sorted(ctx.geo.roads):
+        r = ctx.geo.roads[rid]
+        st = status.get(rid)
+        items.append({"id": rid, "name": r.name, "name_en": r.name_en,
+                      "closed": st["closed"] if st else bool(r.props.get("closed", False)),
+                      "status_updated_at": iso(st["updated_at"]) if st else None,
+                      "status_updated_by": st["updated_by"] if st else None,
+                      "geometry": r.geometry, "low_points": r.props.get("low_points") or []})
+    return items
+
+
+@router.get("/roads", summary="Roads with closure status and low points")
+async def get_roads(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    return {"items": await road_items(ctx)}
+
+
+@router.get("/alarms", summary="Level changes (alarms), newest first")
+async def get_alarms(unacked: bool | None = None, level: Literal["none", "unknown", "blue", "yellow", "orange", "red"] | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100, before_id: int | None = None,
+                     ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    where, params = ["TRUE"], []
+    if unacked is True:
+        where.append("acknowledged_at IS NULL")
+    elif unacked is False:
+        where.append("acknowledged_at IS NOT NULL")
+    if level:
+        where.append("to_level = %s")
+        params.append(level)
+    if before_id is not None:
+        where.append("id < %s")
+        params.append(before_id)
+    async with ctx.db().connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE {' AND '.join(where)} "
+                          "ORDER BY id DESC LIMIT %s", (*params, limit))
+        rows = [alarm_json(r) for r in await cur.fetchall()]
+    rows.sort(key=lambda r: (r["at"], r["id"]), reverse=True)
+    return {"items": rows, "next_before_id": min(r["id"] for r in rows) if len(rows) == limit else None}
