@@ -29,6 +29,13 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             first = conn.execute("SELECT seq, kind, body FROM state_log ORDER BY seq LIMIT 1").fetchone()
             assert first[1] == "snapshot" and len(first[2]["segments"]) == 27
             assert first[2]["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 4.0
+            # tier roll-up: the city, 3 towns and 13 villages of the geography, with counts
+            areas = first[2]["areas"]
+            assert set(areas) == {"city", "towns", "villages"}
+            assert len(areas["towns"]) == 3 and len(areas["villages"]) == 13
+            assert sum(areas["city"]["counts"].values()) == 13
+            kinds = dict(conn.execute("SELECT subject_kind, count(*) FROM current_levels GROUP BY 1").fetchall())
+            assert kinds == {"segment": 27, "village": 13, "town": 3, "city": 1}
 
             # the tide rises above PH01's orange warning tide level (6.1 m)
             write_readings(conn, "XB-M01", utcnow(), {"tide_level": 6.25})
@@ -47,7 +54,7 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             assert "PH27" not in body["segments"]
 
             level, raw, _, decision = current_level(conn, "segment", "PH01")
-            assert (level, raw) == ("orange", "orange") and decision["hysteresis"]["level"] == "orange"
+            assert (level, raw) == ("orange", "orange") and decision["state"]["held"]["level"] == "orange"
             lc = conn.execute("SELECT from_level, to_level, reasons FROM level_changes"
                               " WHERE subject_id = 'PH01'").fetchall()
             assert [(a, b) for a, b, _ in lc] == [("none", "orange")]

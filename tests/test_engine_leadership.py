@@ -78,7 +78,7 @@ async def test_hysteresis_survives_leader_change(settings):
         calm(conn, utcnow(), tide=4.0)
         await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
         level, _, since, decision = current_level(conn, "segment", "PH01")
-        below_since = decision["hysteresis"]["below_since"]
+        below_since = decision["state"]["held"]["below_since"]
         assert level == "orange" and since == orange_since and below_since is not None
 
         # leader change in the middle of the dwell
@@ -93,7 +93,7 @@ async def test_hysteresis_survives_leader_change(settings):
             level, _, since, decision = current_level(conn, "segment", "PH01")
             # not reset: still orange, same since, same downgrade timer
             assert level == "orange" and since == orange_since, (level, since, first_b)
-            assert decision["hysteresis"]["below_since"] == below_since
+            assert decision["state"]["held"]["below_since"] == below_since
             # and the downgrade happens when the ORIGINAL dwell ends
             await wait_for(lambda: current_level(conn, "segment", "PH01")[0] == "none", timeout=dwell + 5)
             down_at = current_level(conn, "segment", "PH01")[2]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,14 +21,18 @@ import psycopg
 
 from haixun.engine.inputs import RawInputs, table_exists
 from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
-from haixun.riskcode import dynamics
-from haixun.riskcode.config import RiskConfig, load_config
+from haixun.riskcode import (
+    AreaIndex, AreaSpec, CameraEventInput, FeedItem, LevelState, Observation, Override, RiskConfig, SeawallIndex,
+    SegmentSpec, ShorelineInputs, ShorelineResult, ShorelineState, TidePrediction, evaluate_shoreline, load_config,
+)
 from haixun.riskcode.levels import Level
-from haixun.riskcode.model import CameraEventInput, FeedItem, Observation, Override, SegmentSpec
-from haixun.riskcode.segment import evaluate_segment
-from haixun.riskcode.tides import TidePrediction
+from haixun.riskcode.shoreline import SegmentState
 
 log = logging.getLogger(__name__)
+
+# Per-cycle fields left out of the state body entry (they would make every
+# subject "changed" every cycle); kept in the stored decision record.
+VOLATILE_KEYS = frozenset({"decided_at"})
 
 # API feed kinds (docs/api.md) -> riskcode FeedItem kinds.
 FEED_KIND = {"storm_surge_forecast": "surge_forecast", "surge_forecast": "surge_forecast",
@@ -70,18 +75,56 @@ async def config_fingerprint(conn: psycopg.AsyncConnection) -> str | None:
     return f"db:{row[0]}:{row[1]}" if row else None
 
 
-def load_segments() -> list[SegmentSpec]:
-    """Seawall segments from the packaged geography (haixun/data/pinghu.geojson)."""
-    from importlib import resources
+@dataclass(frozen=True)
+class Geography:
+    """What the engine needs of the geography: segments and area polygons."""
 
-    text = (resources.files("haixun.data") / "pinghu.geojson").read_text(encoding="utf-8")
-    features = json.loads(text)["features"]
-    return [SegmentSpec.from_feature(f) for f in features if f["properties"].get("layer") == "seawall_segment"]
+    segments: list[SegmentSpec]
+    villages: list[AreaSpec]
+    towns: list[AreaSpec]
+    source: str
+
+
+def _ring(geometry: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+    return tuple((float(c[0]), float(c[1])) for c in geometry["coordinates"][0])
+
+
+async def load_geography_from_db(conn: psycopg.AsyncConnection) -> Geography | None:
+    """The geography loaded by ``haixun load-geo`` (tables of migration 010), or None if empty/absent."""
+    if not await table_exists(conn, "segments"):
+        return None
+    cur = await conn.execute("SELECT props, geometry FROM segments ORDER BY ordinal")
+    segs = [SegmentSpec.from_feature({"properties": p, "geometry": g}) for p, g in await cur.fetchall()]
+    if not segs:
+        return None
+    cur = await conn.execute("SELECT id, town_id, population, geometry FROM villages ORDER BY id")
+    villages = [AreaSpec(i, "village", _ring(g), t, pop) for i, t, pop, g in await cur.fetchall()]
+    cur = await conn.execute("SELECT id, population, geometry FROM towns ORDER BY id")
+    towns = [AreaSpec(i, "town", _ring(g), None, pop) for i, pop, g in await cur.fetchall()]
+    return Geography(segs, villages, towns, "database")
+
+
+def load_geography_from_file() -> Geography:
+    """The packaged geography file (haixun/data/pinghu.geojson), validated by haixun.data."""
+    from shapely.geometry import mapping
+
+    from haixun.data.geography import load_geography
+
+    geo = load_geography()
+    segs = [SegmentSpec.from_feature({"properties": dict(s.properties), "geometry": mapping(s.geometry)})
+            for s in geo.segments]
+    villages = [AreaSpec(v.id, "village", tuple(v.geometry.exterior.coords), v.town_id, v.population)
+                for v in geo.villages]
+    towns = [AreaSpec(t.id, "town", tuple(t.geometry.exterior.coords), None, t.population) for t in geo.towns]
+    return Geography(segs, villages, towns, f"file {geo.version}")
 
 
 async def load_evaluator(conn: psycopg.AsyncConnection) -> RiskEvaluator:
     cfg, fp = await active_config(conn)
-    return RiskEvaluator(cfg, fp, load_segments())
+    geo = await load_geography_from_db(conn) or load_geography_from_file()
+    log.info("risk engine: config %s (%s), geography from %s: %d segments, %d villages, %d towns",
+             cfg.version, fp, geo.source, len(geo.segments), len(geo.villages), len(geo.towns))
+    return RiskEvaluator(cfg, fp, geo)
 
 
 # ---------------------------------------------------------------- conversion
@@ -117,19 +160,19 @@ def overrides(raw: RawInputs) -> list[Override]:
                      o["created_at"]) for o in raw.overrides]
 
 
-def _feeds_for(segment: SegmentSpec, feeds: list[FeedItem]) -> list[FeedItem]:
-    """Feeds whose area names the segment (polygon areas apply to the whole shoreline
-    until riskcode offers a geometric test)."""
-    return [f for f in feeds if not f.segment_ids or segment.id in f.segment_ids]
-
-
 # ---------------------------------------------------------------- the evaluator
 class RiskEvaluator:
-    def __init__(self, config: RiskConfig, fingerprint: str, segments: list[SegmentSpec]) -> None:
+    """Config + geography (segments, area index) and the riskcode call."""
+
+    def __init__(self, config: RiskConfig, fingerprint: str, geography: Geography) -> None:
         self.config = config
         self.fingerprint = fingerprint
-        self.segments = segments
+        self.geography = geography
         self.config_version = config.version
+        self.areas: AreaIndex | None = None
+        if geography.villages or geography.towns:
+            seawall = SeawallIndex(config, geography.segments)
+            self.areas = AreaIndex.build(config, seawall, geography.villages, geography.towns)
 
     async def refreshed(self, conn: psycopg.AsyncConnection) -> RiskEvaluator:
         """Itself, or a new evaluator when the active threshold version changed."""
@@ -138,56 +181,62 @@ class RiskEvaluator:
             return self
         cfg, fp2 = await active_config(conn)
         log.info("risk configuration changed: %s -> %s (version %s)", self.fingerprint, fp2, cfg.version)
-        return RiskEvaluator(cfg, fp2, self.segments)
+        return RiskEvaluator(cfg, fp2, self.geography)
 
     def station_max_age_s(self, quantities: tuple[str, ...]) -> float:
         ages = self.config.staleness.max_age_s
         known = [ages[q] for q in quantities if q in ages]
         return max(known) if known else max(ages.values())
 
-    def restore_state(self, restored: Mapping[tuple[str, str], tuple[CurrentRow, dict]]) -> dict[str, Any]:
-        """Hysteresis states from current_levels (the full state when the stored
-        decision carries it, else level/raw_level/since), so a new leader keeps
-        the dwell timers of the previous one."""
-        out: dict[str, dynamics.LevelState] = {}
+    def restore_state(self, restored: Mapping[tuple[str, str], tuple[CurrentRow, dict]]) -> ShorelineState:
+        """The hysteresis state from current_levels, so that a new leader keeps
+        the previous leader's levels, ``since`` and downgrade timers. Segment
+        decisions carry riskcode's full ``SegmentState`` under ``"state"``;
+        rows without it fall back to level / raw_level / since."""
+        segments: dict[str, SegmentState] = {}
+        areas: dict[str, tuple[Level, datetime]] = {}
         for (kind, sid), (row, decision) in restored.items():
-            if kind != "segment":
-                continue
-            hyst = decision.get("hysteresis") if isinstance(decision, dict) else None
             try:
-                out[sid] = dynamics.LevelState.from_dict(hyst) if hyst else dynamics.LevelState(
-                    Level(row.level), row.since, Level(row.raw_level))
-            except (ValueError, KeyError) as exc:
-                log.warning("cannot restore hysteresis of %s/%s (%s)", kind, sid, exc)
-        return out
+                if kind == "segment":
+                    st = decision.get("state") if isinstance(decision, dict) else None
+                    segments[sid] = SegmentState.from_dict(st) if st else SegmentState(
+                        LevelState(Level(row.level), row.since, Level(row.raw_level)), Level(row.level), row.since)
+                else:
+                    areas[f"{kind}:{sid}"] = (Level(row.level), row.since)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("cannot restore the state of %s/%s (%s); it starts afresh", kind, sid, exc)
+        return ShorelineState(segments, areas)
 
-    def evaluate(self, raw: RawInputs, tide: Mapping[str, TidePrediction], prev: Any,
+    def evaluate(self, raw: RawInputs, tide: Mapping[str, TidePrediction], prev: ShorelineState | None,
                  now: datetime) -> Evaluation:
-        cfg = self.config
-        obs, events, feeds, ovr = observations(raw), camera_events(raw), feed_items(raw), overrides(raw)
-        prev_states: dict[str, dynamics.LevelState] = dict(prev or {})
-        new_states: dict[str, dynamics.LevelState] = {}
-        subjects: list[SubjectDecision] = []
-        for seg in self.segments:
-            d = evaluate_segment(cfg, seg, obs, tide.get(seg.tide_station), events, _feeds_for(seg, feeds), now)
-            state, _changed = dynamics.step(prev_states.get(seg.id), d.raw_level, now, cfg.hysteresis.dwell_s)
-            new_states[seg.id] = state
-            o = dynamics.active_override(ovr, seg.id, now)
-            level = dynamics.shown_level(state, o)
-            reasons = [h.to_dict() for h in d.hazards]
-            entry: dict[str, Any] = {
-                "level": level.value, "raw_level": d.raw_level.value, "since": state.since,
-                "hazards": reasons,
-                "overtopping_lpsm": d.overtopping_lpsm, "freeboard_m": d.freeboard_m,
-                "next_high_water": d.next_high_water.to_dict() if d.next_high_water else None,
-                "time_to_threshold": d.time_to_threshold.to_dict() if d.time_to_threshold else None,
-            }
-            if o is not None:
-                entry["override"] = {"level": o.level.value, "reason": o.reason, "by": o.by,
-                                     "expires_at": o.expires_at}
-            decision = {**entry, "segment_id": seg.id, "local_level": d.local_level.value,
-                        "overtopping_equation": d.overtopping_equation, "decided_at": now,
-                        "config_version": d.config_version, "extra": d.extra, "hysteresis": state.to_dict()}
-            subjects.append(SubjectDecision("segment", seg.id, level.value, d.raw_level.value, state.since,
-                                            entry, decision, reasons))
-        return Evaluation(cfg.version, subjects, new_states)
+        inputs = ShorelineInputs(observations=observations(raw), tide_predictions=dict(tide),
+                                 camera_events=camera_events(raw), feeds=feed_items(raw), overrides=overrides(raw))
+        result = evaluate_shoreline(self.config, self.geography.segments, inputs, prev, now, self.areas)
+        return to_evaluation(result)
+
+
+def to_evaluation(result: ShorelineResult) -> Evaluation:
+    """riskcode's ShorelineResult -> the engine's subjects (entries, decisions, reasons)."""
+    change_reasons = {(c.subject_kind, c.subject_id): [r.to_dict() for r in c.reasons] for c in result.changes}
+    body = result.to_dict()
+    subjects: list[SubjectDecision] = []
+    for sid, seg in result.segments.items():
+        record = seg.to_dict()
+        entry = {k: v for k, v in record.items() if k not in VOLATILE_KEYS}
+        decision = {**record, "segment_id": sid, "state": result.state.segments[sid].to_dict()}
+        reasons = change_reasons.get(("segment", sid)) or record["hazards"]
+        subjects.append(SubjectDecision("segment", sid, seg.level.value, seg.decision.raw_level.value, seg.since,
+                                        entry, decision, reasons))
+    areas = body.get("areas") or {}
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    if "city" in areas:
+        rows.append(("city", "city", areas["city"]))
+    rows += [("town", k, v) for k, v in areas.get("towns", {}).items()]
+    rows += [("village", k, v) for k, v in areas.get("villages", {}).items()]
+    for kind, sid, entry in rows:
+        since = result.area_since.get(f"{kind}:{sid}", result.at)
+        subjects.append(SubjectDecision(kind, sid, entry["level"], entry["level"], since, entry,
+                                        {**entry, "subject_kind": kind, "subject_id": sid,
+                                         "config_version": result.config_version},
+                                        change_reasons.get((kind, sid), [])))
+    return Evaluation(result.config_version, subjects, result.state)

@@ -1,0 +1,76 @@
+"""Tide refit: >= 15 days of hourly history -> tide_models row -> predictions
+feed surge / next high water; less history -> no model, forecast unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+
+from haixun.engine.service import EngineService
+from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
+
+M2_H = 12.4206012
+S2_H = 12.0
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def astro(t: datetime) -> float:
+    h = (t - EPOCH).total_seconds() / 3600.0
+    return 3.0 + 2.0 * math.cos(2 * math.pi * h / M2_H - 0.7) + 0.5 * math.cos(2 * math.pi * h / S2_H - 1.9)
+
+
+def insert_history(conn: psycopg.Connection, station: str, start: datetime, end: datetime) -> int:
+    rng = np.random.default_rng(6)
+    rows = []
+    t = start
+    while t <= end:
+        rows.append((station, "tide_level", t, astro(t) + float(rng.normal(0, 0.03)), 1, t))
+        t += timedelta(hours=1)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    return len(rows)
+
+
+async def test_refit_stores_model_and_predictions_are_used(settings):
+    now = datetime.now(UTC).replace(microsecond=0)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        n = insert_history(conn, "XB-M01", now - timedelta(days=16), now - timedelta(hours=1))
+        surge = 0.45
+        write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + surge, "wind_speed": 3.0, "wind_gust": 5.0})
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with EngineService(settings, options=FAST) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            model = await wait_for(lambda: conn.execute(
+                "SELECT n_obs, span_days, rms_residual_m, method, model FROM tide_models"
+                " WHERE station_id = 'XB-M01'").fetchone(), timeout=20)
+            n_obs, span, rms, method, doc = model
+            assert method == "utide" and n_obs == n + 1 and span >= 15.0 and rms < 0.1
+            names = list(doc["coef"]["name"]["__ndarray__"])
+            amps = dict(zip(names, doc["coef"]["A"]["__ndarray__"]))
+            # utide divides by the nodal factor f (M2: ~0.96-1.04) that the synthetic series lacks
+            assert abs(amps["M2"] - 2.0) < 0.1 and abs(amps["S2"] - 0.5) < 0.05
+            # ZP-T01 has no history: no model
+            assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 1
+
+            # after the refit the engine recomputes with the prediction
+            def forecast():
+                row = current_level(conn, "segment", "PH01")
+                return row and row[3].get("next_high_water") and row[3]
+            decision = await wait_for(forecast, timeout=10)
+            hw = decision["next_high_water"]
+            hw_at = datetime.fromisoformat(hw["at"])
+            assert now <= hw_at <= now + timedelta(hours=12.5)
+            assert abs(hw["predicted_m"] - astro(hw_at)) < 0.1
+            assert 0 < hw["surge_m"] <= surge + 0.1
+            fc = [h for h in decision["hazards"] if h["hazard"] == "storm_tide_forecast"][0]
+            assert fc["level"] != "unknown"
+            # a segment on a tide station without a model says so
+            other = current_level(conn, "segment", "PH27")[3]
+            fc27 = [h for h in other["hazards"] if h["hazard"] == "storm_tide_forecast"][0]
+            assert fc27["level"] == "unknown" and other["next_high_water"] is None
