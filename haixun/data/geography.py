@@ -563,13 +563,13 @@ def _check_segments(geo: Geography, proj: LocalProjection, problems: list[str]) 
         if gap > SEGMENT_JOIN_TOLERANCE_M:
             problems.append(f"seawall_segment {cur.id}: starts {gap:.0f} m from the end of {prev.id} "
                             f"(gap; at most {SEGMENT_JOIN_TOLERANCE_M:.0f} m allowed)")
-    for (s1, g1), (s2, g2) in itertools.combinations(zip(geo.segments, metric), 2):
+    for (i, s1, g1), (j, s2, g2) in itertools.combinations(zip(itertools.count(), geo.segments, metric), 2):
         if not g1.intersects(g2):
             continue
         inter = g1.intersection(g2)
         if inter.length > 1.0:
             problems.append(f"seawall_segment {s1.id} and {s2.id} overlap for {inter.length:.0f} m")
-        elif abs(geo.segments.index(s1) - geo.segments.index(s2)) > 1:
+        elif j - i > 1:
             problems.append(f"seawall_segment {s1.id} and {s2.id} cross (the wall must not self-intersect)")
     total = sum(g.length for g in metric)
     lo, hi = SEAWALL_LENGTH_RANGE_M
