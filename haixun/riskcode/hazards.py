@@ -52,7 +52,8 @@ def storm_tide(
         return HazardReason("storm_tide", Level.NONE, water.value, "m", nxt[1] if nxt else None,
                             st.warning_levels_source, water.ts,
                             "no warning tide level reached; surge unknown (no tide prediction)")
-    surge = water.value - astronomical_m
+    # rounded to the gauges' 1 mm resolution so that float noise never decides a band edge
+    surge = round(water.value - astronomical_m, 3)
     if surge >= st.surge_blue_min_m:
         lv = Level.BLUE if surge < st.surge_blue_max_m else st.surge_above_max_level
         band = f"[{st.surge_blue_min_m}, {st.surge_blue_max_m})" if surge < st.surge_blue_max_m else f">= {st.surge_blue_max_m}"
