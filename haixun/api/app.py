@@ -184,4 +184,10 @@ def create_app(settings: Settings, options: ApiOptions | None = None) -> FastAPI
     async def screen() -> FileResponse:
         return page("screen.html")
 
+    geo_file = opts.geo_path or default_geo_path()
+
+    @app.get("/api/v1/geography", tags=["public"], summary="The served geography (GeoJSON, docs/data-model.md) drawn by the web pages")
+    async def geography() -> FileResponse:
+        return FileResponse(geo_file, media_type="application/geo+json")
+
     return app

@@ -16,7 +16,8 @@ from typing import Any
 from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
+import numpy as np
+import shapely
 
 EARTH_M_PER_DEG_LAT = 110_574.0
 EARTH_M_PER_DEG_LON_EQ = 111_320.0
@@ -39,8 +40,9 @@ class Projection:
         return ((lon - self.lon0) * self.kx, (lat - self.lat0) * EARTH_M_PER_DEG_LAT)
 
     def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
-        kx = self.kx
-        return transform(lambda x, y, z=None: ((x - self.lon0) * kx, (y - self.lat0) * EARTH_M_PER_DEG_LAT), geom)
+        origin = np.array([self.lon0, self.lat0])
+        scale = np.array([self.kx, EARTH_M_PER_DEG_LAT])
+        return shapely.transform(geom, lambda c: (c - origin) * scale)
 
 
 @dataclass(slots=True)

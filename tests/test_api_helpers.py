@@ -1,0 +1,131 @@
+"""Shared helpers for the API tests (no tests here): a small test geography,
+a real uvicorn server on a free port, users/keys, simulated engine writes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import uvicorn
+from fastapi import FastAPI
+
+from haixun.api.app import create_app
+from haixun.api.auth import hash_password, new_api_key
+from haixun.api.options import ApiOptions
+from haixun.settings import Settings
+from tests.conftest import free_port
+
+# Coast along latitude 30.600 from 121.00 E to 121.10 E, the sea to the south.
+COAST_LAT = 30.600
+
+
+def _rect(lon0: float, lat0: float, lon1: float, lat1: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]}
+
+
+def _f(layer: str, fid: str, geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": {"layer": layer, "id": fid, **props}}
+
+
+def test_geography() -> dict[str, Any]:
+    seg = dict(town_id="T01", structure="sloped_dike", crest_level_m=7.0, slope_tan=0.333, toe_level_m=-1.0,
+               foreshore_slope=0.02, roughness_gamma_f=1.0,
+               warning_levels_m={"blue": 5.0, "yellow": 5.5, "orange": 6.0, "red": 6.5},
+               tide_station="ST1", wind_station="ST1", wave_station="ST1", orientation_deg=180.0)
+    feats = [
+        _f("seawall_segment", "PH01", {"type": "LineString", "coordinates": [[121.00, COAST_LAT], [121.05, COAST_LAT]]},
+           name="一段", name_en="Section 1", **seg),
+        _f("seawall_segment", "PH02", {"type": "LineString", "coordinates": [[121.05, COAST_LAT], [121.10, COAST_LAT]]},
+           name="二段", name_en="Section 2", **seg),
+        _f("land_boundary", "served", _rect(121.00, 30.595, 121.10, 30.65)),
+        _f("town", "T01", _rect(121.00, COAST_LAT, 121.10, 30.65), name="乍浦镇", name_en="Zhapu", population=20000),
+        _f("village", "V01", _rect(121.00, COAST_LAT, 121.05, 30.65), town_id="T01", name="西村", name_en="West",
+           population=8000, contact={"name": "王", "phone": "0573-1", "role": "duty", "sample": True}),
+        _f("village", "V02", _rect(121.05, COAST_LAT, 121.10, 30.65), town_id="T01", name="东村", name_en="East",
+           population=12000, contact={"name": "李", "phone": "0573-2", "role": "duty", "sample": True}),
+        _f("shelter", "S01", {"type": "Point", "coordinates": [121.02, 30.62]}, village_id="V01", name="学校",
+           name_en="School", capacity=300, open=True, address="a"),
+        _f("shelter", "S02", {"type": "Point", "coordinates": [121.03, 30.63]}, village_id="V01", name="礼堂",
+           name_en="Hall", capacity=200, open=True, address="b"),
+        _f("shelter", "S03", {"type": "Point", "coordinates": [121.07, 30.62]}, village_id="V02", name="体育馆",
+           name_en="Gym", capacity=900, open=True, address="c"),
+        _f("shelter", "S04", {"type": "Point", "coordinates": [121.021, 30.605]}, village_id="V01", name="closed one",
+           name_en="Closed", capacity=50, open=False, address="d"),
+        _f("road", "R01", {"type": "LineString", "coordinates": [[121.00, 30.602], [121.10, 30.602]]}, name="沿海路",
+           name_en="Coast road", closed=False, low_points=[{"lon": 121.02, "lat": 30.602, "ground_level_m": 3.0}]),
+    ]
+    return {"type": "FeatureCollection", "meta": {"version": "test"}, "features": feats}
+
+
+def write_geography(folder: Path) -> Path:
+    path = folder / "geo.geojson"
+    path.write_text(json.dumps(test_geography(), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Api:
+    base: str
+    ws: str
+    app: FastAPI
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings, tmp_path: Path, **opts: Any) -> AsyncIterator[Api]:
+    options = ApiOptions(geo_path=write_geography(tmp_path), web_dir=tmp_path / "web", **opts)
+    app = create_app(settings, options)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           ws_ping_interval=None))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield Api(base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", app=app)
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+
+
+def add_user(db_url: str, username: str, role: str, password: str = "correct horse battery") -> str:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO api_users (username, password_hash, role) VALUES (%s, %s, %s)",
+                     (username, hash_password(password), role))
+    return password
+
+
+def add_key(db_url: str, name: str, role: str, sources: list[str] | None = None) -> str:
+    k = new_api_key()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO api_keys (name, prefix, key_sha256, role, sources) VALUES (%s, %s, %s, %s, %s)",
+                     (name, k.prefix, k.sha256, role, sources or []))
+    return k.key
+
+
+def engine_write(db_url: str, body: dict[str, Any], kind: str = "delta") -> int:
+    """What the engine does: append a state_log row and NOTIFY in one transaction."""
+    with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
+        seq = conn.execute("INSERT INTO state_log (kind, body) VALUES (%s, %s::jsonb) RETURNING seq",
+                           (kind, json.dumps(body))).fetchone()[0]
+        conn.execute("SELECT pg_notify('haixun_state', %s)", (str(seq),))
+    return int(seq)
+
+
+def seg_entry(level: str, raw: str | None = None, **extra: Any) -> dict[str, Any]:
+    e = {"level": level, "raw_level": raw or level, "since": "2021-07-26T01:00:00Z",
+         "decided_at": "2021-07-26T01:50:00Z", "hazards": []}
+    e.update(extra)
+    return e
