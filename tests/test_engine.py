@@ -4,7 +4,7 @@ current_levels / level_changes / state_log / NOTIFY haixun_state; staleness."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from prometheus_client import CollectorRegistry
@@ -48,7 +48,11 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             assert entry["raw_level"] == "orange"
             storm = [h for h in entry["hazards"] if h["hazard"] == "storm_tide"][0]
             assert storm["level"] == "orange" and storm["value"] == 6.25 and storm["threshold"] == 6.1
-            assert set(body["latency"]) == {"sensor_ts", "received_at", "stored_at", "decided_at"}
+            lat = {k: datetime.fromisoformat(v) for k, v in body["latency"].items()}
+            assert set(lat) == {"sensor_ts", "received_at", "stored_at", "decided_at"}
+            assert lat["sensor_ts"] <= lat["received_at"] <= lat["stored_at"] <= lat["decided_at"]
+            print(f"received -> decided {(lat['decided_at'] - lat['received_at']).total_seconds() * 1000:.0f} ms")
+            assert (lat["decided_at"] - lat["received_at"]).total_seconds() < 2.0
             assert body["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 6.25
             # only changed subjects go into a delta (PH01 and whatever shares XB-M01)
             assert "PH27" not in body["segments"]

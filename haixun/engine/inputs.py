@@ -93,15 +93,13 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
     return out
 
 
-async def newest_input_mark(conn: psycopg.AsyncConnection, stations: list[str]) -> LatencyMark | None:
+async def newest_input_mark(conn: psycopg.AsyncConnection) -> LatencyMark | None:
     """Sensor ts / received_at / stored_at of the most recently received
-    latest reading among ``stations`` (the newest input of an ingest batch)."""
-    if not stations:
-        return None
+    latest reading (latest_readings is one row per station and quantity)."""
     cur = await conn.execute(
-        "SELECT r.ts, r.received_at, r.stored_at FROM latest_readings l"
-        " JOIN readings r ON r.station_id = l.station_id AND r.quantity = l.quantity AND r.ts = l.ts"
-        " WHERE l.station_id = ANY(%s) ORDER BY r.received_at DESC, r.stored_at DESC LIMIT 1", (stations,))
+        "SELECT r.ts, r.received_at, r.stored_at FROM"
+        " (SELECT station_id, quantity, ts FROM latest_readings ORDER BY received_at DESC LIMIT 1) l"
+        " JOIN readings r ON r.station_id = l.station_id AND r.quantity = l.quantity AND r.ts = l.ts")
     row = await cur.fetchone()
     return LatencyMark(*row) if row else None
 

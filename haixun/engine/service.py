@@ -74,6 +74,7 @@ class EngineService:
         self._last_station_refresh = 0.0
         self._last_snapshot = 0.0
         self._tide: TideCache | None = None
+        self._last_mark: LatencyMark | None = None
         self.last_seq: int | None = None
         self.cycles_done = 0
 
@@ -156,6 +157,8 @@ class EngineService:
             restored = await restore_current(conn)
             self._tide = TideCache(self.options)
             await self._tide.load(conn, utcnow())
+            # inputs older than the promotion are not this leader's latency to report
+            self._last_mark = await inputs_mod.newest_input_mark(conn)
         self._current = {k: row for k, (row, _) in restored.items()}
         self._hysteresis = self._evaluator.restore_state(restored)
         self._last_stations, self._last_station_refresh, self._last_snapshot = {}, 0.0, 0.0
@@ -262,8 +265,10 @@ class EngineService:
         async with self._pool.connection() as conn:
             evaluator = await evaluator.refreshed(conn)
             raw = await inputs_mod.gather(conn, now, camera_window_s=self.options.camera_window_s)
-            latency = await inputs_mod.newest_input_mark(conn, sorted(trigger.stations)) \
-                if "ingest" in trigger.reasons else None
+            mark = await inputs_mod.newest_input_mark(conn)
+        # the cycle that first sees an input reports its timestamps (whatever triggered it)
+        latency = mark if mark is not None and (self._last_mark is None
+                                                or mark.received_at > self._last_mark.received_at) else None
         self._evaluator = evaluator
         predictions = tide.predictions(now)
         evaluation: Evaluation = evaluator.evaluate(raw, predictions, self._hysteresis, now)
@@ -286,6 +291,8 @@ class EngineService:
             self.metrics.last_seq.set(seq)
             if latency is not None:
                 self._observe_latency(latency, decided_at, committed)
+        if latency is not None:
+            self._last_mark = latency
         # commit succeeded (or nothing to write): advance the in-memory state
         self._hysteresis = evaluation.hysteresis
         for d in plan.changed + plan.history:
