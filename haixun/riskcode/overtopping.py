@@ -30,6 +30,14 @@ class OvertoppingResult:
         return self.freeboard_m < 0
 
 
+MIN_HM0_M = 1e-3  # below a millimetre (sensor resolution) there are no waves to overtop
+
+
+def _exp_neg_pow13(x: float) -> float:
+    """exp(-x^1.3) for x >= 0, without overflow (x > 300 gives 0 to double precision anyway)."""
+    return 0.0 if x > 300.0 else math.exp(-(x**1.3))
+
+
 def deep_water_wavelength(period_s: float, g: float = 9.81) -> float:
     """L_m-1,0 = g T^2 / (2 pi)."""
     return g * period_s * period_s / (2.0 * math.pi)
@@ -62,10 +70,10 @@ def sloped_dike_q(
     """
     xi = breaker_parameter(slope_tan, hm0, period_s, g)
     scale = math.sqrt(g * hm0**3) * 1000.0
-    q510 = 0.023 / math.sqrt(slope_tan) * gamma_b * xi * math.exp(
-        -((2.7 * rc / (xi * hm0 * gamma_b * gamma_f * gamma_beta * gamma_v)) ** 1.3)
+    q510 = 0.023 / math.sqrt(slope_tan) * gamma_b * xi * _exp_neg_pow13(
+        2.7 * rc / (xi * hm0 * gamma_b * gamma_f * gamma_beta * gamma_v)
     )
-    q511 = 0.09 * math.exp(-((1.5 * rc / (hm0 * gamma_f * gamma_beta * gamma_star)) ** 1.3))
+    q511 = 0.09 * _exp_neg_pow13(1.5 * rc / (hm0 * gamma_f * gamma_beta * gamma_star))
     if q510 <= q511:
         return q510 * scale, "eq5.10", xi
     return q511 * scale, "eq5.11", xi
@@ -74,7 +82,7 @@ def sloped_dike_q(
 def vertical_wall_q(rc: float, hm0: float, g: float = 9.81) -> float:
     """q (l/s/m) for a vertical wall, non-impulsive conditions, EurOtop 2018 eq. 7.1:
     q/sqrt(g Hm0^3) = 0.047 exp(-(2.35 Rc / Hm0)^1.3)."""
-    return 0.047 * math.exp(-((2.35 * rc / hm0) ** 1.3)) * math.sqrt(g * hm0**3) * 1000.0
+    return 0.047 * _exp_neg_pow13(2.35 * rc / hm0) * math.sqrt(g * hm0**3) * 1000.0
 
 
 def mean_overtopping(
@@ -114,7 +122,7 @@ def mean_overtopping(
             notes.append(f"Hm0 {hm0_m:.2f} m depth-limited to {cap:.2f} m (toe depth {depth:.2f} m)")
             hm0 = cap
     rc_eval = max(rc, 0.0)
-    if hm0 <= 0:
+    if hm0 < MIN_HM0_M:
         eq: Equation = "negative_freeboard" if rc < 0 else "no_waves"
         return OvertoppingResult(0.0, rc, eq, None, hm0, "; ".join(notes + ["no waves at the toe"]))
     xi: float | None
