@@ -1,0 +1,1 @@
+"""haixun benchmarks: ``python -m bench`` (or ``haixun bench``) -> docs/performance.md."""

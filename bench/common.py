@@ -1,0 +1,133 @@
+"""Shared pieces of the benchmarks: machine facts, scratch databases, stats, report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from haixun.store.migrate import migrate
+
+PG_SERVER = os.environ.get("HAIXUN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+MQTT_HOST = os.environ.get("HAIXUN_BENCH_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("HAIXUN_BENCH_MQTT_PORT", "1883"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Section:
+    """One benchmark's results: a title, a markdown table, notes and plots."""
+
+    key: str
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)  # paths relative to docs/
+    raw: dict = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        out = [f"## {self.title}", ""]
+        if self.rows:
+            out.append("| " + " | ".join(self.headers) + " |")
+            out.append("|" + "---|" * len(self.headers))
+            out += ["| " + " | ".join(r) + " |" for r in self.rows]
+            out.append("")
+        out += [f"- {n}" for n in self.notes]
+        if self.notes:
+            out.append("")
+        out += [f"![{self.key}]({p})" for p in self.plots]
+        if self.plots:
+            out.append("")
+        return "\n".join(out)
+
+
+def machine_facts() -> dict[str, str]:
+    def run(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "n/a"
+
+    cpu = "n/a"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = "n/a"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem_gib = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    with psycopg.connect(f"{PG_SERVER}/postgres") as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": socket.gethostname(),
+        "cpu": f"{cpu} x {os.cpu_count()} cores",
+        "memory": mem_gib,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "mosquitto": run(["mosquitto", "-h"]).splitlines()[0] if run(["mosquitto", "-h"]) else "n/a",
+        "commit": run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]) or "n/a",
+    }
+
+
+@contextmanager
+def scratch_database(prefix: str = "haixun_bench") -> Iterator[str]:
+    """A freshly migrated database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    url = f"{PG_SERVER}/{name}"
+    migrate(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f}"
+
+
+def rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+class Stopwatch:
+    def __enter__(self) -> "Stopwatch":
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.elapsed = time.perf_counter() - self.t0
+
+
+def write_report(path: Path, facts: dict[str, str], sections: list[Section], preface: str) -> None:
+    lines = ["# Performance", "", preface, "", "## Machine and run", ""]
+    lines += [f"- **{k}**: {v}" for k, v in facts.items()]
+    lines.append("")
+    for s in sections:
+        lines.append(s.markdown())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
