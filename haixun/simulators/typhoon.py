@@ -73,7 +73,7 @@ class StormState:
 class HollandParams:
     ambient_hpa: float = 1010.0
     surface_factor: float = 0.80  # gradient -> 10 m wind over water (ASSUMPTION, usual 0.7-0.85)
-    gust_factor: float = 1.45  # 3-s gust / 10-min mean near the coast
+    gust_factor: float = 1.4  # 3-s gust / 10-min mean near the coast (WMO offshore-to-coast 1.3-1.5)
     inflow_inner_deg: float = 10.0
     inflow_outer_deg: float = 25.0
     asymmetry: float = 0.5  # fraction of translation speed added in the direction of motion

@@ -25,7 +25,7 @@ FETCH_TABLE_KM: tuple[tuple[float, float], ...] = (
 class WaveParams:
     duration_s: float = 6.0 * 3600.0  # how long a storm wind has blown (duration cap)
     breaker_ratio: float = 0.55  # Hs <= ratio x depth at the toe
-    nearshore_transmission: float = 0.8  # refraction/shoaling/spreading from the bay to the toe (ASSUMPTION)
+    nearshore_transmission: float = 0.6  # refraction/shoaling/spreading from the bay to the toe (ASSUMPTION)
     tp_to_tm10: float = 1.1
 
 

@@ -1,0 +1,256 @@
+"""Gateway simulator: stations publish observations per docs/contract.md.
+
+One MQTT client per gateway (its own last will), reused in a reconnect loop.
+Simulated time runs ``speed`` times faster than real time; every ``period_s``
+of simulated time each station publishes one observation (or, for buffered
+gateways, an array of ``batch`` observations every ``batch`` periods).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import aiomqtt
+import numpy as np
+
+from haixun.contract import obs_payload, obs_topic, status_topic
+from haixun.settings import Settings
+from haixun.simulators.faults import FaultKind, FaultPlan, FaultSpec, MalformedKind, malformed_payload, skewed, spike
+from haixun.simulators.geo import SimStation
+from haixun.simulators.mqtt import drop_connection, make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SimClock:
+    """Simulated time = sim_start + speed x (real elapsed)."""
+
+    sim_start: datetime
+    speed: float
+    real_start: float  # time.monotonic() at sim_start
+
+    def sim_now(self, mono: float | None = None) -> datetime:
+        elapsed = (time.monotonic() if mono is None else mono) - self.real_start
+        return self.sim_start + timedelta(seconds=elapsed * self.speed)
+
+    def real_at(self, sim_time: datetime) -> float:
+        return self.real_start + (sim_time - self.sim_start).total_seconds() / self.speed
+
+    async def sleep_until(self, sim_time: datetime) -> None:
+        delay = self.real_at(sim_time) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+# Returns the observation values of a station at a simulated time.
+ObserveFn = Callable[[SimStation, datetime], dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    period_s: float = 60.0
+    batch: int = 1  # observations per message (buffered gateway) when > 1
+    keepalive_s: int = 10
+    max_in_flight: int = 200
+    reconnect_delay_s: float = 2.0
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    messages: int = 0
+    readings: int = 0
+    dropped: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    connects: int = 0
+    abrupt_disconnects: int = 0
+
+    def count_fault(self, kind: str) -> None:
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+
+
+@dataclass(slots=True)
+class _StationState:
+    seq: int = 0
+    stuck_values: dict[str, float] | None = None
+    buffer: list[dict] = field(default_factory=list)
+    malformed_cycle: int = 0
+
+
+class Gateway:
+    """One simulated field gateway and its stations."""
+
+    def __init__(self, settings: Settings, gateway_id: str, stations: list[SimStation], observe: ObserveFn,
+                 clock: SimClock, options: GatewayOptions = GatewayOptions(), faults: FaultPlan | None = None) -> None:
+        self.settings = settings
+        self.gateway_id = gateway_id
+        self.stations = stations
+        self.observe = observe
+        self.clock = clock
+        self.options = options
+        self.faults = faults or FaultPlan()
+        self.stats = GatewayStats()
+        self._state = {s.id: _StationState() for s in stations}
+        self._rng = np.random.default_rng([options.seed, zlib.crc32(gateway_id.encode())])
+        self._offline_done = False
+        self.will_topic = status_topic(settings.topic_root, gateway_id)
+
+    # ---- pure-ish message building -------------------------------------------------
+    def _active(self, spec: FaultSpec, sim_time: datetime) -> bool:
+        return (sim_time - self.clock.sim_start).total_seconds() >= spec.after_s
+
+    def build_messages(self, station: SimStation, sim_time: datetime) -> list[tuple[str, bytes]]:
+        """The (topic, payload) pairs this station sends at ``sim_time`` (0, 1 or 2 with faults)."""
+        st = self._state[station.id]
+        topic = obs_topic(self.settings.topic_root, station.id)
+        values = self.observe(station, sim_time)
+        if not values:
+            return []
+        ts = sim_time
+        specs = [f for f in self.faults.for_station(station.id) if self._active(f, sim_time)]
+        duplicate = False
+        malformed: MalformedKind | None = None
+        for spec in specs:
+            hit = spec.probability >= 1.0 or self._rng.random() < spec.probability
+            if not hit:
+                continue
+            if spec.kind is FaultKind.STUCK:
+                if st.stuck_values is None:
+                    st.stuck_values = dict(values)
+                values = dict(st.stuck_values)
+            elif spec.kind is FaultKind.SPIKE:
+                values, _ = spike(values, self._rng)
+            elif spec.kind is FaultKind.DROPOUT:
+                self.stats.count_fault("dropout")
+                st.seq += 1  # the gateway counted it; the message never left
+                return []
+            elif spec.kind is FaultKind.SKEW:
+                ts = skewed(ts, spec.skew_s)
+            elif spec.kind is FaultKind.DUPLICATE:
+                duplicate = True
+            elif spec.kind is FaultKind.MALFORMED:
+                kinds = list(MalformedKind)
+                malformed = kinds[st.malformed_cycle % len(kinds)]
+                st.malformed_cycle += 1
+            self.stats.count_fault(spec.kind.value)
+        seq = st.seq
+        st.seq += 1
+        if malformed is not None:
+            return [(topic, malformed_payload(malformed, ts, values, seq, self.settings.ingest_max_payload_bytes))]
+        obj = obs_payload(ts, values, seq)
+        if self.options.batch > 1:
+            st.buffer.append(obj)
+            if len(st.buffer) < self.options.batch:
+                return []
+            body, st.buffer = st.buffer, []
+            payload = json.dumps(body, separators=(",", ":")).encode()
+        else:
+            payload = json.dumps(obj, separators=(",", ":")).encode()
+        return [(topic, payload)] * (2 if duplicate else 1)
+
+    # ---- I/O edge ---------------------------------------------------------------------
+    async def _publish_tick(self, client: aiomqtt.Client, sim_time: datetime, sem: asyncio.Semaphore,
+                            pending: set[asyncio.Task]) -> None:
+        for station in self.stations:
+            for topic, payload in self.build_messages(station, sim_time):
+                await sem.acquire()
+                task = asyncio.create_task(self._publish_one(client, topic, payload, sem))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+    async def _publish_one(self, client: aiomqtt.Client, topic: str, payload: bytes, sem: asyncio.Semaphore) -> None:
+        try:
+            await client.publish(topic, payload, qos=1)
+            self.stats.messages += 1
+            self.stats.readings += _count_readings(payload)
+        except aiomqtt.MqttError:
+            self.stats.dropped += 1
+        finally:
+            sem.release()
+
+    async def run(self, until: datetime | None = None, stop: asyncio.Event | None = None) -> GatewayStats:
+        """Publish until simulated time ``until`` (inclusive) or ``stop`` is set."""
+        stop = stop or asyncio.Event()
+        tick = 0
+        period = timedelta(seconds=self.options.period_s)
+        will = aiomqtt.Will(self.will_topic, b"offline", qos=1, retain=True)
+        offline_spec = self.faults.offline_gateways.get(self.gateway_id)
+        while not stop.is_set():
+            client = make_client(self.settings, f"sim-{self.settings.topic_root}-{self.gateway_id}", will=will,
+                                 keepalive=self.options.keepalive_s)
+            try:
+                async with client:
+                    self.stats.connects += 1
+                    await client.publish(self.will_topic, b"online", qos=1, retain=True)
+                    sem = asyncio.Semaphore(self.options.max_in_flight)
+                    pending: set[asyncio.Task] = set()
+                    while not stop.is_set():
+                        sim_time = self.clock.sim_start + tick * period
+                        if until is not None and sim_time > until:
+                            if pending:
+                                await asyncio.gather(*pending, return_exceptions=True)
+                            await client.publish(self.will_topic, b"offline", qos=1, retain=True)
+                            return self.stats
+                        await self.clock.sleep_until(sim_time)
+                        if (offline_spec is not None and not self._offline_done
+                                and (sim_time - self.clock.sim_start).total_seconds() >= offline_spec.after_s):
+                            self._offline_done = True
+                            if pending:
+                                await asyncio.gather(*pending, return_exceptions=True)
+                            log.warning("gateway %s: dropping the link without DISCONNECT (fault offline)", self.gateway_id)
+                            self.stats.abrupt_disconnects += 1
+                            self.stats.count_fault("offline")
+                            drop_connection(client)
+                            raise _WentOffline(offline_spec.offline_for_s)
+                        await self._publish_tick(client, sim_time, sem, pending)
+                        tick += 1
+            except _WentOffline as off:
+                await _sleep_or_stop(stop, off.seconds)
+                # Simulated time went on while the gateway was away: skip the missed ticks.
+                tick = max(tick, int((self.clock.sim_now() - self.clock.sim_start) / period))
+            except aiomqtt.MqttError as exc:
+                log.warning("gateway %s: MQTT error %s; reconnecting in %.0f s", self.gateway_id, exc,
+                            self.options.reconnect_delay_s)
+                await _sleep_or_stop(stop, self.options.reconnect_delay_s)
+        return self.stats
+
+
+class _WentOffline(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"offline for {seconds} s")
+        self.seconds = seconds
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _count_readings(payload: bytes) -> int:
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return 0
+    items = data if isinstance(data, list) else [data]
+    return sum(len(i.get("obs", {})) for i in items if isinstance(i, dict) and isinstance(i.get("obs"), dict))
+
+
+async def run_gateways(gateways: list[Gateway], until: datetime | None, stop: asyncio.Event | None = None,
+                       extra: list[Awaitable[object]] | None = None) -> list[GatewayStats]:
+    stop = stop or asyncio.Event()
+    results = await asyncio.gather(*(g.run(until, stop) for g in gateways), *(extra or []))
+    return list(results[: len(gateways)])
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,77 @@
+"""Observation sources: the model (calm weather or the In-fa replay) seen on the simulated clock."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from haixun.simulators import typhoon as ty
+from haixun.simulators.geo import SimGeography, SimStation
+from haixun.simulators.scenario import PointState, Scenario, build_scenario, observe
+
+CALM_CHUNK_S = 86400.0
+STORM_MARGIN_S = 6 * 3600.0
+
+
+@dataclass(slots=True)
+class ModelSource:
+    """Maps simulated time to model time (``model = sim - offset_s``) and samples the model.
+
+    With a track, the storm window is evaluated once; outside it (and without a
+    track) calm weather is evaluated in day-long chunks on demand.
+    """
+
+    geo: SimGeography
+    offset_s: float = 0.0
+    track: tuple[ty.TrackPoint, ...] | None = None
+    seed: int = 0
+    step_s: float = 300.0
+    _storm: Scenario | None = None
+    _calm: dict[int, Scenario] = field(default_factory=dict)
+    _rngs: dict[str, np.random.Generator] = field(default_factory=dict)
+
+    def model_time(self, sim_time: datetime) -> float:
+        return sim_time.timestamp() - self.offset_s
+
+    def scenario_at(self, model_s: float) -> Scenario:
+        if self.track is not None:
+            if self._storm is None:
+                t0, t1 = ty.track_span(self.track)
+                self._storm = build_scenario(self.geo, t0, t1, track=self.track, step_s=self.step_s, seed=self.seed)
+            if self._storm.covers(model_s):
+                return self._storm
+        day = int(model_s // CALM_CHUNK_S)
+        sc = self._calm.get(day)
+        if sc is None:
+            if len(self._calm) > 3:
+                self._calm.pop(min(self._calm))
+            sc = build_scenario(self.geo, day * CALM_CHUNK_S, (day + 1) * CALM_CHUNK_S, track=None,
+                                step_s=self.step_s, seed=self.seed + day)
+            self._calm[day] = sc
+        return sc
+
+    def station_state(self, station_id: str, sim_time: datetime) -> PointState:
+        m = self.model_time(sim_time)
+        return self.scenario_at(m).station_state(station_id, m)
+
+    def segment_state(self, segment_id: str, sim_time: datetime) -> PointState:
+        m = self.model_time(sim_time)
+        return self.scenario_at(m).segment_state(segment_id, m)
+
+    def observe(self, station: SimStation, sim_time: datetime) -> dict[str, float]:
+        rng = self._rngs.get(station.id)
+        if rng is None:
+            rng = self._rngs[station.id] = np.random.default_rng([self.seed, zlib.crc32(station.id.encode())])
+        return observe(station, self.station_state(station.id, sim_time), rng)
+
+
+def replay_source(geo: SimGeography, sim_start: datetime, *, historical: bool, peak_in: timedelta,
+                  seed: int = 0, track: tuple[ty.TrackPoint, ...] = ty.INFA_2021) -> ModelSource:
+    """Historical: model time = sim time. Otherwise the landfall appears ``peak_in`` after ``sim_start``."""
+    if historical:
+        return ModelSource(geo, 0.0, track, seed)
+    landfall_sim = sim_start + peak_in
+    return ModelSource(geo, landfall_sim.timestamp() - ty.INFA_LANDFALL_PINGHU.timestamp(), track, seed)
