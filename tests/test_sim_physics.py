@@ -1,0 +1,204 @@
+"""Simulator physics: the In-fa replay lands in the documented ranges (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as st
+
+from haixun.simulators import surge, tide, typhoon as ty, waves
+from haixun.simulators.cameras import camera_events, overtopping_lpsm
+from haixun.simulators.faults import FaultKind, FaultSpec, resolve_faults
+from haixun.simulators.feeds import bulletins
+from haixun.simulators.geo import fixture_geography, load_sim_geography
+from haixun.simulators.scenario import build_scenario
+from haixun.simulators.source import ModelSource, replay_source
+
+LANDFALL = ty.INFA_LANDFALL_PINGHU.timestamp()
+
+
+@pytest.fixture(scope="module")
+def geo():
+    return load_sim_geography()
+
+
+@pytest.fixture(scope="module")
+def storm(geo):
+    t0 = datetime(2021, 7, 24, tzinfo=ty.CST).timestamp()
+    t1 = datetime(2021, 7, 28, tzinfo=ty.CST).timestamp()
+    return build_scenario(geo, t0, t1, track=ty.INFA_2021, seed=1)
+
+
+def _zhapu_ids(geo) -> tuple[str, str]:
+    tide_id = next(s.id for s in geo.stations if s.id.startswith("ZP") and "tide_level" in s.quantities)
+    wind_id = next(s.id for s in geo.stations if s.id.startswith("ZP") and "wind_speed" in s.quantities)
+    return tide_id, wind_id
+
+
+def test_zhapu_peak_surge_and_wind_in_documented_ranges_near_landfall(geo, storm):
+    tide_id, wind_id = _zhapu_ids(geo)
+    s = storm.stations[tide_id]
+    w = storm.stations[wind_id]
+    i, j = int(np.argmax(s.surge)), int(np.argmax(w.wind_speed))
+    assert 1.2 <= s.surge[i] <= 2.4
+    assert 25.0 <= w.wind_speed[j] <= 33.0
+    assert abs(s.epoch_s[i] - LANDFALL) <= 3600.0, "surge peak within an hour of landfall"
+    assert abs(w.epoch_s[j] - LANDFALL) <= 3600.0, "wind peak within an hour of landfall"
+    assert 1.3 <= w.wind_gust[j] / w.wind_speed[j] <= 1.5
+    # Storm tide: orange (6.0 m, assumed) reached within about an hour of landfall, at the high water.
+    k = int(np.argmax(s.level))
+    assert 6.0 <= s.level[k] <= 7.0
+    assert abs(s.epoch_s[k] - LANDFALL) <= 1.5 * 3600.0
+    assert s.pressure.min() < 995.0
+
+
+def test_every_coastal_tide_station_sees_documented_surge(geo, storm):
+    for st_ in geo.stations:
+        if "tide_level" in st_.quantities:
+            assert 1.2 <= storm.stations[st_.id].surge.max() <= 2.4, st_.id
+
+
+def test_waves_nearshore_and_offshore(geo, storm):
+    near = max(storm.segments[s.id].hs.max() for s in geo.segments)
+    assert 2.5 <= near <= 4.0
+    buoys = [s.id for s in geo.stations if s.kind == "wave_buoy"]
+    assert buoys
+    assert 3.5 <= max(storm.stations[b].hs.max() for b in buoys) <= 6.0
+
+
+def test_tide_range_at_zhapu_spring_tides():
+    t0 = datetime(2021, 7, 24, tzinfo=timezone.utc).timestamp()
+    e = t0 + np.arange(0, 4 * 86400, 300.0)
+    lv = tide.tide_levels(e, tide.ZHAPU)
+    for d in range(4):
+        day = lv[(e >= t0 + d * 86400) & (e < t0 + (d + 1) * 86400)]
+        assert 4.0 <= day.max() - day.min() <= 6.0
+    assert 4.5 <= lv.max() <= 5.0, "spring high water just under the assumed blue 5.0 m"
+    highs, _ = tide.high_and_low_waters(e, lv)
+    nearest = min(abs(e[h] - LANDFALL) for h in highs)
+    assert nearest <= 1.5 * 3600.0, "a high water near the landfall"
+
+
+def test_tide_is_semidiurnal_with_neap_spring_cycle():
+    t0 = datetime(2021, 7, 1, tzinfo=timezone.utc).timestamp()
+    e = t0 + np.arange(0, 30 * 86400, 600.0)
+    lv = tide.tide_levels(e)
+    highs, _ = tide.high_and_low_waters(e, lv)
+    assert 55 <= len(highs) <= 60  # ~1.93 high waters per day
+    daily = [np.ptp(lv[k: k + 144]) for k in range(0, len(lv) - 144, 144)]
+    assert max(daily) - min(daily) > 1.5  # springs vs neaps
+
+
+def test_tide_phase_lags_westward():
+    e = LANDFALL + np.arange(-6 * 3600, 6 * 3600, 60.0)
+    west = tide.tide_levels(e, tide.site_along_coast(121.03))
+    east = tide.tide_levels(e, tide.site_along_coast(121.26))
+    assert e[np.argmax(west)] > e[np.argmax(east)]
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(vmax=st.floats(15, 60), dp=st.floats(10, 80), rmax=st.floats(10, 80))
+def test_holland_profile_peaks_at_rmax(vmax, dp, rmax):
+    state = ty.StormState(0.0, 30.0, 122.0, 1010.0 - dp, vmax, rmax, 0.0, 0.0)
+    radii = np.linspace(0.2 * rmax, 5 * rmax, 200)
+    speeds = [ty.storm_wind(state, 30.0 + r / ty.KM_PER_DEG_LAT, 122.0).speed_ms for r in radii]
+    k = int(np.argmax(speeds))
+    assert abs(radii[k] - rmax) <= 0.15 * rmax + 1.0  # Coriolis pulls the peak slightly inward
+    assert speeds[k] == pytest.approx(vmax, rel=0.05)
+    p_far = ty.storm_wind(state, 30.0 + 20 * rmax / ty.KM_PER_DEG_LAT, 122.0).pressure_hpa
+    assert state.pressure_hpa < p_far <= 1010.0
+
+
+def test_storm_state_hits_documented_anchor_points():
+    s = ty.storm_state(datetime(2021, 7, 26, 5, tzinfo=ty.CST).timestamp())
+    assert (s.lat, s.lon, s.pressure_hpa, s.vmax_ms) == (30.5, 121.4, 975.0, 33.0)
+    s = ty.storm_state(LANDFALL)
+    assert (s.pressure_hpa, s.vmax_ms) == (978.0, 28.0)
+    assert ty.storm_state(datetime(2021, 8, 10, tzinfo=timezone.utc).timestamp()) is None
+
+
+def test_fetch_limited_growth_and_depth_limit():
+    h1, t1 = waves.fetch_limited(20.0, 10e3, 24 * 3600)
+    h2, t2 = waves.fetch_limited(20.0, 100e3, 24 * 3600)
+    h3, _ = waves.fetch_limited(30.0, 100e3, 24 * 3600)
+    h4, _ = waves.fetch_limited(20.0, 100e3, 1 * 3600)  # duration-limited
+    assert h1 < h2 < h3 and t1 < t2 and h4 < h2
+    assert float(waves.depth_limited(5.0, 4.0, 0.55)) == pytest.approx(2.2)
+    assert float(waves.tm10_from_tp(11.0)) == pytest.approx(10.0)
+
+
+def test_surge_inverse_barometer_and_relaxation():
+    assert float(surge.inverse_barometer_m(980.0)[()]) == pytest.approx(0.30)
+    e = np.arange(0, 6 * 3600 + 1, 60.0)
+    r = surge.relax(e, np.ones_like(e), 3600.0, 0.0)
+    assert r[60] == pytest.approx(1 - np.exp(-1), abs=0.01)
+    assert r[-1] > 0.99
+
+
+def test_calm_weather_is_calm(geo):
+    t0 = datetime(2024, 5, 10, tzinfo=timezone.utc).timestamp()
+    sc = build_scenario(geo, t0, t0 + 86400, track=None, seed=3)
+    for s in sc.stations.values():
+        assert s.wind_speed.max() < 13.0
+        assert np.abs(s.surge).max() < 0.3
+        assert (s.wind_gust >= s.wind_speed).all()
+        assert s.rain.max() == 0.0
+
+
+def test_cameras_overtopping_in_storm_people_in_calm(geo):
+    src = replay_source(geo, ty.INFA_LANDFALL_PINGHU, historical=True, peak_in=timedelta(0))
+    rng = np.random.default_rng(0)
+    when = ty.INFA_LANDFALL_PINGHU + timedelta(hours=1)
+    types = set()
+    for cam in geo.cameras:
+        segs = {s: (geo.segment(s), src.segment_state(s, when)) for s in cam.segment_ids}
+        for ev in camera_events(cam, when, segs, list(geo.low_points), rng):
+            types.add(ev["type"])
+            assert 0.0 <= ev["confidence"] <= 1.0
+            if ev["type"] == "overtopping":
+                seg = geo.segment(ev["segment_id"])
+                assert ev["q_lpsm"] == pytest.approx(
+                    overtopping_lpsm(seg, *(lambda s: (s.level, s.hs, s.tm10))(segs[seg.id][1])), rel=0.01)
+    assert "overtopping" in types
+    calm = ModelSource(geo, 0.0, None, 0)
+    noon = datetime(2024, 5, 10, 4, tzinfo=timezone.utc)  # 12:00 local
+    from haixun.simulators.cameras import CameraParams
+    seen = set()
+    for cam in geo.cameras:
+        segs = {s: (geo.segment(s), calm.segment_state(s, noon)) for s in cam.segment_ids}
+        seen |= {e["type"] for e in camera_events(cam, noon, segs, list(geo.low_points), rng,
+                                                 CameraParams(person_probability=1.0))}
+    assert seen == {"person_on_seawall"}
+
+
+def test_feed_bulletins_follow_the_storm(geo):
+    src = replay_source(geo, ty.INFA_LANDFALL_PINGHU, historical=True, peak_in=timedelta(0))
+    docs = {b.document["kind"]: b for b in bulletins(geo, src, ty.INFA_LANDFALL_PINGHU - timedelta(hours=6))}
+    surge_doc = docs["storm_surge_warning"].document
+    assert surge_doc["level"] in ("orange", "red")
+    for key in ("issuer", "kind", "level", "area_segments", "valid_from", "valid_to", "text_zh", "text_en", "issued_at"):
+        assert key in surge_doc
+    assert docs["typhoon_warning"].document["level"] in ("orange", "red")
+    calm = ModelSource(geo, 0.0, None, 0)
+    assert bulletins(geo, calm, datetime(2024, 5, 10, tzinfo=timezone.utc)) == []
+
+
+def test_fault_targets():
+    gws = {"A1": "g1", "A2": "g1", "B1": "g2", "B2": "g2"}
+    plan = resolve_faults([FaultSpec.parse("stuck@A1"), FaultSpec.parse("spike@0.5"), FaultSpec.parse("offline@B1")],
+                          gws, seed=1)
+    assert [f.kind for f in plan.for_station("A1")][0] is FaultKind.STUCK
+    assert sum(any(f.kind is FaultKind.SPIKE for f in plan.for_station(s)) for s in gws) == 2
+    assert set(plan.offline_gateways) == {"g2"}
+    with pytest.raises(ValueError):
+        FaultSpec.parse("melt@A1")
+
+
+def test_fixture_geography_is_consistent():
+    g = fixture_geography()
+    seg_ids = {s.id for s in g.segments}
+    assert all(s.segment_id in seg_ids for s in g.stations if s.segment_id)
+    assert all(set(c.segment_ids) <= seg_ids for c in g.cameras)
