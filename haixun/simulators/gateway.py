@@ -77,6 +77,11 @@ class GatewayStats:
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
 
+# Value faults first (a stuck sensor can still spike), then timing, then the message itself.
+_FAULT_ORDER = (FaultKind.DROPOUT, FaultKind.STUCK, FaultKind.SPIKE, FaultKind.SKEW, FaultKind.DUPLICATE,
+                FaultKind.MALFORMED, FaultKind.OFFLINE)
+
+
 @dataclass(slots=True)
 class _StationState:
     seq: int = 0
@@ -115,7 +120,8 @@ class Gateway:
         if not values:
             return []
         ts = sim_time
-        specs = [f for f in self.faults.for_station(station.id) if self._active(f, sim_time)]
+        specs = sorted((f for f in self.faults.for_station(station.id) if self._active(f, sim_time)),
+                       key=lambda f: _FAULT_ORDER.index(f.kind))
         duplicate = False
         malformed: MalformedKind | None = None
         for spec in specs:
