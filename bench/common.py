@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
+from bench.sizes import Sizes
 from haixun.store.migrate import migrate
 
 PG_SERVER = os.environ.get("HAIXUN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -131,3 +132,50 @@ def write_report(path: Path, facts: dict[str, str], sections: list[Section], pre
     for s in sections:
         lines.append(s.markdown())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class ComponentUnavailable(RuntimeError):
+    """A section cannot run because a component it measures has not landed (or does not start)."""
+
+
+def unavailable(key: str, title: str, reason: str) -> Section:
+    """The report entry of a section that could not be measured: the reason, no numbers."""
+    return Section(key, title, [], notes=[f"**Not measured**: {reason}"], raw={"unavailable": reason})
+
+
+def require(module: str, component: str) -> None:
+    """Import ``module`` or raise ComponentUnavailable naming ``component``."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ComponentUnavailable(f"component {component} not available ({module}: {exc})") from exc
+
+
+def latency_row(label: str, values: Sequence[float]) -> list[str]:
+    """``[label, n, p50, p95, p99, max]`` in ms from values in seconds."""
+    if not len(values):
+        return [label, "0", "-", "-", "-", "-"]
+    return [label, str(len(values)), ms(pct(values, 50)), ms(pct(values, 95)), ms(pct(values, 99)),
+            ms(max(values))]
+
+
+LATENCY_HEADERS = ["stage", "samples", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+
+
+def verdict(ok: bool) -> str:
+    return "meets" if ok else "**misses**"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchContext:
+    """What every section gets: problem sizes and where its plots go."""
+
+    sizes: Sizes
+    img_dir: Path        # where PNG plots are written
+    img_prefix: str      # how the report links them (relative to the report)
+
+    def plot_path(self, name: str) -> tuple[Path, str]:
+        """(file to write, link for Section.plots)."""
+        return self.img_dir / name, f"{self.img_prefix}/{name}"
