@@ -9,6 +9,7 @@ from haixun.settings import Settings
 
 def _engine(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
+    import logging
     import signal
 
     from prometheus_client import CollectorRegistry, start_http_server
@@ -17,6 +18,7 @@ def _engine(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.interval is not None:
         settings = settings.model_copy(update={"engine_interval_s": args.interval})
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one INFO line per job run otherwise
     registry = CollectorRegistry()
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host, registry=registry)

@@ -10,6 +10,7 @@ riskcode reports surge and forecast high water as unavailable.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,12 +126,8 @@ class TideCache:
 
 
 def _json_obj(model: TideModel) -> dict:
-    import json
-
     return json.loads(model.to_json())
 
 
 def _as_text(model: object) -> str:
-    import json
-
     return model if isinstance(model, str) else json.dumps(model)
