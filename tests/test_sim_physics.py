@@ -106,7 +106,8 @@ def test_holland_profile_peaks_at_rmax(vmax, dp, rmax):
     radii = np.linspace(0.2 * rmax, 5 * rmax, 200)
     speeds = [ty.storm_wind(state, 30.0 + r / ty.KM_PER_DEG_LAT, 122.0).speed_ms for r in radii]
     k = int(np.argmax(speeds))
-    assert abs(radii[k] - rmax) <= 0.15 * rmax + 1.0  # Coriolis pulls the peak slightly inward
+    # At Rmax without Coriolis; Coriolis (large, weak storms) pulls the peak inward, never outward.
+    assert 0.7 * rmax - 1.0 <= radii[k] <= 1.1 * rmax + 1.0
     assert speeds[k] == pytest.approx(vmax, rel=0.05)
     p_far = ty.storm_wind(state, 30.0 + 20 * rmax / ty.KM_PER_DEG_LAT, 122.0).pressure_hpa
     assert state.pressure_hpa < p_far <= 1010.0
