@@ -1,0 +1,57 @@
+"""Prometheus metrics of the ingest service, in a registry passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400)
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestMetrics:
+    registry: CollectorRegistry
+    received: Counter
+    stored: Counter
+    duplicates: Counter
+    dead_lettered: Counter
+    qc: Counter
+    spooled: Counter
+    queue_depth: Gauge
+    spool_bytes: Gauge
+    db_up: Gauge
+    mqtt_connected: Gauge
+    mqtt_reconnects: Counter
+    batch_seconds: Histogram
+    latency_seconds: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> IngestMetrics:
+        p = "haixun_ingest_"
+        return cls(
+            registry=registry,
+            received=Counter(p + "received_messages", "MQTT messages received", registry=registry),
+            stored=Counter(p + "stored_readings", "readings newly stored", registry=registry),
+            duplicates=Counter(p + "duplicate_readings", "readings offered but already stored (redelivery)",
+                               registry=registry),
+            dead_lettered=Counter(p + "dead_letters", "messages written to dead_letters", ["reason"],
+                                  registry=registry),
+            qc=Counter(p + "qc_flags", "QC flags of stored readings", ["flag"], registry=registry),
+            spooled=Counter(p + "spooled_messages", "messages written to the on-disk spool", registry=registry),
+            queue_depth=Gauge(p + "queue_depth", "messages waiting in the in-memory queue", registry=registry),
+            spool_bytes=Gauge(p + "spool_bytes", "bytes in the on-disk spool", registry=registry),
+            db_up=Gauge(p + "db_up", "1 when the last database write succeeded", registry=registry),
+            mqtt_connected=Gauge(p + "mqtt_connected", "1 while connected to the broker", registry=registry),
+            mqtt_reconnects=Counter(p + "mqtt_reconnects", "broker connection losses", registry=registry),
+            batch_seconds=Histogram(p + "batch_seconds", "time to store one batch", buckets=BATCH_BUCKETS,
+                                    registry=registry),
+            latency_seconds=Histogram(p + "latency_seconds", "received_at - sensor ts of stored readings",
+                                      buckets=LATENCY_BUCKETS, registry=registry),
+        )
+
+
+def prometheus_text(registry: CollectorRegistry) -> bytes:
+    """Exposition text (content type ``prometheus_client.CONTENT_TYPE_LATEST``)."""
+    return generate_latest(registry)

@@ -1,0 +1,154 @@
+"""Pure batch processing: raw MQTT messages -> rows to store.
+
+No I/O here: the caller supplies the known station and camera ids and the QC
+engine. Every message ends as rows (readings, camera event, gateway status)
+or as exactly one dead letter with a contract reason code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from haixun import contract
+from haixun.contract import ContractError, Reason, TopicKind
+from haixun.ingest.qc import QcEngine, QcInput, QcResult
+
+# Dead letters keep the raw payload for forensics, truncated for oversized ones.
+DEAD_LETTER_PAYLOAD_MAX = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRow:
+    station_id: str
+    quantity: str
+    ts: datetime
+    value: float
+    qc: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    event: contract.CameraEvent
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    status: contract.GatewayStatus
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class Processed:
+    readings: list[ReadingRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    statuses: list[StatusRow] = field(default_factory=list)
+    dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    qc: QcResult | None = None
+    messages: int = 0
+
+
+class NeedLookup(Exception):
+    """An id is not in the cache; the caller refreshes it (or spools if the DB is down)."""
+
+    def __init__(self, kind: str, ids: set[str]) -> None:
+        super().__init__(f"unknown {kind}: {sorted(ids)[:5]}")
+        self.kind = kind
+        self.ids = ids
+
+
+def dead_letter(msg: RawMessage, reason: str, detail: str) -> DeadLetterRow:
+    return DeadLetterRow(msg.received_at, msg.topic, msg.payload[:DEAD_LETTER_PAYLOAD_MAX], reason, detail)
+
+
+def _parse(root: str, msg: RawMessage, max_bytes: int) -> tuple[TopicKind, Any]:
+    topic = contract.parse_topic(root, msg.topic)
+    if topic.kind is TopicKind.OBS:
+        return topic.kind, contract.parse_obs(topic.source_id, msg.payload, max_bytes)
+    if topic.kind is TopicKind.EVENT:
+        return topic.kind, contract.parse_event(topic.source_id, msg.payload, max_bytes)
+    return topic.kind, contract.parse_status(topic.source_id, msg.payload, max_bytes)
+
+
+def required_ids(root: str, messages: Sequence[RawMessage], max_bytes: int) -> tuple[set[str], set[str]]:
+    """Station and camera ids the batch refers to (for cache checks)."""
+    stations: set[str] = set()
+    cameras: set[str] = set()
+    for m in messages:
+        parts = m.topic.split("/")
+        if len(parts) == 4 and parts[0] == root:
+            if parts[2] == TopicKind.OBS:
+                stations.add(parts[3])
+            elif parts[2] == TopicKind.EVENT:
+                cameras.add(parts[3])
+    return stations, cameras
+
+
+def process(
+    root: str,
+    messages: Sequence[RawMessage],
+    *,
+    stations: Collection[str],
+    cameras: Collection[str],
+    qc: QcEngine,
+    max_bytes: int,
+) -> Processed:
+    """Parse, check ids, QC. QC history is not committed (call ``qc.commit(out.qc)`` once stored)."""
+    out = Processed(messages=len(messages))
+    pending: list[ReadingRow] = []
+    for m in messages:
+        try:
+            kind, parsed = _parse(root, m, max_bytes)
+        except ContractError as exc:
+            out.dead_letters.append(dead_letter(m, exc.reason.value, exc.detail))
+            continue
+        if kind is TopicKind.OBS:
+            obs_list: list[contract.ObsMessage] = parsed
+            station_id = obs_list[0].station_id
+            if station_id not in stations:
+                out.dead_letters.append(dead_letter(m, Reason.UNKNOWN_STATION.value,
+                                                    f"station {station_id!r} is not in the stations table"))
+                continue
+            for obs in obs_list:
+                for q, v in obs.values.items():
+                    pending.append(ReadingRow(station_id, q, obs.ts, v, 0, m.received_at))
+        elif kind is TopicKind.EVENT:
+            ev: contract.CameraEvent = parsed
+            if ev.camera_id not in cameras:
+                out.dead_letters.append(dead_letter(m, Reason.UNKNOWN_CAMERA.value,
+                                                    f"camera {ev.camera_id!r} is not in the cameras table"))
+                continue
+            out.events.append(EventRow(ev, m.received_at))
+        else:
+            out.statuses.append(StatusRow(parsed, m.received_at))
+    result = qc.evaluate([QcInput(r.station_id, r.quantity, r.ts, r.value, r.received_at) for r in pending])
+    out.readings = [
+        ReadingRow(r.station_id, r.quantity, r.ts, r.value, flag, r.received_at)
+        for r, flag in zip(pending, result.flags, strict=True)
+    ]
+    out.qc = result
+    return out
+
+
+def utc_from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

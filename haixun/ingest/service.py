@@ -1,0 +1,428 @@
+"""The ingest service: MQTT (QoS 1, persistent session) -> QC -> PostgreSQL.
+
+Two asyncio tasks:
+
+* ``_run_mqtt``: one aiomqtt ``Client`` (fixed id, MQTT v5, clean_start False,
+  session expiry) reused in a reconnect loop with exponential backoff; puts
+  raw messages into a bounded ``asyncio.Queue``.
+* ``_run_writer``: takes batches from the queue, parses/looks up/QCs them
+  (``pipeline.process``) and stores them in one transaction
+  (``writer.store_batch``), or, when PostgreSQL is unreachable, appends the
+  raw messages to the on-disk spool (fsync). Only then are the messages
+  acknowledged (manual PUBACK, see below). The spool is drained, in order,
+  as soon as the database answers again (also after a restart).
+
+Manual acknowledgement: aiomqtt 2.5.1 has no public manual-ack API, but the
+paho-mqtt client it wraps (``Client._client``, paho 2.x) has
+``manual_ack_set(True)`` and ``ack(mid, qos)``. We use those so a PUBACK
+leaves only once the message is stored or spooled. Acks for a message
+received on an earlier connection are skipped (the broker redelivers it; the
+(station, quantity, ts) key makes the second store a no-op). The CONNECT
+property Receive Maximum bounds the unacknowledged messages the broker sends
+us, which is what turns a stalled writer into backpressure at the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import aiomqtt
+import psycopg
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import CollectorRegistry
+
+from haixun import contract
+from haixun.contract import Reason
+from haixun.ingest import writer
+from haixun.ingest.metrics import IngestMetrics, prometheus_text
+from haixun.ingest.pipeline import Processed, RawMessage, dead_letter, process, required_ids, utc_from_epoch
+from haixun.ingest.qc import QcConfig, QcEngine, load_qc_config
+from haixun.ingest.spool import Spool, SpoolFull, read_segment
+from haixun.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 30.0
+CACHE_REFRESH_S = 30.0
+CACHE_MISS_REFRESH_MIN_S = 1.0
+DB_CONNECT_TIMEOUT_S = 3
+
+
+class DbUnavailable(Exception):
+    """PostgreSQL cannot be reached (or the connection broke): spool instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckToken:
+    generation: int
+    mid: int
+    qos: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    message: RawMessage
+    ack: AckToken | None
+
+
+class IngestService:
+    """``async with IngestService(settings) as svc: ...`` or ``await svc.start()`` / ``await svc.stop()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        qc_config: QcConfig | None = None,
+        receive_maximum: int = 1000,
+        spool_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = IngestMetrics.create(self.registry)
+        self.qc = QcEngine(qc_config or load_qc_config())
+        self.receive_maximum = receive_maximum
+        self.spool = Spool(spool_dir or settings.spool_dir, settings.spool_max_bytes)
+        self._queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=settings.ingest_queue_max)
+        self._stopping = asyncio.Event()
+        self._writer_stop = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._generation = 0
+        self._live_client: aiomqtt.Client | None = None
+        self._conn: psycopg.AsyncConnection | None = None
+        self._partitioned: bool | None = None
+        self._days_seen: set[date] = set()
+        self._stations: set[str] = set()
+        self._cameras: set[str] = set()
+        self._cache_at = 0.0
+        self._next_drain_at = 0.0
+        self._drain_backoff = BACKOFF_MIN_S
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle -------------------------------------------------------
+    async def __aenter__(self) -> IngestService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, *, wait_connected: float | None = 10.0) -> None:
+        log.info("ingest %s: QC config %s, spool %s (%d bytes pending)", self.settings.ingest_client_id,
+                 self.qc.config.version, self.spool.directory, self.spool.bytes)
+        self.metrics.spool_bytes.set(self.spool.bytes)
+        self._tasks = [asyncio.create_task(self._run_writer(), name="ingest-writer"),
+                       asyncio.create_task(self._run_mqtt(), name="ingest-mqtt")]
+        if wait_connected:
+            await asyncio.wait_for(self._connected.wait(), wait_connected)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop reading, store and ack what is queued (up to ``timeout``), disconnect."""
+        self._stopping.set()
+        mqtt_task, writer_task = self._tasks[1], self._tasks[0]
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(mqtt_task), timeout)
+        if not mqtt_task.done():
+            mqtt_task.cancel()
+        self._writer_stop.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(writer_task), timeout)
+        for t in self._tasks:
+            if not t.done():
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+    def metrics_text(self) -> bytes:
+        return prometheus_text(self.registry)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # ---- MQTT ------------------------------------------------------------
+    def _make_client(self) -> aiomqtt.Client:
+        ep = self.settings.mqtt
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.ingest_session_expiry_s
+        props.ReceiveMaximum = self.receive_maximum
+        client = aiomqtt.Client(
+            ep.host, ep.port, username=ep.username, password=ep.password,
+            identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False, properties=props, keepalive=30, timeout=10,
+        )
+        # See the module docstring: paho's manual acknowledgement.
+        client._client.manual_ack_set(True)  # noqa: SLF001
+        return client
+
+    async def _run_mqtt(self) -> None:
+        client = self._make_client()
+        backoff = BACKOFF_MIN_S
+        while not self._stopping.is_set():
+            try:
+                async with client:
+                    self._generation += 1
+                    self._live_client = client
+                    # retainHandling=1: retained status only on a new subscription,
+                    # not again on every reconnect of the persistent session.
+                    for f in contract.topic_filters(self.settings.topic_root):
+                        await client.subscribe(f, options=SubscribeOptions(qos=1, retainHandling=1))
+                    self._connected.set()
+                    self.metrics.mqtt_connected.set(1)
+                    backoff = BACKOFF_MIN_S
+                    log.info("connected to %s as %s", self.settings.mqtt.host, client.identifier)
+                    await self._consume(client)
+                    if self._stopping.is_set():
+                        # let the writer store and ack what is queued before DISCONNECT
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._queue.join(), 10)
+                        return
+            except aiomqtt.MqttError as exc:
+                if self._connected.is_set():
+                    self.metrics.mqtt_reconnects.inc()
+                log.warning("MQTT connection lost or refused (%s); retrying in %.1f s", exc, backoff)
+            finally:
+                self._live_client = None
+                self._connected.clear()
+                self.metrics.mqtt_connected.set(0)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _consume(self, client: aiomqtt.Client) -> None:
+        reader = asyncio.create_task(self._read(client, self._generation))
+        stopper = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        if reader.done() and not reader.cancelled():
+            reader.result()  # re-raise MqttError
+
+    async def _read(self, client: aiomqtt.Client, generation: int) -> None:
+        async for m in client.messages:
+            payload = m.payload if isinstance(m.payload, (bytes, bytearray)) else str(m.payload).encode()
+            item = QueueItem(RawMessage(m.topic.value, bytes(payload), datetime.now(timezone.utc)),
+                             AckToken(generation, m.mid, m.qos))
+            self.metrics.received.inc()
+            await self._queue.put(item)  # blocks when full: backpressure
+            self.metrics.queue_depth.set(self._queue.qsize())
+
+    def _ack(self, items: list[QueueItem]) -> None:
+        client = self._live_client
+        for it in items:
+            a = it.ack
+            if a is None or a.qos == 0 or client is None or a.generation != self._generation:
+                continue
+            client._client.ack(a.mid, a.qos)  # noqa: SLF001
+
+    # ---- writer ----------------------------------------------------------
+    async def _collect(self, wait_s: float) -> list[QueueItem]:
+        try:
+            first = await asyncio.wait_for(self._queue.get(), wait_s)
+        except asyncio.TimeoutError:
+            return []
+        items = [first]
+        deadline = time.monotonic() + self.settings.ingest_batch_wait_ms / 1000
+        while len(items) < self.settings.ingest_batch_max:
+            try:
+                items.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0 or self._pending_unacked(items):
+                break
+            try:
+                items.append(await asyncio.wait_for(self._queue.get(), left))
+            except asyncio.TimeoutError:
+                break
+        self.metrics.queue_depth.set(self._queue.qsize())
+        return items
+
+    def _pending_unacked(self, items: list[QueueItem]) -> bool:
+        # The broker sends at most receive_maximum unacked messages: waiting
+        # for more than that would only add latency.
+        return len(items) >= self.receive_maximum
+
+    async def _run_writer(self) -> None:
+        while not (self._writer_stop.is_set() and self._queue.empty()):
+            if not self.spool.is_empty() and time.monotonic() >= self._next_drain_at:
+                await self._try_drain()
+            items = await self._collect(0.2)
+            if not items:
+                continue
+            try:
+                await self._store_or_spool(items)
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    async def _store_or_spool(self, items: list[QueueItem]) -> None:
+        if self.spool.is_empty():
+            try:
+                await self._store_live([it.message for it in items])
+                self._ack(items)
+                return
+            except DbUnavailable as exc:
+                log.warning("database unavailable (%s): spooling to %s", exc, self.spool.directory)
+                self._next_drain_at = time.monotonic() + self._drain_backoff
+        backoff = BACKOFF_MIN_S
+        while True:
+            try:
+                self.spool.append([(it.message.topic, it.message.payload, it.message.received_at.timestamp())
+                                   for it in items])
+                self.metrics.spooled.inc(len(items))
+                self.metrics.spool_bytes.set(self.spool.bytes)
+                self._ack(items)
+                return
+            except SpoolFull as exc:
+                if self._writer_stop.is_set():
+                    log.warning("stopping with a full spool: %d messages not acknowledged (redelivered later)",
+                                len(items))
+                    return
+                log.warning("%s: not consuming until it drains", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                await self._try_drain()
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        try:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.settings.database_url, autocommit=True, connect_timeout=DB_CONNECT_TIMEOUT_S)
+            if self._partitioned is None:
+                self._partitioned = await writer.readings_partitioned(self._conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._conn = None
+            self.metrics.db_up.set(0)
+            raise DbUnavailable(str(exc).strip()) from exc
+        return self._conn
+
+    async def _refresh_cache(self, conn: psycopg.AsyncConnection) -> None:
+        self._stations, self._cameras = await writer.known_ids(conn)
+        self._cache_at = time.monotonic()
+
+    async def _store_live(self, messages: list[RawMessage], progress: writer.SpoolProgress | None = None) -> None:
+        t0 = time.perf_counter()
+        conn = await self._connection()
+        try:
+            root, max_bytes = self.settings.topic_root, self.settings.ingest_max_payload_bytes
+            need_s, need_c = required_ids(root, messages, max_bytes)
+            age = time.monotonic() - self._cache_at
+            missing = bool(need_s - self._stations or need_c - self._cameras)
+            if age > CACHE_REFRESH_S or (missing and age > CACHE_MISS_REFRESH_MIN_S):
+                await self._refresh_cache(conn)
+            batch = process(root, messages, stations=self._stations, cameras=self._cameras, qc=self.qc,
+                            max_bytes=max_bytes)
+            try:
+                result = await writer.store_batch(conn, batch, partitioned=bool(self._partitioned),
+                                                  days_seen=self._days_seen, progress=progress)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except psycopg.Error as exc:
+                # The database refused the batch (e.g. a NUL character in a
+                # JSON string). Store message by message; refused ones become
+                # dead letters so one bad message never blocks the stream.
+                log.warning("batch refused by the database (%s); storing message by message", exc)
+                result = await self._store_one_by_one(conn, messages, progress, batch)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            self._conn = None
+            self.metrics.db_up.set(0)
+            raise DbUnavailable(str(exc).strip()) from exc
+        self.metrics.db_up.set(1)
+        if batch.qc is not None:
+            self.qc.commit(batch.qc)
+        self._observe(batch, result, time.perf_counter() - t0)
+
+    async def _store_one_by_one(self, conn: psycopg.AsyncConnection, messages: list[RawMessage],
+                                progress: writer.SpoolProgress | None, batch: Processed) -> writer.StoreResult:
+        offered = inserted = 0
+        stations: set[str] = set()
+        for i, m in enumerate(messages):
+            one = process(self.settings.topic_root, [m], stations=self._stations, cameras=self._cameras,
+                          qc=self.qc, max_bytes=self.settings.ingest_max_payload_bytes)
+            prog = progress if i == len(messages) - 1 else None
+            try:
+                r = await writer.store_batch(conn, one, partitioned=bool(self._partitioned),
+                                             days_seen=self._days_seen, progress=prog)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except psycopg.Error as exc:
+                dl = Processed(dead_letters=[dead_letter(m, Reason.BAD_SCHEMA.value,
+                                                         f"rejected by the database: {exc}".strip())])
+                r = await writer.store_batch(conn, dl, partitioned=bool(self._partitioned),
+                                             days_seen=self._days_seen, progress=prog)
+                batch.dead_letters.extend(dl.dead_letters)
+            offered += r.offered
+            inserted += r.inserted
+            stations.update(r.stations)
+        return writer.StoreResult(offered, inserted, sorted(stations), None)
+
+    def _observe(self, batch: Processed, result: writer.StoreResult, seconds: float) -> None:
+        m = self.metrics
+        m.batch_seconds.observe(seconds)
+        m.stored.inc(result.inserted)
+        m.duplicates.inc(result.duplicates)
+        for d in batch.dead_letters:
+            m.dead_lettered.labels(reason=d.reason).inc()
+        flags: dict[int, int] = {}
+        for r in batch.readings:
+            flags[r.qc] = flags.get(r.qc, 0) + 1
+            m.latency_seconds.observe(max(0.0, (r.received_at - r.ts).total_seconds()))
+        for flag, count in flags.items():
+            m.qc.labels(flag=str(flag)).inc(count)
+
+    async def _try_drain(self) -> None:
+        """Store spooled segments, oldest first; on failure retry later with backoff."""
+        self.spool.seal()
+        consumer = self.settings.ingest_client_id
+        try:
+            for seg in self.spool.segments():
+                conn = await self._connection()
+                try:
+                    start = await writer.spool_offset(conn, consumer, seg.name)
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    self._conn = None
+                    raise DbUnavailable(str(exc)) from exc
+                chunk: list[RawMessage] = []
+                last_offset = start
+                for sm in read_segment(seg, start):
+                    chunk.append(RawMessage(sm.topic, sm.payload, utc_from_epoch(sm.received_at)))
+                    last_offset = sm.offset
+                    if len(chunk) >= self.settings.ingest_batch_max:
+                        await self._store_live(chunk, writer.SpoolProgress(consumer, seg.name, last_offset))
+                        chunk = []
+                if chunk:
+                    await self._store_live(chunk, writer.SpoolProgress(consumer, seg.name, last_offset))
+                # unlink first: names are never reused, so a left-over progress row is harmless
+                self.spool.remove(seg)
+                self.metrics.spool_bytes.set(self.spool.bytes)
+                with contextlib.suppress(psycopg.Error):
+                    await writer.forget_spool_segment(await self._connection(), consumer, seg.name)
+                log.info("drained spool segment %s", seg.name)
+            self._drain_backoff = BACKOFF_MIN_S
+        except DbUnavailable as exc:
+            log.info("spool drain deferred: database unavailable (%s)", exc)
+            self._next_drain_at = time.monotonic() + self._drain_backoff
+            self._drain_backoff = min(self._drain_backoff * 2, BACKOFF_MAX_S)

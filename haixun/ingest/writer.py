@@ -1,0 +1,182 @@
+"""Database side of ingest: store one processed batch in one transaction.
+
+readings: COPY into a temporary table, then
+``INSERT .. SELECT .. ON CONFLICT (station_id, quantity, ts) DO NOTHING
+RETURNING`` (duplicates = offered - inserted), and from the inserted rows the
+upsert of ``latest_readings`` (non-fail values only, only if newer). Then
+camera events (idempotent on (camera_id, ts, type)), gateway status, dead
+letters, the spool drain progress if any, and ``NOTIFY haixun_ingest`` (sent
+by PostgreSQL at commit, so listeners never see uncommitted rows).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from haixun.contract import format_ts
+from haixun.ingest.pipeline import Processed
+
+NOTIFY_CHANNEL = "haixun_ingest"
+NOTIFY_MAX_BYTES = 7900  # PostgreSQL's limit is 8000 bytes
+
+_TEMP = (
+    "CREATE TEMP TABLE IF NOT EXISTS _ingest_readings ("
+    " station_id text, quantity text, ts timestamptz, value double precision,"
+    " qc smallint, received_at timestamptz) ON COMMIT DELETE ROWS"
+)
+
+_INSERT_READINGS = """
+WITH ins AS (
+    INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)
+    SELECT station_id, quantity, ts, value, qc, received_at FROM _ingest_readings
+    ON CONFLICT (station_id, quantity, ts) DO NOTHING
+    RETURNING station_id, quantity, ts, value, qc, received_at
+), latest AS (
+    INSERT INTO latest_readings AS l (station_id, quantity, ts, value, qc, received_at)
+    SELECT DISTINCT ON (station_id, quantity) station_id, quantity, ts, value, qc, received_at
+    FROM ins WHERE qc <> 4
+    ORDER BY station_id, quantity, ts DESC
+    ON CONFLICT (station_id, quantity) DO UPDATE
+        SET ts = EXCLUDED.ts, value = EXCLUDED.value, qc = EXCLUDED.qc, received_at = EXCLUDED.received_at
+        WHERE l.ts < EXCLUDED.ts
+    RETURNING 1
+)
+SELECT count(*), coalesce(array_agg(DISTINCT station_id), '{}'), max(received_at) FROM ins
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    offered: int
+    inserted: int
+    stations: list[str]
+    max_received_at: datetime | None
+
+    @property
+    def duplicates(self) -> int:
+        return self.offered - self.inserted
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolProgress:
+    consumer: str
+    segment: str
+    offset: int
+
+
+def notify_payload(stations: list[str], n: int, max_received_at: datetime | None) -> str:
+    """``{"stations": [...], "n": .., "max_received_at": ..}`` under 8000 bytes.
+
+    If the station list does not fit, ``stations`` is empty and ``"all": true``
+    tells the listener to treat every station as changed.
+    """
+    body = {"stations": sorted(stations), "n": n,
+            "max_received_at": format_ts(max_received_at) if max_received_at else None}
+    text = json.dumps(body, separators=(",", ":"))
+    if len(text.encode()) > NOTIFY_MAX_BYTES:
+        body["stations"] = []
+        body["all"] = True
+        text = json.dumps(body, separators=(",", ":"))
+    return text
+
+
+async def readings_partitioned(conn: psycopg.AsyncConnection) -> bool:
+    cur = await conn.execute("SELECT value FROM store_info WHERE key = 'readings_mode'")
+    row = await cur.fetchone()
+    return row is not None and row[0] == "partitioned"
+
+
+async def store_batch(
+    conn: psycopg.AsyncConnection,
+    batch: Processed,
+    *,
+    partitioned: bool,
+    days_seen: set[date],
+    progress: SpoolProgress | None = None,
+) -> StoreResult:
+    """Store ``batch`` in one transaction on ``conn`` (an autocommit connection)."""
+    inserted, stations, max_rat = 0, [], None
+    async with conn.transaction():
+        if batch.readings:
+            if partitioned:
+                new_days = {r.ts.date() for r in batch.readings} - days_seen
+                for d in sorted(new_days):
+                    await conn.execute("SELECT haixun_ensure_readings_partition(%s)", (d,))
+            await conn.execute(_TEMP)
+            async with conn.cursor() as cur:
+                async with cur.copy("COPY _ingest_readings (station_id, quantity, ts, value, qc, received_at)"
+                                    " FROM STDIN") as copy:
+                    for r in batch.readings:
+                        await copy.write_row((r.station_id, r.quantity, r.ts, r.value, r.qc, r.received_at))
+                await cur.execute(_INSERT_READINGS)
+                row = await cur.fetchone()
+                assert row is not None
+                inserted, stations, max_rat = int(row[0]), list(row[1]), row[2]
+        if batch.events:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO camera_events (camera_id, ts, type, confidence, segment_id, snapshot_url, extra,"
+                    " received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (camera_id, ts, type) DO NOTHING",
+                    [(e.event.camera_id, e.event.ts, e.event.type, e.event.confidence, e.event.segment_id,
+                      e.event.snapshot_url, Jsonb(e.event.extra), e.received_at) for e in batch.events],
+                )
+        if batch.statuses:
+            async with conn.cursor() as cur:
+                rows = [(s.status.gateway_id, s.status.online, s.status.ts, Jsonb(s.status.extra), s.received_at)
+                        for s in batch.statuses]
+                # in arrival order, so the last status of a gateway wins
+                await cur.executemany(
+                    "INSERT INTO gateway_status AS g (gateway_id, online, ts, extra, updated_at)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (gateway_id) DO UPDATE"
+                    " SET online = EXCLUDED.online, ts = EXCLUDED.ts, extra = EXCLUDED.extra,"
+                    " updated_at = EXCLUDED.updated_at WHERE g.updated_at <= EXCLUDED.updated_at",
+                    rows,
+                )
+                await cur.executemany(
+                    "INSERT INTO gateway_status_history (gateway_id, online, ts, received_at) VALUES (%s, %s, %s, %s)",
+                    [(r[0], r[1], r[2], r[4]) for r in rows],
+                )
+        if batch.dead_letters:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO dead_letters (received_at, topic, payload, reason, detail) VALUES (%s, %s, %s, %s, %s)",
+                    [(d.received_at, d.topic, d.payload, d.reason, d.detail) for d in batch.dead_letters],
+                )
+        if progress is not None:
+            await conn.execute(
+                'INSERT INTO ingest_spool_progress (consumer, segment, "offset") VALUES (%s, %s, %s)'
+                ' ON CONFLICT (consumer, segment) DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = now()',
+                (progress.consumer, progress.segment, progress.offset),
+            )
+        if inserted or batch.events or batch.statuses:
+            await conn.execute("SELECT pg_notify(%s, %s)",
+                               (NOTIFY_CHANNEL, notify_payload(stations, inserted, max_rat)))
+    if partitioned:
+        days_seen.update(r.ts.date() for r in batch.readings)
+    return StoreResult(len(batch.readings), inserted, stations, max_rat)
+
+
+async def spool_offset(conn: psycopg.AsyncConnection, consumer: str, segment: str) -> int:
+    cur = await conn.execute('SELECT "offset" FROM ingest_spool_progress WHERE consumer = %s AND segment = %s',
+                             (consumer, segment))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def forget_spool_segment(conn: psycopg.AsyncConnection, consumer: str, segment: str) -> None:
+    await conn.execute("DELETE FROM ingest_spool_progress WHERE consumer = %s AND segment = %s", (consumer, segment))
+
+
+async def known_ids(conn: psycopg.AsyncConnection) -> tuple[set[str], set[str]]:
+    """Active station ids and camera ids."""
+    cur = await conn.execute("SELECT id FROM stations WHERE active")
+    stations = {r[0] for r in await cur.fetchall()}
+    cur = await conn.execute("SELECT id FROM cameras WHERE active")
+    cameras = {r[0] for r in await cur.fetchall()}
+    return stations, cameras
