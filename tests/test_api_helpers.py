@@ -74,6 +74,8 @@ class Api:
     base: str
     ws: str
     app: FastAPI
+    host: str
+    port: int
 
 
 @contextlib.asynccontextmanager
@@ -92,7 +94,7 @@ async def running_api(settings: Settings, tmp_path: Path, **opts: Any) -> AsyncI
         await asyncio.sleep(0.02)
     assert server.started, "uvicorn did not start"
     try:
-        yield Api(base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", app=app)
+        yield Api(base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", app=app, host="127.0.0.1", port=port)
     finally:
         server.should_exit = True
         server.force_exit = True

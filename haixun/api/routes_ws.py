@@ -66,6 +66,7 @@ async def ws_live(ws: WebSocket) -> None:
             if since < 0:
                 raise ValueError
         except ValueError:
+            await ws.accept()
             await ws.close(4400, "since must be a non-negative integer")
             return
     await ws.accept()
@@ -117,12 +118,14 @@ async def ws_risk(ws: WebSocket) -> None:
     lat = _coord(ws.query_params.get("lat"), -90, 90)
     lon = _coord(ws.query_params.get("lon"), -180, 180)
     if lat is None or lon is None:
+        await ws.accept()
         await ws.close(4422, "lat and lon must be valid WGS84 coordinates")
         return
     lang = pick_lang(ws.query_params.get("lang"), ws.headers.get("accept-language"))
     try:
         first = risk_for(ctx, lat, lon, lang)
     except OutsideServedArea:
+        await ws.accept()
         await ws.close(4404, "outside the served area")
         return
     await ws.accept()
