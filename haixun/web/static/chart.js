@@ -105,6 +105,10 @@ export function drawChart(svg, spec) {
       d += `${d && !gap ? "L" : "M"}${px(t).toFixed(1)},${py(r)(v).toFixed(1)}`;
       prevT = t;
     }
+    if (pts.length < 40) {
+      // sparse data: mark every reading so a short series is still visible
+      for (const [t, v] of pts) el("circle", { cx: px(t).toFixed(1), cy: py(r)(v).toFixed(1), r: 3.5, fill: s.stroke, class: "chart-point" }, svg);
+    }
     el("path", { d, fill: "none", stroke: s.stroke, "stroke-width": s.width || 2.5, "stroke-dasharray": s.dash || "none", class: "chart-series", "data-series": s.key || s.label, "data-points": pts.length }, svg);
   }
   if (spec.now && spec.now >= t0 && spec.now <= t1) {

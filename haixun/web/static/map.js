@@ -25,6 +25,7 @@ export class ShoreMap {
     this.prefix = opts.prefix || "pat";
     this.lang = opts.lang || "zh";
     this.mode = opts.mode || "screen";
+    this.opts = opts;
     this.features = {}; // layer -> id -> feature
     this.nodes = {}; // "layer:id" -> <g>
     this.segmentLevels = {};
@@ -36,12 +37,17 @@ export class ShoreMap {
     this._draw();
   }
 
+  // The view fits the layers in opts.fit (default: everything) and, when
+  // opts.aspect (width / height) is given, grows the short side to match it
+  // so the drawing fills its box. Features outside are clipped by the view.
   _fit() {
     let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
     let latSum = 0, n = 0;
-    for (const f of this.fc.features || []) eachCoord(f.geometry, ([lon, lat]) => { latSum += lat; n++; });
+    const fit = this.opts.fit ? new Set(this.opts.fit) : null;
+    const feats = (this.fc.features || []).filter((f) => !fit || fit.has((f.properties || {}).layer));
+    for (const f of feats) eachCoord(f.geometry, ([lon, lat]) => { latSum += lat; n++; });
     this.k = Math.cos(((n ? latSum / n : 30.6) * Math.PI) / 180);
-    for (const f of this.fc.features || []) {
+    for (const f of feats) {
       eachCoord(f.geometry, ([lon, lat]) => {
         const x = lon * this.k, y = -lat;
         minX = Math.min(minX, x); maxX = Math.max(maxX, x);
@@ -49,13 +55,41 @@ export class ShoreMap {
       });
     }
     if (!isFinite(minX)) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
-    const padX = (maxX - minX) * 0.04, padY = (maxY - minY) * 0.12 + (maxX - minX) * 0.03;
-    this.x0 = minX - padX; this.y0 = minY - padY;
-    this.s = 1000 / (maxX - minX + 2 * padX);
+    const pad = this.opts.pad ?? 0.04;
+    let w = (maxX - minX) * (1 + 2 * pad), hgt = (maxY - minY) + (maxX - minX) * 2 * pad;
+    let cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
+    if (this.opts.aspect && isFinite(this.opts.aspect) && this.opts.aspect > 0) {
+      if (w / hgt > this.opts.aspect) hgt = w / this.opts.aspect;
+      else w = hgt * this.opts.aspect;
+    }
+    this.x0 = cx - w / 2; this.y0 = cy - hgt / 2;
+    this.s = 1000 / w;
     this.W = 1000;
-    this.H = Math.round((maxY - minY + 2 * padY) * this.s);
-    this.svg.setAttribute("viewBox", `0 0 ${this.W} ${this.H}`);
+    this.H = Math.round(hgt * this.s);
     this.svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    this.fitAspect(this.opts.aspect);
+  }
+
+  // Widens the view (without redrawing) to the box's width / height so the
+  // map fills it; opts.margin adds user units around the fitted layers.
+  fitAspect(aspect) {
+    const m = this.opts.margin || 0;
+    let x = -m, y = -m, w = this.W + 2 * m, hh = this.H + 2 * m;
+    if (aspect && isFinite(aspect) && aspect > 0) {
+      if (w / hh < aspect) { const nw = hh * aspect; x -= (nw - w) / 2; w = nw; }
+      else { const nh = w / aspect; y -= (nh - hh) / 2; hh = nh; }
+    }
+    this.svg.setAttribute("viewBox", `${x.toFixed(1)} ${y.toFixed(1)} ${w.toFixed(1)} ${hh.toFixed(1)}`);
+  }
+
+  // Keeps the view filling the element when it changes size.
+  autoFit() {
+    const ro = new ResizeObserver(() => {
+      const r = this.svg.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) this.fitAspect(r.width / r.height);
+    });
+    ro.observe(this.svg);
+    return ro;
   }
 
   project([lon, lat]) {
@@ -106,7 +140,7 @@ export class ShoreMap {
     const svg = this.svg;
     svg.innerHTML = "";
     addPatternDefs(svg, this.prefix);
-    el("rect", { x: 0, y: 0, width: this.W, height: this.H, class: "sea" }, svg);
+    el("rect", { x: -5000, y: -5000, width: this.W + 10000, height: this.H + 10000, class: "sea" }, svg);
     this.layers = {};
     for (const name of LAYER_ORDER) this.layers[name] = el("g", { class: `layer layer-${name}` }, svg);
     this.labelLayer = el("g", { class: "layer layer-labels" }, svg);
@@ -178,11 +212,14 @@ export class ShoreMap {
       const g = el("g", { "data-layer": "station", "data-id": p.id, "data-stale": "true", class: "station", transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, tabindex: 0 }, this.layers.station);
       el("circle", { r: 8, class: "station-dot" }, g);
       if (this.mode === "screen") {
-        // Value box, alternately above (inland) and below (sea) so neighbours do not overlap.
-        const up = i % 2 === 0;
-        const by = up ? -62 : 22;
-        el("line", { x1: 0, y1: up ? -8 : 8, x2: 0, y2: up ? by + 40 : by, class: "station-leader" }, g);
-        const box = el("g", { class: "station-box", transform: `translate(-58,${by})` }, g);
+        // Value box on the sea side of the station's segment, alternately
+        // near and far so that neighbouring boxes do not overlap.
+        const seg = (this.features.seawall_segment || {})[p.segment_id];
+        const o = (((seg && seg.properties.orientation_deg) ?? 160) * Math.PI) / 180;
+        const d = i % 2 === 0 ? 70 : 118;
+        const bx = Math.sin(o) * d, by = -Math.cos(o) * d;
+        el("line", { x1: 0, y1: 0, x2: bx, y2: by, class: "station-leader" }, g);
+        const box = el("g", { class: "station-box", transform: `translate(${(bx - 58).toFixed(1)},${(by - 20).toFixed(1)})` }, g);
         el("rect", { width: 116, height: 40, rx: 4, class: "station-box-bg" }, box);
         const t1 = el("text", { x: 6, y: 15, class: "station-id" }, box);
         t1.textContent = p.id;
@@ -190,6 +227,8 @@ export class ShoreMap {
         t2.textContent = "?";
         const t3 = el("text", { x: 110, y: 15, class: "station-age" }, box);
         t3.textContent = "";
+        // the dot above its leader line
+        g.appendChild(g.querySelector(".station-dot"));
       }
       const title = el("title", {}, g);
       title.textContent = `${p.id} ${this._name(p)}`;
@@ -216,7 +255,7 @@ export class ShoreMap {
     if (!g) return;
     const lv = norm(level);
     g.setAttribute("data-level", lv);
-    const w = this.mode === "screen" ? 11 : 9;
+    const w = this.mode === "screen" ? 15 : 9;
     const st = lineStyle(lv, w);
     const line = g.querySelector(".seg-line");
     line.setAttribute("stroke", lv === "unknown" ? COLOURS.unknown.fill : COLOURS[lv].stroke);
@@ -258,7 +297,7 @@ export class ShoreMap {
     const g = el("g", { class: `run-label run-${lv}`, "data-level": lv, "data-ids": ids.join(","), transform: `translate(${lx.toFixed(1)},${ly.toFixed(1)})` }, this.runLayer);
     const text = lv === "unknown" ? `? ${word(lv, this.lang)}` : `${word(lv, "zh")} ${tag(lv, "en")}`;
     const span = ids.length > 1 ? `${ids[0]}–${ids[ids.length - 1]}` : ids[0];
-    const fs = this.mode === "screen" ? 17 : 13;
+    const fs = this.mode === "screen" ? 22 : 13;
     const wpx = Math.max(text.length, span.length) * fs * 0.62 + 14;
     el("rect", { x: -wpx / 2, y: -fs - 4, width: wpx, height: fs * 2 + 10, rx: 4, fill: fillFor(lv, this.prefix), class: "run-bg" }, g);
     const t = el("text", { x: 0, y: 0, class: "run-text", fill: COLOURS[lv].text }, g);

@@ -322,7 +322,7 @@ async function main() {
   try {
     const geo = await loadGeography();
     app.layers = byLayer(geo.fc);
-    app.map = new ShoreMap($("map"), geo.fc, { mode: "resident", prefix: "rpat", lang: app.lang });
+    app.map = new ShoreMap($("map"), geo.fc, { mode: "resident", prefix: "rpat", lang: app.lang, fit: ["land_boundary", "seawall_segment"], pad: 0.02 });
     $("map").addEventListener("click", (ev) => {
       const [lon, lat] = app.map.clientToLonLat(ev.clientX, ev.clientY);
       setLocation(lat, lon, "map");

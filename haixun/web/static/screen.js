@@ -40,9 +40,10 @@ const app = {
 window.haixunScreen = app; // for debugging from the console and for tests
 
 function nameOf(kind, id) {
+  if (kind === "city") return app.names.city || "平湖市";
   const f = app.layers[kind] && app.layers[kind][id];
   if (f) return f.properties.name || id;
-  return app.names[kind][id] || id;
+  return (app.names[kind] && app.names[kind][id]) || id;
 }
 
 // ---------- live state ----------
@@ -152,7 +153,7 @@ function renderHighWater() {
   const rows = app.map.segmentOrder.map((id) => ({ id, s: app.state.segments[id] || { level: "unknown" } }));
   const ttt = (s) => (s.time_to_threshold && s.time_to_threshold.seconds != null ? s.time_to_threshold.seconds : Infinity);
   rows.sort((a, b) => rank(b.s.level) - rank(a.s.level) || ttt(a.s) - ttt(b.s) || a.id.localeCompare(b.id));
-  const MAX = 11;
+  const MAX = 7;
   for (const { id, s } of rows.slice(0, MAX)) {
     const hw = s.next_high_water;
     const tt = s.time_to_threshold;
@@ -208,16 +209,23 @@ function scheduleAlarmRefresh() {
 
 async function loadAlarms() {
   try {
-    const data = await getJSON("/api/v1/alarms?limit=60");
-    app.alarms = new Map((data.items || []).map((a) => [a.id, a]));
+    const data = await getJSON("/api/v1/alarms?limit=200");
+    app.alarms = new Map((data.items || []).filter(isDutyAlarm).map((a) => [a.id, a]));
     renderAlarms();
   } catch (e) {
     $("alarms").dataset.error = String(e.message || e);
   }
 }
 
+// Start-up transitions from "unknown" to "none" (the engine's first decision
+// for every subject) are not alarms for the duty room; everything else is.
+function isDutyAlarm(a) {
+  return !(norm(a.from_level) === "unknown" && norm(a.to_level) === "none");
+}
+
 function alarmSubject(a) {
   const kind = { segment: "海塘", village: "村社", town: "镇街", city: "全市" }[a.subject_kind] || a.subject_kind;
+  if (a.subject_kind === "city") return nameOf("city", a.subject_id);
   const name = a.subject_kind === "segment" ? a.subject_id : nameOf(a.subject_kind, a.subject_id);
   return `${kind} ${name}`;
 }
@@ -237,10 +245,9 @@ function renderAlarms() {
   ol.innerHTML = "";
   const items = [...app.alarms.values()].sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.id - a.id);
   const canAck = !!token() && ["duty", "admin"].includes((currentUser() || {}).role);
-  let unacked = 0;
   for (const a of items.slice(0, 40)) {
     const acked = !!a.acknowledged_at;
-    if (!acked) unacked++;
+
     const li = h("li", { class: "alarm", "data-id": a.id, "data-acked": acked ? "true" : "false", "data-level": norm(a.to_level) },
       lvSpan(a.to_level),
       h("div", { class: "what", text: `${alarmSubject(a)}  ${word(a.from_level, "zh")} → ${word(a.to_level, "zh")}` }),
@@ -272,7 +279,7 @@ async function ack(id) {
 }
 
 function onLiveMessage(m, raw) {
-  if (m.kind === "alarm" && raw.alarm) {
+  if (m.kind === "alarm" && raw.alarm && isDutyAlarm(raw.alarm)) {
     app.alarms.set(raw.alarm.id, raw.alarm);
     renderAlarms();
   } else if (m.kind === "ping") {
@@ -440,7 +447,10 @@ async function main() {
   }
   app.geo = geo.fc;
   app.layers = byLayer(geo.fc);
-  app.map = new ShoreMap($("map"), geo.fc, { mode: "screen", prefix: "pat", lang: "zh" });
+  app.map = new ShoreMap($("map"), geo.fc, {
+    mode: "screen", prefix: "pat", lang: "zh", fit: ["seawall_segment", "station", "camera"], pad: 0.02, margin: 60,
+  });
+  app.map.autoFit();
   app.map.onSegmentClick = (id) => {
     const s = stationsForSegment(id).tide;
     app.map.highlight("seawall_segment", id);
@@ -450,6 +460,7 @@ async function main() {
   buildPicker();
   try {
     const w = await getJSON("/api/v1/warnings");
+    if (w.city && w.city.name) app.names.city = w.city.name;
     for (const t of (w.city && w.city.towns) || []) {
       app.names.town[t.id] = t.name;
       for (const v of t.villages || []) app.names.village[v.id] = v.name;

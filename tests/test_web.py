@@ -1,0 +1,239 @@
+"""Browser tests of the duty screen (/screen) and the resident page (/):
+headless Debian Chromium driven by Playwright against the real stack
+(PostgreSQL, Mosquitto, IngestService, EngineService, uvicorn + the API).
+Readings go in over MQTT exactly as a gateway sends them."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.test_web_support import Stack, launch_browser, shot, utcnow
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not os.path.exists("/usr/bin/chromium"):
+    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+LEVEL_WAIT_MS = 30_000
+
+
+@pytest.fixture
+def stack(settings, mqtt_endpoint) -> Iterator[Stack]:
+    s = Stack(settings).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    with sync_playwright() as p:
+        b = launch_browser(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def page_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def ago(minutes: float):
+    return utcnow() - timedelta(minutes=minutes)
+
+
+# Ingest QC (haixun/ingest/qc.toml) fails a tide change faster than 8 m/h or a
+# spike above 1 m, as it should: the scenarios rise at a realistic rate.
+
+def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) -> None:
+    # 3 min ago PH01's gauge XB-M01 read 5.95 m: yellow (PH01: 5.1 / 5.6 / 6.1 / 6.6 m)
+    stack.publish_calm(ago(3), XB_M01={"tide_level": 5.95})
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors = page_errors(page)
+    page.goto(stack.base + "/screen")
+    ph01 = page.locator('[data-layer="seawall_segment"][data-id="PH01"]')
+    expect(ph01).to_have_attribute("data-level", "yellow", timeout=LEVEL_WAIT_MS)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.locator('[data-layer="seawall_segment"][data-id="PH27"]')).to_have_attribute("data-level", "none")
+    # every segment and station of the geography is drawn
+    assert page.locator('[data-layer="seawall_segment"]').count() == 27
+    assert page.locator('[data-layer="station"]').count() == 13
+    assert page.locator('[data-layer="village"]').count() == 13
+    # calm data: fresh stations are not drawn stale
+    expect(page.locator('[data-layer="station"][data-id="XB-M01"]')).to_have_attribute("data-stale", "false")
+    seq_before = int(page.locator("body").get_attribute("data-seq"))
+
+    shot(page, "screen-yellow")
+    # now it reads 6.2 m, above PH01's orange warning tide level (6.1 m)
+    stack.publish({"XB-M01": {"tide_level": 6.2}})
+    expect(ph01).to_have_attribute("data-level", "orange", timeout=LEVEL_WAIT_MS)
+    assert int(page.locator("body").get_attribute("data-seq")) > seq_before
+    # the level word is written on the map next to the run of orange segments
+    run = page.locator('.run-label[data-level="orange"]')
+    expect(run.first).to_contain_text("ORANGE")
+    assert "PH01" in run.first.get_attribute("data-ids")
+    # end-to-end latency of the update is shown (sensor_ts -> pushed_at), and plausible
+    lat = page.locator("#latency")
+    expect(lat).not_to_have_text("–")
+    pushed = float(lat.get_attribute("data-pushed-s"))
+    assert 0 <= pushed < 30
+    # the station box shows the new value
+    expect(page.locator('[data-layer="station"][data-id="XB-M01"] .station-val')).to_contain_text("6.20")
+    # the tier table counts the orange segment
+    n_orange = page.locator('[data-layer="seawall_segment"][data-level="orange"]').count()
+    assert n_orange >= 1
+    expect(page.locator('#tiers tr[data-tier^="海塘"] td[data-level="orange"]')).to_have_text(str(n_orange))
+    # the alarm list shows the change, unacknowledged and highlighted, newest first
+    alarm = page.locator("#alarms li.alarm", has_text="PH01").first
+    expect(alarm).to_have_attribute("data-acked", "false", timeout=LEVEL_WAIT_MS)
+    expect(alarm).to_have_attribute("data-level", "orange")
+    # without login there is no ack button
+    assert alarm.locator("button[data-ack]").count() == 0
+    # the tide chart of XB-M01 draws the observed series and the 4 warning levels of PH01
+    page.locator('#station-picker button[data-station="XB-M01"]').click()
+    expect(page.locator('#tide-chart .chart-hline')).to_have_count(4)
+    expect(page.locator('#tide-chart path[data-series="observed"]')).to_have_count(1, timeout=10_000)
+    shot(page, "screen-orange")
+
+    # a wrong password is refused
+    stack.add_user("duty1", "correct horse battery", "duty")
+    page.locator("#login-open").click()
+    page.locator("#login-user").fill("duty1")
+    page.locator("#login-pass").fill("wrong password")
+    page.locator("#login-form button[type=submit]").click()
+    expect(page.locator("#login-error")).not_to_be_empty()
+    assert alarm.locator("button[data-ack]").count() == 0
+    # the right one lets the duty officer acknowledge
+    page.locator("#login-pass").fill("correct horse battery")
+    page.locator("#login-form button[type=submit]").click()
+    expect(page.locator("#auth-user")).to_contain_text("duty1")
+    button = alarm.locator("button[data-ack]")
+    expect(button).to_be_visible()
+    shot(page, "screen-logged-in")
+    button.click()
+    expect(alarm).to_have_attribute("data-acked", "true", timeout=10_000)
+    alarm_id = int(alarm.get_attribute("data-id"))
+    rows = stack.sql("SELECT acknowledged_by FROM level_changes WHERE id = %s", (alarm_id,))
+    assert rows and rows[0][0] and "duty1" in rows[0][0]
+    # the token is kept in sessionStorage, not localStorage
+    assert page.evaluate("sessionStorage.getItem('haixun.token')")
+    assert page.evaluate("localStorage.length") == 0
+    assert not errors, errors
+
+
+def test_screen_reconnects_with_since_and_catches_up(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(5), ZP_T01={"tide_level": 6.25})  # PH06-PH08 orange
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    errors = page_errors(page)
+    urls: list[str] = []
+    page.on("websocket", lambda ws: urls.append(ws.url))
+    page.goto(stack.base + "/screen")
+    ph07 = page.locator('[data-layer="seawall_segment"][data-id="PH07"]')
+    expect(ph07).to_have_attribute("data-level", "orange", timeout=LEVEL_WAIT_MS)
+    seq = int(page.locator("body").get_attribute("data-seq"))
+
+    def while_down() -> None:
+        # the engine keeps deciding while the API is away: PH07's gauge goes above red (6.6 m)
+        stack.publish({"ZP-T01": {"tide_level": 6.7}})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if stack.sql("SELECT 1 FROM state_log WHERE body->'segments'->'PH07'->>'level' = 'red'"):
+                return
+            time.sleep(0.1)
+        raise AssertionError("engine did not decide red for PH07")
+
+    stack.restart_api(between=while_down)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LEVEL_WAIT_MS)
+    expect(ph07).to_have_attribute("data-level", "red", timeout=LEVEL_WAIT_MS)
+    assert len(urls) >= 2
+    assert f"since={seq}" in urls[-1] or "since=" in urls[-1]
+    assert int(page.locator("body").get_attribute("data-seq")) > seq
+    expect(page.locator('.run-label[data-level="red"]').first).to_contain_text("RED")
+    shot(page, "screen-red-after-reconnect")
+    assert not errors, errors
+
+
+def _risk(stack: Stack, lat: float, lon: float) -> dict:
+    r = httpx.get(f"{stack.base}/api/v1/risk", params={"lat": lat, "lon": lon, "lang": "zh"}, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(5), ZP_T01={"tide_level": 6.25})  # PH06-PH08 (Zhapu) orange
+    near, inland = (30.6058, 121.0911), (30.64, 121.07)
+    deadline = time.monotonic() + 30
+    while _risk(stack, *near)["code"] != "orange":
+        assert time.monotonic() < deadline, _risk(stack, *near)
+        time.sleep(0.3)
+    api_near, api_inland = _risk(stack, *near), _risk(stack, *inland)
+    order = ["none", "unknown", "blue", "yellow", "orange", "red"]
+    assert order.index(api_inland["code"]) < order.index(api_near["code"])
+
+    for name, (lat, lon), expected in (("near", near, api_near), ("inland", inland, api_inland)):
+        ctx = browser.new_context(viewport={"width": 360, "height": 780}, geolocation={"latitude": lat, "longitude": lon},
+                                  permissions=["geolocation"], locale="zh-CN")
+        page = ctx.new_page()
+        errors = page_errors(page)
+        page.goto(stack.base + "/")
+        card = page.locator("#code-card")
+        expect(card).to_have_attribute("data-level", expected["code"], timeout=LEVEL_WAIT_MS)
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        expect(page.locator("#code-word")).to_contain_text({"orange": "橙色", "blue": "蓝色", "yellow": "黄色",
+                                                            "red": "红色", "none": "无预警"}[expected["code"]])
+        # the code is announced to screen readers
+        assert page.locator("#code-card [aria-live]").count() == 1
+        # shelters with walking distance, contact with a tap-to-call link
+        expect(page.locator("#shelters li[data-shelter]")).to_have_count(len(expected["shelters"]))
+        if expected["contact"]:
+            tel = page.locator("#contact a.tel")
+            expect(tel).to_have_attribute("href", "tel:" + "".join(c for c in expected["contact"]["phone"] if c.isdigit() or c == "+"))
+        if expected["wall"]:
+            expect(page.locator("#wall")).to_contain_text(expected["wall"]["segment_id"])
+        # the page fits a 360 px screen (no horizontal scrolling)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        shot(page, f"resident-{name}", full_page=True)
+        if name == "near":
+            # English switch: the same code, English words
+            page.locator("#lang-switch").click()
+            expect(page.locator("#code-word")).to_contain_text("ORANGE")
+            assert page.evaluate("document.documentElement.lang") == "en"
+            shot(page, "resident-near-en", full_page=True)
+            # live: the tide keeps rising to red at ZP-T01 -> the page turns red by itself over /ws/risk
+            stack.publish({"ZP-T01": {"tide_level": 6.7}})
+            expect(card).to_have_attribute("data-level", "red", timeout=LEVEL_WAIT_MS)
+        assert not errors, errors
+        ctx.close()
+
+
+def test_resident_without_location_picks_a_village(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(1))
+    ctx = browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN")  # no geolocation permission
+    page = ctx.new_page()
+    errors = page_errors(page)
+    page.goto(stack.base + "/")
+    expect(page.locator("#loc-msg")).not_to_be_empty(timeout=15_000)
+    page.locator("#village-select").select_option("V0102")
+    card = page.locator("#code-card")
+    expect(card).not_to_have_attribute("data-level", "unknown", timeout=LEVEL_WAIT_MS)
+    expect(page.locator("#code-place")).to_contain_text("乍浦")
+    # a tap on the map chooses a place too
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(page.locator("#map .you-marker")).to_have_count(1)
+    shot(page, "resident-village", full_page=True)
+    assert not errors, errors
+    ctx.close()
