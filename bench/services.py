@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import REPO, ComponentUnavailable
+from bench.common import MQTT_HOST, MQTT_PORT, REPO, ComponentUnavailable
 
 STOP_TIMEOUT_S = 15.0
 
@@ -28,7 +28,7 @@ class ServiceConfig:
     database_url: str
     topic_root: str
     state_dir: Path
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_url: str = f"mqtt://{MQTT_HOST}:{MQTT_PORT}"
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)

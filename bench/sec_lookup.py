@@ -1,0 +1,116 @@
+"""Section 3: resident lookup GET /api/v1/risk: req/s and latency, uncached vs cached.
+
+``haixun api`` (child process, uvicorn, access log off) on a scratch database
+with the Pinghu geography and the engine's first state; the load generator
+(bench/http_load.py, asyncio httpx, bounded concurrency) is another child
+process so it does not share the API's interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from bench.common import REPO, BenchContext, ComponentUnavailable, Section, ms, pct, rate, require, \
+    scratch_database, verdict
+from bench.seed import load_geography
+from bench.services import ServiceConfig, free_port, start_api, start_engine
+
+TITLE = "3. Resident lookup GET /api/v1/risk"
+TARGET_RPS = 3000.0
+TARGET_P99_S = 0.020
+CACHED_POINTS = 50
+
+
+def served_points(n: int, seed: int) -> list[tuple[float, float]]:
+    """``n`` distinct random points inside the served area (distinct after rounding to 4 decimals)."""
+    from shapely.geometry import Point
+
+    from haixun.data.geography import load_geography as load_geo
+
+    poly = load_geo().land_boundary.geometry
+    x0, y0, x1, y1 = poly.bounds
+    rng = random.Random(seed)
+    seen: set[tuple[float, float]] = set()
+    out: list[tuple[float, float]] = []
+    while len(out) < n:
+        lon, lat = round(rng.uniform(x0, x1), 4), round(rng.uniform(y0, y1), 4)
+        if (lat, lon) not in seen and poly.contains(Point(lon, lat)):
+            seen.add((lat, lon))
+            out.append((lat, lon))
+    return out
+
+
+def wait_state_row(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT EXISTS (SELECT 1 FROM state_log)").fetchone()[0]:
+                return True
+            time.sleep(0.2)
+    return False
+
+
+def http_load(base: str, points: list[tuple[float, float]], requests: int, concurrency: int, workdir: Path,
+              limit_s: float) -> dict:
+    path = workdir / f"points-{uuid.uuid4().hex[:6]}.txt"
+    path.write_text("".join(f"{lat} {lon}\n" for lat, lon in points), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bench.http_load", "--base", base, "--points", str(path),
+                          "--requests", str(requests), "--concurrency", str(concurrency), "--limit-s", str(limit_s)],
+                         cwd=REPO, capture_output=True, text=True, timeout=limit_s + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed: {out.stderr[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(ctx: BenchContext) -> Section:
+    require("haixun.api.app", "api (FastAPI app)")
+    sizes = ctx.sizes
+    sec = Section("lookup", TITLE, ["mode", "requests", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                                    "non-200", "target >= 3k req/s, p99 <= 20 ms"])
+    with scratch_database() as url, tempfile.TemporaryDirectory(prefix="haixun-bench-") as tmp:
+        load_geography(url)
+        cfg = ServiceConfig(url, f"bench{uuid.uuid4().hex[:10]}", Path(tmp) / "svc")
+        engine = start_engine(cfg)
+        try:
+            have_state = wait_state_row(url, 60)
+            port = free_port()
+            api = start_api(cfg, port)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                n = sizes.lookup_requests
+                distinct = served_points(n, seed=3)
+                repeated = served_points(CACHED_POINTS, seed=4)
+                http_load(base, repeated, CACHED_POINTS * 2, 8, Path(tmp), sizes.time_limit_s)  # fill the cache
+                for mode, pts in (("uncached: distinct random points", distinct),
+                                  (f"cached: {CACHED_POINTS} points repeated", repeated)):
+                    res = http_load(base, pts, n, sizes.lookup_concurrency, Path(tmp), sizes.time_limit_s)
+                    api.check_alive()
+                    lat = res["latencies_s"]
+                    rps = len(lat) / res["elapsed_s"]
+                    bad = sum(v for k, v in res["status"].items() if k != "200")
+                    p99 = pct(lat, 99)
+                    sec.rows.append([mode, f"{len(lat):,}", str(sizes.lookup_concurrency), rate(rps),
+                                     ms(pct(lat, 50)), ms(pct(lat, 95)), ms(p99), str(bad),
+                                     verdict(rps >= TARGET_RPS and p99 <= TARGET_P99_S)])
+                    sec.raw[mode.split(":")[0]] = {"rps": rps, "status": res["status"], "p50_s": pct(lat, 50),
+                                                   "p99_s": p99}
+            finally:
+                api.stop()
+        finally:
+            engine.stop()
+    if not have_state:
+        sec.notes.append("The engine wrote no state within 60 s: codes were computed on an empty state.")
+    sec.notes.append("Latency is measured by the client (httpx, one Python process) and includes its own "
+                     "overhead; client and server share the 2 cores, so req/s is a lower bound of the server's.")
+    sec.notes.append("Uncached: every request a distinct point (rounded to 4 decimals, the cache key). Cached: the "
+                     "same points after a warm-up request each.")
+    return sec
