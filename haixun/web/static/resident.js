@@ -33,6 +33,7 @@ const T = {
     closed_road: "已封闭", flooded: (n) => `${n} 处低洼点积水`, open_road: "可通行", no_roads: "2 公里内无封闭或积水道路。",
     no_shelters: "附近暂无开放的安置点，请拨打社区电话。", call: "拨打", sample_contact: "（示例联系人）",
     no_contact: "该位置不在村（社区）范围内。", conn: { open: "已连接", connecting: "连接中", reconnecting: "重连中", waiting: "等待重连", disconnected: "已断开", closed: "已关闭" },
+    hazards: { storm_tide: "风暴潮位", storm_tide_forecast: "风暴潮预报（暂无数据）", waves: "波浪", wave: "波浪", wind: "大风", overtopping: "越浪", official: "官方预警", camera: "视频识别" },
     ago: (s) => `（${s} 前）`, error: "暂时无法获取风险码，请稍后再试。", m: "米", km: "公里",
   },
   en: {
@@ -57,6 +58,7 @@ const T = {
     closed_road: "CLOSED", flooded: (n) => `${n} low point(s) flooded`, open_road: "open", no_roads: "No closed or flooded roads within 2 km.",
     no_shelters: "No open shelter nearby: call your community contact.", call: "Call", sample_contact: "(sample contact)",
     no_contact: "This place is not inside a village or community.", conn: { open: "connected", connecting: "connecting", reconnecting: "reconnecting", waiting: "waiting to reconnect", disconnected: "disconnected", closed: "closed" },
+    hazards: { storm_tide: "storm tide", storm_tide_forecast: "storm-tide forecast (no data yet)", waves: "waves", wave: "waves", wind: "wind", overtopping: "overtopping", official: "official warning", camera: "camera detection" },
     ago: (s) => ` (${s} ago)`, error: "The risk code is not available right now. Please try again later.", m: "m", km: "km",
   },
 };
@@ -204,8 +206,9 @@ function renderRisk(r) {
   card.dataset.level = lv;
   $("code-place").textContent = placeLabel(r) || t("your_location");
   const w = lv === "unknown" ? `? ${t("unknown_word")}` : lv === "none" ? t("none_word")
-    : app.lang === "zh" ? `${word(lv, "zh")}（${GRADES[lv]}级）` : `${word(lv, "en").toUpperCase()} (${GRADES[lv]})`;
+    : app.lang === "zh" ? word(lv, "zh") : word(lv, "en").toUpperCase();
   $("code-word").textContent = w;
+  if (GRADES[lv]) $("code-word").append(h("span", { class: "code-grade", text: app.lang === "zh" ? ` ${GRADES[lv]}级` : ` (${GRADES[lv]})` }));
   const adv = r.advice || {};
   $("code-title").textContent = lv === "unknown" ? (adv.title || t("unknown_title")) : adv.title || "";
   const tt = r.time_to_threshold;
@@ -219,11 +222,17 @@ function renderRisk(r) {
   $("advice-text").textContent = adv.text || "";
   $("advice-actions").replaceChildren(...(adv.actions || []).map((a) => h("li", { text: a })));
 
-  const reasons = r.reasons || [];
+  const seen = new Set();
+  const reasons = (r.reasons || []).filter((x) => {
+    const key = `${x.level}|${x.text || x.hazard}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   $("reasons-card").hidden = !reasons.length;
   $("reasons").replaceChildren(...reasons.map((x) => h("li", {},
     x.level ? h("span", { class: "lv", "data-level": norm(x.level), text: norm(x.level) === "unknown" ? "?" : word(x.level, app.lang) }) : null,
-    x.text || `${x.hazard} ${x.value ?? ""} ${x.unit ?? ""}`)));
+    x.text || `${(t("hazards")[x.hazard] || x.hazard)}${x.value != null ? ` ${x.value} ${x.unit ?? ""}` : ""}`)));
 
   renderWall(r.wall);
   renderShelters(r.shelters || []);
@@ -244,7 +253,7 @@ function renderWall(w) {
     [t("segment"), w.segment_id],
     [t("structure"), t(w.structure) || w.structure],
     [t("freeboard"), w.freeboard_m != null ? `${w.freeboard_m.toFixed(2)} m` : "?"],
-    [t("q"), w.overtopping_lpsm != null ? `${w.overtopping_lpsm < 0.01 ? w.overtopping_lpsm.toExponential(1) : w.overtopping_lpsm.toFixed(2)} ${t("lpsm")}` : "?"],
+    [t("q"), w.overtopping_lpsm != null ? `${w.overtopping_lpsm === 0 ? "0" : w.overtopping_lpsm < 0.01 ? w.overtopping_lpsm.toExponential(1) : w.overtopping_lpsm.toFixed(2)} ${t("lpsm")}` : "?"],
   ];
   if (w.overtopping_class) rows.push(["", t("q_class")[w.overtopping_class] || w.overtopping_class]);
   dl.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v ?? "–" })]));
