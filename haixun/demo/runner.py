@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 
@@ -28,6 +29,8 @@ from haixun.demo.check import DatabaseWitness, WebsocketWitness, verdict
 from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
+from haixun.demo.replay_clock import write_replay_qc
+from haixun.demo.replay_thresholds import apply_replay_thresholds
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
 from haixun.settings import Settings
@@ -96,8 +99,11 @@ def child_env(settings: Settings, services: DemoServices, options: DemoOptions) 
     return env
 
 
-def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions) -> list[str]:
+def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
+                   replay_qc: Path | None = None) -> list[str]:
     argv = list(component.command)
+    if component is INGEST and replay_qc is not None and catalog.accepts(INGEST.command, "--qc-config"):
+        argv += ["--qc-config", str(replay_qc)]
     if component is API:
         if catalog.accepts(API.command, "--host"):
             argv += ["--host", "127.0.0.1"]
@@ -198,6 +204,7 @@ class DemoRun:
         mode = await asyncio.to_thread(migrate, self.services.database_url)
         self.say(f"migrated (readings: {mode}) in {time.monotonic() - began:.2f} s")
 
+        await self._replay_thresholds()
         log_dir = self.settings.state_dir / "demo-logs"
         self.supervisor = Supervisor(child_env(self.settings, self.services, opts), log_dir)
         self.say(f"component logs: {log_dir}/<component>.log")
@@ -209,6 +216,20 @@ class DemoRun:
         return await self._monitor()
 
     # -- steps --------------------------------------------------------------
+    async def _replay_thresholds(self) -> None:
+        assert self.services is not None
+        if not self.catalog.has(REPLAY.command):
+            return
+        if self.services.pg is None:
+            if self.options.speed > 1:
+                self.say("note: on a real database the engine's holding times (30 min downgrade dwell) run on the "
+                         "wall clock, so codes fall back slowly after an accelerated storm")
+            return
+        version = await asyncio.to_thread(apply_replay_thresholds, self.services.database_url, self.options.speed)
+        if version:
+            self.say(f"risk config {version}: downgrade dwell and camera holds divided by {self.options.speed:g} "
+                     "(simulated time)")
+
     def _available(self, component: Component) -> bool:
         if self.catalog.has(component.command):
             return True
@@ -233,9 +254,13 @@ class DemoRun:
 
     async def _start_services(self) -> None:
         assert self.supervisor is not None and self.services is not None
+        replay_qc = None
+        if self.options.speed > 1 and self.catalog.has(REPLAY.command):
+            replay_qc = write_replay_qc(self.settings.state_dir / "demo-replay-qc.toml")
+            self.say(f"ingest QC: timestamps up to 7 days ahead accepted (accelerated replay clock; {replay_qc})")
         for component in SERVICES:
             if self._available(component):
-                self.supervisor.start(component.name, component_argv(component, self.catalog, self.options))
+                self.supervisor.start(component.name, component_argv(component, self.catalog, self.options, replay_qc))
         ingest = self.supervisor.get(INGEST.name)
         if ingest is not None:
             await self._wait_for_ingest(ingest.process.pid)

@@ -1,0 +1,145 @@
+"""``haixun demo`` run for real as a subprocess (embedded and real services)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import MQTT_URL, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAIXUN_")}
+    env["HAIXUN_STATE_DIR"] = str(state_dir)
+    env["HAIXUN_TOPIC_ROOT"] = f"tdemo{os.getpid()}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_demo(state_dir: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", *args],
+                          env=demo_env(state_dir, **env), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def processes_of(state_dir: Path) -> list[psutil.Process]:
+    """Processes started for this demo: children carry HAIXUN_STATE_DIR, servers have the folder on their command line."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if proc.pid == os.getpid():
+                continue
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if str(state_dir) in cmdline or proc.environ().get("HAIXUN_STATE_DIR") == str(state_dir):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "state"
+    yield path
+    for proc in processes_of(path):  # never leave anything behind, even when a test fails
+        proc.kill()
+
+
+def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
+    port = str(free_port())
+    first = run_demo(state_dir, "--embedded", "--duration", "2", "--progress-every", "1", "--port", port)
+    out = first.stdout
+    assert first.returncode == 0, out + first.stderr
+    assert "database: embedded PostgreSQL" in out and "initialised" in out
+    assert "broker: embedded" in out
+    assert "migrated (readings: partitioned)" in out
+    assert "| worst" in out or "no risk codes yet" in out  # at least one progress line
+    assert "stopped everything" in out
+    assert processes_of(state_dir) == []
+    assert not (state_dir / "pg" / "data" / "postmaster.pid").exists(), out + first.stderr
+    assert (state_dir / "demo-logs").is_dir()
+
+    second = run_demo(state_dir, "--embedded", "--duration", "1", "--port", port)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "reused" in second.stdout and "initialised" not in second.stdout
+
+    fresh = run_demo(state_dir, "--embedded", "--fresh", "--duration", "1", "--port", port)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "initialised" in fresh.stdout
+    assert processes_of(state_dir) == []
+
+
+def test_sigint_stops_children_then_broker_then_database(state_dir: Path) -> None:
+    port = str(free_port())
+    proc = subprocess.Popen([sys.executable, "-m", "haixun.cli", "--log-level", "INFO", "demo", "--embedded",
+                             "--progress-every", "1", "--port", port],
+                            env=demo_env(state_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if " readings/s " in line:  # the monitor loop runs: everything has started
+                break
+        started = processes_of(state_dir)
+        assert len(started) >= 3, "".join(lines)  # at least postgres, the broker and one component
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        lines.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines)
+    assert proc.returncode == 130, out
+    assert "SIGINT: stopping" in out
+    assert processes_of(state_dir) == []
+    # Order: components, then the broker, then the database.
+    broker_at = out.index("embedded MQTT broker")
+    db_at = out.index("embedded PostgreSQL stopped")
+    stopped_components = [out.index(f"stopped {name}") for name in ("ingest", "engine", "api") if f"stopped {name}" in out]
+    assert all(at < broker_at for at in stopped_components)
+    assert out.rindex("embedded MQTT broker") < db_at
+
+
+def test_real_services_are_used_when_given(state_dir: Path, db_url: str, mqtt_endpoint: object) -> None:
+    result = run_demo(state_dir, "--duration", "1", "--port", str(free_port()),
+                      HAIXUN_DATABASE_URL=db_url, HAIXUN_MQTT_URL=MQTT_URL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"database: PostgreSQL at {db_url.rsplit('@', 1)[-1]}" in result.stdout
+    assert "broker: MQTT 5 at" in result.stdout
+    assert "embedded" not in result.stdout
+    assert not (state_dir / "pg").exists()
+
+
+def test_unreachable_database_url_is_a_clear_error(state_dir: Path) -> None:
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/haixun"
+    result = run_demo(state_dir, "--duration", "1", "--port", str(free_port()), HAIXUN_DATABASE_URL=dead)
+    assert result.returncode == 2
+    assert "HAIXUN_DATABASE_URL" in result.stdout and "does not work" in result.stdout
+    assert processes_of(state_dir) == []
+
+
+def test_port_in_use_is_refused_before_starting_anything(state_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        result = run_demo(state_dir, "--embedded", "--duration", "1", "--port", str(s.getsockname()[1]))
+    assert result.returncode == 2
+    assert "is in use" in result.stdout
+    assert not (state_dir / "pg").exists()
