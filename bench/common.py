@@ -38,6 +38,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)  # paths relative to docs/
     raw: dict = field(default_factory=dict)
+    blocks: list[str] = field(default_factory=list)  # extra markdown (e.g. code blocks) after the notes
 
     def markdown(self) -> str:
         out = [f"## {self.title}", ""]
@@ -49,6 +50,8 @@ class Section:
         out += [f"- {n}" for n in self.notes]
         if self.notes:
             out.append("")
+        for b in self.blocks:
+            out += [b, ""]
         out += [f"![{self.key}]({p})" for p in self.plots]
         if self.plots:
             out.append("")

@@ -54,13 +54,15 @@ class ServiceProcess:
     """One ``haixun <command>`` child; ``stop()`` sends SIGTERM to that pid only."""
 
     def __init__(self, name: str, args: list[str], config: ServiceConfig, *, log_level: str = "INFO",
-                 **extra_env: str) -> None:
+                 profile_to: Path | None = None, **extra_env: str) -> None:
         self.name = name
         self.log_path = config.state_dir / f"{name}.log"
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
+        # profile_to: run under pyinstrument (bench/profiled.py), text profile written there on stop
+        runner = ["-m", "bench.profiled", "--out", str(profile_to), "--"] if profile_to else ["-m", "haixun.cli"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "haixun.cli", "--log-level", log_level, *args],
+            [sys.executable, *runner, "--log-level", log_level, *args],
             cwd=REPO, env=config.env(**extra_env), stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
@@ -109,8 +111,8 @@ class ServiceProcess:
         self._log.close()
 
 
-def start_ingest(config: ServiceConfig, timeout_s: float = 30.0) -> ServiceProcess:
-    svc = ServiceProcess("ingest", ["ingest", "--qc-max-age-s", "0"], config)
+def start_ingest(config: ServiceConfig, timeout_s: float = 30.0, profile_to: Path | None = None) -> ServiceProcess:
+    svc = ServiceProcess("ingest", ["ingest", "--qc-max-age-s", "0"], config, profile_to=profile_to)
     svc.wait_for_log("connected to", timeout_s)
     return svc
 
@@ -120,8 +122,9 @@ def start_engine(config: ServiceConfig) -> ServiceProcess:
     return ServiceProcess("engine", ["engine"], config)
 
 
-def start_api(config: ServiceConfig, port: int, timeout_s: float = 60.0) -> ServiceProcess:
+def start_api(config: ServiceConfig, port: int, timeout_s: float = 60.0,
+              profile_to: Path | None = None) -> ServiceProcess:
     # WARNING: no access log line per request (it would be part of what is measured)
-    svc = ServiceProcess("api", ["api", "--port", str(port)], config, log_level="WARNING")
+    svc = ServiceProcess("api", ["api", "--port", str(port)], config, log_level="WARNING", profile_to=profile_to)
     svc.wait_http(f"http://127.0.0.1:{port}/healthz", timeout_s)
     return svc
