@@ -99,3 +99,43 @@ def test_connect_packet_is_well_formed(protocol: str) -> None:
     assert pkt[2:8] == b"\x00\x04MQTT"
     assert pkt[8] == (5 if protocol == "5" else 4)
     assert pkt[9] == 0xC2
+
+
+def test_replay_qc_only_widens_the_future_limit() -> None:
+    import tomllib
+
+    from haixun.demo.replay_clock import REPLAY_MAX_LEAD_S, packaged_qc_text, replay_qc_text
+
+    base = tomllib.loads(packaged_qc_text())
+    derived = tomllib.loads(replay_qc_text(packaged_qc_text(), REPLAY_MAX_LEAD_S))
+    assert derived["time"]["future_fail_s"] == REPLAY_MAX_LEAD_S
+    assert derived["version"] == base["version"] + "+demo-replay"
+    base["time"].pop("future_fail_s"), derived["time"].pop("future_fail_s")
+    base.pop("version"), derived.pop("version")
+    assert derived == base
+
+
+def test_replay_thresholds_scale_durations_not_thresholds(db_url: str) -> None:
+    import tomllib
+
+    from haixun.demo.replay_thresholds import apply_replay_thresholds, packaged_riskcode_text, scaled_config_text
+    from haixun.riskcode.config import RiskConfig
+
+    base = tomllib.loads(packaged_riskcode_text())
+    text = scaled_config_text(packaged_riskcode_text(), 600)
+    scaled = tomllib.loads(text)
+    assert scaled["hysteresis"]["dwell_s"] == max(1, round(base["hysteresis"]["dwell_s"] / 600))
+    assert scaled["camera"]["types"]["overtopping"]["hold_s"] == max(1, round(base["camera"]["types"]["overtopping"]["hold_s"] / 600))
+    assert scaled["version"] == base["version"] + "+demo-x600"
+    for section in base:
+        if section not in ("hysteresis", "camera", "version"):
+            assert scaled[section] == base[section], section
+    RiskConfig.from_toml(text)  # still a valid configuration
+
+    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"
+    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"  # idempotent
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM threshold_versions").fetchone() == (1,)
+    assert apply_replay_thresholds(db_url, 1) is None
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM threshold_versions WHERE active").fetchone() == (0,)
