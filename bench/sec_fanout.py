@@ -79,7 +79,10 @@ def measure(url: str, base_ws: str, n: int, changes: int, limit_s: float) -> dic
                 seq, t0 = state_change(conn, i)
                 starts[seq] = t0
                 time.sleep(GAP_S)
-        out, _ = proc.communicate(timeout=limit_s)
+        # read to EOF without closing stdin (closing it tells the clients to stop early)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        proc.wait(30)
         result = json.loads(out.strip().splitlines()[-1])
     finally:
         if proc.poll() is None:
