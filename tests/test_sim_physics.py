@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings as hsettings
 from hypothesis import strategies as st
 
+from haixun.api.routes_ops import FeedIn
+from haixun.riskcode import FEED_KINDS
 from haixun.simulators import surge, tide, typhoon as ty, waves
 from haixun.simulators.cameras import camera_events, overtopping_lpsm
 from haixun.simulators.faults import FaultKind, FaultSpec, resolve_faults
@@ -178,11 +180,14 @@ def test_cameras_overtopping_in_storm_people_in_calm(geo):
 def test_feed_bulletins_follow_the_storm(geo):
     src = replay_source(geo, ty.INFA_LANDFALL_PINGHU, historical=True, peak_in=timedelta(0))
     docs = {b.document["kind"]: b for b in bulletins(geo, src, ty.INFA_LANDFALL_PINGHU - timedelta(hours=6))}
-    surge_doc = docs["storm_surge_warning"].document
+    surge_doc = docs["surge_forecast"].document
     assert surge_doc["level"] in ("orange", "red")
-    for key in ("issuer", "kind", "level", "area_segments", "valid_from", "valid_to", "text_zh", "text_en", "issued_at"):
-        assert key in surge_doc
     assert docs["typhoon_warning"].document["level"] in ("orange", "red")
+    # every bulletin is a valid body of POST /api/v1/feeds/{source}: riskcode's kinds, known segments
+    seg_ids = {s.id for s in geo.segments}
+    for b in docs.values():
+        body = FeedIn.model_validate(b.document)
+        assert body.kind in FEED_KINDS and body.area.segments and set(body.area.segments) <= seg_ids
     calm = ModelSource(geo, 0.0, None, 0)
     assert bulletins(geo, calm, datetime(2024, 5, 10, tzinfo=timezone.utc)) == []
 

@@ -4,7 +4,8 @@ Everything here is a plain read; the result (:class:`RawInputs`) is converted
 into riskcode's input types by :mod:`haixun.engine.evaluate`. Tables owned by
 other packages that may not exist in a given database (the API's
 ``official_feeds`` / ``segment_overrides``) are checked with ``to_regclass``
-and treated as empty when absent.
+and treated as empty when absent. Official feeds are read only with one of
+riskcode's kinds (``FEED_KINDS``, the vocabulary the API validates against).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from haixun.engine.model import LatencyMark
+from haixun.riskcode import FEED_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
     if await table_exists(conn, "official_feeds"):
         await cur.execute(
             "SELECT id, source, issuer, kind, level, area, valid_from, valid_to, issued_at"
-            " FROM official_feeds WHERE valid_from <= %s AND valid_to > %s ORDER BY issued_at", (now, now))
+            " FROM official_feeds WHERE valid_from <= %s AND valid_to > %s AND kind = ANY(%s) ORDER BY issued_at",
+            (now, now, list(FEED_KINDS)))
         out.official_feeds = list(await cur.fetchall())
     if await table_exists(conn, "segment_overrides"):
         await cur.execute(

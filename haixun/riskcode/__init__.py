@@ -8,8 +8,10 @@ from haixun.riskcode.dynamics import LevelState, active_override, step
 from haixun.riskcode.geometry import Exposure, LocationCode, SeawallIndex, exposure_zone, locate, location_code
 from haixun.riskcode.levels import Level, parse_level, worst
 from haixun.riskcode.model import (
+    FEED_KINDS,
     CameraEventInput,
     FeedItem,
+    FeedKind,
     HazardReason,
     Observation,
     Override,
@@ -30,7 +32,7 @@ from haixun.riskcode.shoreline import (
 from haixun.riskcode.tides import TideModel, TidePrediction, fit_tide, next_high_water, predict, time_to_level
 
 __all__ = [
-    "AreaIndex", "AreaSpec", "CameraEventInput", "ConfigError", "Exposure", "FeedItem", "HazardReason", "Level",
+    "FEED_KINDS", "AreaIndex", "AreaSpec", "CameraEventInput", "ConfigError", "Exposure", "FeedItem", "FeedKind", "HazardReason", "Level",
     "LevelChange", "LevelState", "LocationCode", "Observation", "Override", "OvertoppingResult", "RiskConfig",
     "Rollup", "SeawallIndex", "SegmentDecision", "SegmentResult", "SegmentSpec", "ShorelineInputs",
     "ShorelineResult", "ShorelineState", "TideModel", "TidePrediction", "active_override", "evaluate_segment",

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from haixun.riskcode.levels import WARNING_LEVELS, Level
+from haixun.riskcode.model import FeedKind
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("riskcode.toml")
 
@@ -211,7 +212,7 @@ class CameraConfig(_Strict):
 
 
 class OfficialConfig(_Strict):
-    kinds: list[str]
+    kinds: list[FeedKind]  # the subset of the domain's feed kinds that count
 
 
 class HysteresisConfig(_Strict):

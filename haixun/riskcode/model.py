@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -114,13 +114,19 @@ class CameraEventInput:
     segment_ids: tuple[str, ...]
 
 
+# The official feed kinds of the domain: the API's POST /api/v1/feeds/{source}
+# accepts exactly these, the engine passes them through unchanged.
+FeedKind = Literal["surge_forecast", "wave_forecast", "typhoon_warning", "gale_warning", "red_tide"]
+FEED_KINDS: tuple[str, ...] = get_args(FeedKind)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedItem:
     """An official warning/forecast. ``segment_ids`` or ``polygon`` (lon, lat ring); neither = whole shoreline."""
 
     id: str
     issuer: str
-    kind: Literal["surge_forecast", "wave_forecast", "typhoon_warning", "gale_warning", "red_tide"]
+    kind: FeedKind
     level: Level
     valid_from: datetime
     valid_to: datetime | None

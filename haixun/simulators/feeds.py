@@ -3,7 +3,8 @@
 ``bulletins`` is a pure function of the model (the scenario seen ``horizon``
 ahead, i.e. a perfect forecast) and the issue time; ``post_bulletin`` POSTs
 one JSON document to the feed endpoint and never raises on network errors.
-JSON form: docs/simulators.md ("Official feeds").
+JSON form: docs/simulators.md ("Official feeds"); the body of POST
+/api/v1/feeds/{source} (docs/api.md) with riskcode's feed kinds.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def bulletins(geo: SimGeography, source: ModelSource, issued_at: datetime, horiz
         peak, peak_at, peak_surge = worst_peak
         at_local = peak_at.astimezone(_CST).strftime("%d日%H:%M") if peak_at else ""
         out.append(Bulletin(SURGE_SOURCE, {
-            "issuer": SURGE_ISSUER, "kind": "storm_surge_warning", "level": surge_level,
-            "area_segments": area, "valid_from": format_ts(issued_at), "valid_to": format_ts(issued_at + horizon),
+            "issuer": SURGE_ISSUER, "kind": "surge_forecast", "level": surge_level,
+            "area": {"segments": area}, "valid_from": format_ts(issued_at), "valid_to": format_ts(issued_at + horizon),
             "issued_at": format_ts(issued_at),
             "text_zh": f"风暴潮{LEVEL_ZH[surge_level]}警报：预计平湖沿岸最高潮位{peak:.2f}米（{at_local}前后），最大增水{peak_surge * 100:.0f}厘米。",
             "text_en": f"Storm surge {surge_level} warning: highest water {peak:.2f} m CN1985 on the Pinghu coast "
@@ -105,7 +106,7 @@ def bulletins(geo: SimGeography, source: ModelSource, issued_at: datetime, horiz
     if ty_level != "none" and source.track is not None:
         out.append(Bulletin(TYPHOON_SOURCE, {
             "issuer": TYPHOON_ISSUER, "kind": "typhoon_warning", "level": ty_level,
-            "area_segments": sorted(s.id for s in geo.segments), "valid_from": format_ts(issued_at),
+            "area": {"segments": sorted(s.id for s in geo.segments)}, "valid_from": format_ts(issued_at),
             "valid_to": format_ts(issued_at + horizon), "issued_at": format_ts(issued_at),
             "text_zh": f"台风{LEVEL_ZH[ty_level]}预警：台风“烟花”影响平湖，预计平均风力最大{mean:.0f}米/秒，阵风{gust:.0f}米/秒。",
             "text_en": f"Typhoon {ty_level} warning: Typhoon In-fa affects Pinghu; mean wind up to {mean:.0f} m/s, "
