@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from haixun.settings import Settings
-from tests.test_api_helpers import add_key, add_user, running_api
+from tests.test_api_helpers import add_key, add_user, running_api, sync_test_geography
 
-FEED = {"issuer": "省海洋预报台", "kind": "storm_surge_forecast", "level": "orange",
+FEED = {"issuer": "省海洋预报台", "kind": "surge_forecast", "level": "orange",
         "area": {"segments": ["PH01"]}, "valid_from": "2021-07-25T12:00:00Z", "valid_to": "2999-07-26T12:00:00Z",
         "text_zh": "风暴潮橙色", "text_en": "orange surge", "issued_at": "2021-07-25T11:30:00Z"}
 
@@ -78,6 +78,7 @@ async def test_login_rejects_wrong_password_and_unknown_user(settings: Settings,
 
 async def test_changes_are_audited_with_before_and_after(settings: Settings, db_url: str, tmp_path: Path) -> None:
     add_user(db_url, "dora", "duty")
+    sync_test_geography(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         alarm_id = conn.execute("INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level) "
                                 "VALUES ('segment', 'PH01', now(), 'orange', 'red') RETURNING id").fetchone()[0]
@@ -125,6 +126,10 @@ async def test_feed_key_restricted_to_its_sources(settings: Settings, db_url: st
         assert (await c.post("/api/v1/feeds/red_tide", json=FEED, headers=h)).status_code == 403
         bad = {**FEED, "valid_to": "2021-07-25T00:00:00Z"}
         assert (await c.post("/api/v1/feeds/provincial_surge", json=bad, headers=h)).status_code == 422
+        # one vocabulary: riskcode's feed kinds; the old API names are refused, not translated
+        for kind in ("storm_surge_forecast", "wave_warning", "anything_else"):
+            r = await c.post("/api/v1/feeds/provincial_surge", json={**FEED, "kind": kind}, headers=h)
+            assert r.status_code == 422 and "surge_forecast" in r.text, (kind, r.text)
         bad = {**FEED, "area": {"segments": ["NOPE"]}}
         assert (await c.post("/api/v1/feeds/provincial_surge", json=bad, headers=h)).status_code == 422
         poly = {**FEED, "area": {"polygon": [[121.0, 30.6], [121.1, 30.6], [121.1, 30.65]]}}

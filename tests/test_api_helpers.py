@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from haixun.api.app import create_app
 from haixun.api.auth import hash_password, new_api_key
 from haixun.api.options import ApiOptions
+from haixun.data.geography import parse_geography
+from haixun.data.sync import sync_to_db
 from haixun.settings import Settings
 from tests.conftest import free_port
 
@@ -44,7 +46,8 @@ def test_geography() -> dict[str, Any]:
         _f("seawall_segment", "PH02", {"type": "LineString", "coordinates": [[121.05, COAST_LAT], [121.10, COAST_LAT]]},
            name="二段", name_en="Section 2", **seg),
         _f("land_boundary", "served", _rect(121.00, 30.595, 121.10, 30.65)),
-        _f("town", "T01", _rect(121.00, COAST_LAT, 121.10, 30.65), name="乍浦镇", name_en="Zhapu", population=20000),
+        _f("town", "T01", _rect(121.00, COAST_LAT, 121.10, 30.65), name="乍浦镇", name_en="Zhapu", population=20000,
+           population_source="test"),
         _f("village", "V01", _rect(121.00, COAST_LAT, 121.05, 30.65), town_id="T01", name="西村", name_en="West",
            population=8000, contact={"name": "王", "phone": "0573-1", "role": "duty", "sample": True}),
         _f("village", "V02", _rect(121.05, COAST_LAT, 121.10, 30.65), town_id="T01", name="东村", name_en="East",
@@ -69,6 +72,12 @@ def write_geography(folder: Path) -> Path:
     return path
 
 
+def sync_test_geography(db_url: str) -> None:
+    """What ``haixun load-geo`` does, with the test geography (shelters/roads rows for the status endpoints)."""
+    with psycopg.connect(db_url) as conn:
+        sync_to_db(conn, parse_geography(test_geography(), "test"))
+
+
 @dataclass
 class Api:
     base: str
@@ -80,8 +89,10 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def running_api(settings: Settings, tmp_path: Path, **opts: Any) -> AsyncIterator[Api]:
-    options = ApiOptions(geo_path=write_geography(tmp_path), web_dir=tmp_path / "web", **opts)
-    app = create_app(settings, options)
+    path = write_geography(tmp_path)
+    options = ApiOptions(geo_path=path, web_dir=tmp_path / "web", **opts)
+    # the small test geography is parsed, not validated (it is no 27 km seawall)
+    app = create_app(settings, options, geography=parse_geography(test_geography(), str(path)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            ws_ping_interval=None))

@@ -19,13 +19,14 @@ from psycopg.rows import dict_row
 from haixun.api import logfilter
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json, renotify_due
 from haixun.api.context import ApiContext, LruCache
-from haixun.api.geo import Geography, default_geo_path
+from haixun.api.geo import ServedGeography
 from haixun.api.listener import StateListener, load_initial
 from haixun.api.live import Hub, LiveState, StateRow
 from haixun.api.metrics import ApiMetrics
 from haixun.api.options import ApiOptions
 from haixun.api.routes_ops import parse_config
 from haixun.api.routes_ws import push_risk_updates
+from haixun.data.geography import PACKAGED_FILE, Geography, load_geography
 from haixun.riskcode.config import ConfigError, RiskConfig, load_config
 from haixun.settings import Settings
 from haixun.store.db import open_pool
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 def default_web_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "web"
+
+
+def default_geo_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / PACKAGED_FILE
 
 
 async def _active_risk_config(ctx: ApiContext) -> RiskConfig:
@@ -92,6 +97,17 @@ async def _heartbeat(ctx: ApiContext) -> None:
         ctx.hub.broadcast("risk", {"type": "ping", "seq": ctx.live.seq})
 
 
+async def _ops_poller(ctx: ApiContext) -> None:
+    """Status changes that send no NOTIFY (``haixun load-geo --force-state``) reach the risk lookups too."""
+    while True:
+        await asyncio.sleep(ctx.options.state_poll_s)
+        try:
+            if await ctx.reload_ops():
+                push_risk_updates(ctx)
+        except Exception as exc:
+            log.warning("reloading shelter/road status failed: %s", exc)
+
+
 async def _renotifier(ctx: ApiContext) -> None:
     while True:
         await asyncio.sleep(ctx.options.renotify_check_s)
@@ -103,20 +119,23 @@ async def _renotifier(ctx: ApiContext) -> None:
             log.warning("alarm re-notification failed: %s", exc)
 
 
-def create_app(settings: Settings, options: ApiOptions | None = None) -> FastAPI:
+def create_app(settings: Settings, options: ApiOptions | None = None, geography: Geography | None = None) -> FastAPI:
+    """The application. ``geography``: an already parsed geography (tests); by default
+    ``haixun.data.load_geography(options.geo_path)``, loaded and validated once here."""
     opts = options or ApiOptions()
-    geo = Geography.load(opts.geo_path or default_geo_path())
+    served = ServedGeography.build(geography or load_geography(opts.geo_path))
     metrics = ApiMetrics()
-    ctx = ApiContext(settings=settings, options=opts, metrics=metrics, geo=geo, risk_config=load_config(),
-                     live=LiveState(opts.ring_size), hub=Hub(opts.ws_queue_max, metrics),
-                     risk_cache=LruCache(opts.risk_cache_max))
+    config = load_config()
+    ctx = ApiContext(settings=settings, options=opts, metrics=metrics, geo=served, risk_config=config,
+                     seawall=served.seawall(config), live=LiveState(opts.ring_size),
+                     hub=Hub(opts.ws_queue_max, metrics), risk_cache=LruCache(opts.risk_cache_max))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logfilter.install()
         ctx.pool = await open_pool(settings.database_url, name="haixun-api")
         try:
-            ctx.risk_config = await _active_risk_config(ctx)
+            ctx.use_config(await _active_risk_config(ctx))
             await ctx.reload_ops()
             await load_initial(ctx.pool, ctx.live, opts.ring_size)
             ctx.listener = StateListener(settings.database_url, ctx.pool, ctx.live,
@@ -125,6 +144,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None) -> FastAPI
                                          poll_s=opts.state_poll_s, metrics=metrics)
             ctx.tasks.append(asyncio.create_task(ctx.listener.run(), name="haixun-api-listener"))
             ctx.tasks.append(asyncio.create_task(_heartbeat(ctx), name="haixun-api-heartbeat"))
+            ctx.tasks.append(asyncio.create_task(_ops_poller(ctx), name="haixun-api-ops"))
             if opts.renotify_check_s > 0:
                 ctx.tasks.append(asyncio.create_task(_renotifier(ctx), name="haixun-api-renotify"))
             with contextlib.suppress(asyncio.TimeoutError):

@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import Request, WebSocket
 from psycopg_pool import AsyncConnectionPool
 
-from haixun.api.geo import Geography
+from haixun.api.geo import ServedGeography
 from haixun.api.live import Hub, LiveState
 from haixun.api.metrics import ApiMetrics
 from haixun.api.options import ApiOptions
 from haixun.api.risk import OpsStatus
-from haixun.riskcode.config import RiskConfig
+from haixun.riskcode import RiskConfig, SeawallIndex
 from haixun.settings import Settings
 
 
@@ -45,8 +45,9 @@ class ApiContext:
     settings: Settings
     options: ApiOptions
     metrics: ApiMetrics
-    geo: Geography
+    geo: ServedGeography
     risk_config: RiskConfig
+    seawall: SeawallIndex            # riskcode's crest-line index for risk_config
     live: LiveState
     hub: Hub
     pool: AsyncConnectionPool | None = None
@@ -56,15 +57,26 @@ class ApiContext:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     listener: Any = None
 
-    async def reload_ops(self) -> None:
-        """Shelter/road status from the database (after a change here or in another API process)."""
+    config_version: int = 0          # bumped by use_config (part of the risk cache key)
+
+    def use_config(self, config: RiskConfig) -> None:
+        """Switch to another risk configuration (zones may move: rebuild the seawall index)."""
+        self.seawall = self.geo.seawall(config)
+        self.risk_config = config
+        self.config_version += 1
+
+    async def reload_ops(self) -> bool:
+        """Shelter/road status (shelters.open / roads.closed, migration 010) after a change here or in
+        another API process; ids missing from the tables keep the geography file's initial value."""
         async with self.db().connection() as conn:
-            shelters = await (await conn.execute("SELECT shelter_id, open FROM shelter_status")).fetchall()
-            roads = await (await conn.execute("SELECT road_id, closed FROM road_status")).fetchall()
+            shelters = await (await conn.execute("SELECT id, open FROM shelters")).fetchall()
+            roads = await (await conn.execute("SELECT id, closed FROM roads")).fetchall()
         ops = OpsStatus(dict(shelters), dict(roads))
-        if ops != self.ops:
-            self.ops = ops
-            self.ops_version += 1
+        if ops == self.ops:
+            return False
+        self.ops = ops
+        self.ops_version += 1
+        return True
 
     def db(self) -> AsyncConnectionPool:
         if self.pool is None:

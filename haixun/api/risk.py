@@ -1,10 +1,10 @@
 """Location risk code for GET /api/v1/risk and /ws/risk.
 
 ``assess_location`` is the one place where a resident's point is turned into
-a code. It uses the served geography and the live engine state; the
-zones, the segment-level x zone matrix and the advice texts come from the
-riskcode configuration (``RiskConfig``); when riskcode exposes a complete
-location-code function, this is the one call to swap.
+a response. The rules themselves are riskcode's: exposure zone, the segments
+that count and the code matrix (``SeawallIndex`` + ``code_for``, the two
+halves of ``riskcode.location_code``); this module adds the served-area check,
+the wording, and the shelter/road/contact lookups of the geography.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from haixun.api.geo import GeoFeature, Geography
-from haixun.riskcode.config import RiskConfig
-from haixun.riskcode.levels import Level, parse_level, worst
+from haixun.api.geo import ServedGeography
+from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
+from haixun.riskcode.geometry import code_for, exposure_from_row
 
 ROAD_RADIUS_M = 2000.0
 SHELTERS_SHOWN = 3
@@ -31,6 +31,8 @@ class OutsideServedArea(Exception):
 
 @dataclass(frozen=True, slots=True)
 class OpsStatus:
+    """Duty-room state of shelters and roads (columns shelters.open / roads.closed)."""
+
     shelters_open: dict[str, bool]
     roads_closed: dict[str, bool]
 
@@ -44,41 +46,16 @@ def level_of(entry: dict[str, Any] | None) -> Level:
         return Level.UNKNOWN
 
 
-def zone_of(config: RiskConfig, signed_distance_m: float) -> str:
-    """riskcode exposure zone A-E from the signed distance to the crest line (seaward negative)."""
-    z = config.zones
-    d = signed_distance_m
-    if d < 0:
-        return "A"
-    if d < z.b_max_m:
-        return "B"
-    if d < z.c_max_m:
-        return "C"
-    if d < z.d_max_m:
-        return "D"
-    return "E"
-
-
-def _zone(config: RiskConfig, signed_distance_m: float, lang: str) -> dict[str, Any]:
-    zid = zone_of(config, signed_distance_m)
-    note = config.advice.zone[zid]  # type: ignore[index]
-    return {"id": zid, "name": note.zh if lang == "zh" else note.en,
-            "distance_to_wall_m": round(abs(signed_distance_m), 1),
-            "side": "seaward" if signed_distance_m < 0 else "landward"}
-
-
 _TITLES = {"zh": {"none": "无风险", "blue": "蓝色风险", "yellow": "黄色风险", "orange": "橙色风险", "red": "红色风险",
                   "unknown": "风险未知"},
            "en": {"none": "No risk", "blue": "Blue risk", "yellow": "Yellow risk", "orange": "Orange risk",
                   "red": "Red risk", "unknown": "Risk unknown"}}
 
 
-def _advice(config: RiskConfig, level: Level, zone_id: str | None, lang: str) -> dict[str, Any]:
+def _advice(config: RiskConfig, level: Level, zone_id: str, lang: str) -> dict[str, Any]:
     base = config.advice.code[level]
-    actions = [base.zh if lang == "zh" else base.en]
-    if zone_id is not None:
-        note = config.advice.zone[zone_id]  # type: ignore[index]
-        actions.append(note.zh if lang == "zh" else note.en)
+    note = config.advice.zone[zone_id]  # type: ignore[index]
+    actions = [base.zh, note.zh] if lang == "zh" else [base.en, note.en]
     return {"title": _TITLES[lang][level.value], "text": (" " if lang == "en" else "").join(actions), "actions": actions}
 
 
@@ -120,99 +97,90 @@ def _reason_text(h: dict[str, Any], lang: str) -> str:
     return zh if lang == "zh" else en
 
 
-def assess_location(geo: Geography, config: RiskConfig, state: dict[str, Any], ops: OpsStatus, lat: float, lon: float, lang: str,
-                    now: datetime | None = None) -> dict[str, Any]:
+def assess_location(served: ServedGeography, seawall: SeawallIndex, config: RiskConfig, state: dict[str, Any],
+                    ops: OpsStatus, lat: float, lon: float, lang: str, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    p = geo.point(lon, lat)
-    if not geo.in_served_area(p):
+    if not served.in_served_area(lon, lat):
         raise OutsideServedArea()
     seg_states: dict[str, Any] = state.get("segments") or {}
-    near = geo.nearest_segments(p, config.zones.neighbour_margin_m)
-    front = near[0][0] if near else None
-    segments = []
-    levels: list[Level] = []
-    for seg, d in near:
-        lv = level_of(seg_states.get(seg.id))
-        levels.append(lv)
-        segments.append({"id": seg.id, "name": seg.name, "name_en": seg.name_en, "level": lv.value,
-                         "distance_m": round(d, 1), "in_front": seg is front})
-    segment_level = worst(levels) if levels else Level.UNKNOWN
-    signed = geo.signed_distance_to_wall(front, p) if front else None
-    zone_id = zone_of(config, signed) if signed is not None else None
-    code = config.code(segment_level, zone_id) if zone_id else Level.UNKNOWN
-    front_state: dict[str, Any] = seg_states.get(front.id, {}) if front else {}
+    row = seawall.signed_distances(lon, lat)[0]
+    exposure = exposure_from_row(seawall, row)
+    levels = {sid: level_of(seg_states.get(sid)) for sid in exposure.segment_ids}
+    located = code_for(config, exposure, levels)
+    code, zone_id, front_id = located.code, located.zone, exposure.nearest_segment_id
+    distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row)}
+    counted = sorted(exposure.segment_ids, key=lambda sid: distance[sid])
+    segments = [{"id": sid, "name": served.segments[sid].name, "name_en": served.segments[sid].name_en,
+                 "level": levels[sid].value, "distance_m": round(distance[sid], 1), "in_front": sid == front_id}
+                for sid in counted]
+    front_state: dict[str, Any] = seg_states.get(front_id) or {}
 
     reasons = []
-    for seg, _ in near:
-        for h in (seg_states.get(seg.id) or {}).get("hazards") or []:
+    for sid in counted:
+        for h in (seg_states.get(sid) or {}).get("hazards") or []:
             if h.get("level") in (None, "none"):
                 continue
-            reasons.append({"segment_id": seg.id, "hazard": h.get("hazard"), "level": h.get("level"),
+            reasons.append({"segment_id": sid, "hazard": h.get("hazard"), "level": h.get("level"),
                             "value": h.get("value"), "unit": h.get("unit"), "threshold": h.get("threshold"),
                             "text": _reason_text(h, lang)})
-    if segment_level == Level.UNKNOWN:
-        reasons.append({"segment_id": front.id if front else None, "hazard": "stale_data", "level": "unknown",
-                        "value": None, "unit": None, "threshold": None, "text": _reason_text({"hazard": "stale_data"}, lang)})
+    if located.segment_level == Level.UNKNOWN:
+        reasons.append({"segment_id": front_id, "hazard": "stale_data", "level": "unknown", "value": None,
+                        "unit": None, "threshold": None, "text": _reason_text({"hazard": "stale_data"}, lang)})
 
-    wall = None
-    if front is not None:
-        q = front_state.get("overtopping_lpsm")
-        wall = {"segment_id": front.id, "structure": front.props.get("structure"),
-                "crest_level_m": front.props.get("crest_level_m"), "freeboard_m": front_state.get("freeboard_m"),
-                "overtopping_lpsm": q, "overtopping_class": overtopping_class(q if isinstance(q, (int, float)) else None)}
-
-    zone = _zone(config, signed, lang) if signed is not None else None
-    shelters = _nearest_open_shelters(geo, ops, p, lang)
-    roads = _road_warnings(geo, ops, p, front_state)
-    contact = _contact(geo, p)
+    front = served.segments[front_id]
+    q = front_state.get("overtopping_lpsm")
+    wall = {"segment_id": front_id, "structure": front.structure, "crest_level_m": front.crest_level_m,
+            "freeboard_m": front_state.get("freeboard_m"), "overtopping_lpsm": q,
+            "overtopping_class": overtopping_class(q if isinstance(q, (int, float)) else None)}
+    note = config.advice.zone[zone_id]  # type: ignore[index]
+    zone = {"id": zone_id, "name": note.zh if lang == "zh" else note.en,
+            "distance_to_wall_m": round(abs(located.distance_m), 1),
+            "side": "seaward" if located.distance_m < 0 else "landward"}
+    here = served.metric(lon, lat)
 
     decided = _parse_ts(front_state.get("decided_at")) or _parse_ts(state.get("at"))
     inputs = [_parse_ts(h.get("input_ts")) for h in front_state.get("hazards") or []]
-    inputs = [t for t in inputs if t is not None]
-    newest_input = max(inputs) if inputs else decided
+    newest_input = max((t for t in inputs if t is not None), default=decided)
     return {
         "code": code.value, "level": code.value, "grade": code.official_grade, "lang": lang,
-        "zone": zone, "segments": segments, "reasons": reasons, "advice": _advice(config, code, zone_id, lang), "segment_level": segment_level.value,
+        "zone": zone, "segments": segments, "reasons": reasons, "advice": _advice(config, code, zone_id, lang),
+        "segment_level": located.segment_level.value,
         "wall": wall, "time_to_threshold": front_state.get("time_to_threshold"),
-        "shelters": shelters, "roads": roads, "contact": contact,
+        "shelters": _nearest_open_shelters(served, ops, here), "roads": _road_warnings(served, ops, here, front_state),
+        "contact": _contact(served, lon, lat),
         "seq": state.get("seq", 0),
         "updated_at": decided.isoformat().replace("+00:00", "Z") if decided else None,
         "data_age_s": round((now - newest_input).total_seconds(), 1) if newest_input else None,
     }
 
 
-def _nearest_open_shelters(geo: Geography, ops: OpsStatus, p: Any, lang: str) -> list[dict[str, Any]]:
+def _nearest_open_shelters(served: ServedGeography, ops: OpsStatus, here: Any) -> list[dict[str, Any]]:
     items = []
-    for s in geo.shelters.values():
-        is_open = ops.shelters_open.get(s.id, bool(s.props.get("open", True)))
-        if not is_open:
+    for s in served.shelters.values():
+        if not ops.shelters_open.get(s.id, s.open):
             continue
-        lon, lat = s.geometry["coordinates"][:2]
-        items.append((geo.distance_m(s, p), s, lon, lat))
+        items.append((served.shelter_xy[s.id].distance(here), s))
     items.sort(key=lambda t: t[0])
-    return [{"id": s.id, "name": s.name, "name_en": s.name_en, "open": True, "capacity": s.props.get("capacity"),
-             "address": s.props.get("address"), "lat": lat, "lon": lon, "distance_m": round(d, 1)}
-            for d, s, lon, lat in items[:SHELTERS_SHOWN]]
+    return [{"id": s.id, "name": s.name, "name_en": s.name_en, "open": True, "capacity": s.capacity,
+             "address": s.address, "lat": s.lat, "lon": s.lon, "distance_m": round(d, 1)}
+            for d, s in items[:SHELTERS_SHOWN]]
 
 
-def _road_warnings(geo: Geography, ops: OpsStatus, p: Any, front_state: dict[str, Any]) -> list[dict[str, Any]]:
+def _road_warnings(served: ServedGeography, ops: OpsStatus, here: Any, front_state: dict[str, Any]) -> list[dict[str, Any]]:
     water = _still_water(front_state)
     freeboard = front_state.get("freeboard_m")
     q = front_state.get("overtopping_lpsm")
     sea_on_land = (isinstance(freeboard, (int, float)) and freeboard <= 0) or (isinstance(q, (int, float)) and q >= 1.0)
     out = []
-    for r in geo.roads.values():
-        d = geo.distance_m(r, p)
+    for r in served.roads.values():
+        d = float(served.road_xy[r.id].distance(here))
         if d > ROAD_RADIUS_M:
             continue
-        closed = ops.roads_closed.get(r.id, bool(r.props.get("closed", False)))
+        closed = ops.roads_closed.get(r.id, r.closed)
         flooded = []
         if water is not None and sea_on_land:
-            for lp in r.props.get("low_points") or []:
-                g = lp.get("ground_level_m")
-                if isinstance(g, (int, float)) and g < water:
-                    flooded.append({"lat": lp.get("lat"), "lon": lp.get("lon"), "ground_level_m": g,
-                                    "water_level_m": water})
+            flooded = [{"lat": lp.lat, "lon": lp.lon, "ground_level_m": lp.ground_level_m, "water_level_m": water}
+                       for lp in r.low_points if lp.ground_level_m < water]
         if closed or flooded:
             out.append({"id": r.id, "name": r.name, "name_en": r.name_en, "closed": closed,
                         "distance_m": round(d, 1), "flooded_low_points": flooded})
@@ -220,15 +188,15 @@ def _road_warnings(geo: Geography, ops: OpsStatus, p: Any, front_state: dict[str
     return out
 
 
-def _contact(geo: Geography, p: Any) -> dict[str, Any] | None:
-    v: GeoFeature | None = geo.village_at(p)
+def _contact(served: ServedGeography, lon: float, lat: float) -> dict[str, Any] | None:
+    v = served.village_at(lon, lat)
     if v is None:
         return None
-    town = geo.towns.get(str(v.props.get("town_id")))
-    c = v.props.get("contact") or {}
-    return {"village_id": v.id, "village": v.name, "village_en": v.name_en,
-            "town_id": town.id if town else v.props.get("town_id"), "town": town.name if town else None,
-            "name": c.get("name"), "phone": c.get("phone"), "role": c.get("role"), "sample": bool(c.get("sample", False))}
+    town = served.towns.get(v.town_id)
+    c = v.contact
+    return {"village_id": v.id, "village": v.name, "village_en": v.name_en, "town_id": v.town_id,
+            "town": town.name if town else None, "name": c.name if c else None, "phone": c.phone if c else None,
+            "role": c.role if c else None, "sample": c.sample if c else False}
 
 
 def risk_signature(r: dict[str, Any]) -> tuple[Any, ...]:

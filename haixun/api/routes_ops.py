@@ -20,6 +20,7 @@ from haixun.api.context import ApiContext, get_ctx
 from haixun.api.live import iso
 from haixun.api.routes_public import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
+from haixun.riskcode import FeedKind
 from haixun.riskcode.config import ConfigError, RiskConfig
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
@@ -229,7 +230,7 @@ async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("ad
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="thresholds.save", target=f"threshold_versions:{after['id']}",
                           before=_j(before), after=_j(after), comment=body.comment)
-    ctx.risk_config = cfg
+    ctx.use_config(cfg)
     return _j(after) or {}
 
 
@@ -254,7 +255,7 @@ async def activate_thresholds(version_id: int, p: Principal = Depends(require("a
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="thresholds.activate", target=f"threshold_versions:{version_id}",
                           before=_j(before), after=_j(after))
-    ctx.risk_config = cfg
+    ctx.use_config(cfg)
     return _j(after) or {}
 
 
@@ -280,7 +281,7 @@ class FeedArea(BaseModel):
 
 class FeedIn(BaseModel):
     issuer: str = Field(min_length=1, max_length=200)
-    kind: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    kind: FeedKind  # riskcode's vocabulary, the one the engine evaluates
     level: SetLevel
     area: FeedArea
     valid_from: datetime
@@ -366,21 +367,30 @@ class RoadStatusIn(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
+async def _set_status(ctx: ApiContext, p: Principal, *, table: str, column: str, kind: str, item_id: str,
+                      value: bool, comment: str) -> None:
+    """One transaction: the status column (migration 010, which load-geo then keeps because updated_by is
+    not 'load-geo'), the audit row, and NOTIFY so every API process reloads its status."""
+    async with ctx.db().connection() as conn, conn.transaction():
+        cur = await conn.execute(f"SELECT {column} FROM {table} WHERE id = %s FOR UPDATE", (item_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise HTTPException(409, f"{kind} {item_id!r} is not in the database yet: run `haixun load-geo`")
+        await conn.execute(f"UPDATE {table} SET {column} = %s, updated_by = %s, updated_at = now() WHERE id = %s",
+                           (value, p.actor, item_id))
+        await write_audit(conn, actor=p.actor, action=f"{kind}.status", target=f"{kind}:{item_id}",
+                          before={column: row[0]}, after={column: value}, comment=comment)
+        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
+    await ctx.reload_ops()
+
+
 @router.post("/shelters/{shelter_id}/status", summary="Open or close a shelter (duty)")
 async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Depends(require("duty")),
                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if shelter_id not in ctx.geo.shelters:
         raise HTTPException(404, f"unknown shelter {shelter_id!r}")
-    before = next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
-    async with ctx.db().connection() as conn, conn.transaction():
-        await conn.execute("INSERT INTO shelter_status (shelter_id, open, comment, updated_by) VALUES (%s, %s, %s, %s) "
-                           "ON CONFLICT (shelter_id) DO UPDATE SET open = EXCLUDED.open, comment = EXCLUDED.comment, "
-                           "updated_by = EXCLUDED.updated_by, updated_at = now()",
-                           (shelter_id, body.open, body.comment, p.actor))
-        await write_audit(conn, actor=p.actor, action="shelter.status", target=f"shelter:{shelter_id}",
-                          before={"open": before["open"]}, after={"open": body.open}, comment=body.comment)
-        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
-    await ctx.reload_ops()
+    await _set_status(ctx, p, table="shelters", column="open", kind="shelter", item_id=shelter_id, value=body.open,
+                      comment=body.comment)
     return next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
 
 
@@ -389,16 +399,8 @@ async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(requ
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if road_id not in ctx.geo.roads:
         raise HTTPException(404, f"unknown road {road_id!r}")
-    before = next(r for r in await road_items(ctx) if r["id"] == road_id)
-    async with ctx.db().connection() as conn, conn.transaction():
-        await conn.execute("INSERT INTO road_status (road_id, closed, comment, updated_by) VALUES (%s, %s, %s, %s) "
-                           "ON CONFLICT (road_id) DO UPDATE SET closed = EXCLUDED.closed, comment = EXCLUDED.comment, "
-                           "updated_by = EXCLUDED.updated_by, updated_at = now()",
-                           (road_id, body.closed, body.comment, p.actor))
-        await write_audit(conn, actor=p.actor, action="road.status", target=f"road:{road_id}",
-                          before={"closed": before["closed"]}, after={"closed": body.closed}, comment=body.comment)
-        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
-    await ctx.reload_ops()
+    await _set_status(ctx, p, table="roads", column="closed", kind="road", item_id=road_id, value=body.closed,
+                      comment=body.comment)
     return next(r for r in await road_items(ctx) if r["id"] == road_id)
 
 

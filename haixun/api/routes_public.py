@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from psycopg.rows import dict_row
+from shapely.geometry import mapping
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.api.context import ApiContext, get_ctx
-from haixun.api.geo import GeoFeature
 from haixun.api.live import iso
 from haixun.api.risk import OutsideServedArea, assess_location, level_of
+from haixun.data.geography import Segment
 from haixun.riskcode.levels import Level, worst
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -34,13 +35,14 @@ def pick_lang(lang: str | None, accept_language: str | None) -> str:
 
 def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
     """Cached per rounded location, language and state seq. Raises OutsideServedArea."""
-    key = (round(lat, 4), round(lon, 4), lang, ctx.live.seq, ctx.ops_version)
+    key = (round(lat, 4), round(lon, 4), lang, ctx.live.seq, ctx.ops_version, ctx.config_version)
     hit = ctx.risk_cache.get(key)
     if hit is not None:
         ctx.metrics.risk_cache.labels("hit").inc()
         return hit
     ctx.metrics.risk_cache.labels("miss").inc()
-    result = assess_location(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, round(lat, 4), round(lon, 4), lang)
+    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, round(lat, 4),
+                             round(lon, 4), lang)
     ctx.risk_cache.put(key, result)
     return result
 
@@ -55,18 +57,19 @@ async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en
         raise HTTPException(404, OUTSIDE_MSG) from None
 
 
-def segment_feature(ctx: ApiContext, seg: GeoFeature, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def segment_feature(ctx: ApiContext, seg: Segment, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     st = (ctx.live.body.get("segments") or {}).get(seg.id) or {}
     lv = level_of(st)
-    keys = ("structure", "crest_level_m", "warning_levels_m", "town_id", "tide_station", "wind_station", "wave_station")
-    props: dict[str, Any] = {"id": seg.id, "name": seg.name, "name_en": seg.name_en}
-    props.update({k: seg.props.get(k) for k in keys})
+    props: dict[str, Any] = {"id": seg.id, "name": seg.name, "name_en": seg.name_en, "town_id": seg.town_id,
+                             "structure": seg.structure, "crest_level_m": seg.crest_level_m,
+                             "warning_levels_m": seg.warning_levels.as_dict(), "tide_station": seg.tide_station,
+                             "wind_station": seg.wind_station, "wave_station": seg.wave_station}
     props.update(level=lv.value, raw_level=st.get("raw_level", lv.value), grade=lv.official_grade,
                  since=st.get("since"), decided_at=st.get("decided_at"), hazards=st.get("hazards", []),
                  overtopping_lpsm=st.get("overtopping_lpsm"), freeboard_m=st.get("freeboard_m"),
                  next_high_water=st.get("next_high_water"), time_to_threshold=st.get("time_to_threshold"),
                  override=overrides.get(seg.id))
-    return {"type": "Feature", "id": seg.id, "geometry": seg.geometry, "properties": props}
+    return {"type": "Feature", "id": seg.id, "geometry": mapping(seg.geometry), "properties": props}
 
 
 async def active_overrides(ctx: ApiContext) -> dict[str, dict[str, Any]]:
@@ -190,15 +193,13 @@ async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     for tid in sorted(ctx.geo.towns):
         town = ctx.geo.towns[tid]
         villages = []
-        for vid in sorted(v for v, f in ctx.geo.villages.items() if f.props.get("town_id") == tid):
+        for vid in sorted(v for v, f in ctx.geo.villages.items() if f.town_id == tid):
             vf = ctx.geo.villages[vid]
             vs = vstate.get(vid) or {}
             lv = level_of(vs)
-            c = vf.props.get("contact") or {}
             villages.append({"id": vid, "name": vf.name, "name_en": vf.name_en, "level": lv.value,
-                             "grade": lv.official_grade, "since": vs.get("since"),
-                             "population": vf.props.get("population"),
-                             "contact": {k: c.get(k) for k in ("name", "phone", "role", "sample")}})
+                             "grade": lv.official_grade, "since": vs.get("since"), "population": vf.population,
+                             "contact": vf.contact.as_dict() if vf.contact else None})
         vlevels = [Level(v["level"]) for v in villages]
         all_village_levels += vlevels
         ts_ = tstate.get(tid) or {}
@@ -206,7 +207,7 @@ async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
         towns.append({"id": tid, "name": town.name, "name_en": town.name_en, "level": tlevel.value,
                       "grade": tlevel.official_grade, "counts": _counts(vlevels),
                       "segment_counts": _counts([lv for s, lv in seg_levels.items()
-                                                 if ctx.geo.segments[s].props.get("town_id") == tid]),
+                                                 if ctx.geo.segments[s].town_id == tid]),
                       "population": ts_.get("population") or _population(villages), "villages": villages})
     cs = areas.get("city") or {}
     clevel = level_of(cs) if cs else (worst(all_village_levels) if all_village_levels else Level.UNKNOWN)
@@ -227,21 +228,29 @@ def _population(villages: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
+async def _status_rows(ctx: ApiContext, table: str, column: str) -> dict[str, dict[str, Any]]:
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT shelter_id, open, updated_at, updated_by FROM shelter_status")
-        status = {r["shelter_id"]: r for r in await cur.fetchall()}
+        await cur.execute(f"SELECT id, {column} AS value, updated_at, updated_by FROM {table}")
+        return {r["id"]: r for r in await cur.fetchall()}
+
+
+def _status(row: dict[str, Any] | None, initial: bool) -> tuple[bool, str | None, str | None]:
+    """(value, updated_at, updated_by): the table row (migration 010), else the file's initial value."""
+    if row is None:
+        return initial, None, None
+    return row["value"], iso(row["updated_at"]), row["updated_by"]
+
+
+async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
+    status = await _status_rows(ctx, "shelters", "open")
     items = []
     for sid in sorted(ctx.geo.shelters):
         s = ctx.geo.shelters[sid]
-        st = status.get(sid)
-        lon, lat = s.geometry["coordinates"][:2]
-        items.append({"id": sid, "village_id": s.props.get("village_id"), "name": s.name, "name_en": s.name_en,
-                      "capacity": s.props.get("capacity"), "address": s.props.get("address"), "lat": lat, "lon": lon,
-                      "open": st["open"] if st else bool(s.props.get("open", True)),
-                      "status_updated_at": iso(st["updated_at"]) if st else None,
-                      "status_updated_by": st["updated_by"] if st else None})
+        is_open, at, by = _status(status.get(sid), s.open)
+        items.append({"id": sid, "village_id": s.village_id, "name": s.name, "name_en": s.name_en,
+                      "capacity": s.capacity, "address": s.address, "lat": s.lat, "lon": s.lon, "open": is_open,
+                      "status_updated_at": at, "status_updated_by": by})
     return items
 
 
@@ -251,19 +260,14 @@ async def get_shelters(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
 
 
 async def road_items(ctx: ApiContext) -> list[dict[str, Any]]:
-    async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT road_id, closed, updated_at, updated_by FROM road_status")
-        status = {r["road_id"]: r for r in await cur.fetchall()}
+    status = await _status_rows(ctx, "roads", "closed")
     items = []
     for rid in sorted(ctx.geo.roads):
         r = ctx.geo.roads[rid]
-        st = status.get(rid)
-        items.append({"id": rid, "name": r.name, "name_en": r.name_en,
-                      "closed": st["closed"] if st else bool(r.props.get("closed", False)),
-                      "status_updated_at": iso(st["updated_at"]) if st else None,
-                      "status_updated_by": st["updated_by"] if st else None,
-                      "geometry": r.geometry, "low_points": r.props.get("low_points") or []})
+        closed, at, by = _status(status.get(rid), r.closed)
+        items.append({"id": rid, "name": r.name, "name_en": r.name_en, "closed": closed,
+                      "status_updated_at": at, "status_updated_by": by, "geometry": mapping(r.geometry),
+                      "low_points": [lp.as_dict() for lp in r.low_points]})
     return items
 
 

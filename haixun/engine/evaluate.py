@@ -34,11 +34,6 @@ log = logging.getLogger(__name__)
 # subject "changed" every cycle); kept in the stored decision record.
 VOLATILE_KEYS = frozenset({"decided_at"})
 
-# API feed kinds (docs/api.md) -> riskcode FeedItem kinds.
-FEED_KIND = {"storm_surge_forecast": "surge_forecast", "surge_forecast": "surge_forecast",
-             "wave_warning": "wave_forecast", "wave_forecast": "wave_forecast",
-             "typhoon_warning": "typhoon_warning", "gale_warning": "gale_warning", "red_tide": "red_tide"}
-
 
 class Evaluator(Protocol):
     config_version: str
@@ -106,17 +101,12 @@ async def load_geography_from_db(conn: psycopg.AsyncConnection) -> Geography | N
 
 def load_geography_from_file() -> Geography:
     """The packaged geography file (haixun/data/pinghu.geojson), validated by haixun.data."""
-    from shapely.geometry import mapping
-
     from haixun.data.geography import load_geography
+    from haixun.data.riskspecs import area_specs, segment_specs
 
     geo = load_geography()
-    segs = [SegmentSpec.from_feature({"properties": dict(s.properties), "geometry": mapping(s.geometry)})
-            for s in geo.segments]
-    villages = [AreaSpec(v.id, "village", tuple(v.geometry.exterior.coords), v.town_id, v.population)
-                for v in geo.villages]
-    towns = [AreaSpec(t.id, "town", tuple(t.geometry.exterior.coords), None, t.population) for t in geo.towns]
-    return Geography(segs, villages, towns, f"file {geo.version}")
+    villages, towns = area_specs(geo)
+    return Geography(list(segment_specs(geo)), list(villages), list(towns), f"file {geo.version}")
 
 
 async def load_evaluator(conn: psycopg.AsyncConnection) -> RiskEvaluator:
@@ -143,12 +133,9 @@ def camera_events(raw: RawInputs) -> list[CameraEventInput]:
 def feed_items(raw: RawInputs) -> list[FeedItem]:
     out = []
     for f in raw.official_feeds:
-        kind = FEED_KIND.get(f["kind"])
-        if kind is None:
-            continue  # stored for the record, not an input of the risk code
         area = f.get("area") or {}
         out.append(FeedItem(
-            id=f"{f['source']}:{f['id']}", issuer=f["issuer"], kind=kind, level=Level(f["level"]),  # type: ignore[arg-type]
+            id=f"{f['source']}:{f['id']}", issuer=f["issuer"], kind=f["kind"], level=Level(f["level"]),
             valid_from=f["valid_from"], valid_to=f["valid_to"], text="",
             segment_ids=tuple(area.get("segments") or ()),
             polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ())))

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from haixun.api.cap import CAP_NS
-from haixun.api.geo import Geography, polygon_rings_latlon
+from haixun.api.geo import ServedGeography, polygon_rings_latlon
 from haixun.api.risk import level_of
 from haixun.riskcode.levels import Level, parse_level, worst
 
@@ -43,7 +43,7 @@ def cap_time(ts: datetime) -> str:
     return ts.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def warned_areas(geo: Geography, state: dict[str, Any]) -> list[WarnedArea]:
+def warned_areas(geo: ServedGeography, state: dict[str, Any]) -> list[WarnedArea]:
     """Villages at a warning level; towns when no village entry exists (towns
     from their segments when the engine publishes no area entries)."""
     areas = state.get("areas") or {}
@@ -62,7 +62,7 @@ def warned_areas(geo: Geography, state: dict[str, Any]) -> list[WarnedArea]:
     for sid, seg in geo.segments.items():
         lv = level_of(segs.get(sid))
         if lv.is_warning:
-            by_town.setdefault(str(seg.props.get("town_id")), []).append((lv, _observed(segs[sid], lv)))
+            by_town.setdefault(seg.town_id, []).append((lv, _observed(segs[sid], lv)))
     out = []
     for tid, items in sorted(by_town.items()):
         if tid not in geo.towns:
@@ -83,7 +83,7 @@ def fingerprint(areas: list[WarnedArea]) -> str:
     return ";".join(f"{a.kind}:{a.id}={a.level.value}" for a in sorted(areas, key=lambda a: (a.kind, a.id)))
 
 
-def build_alert_xml(geo: Geography, *, identifier: str, sent: datetime, msg_type: str, references: str | None,
+def build_alert_xml(geo: ServedGeography, *, identifier: str, sent: datetime, msg_type: str, references: str | None,
                     areas: list[WarnedArea]) -> str:
     ET.register_namespace("", CAP_NS)
     q = lambda tag: f"{{{CAP_NS}}}{tag}"  # noqa: E731
@@ -142,7 +142,7 @@ def build_alert_xml(geo: Geography, *, identifier: str, sent: datetime, msg_type
     return ET.tostring(alert, encoding="unicode", xml_declaration=False)
 
 
-def _area_name(geo: Geography, a: WarnedArea, zh: bool) -> str:
+def _area_name(geo: ServedGeography, a: WarnedArea, zh: bool) -> str:
     f = (geo.villages if a.kind == "village" else geo.towns)[a.id]
     return f.name if zh else f.name_en
 
@@ -157,7 +157,7 @@ def _instruction(level: Level, zh: bool) -> str:
     return texts[level][0 if zh else 1]
 
 
-async def current_alert(conn: psycopg.AsyncConnection, geo: Geography, state: dict[str, Any],
+async def current_alert(conn: psycopg.AsyncConnection, geo: ServedGeography, state: dict[str, Any],
                         now: datetime | None = None) -> dict[str, Any] | None:
     """The alert describing the current situation, issuing a new one (Alert,
     Update or Cancel) when the situation changed. None: nothing to say."""
