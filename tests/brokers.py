@@ -8,6 +8,7 @@ defaults, max_queued_messages 1000, drop beyond that: see docs/ingest.md).
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -31,6 +32,10 @@ class PrivateBroker:
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
             "persistent_client_expiration 1h\n"
+            # Started as root, Mosquitto drops to the `mosquitto` user, which
+            # cannot write the persistence file into this root-owned temp
+            # folder ("Permission denied"): then nothing survives a restart.
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
 
     def start(self, timeout: float = 5.0) -> None:

@@ -105,10 +105,6 @@ async def test_restart_drains_spool_left_by_previous_run(settings, mqtt_endpoint
     assert scalar(settings.database_url, "SELECT reason FROM dead_letters") == "unknown_station"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Mosquitto 2.0.11 here does not redeliver QoS 1 messages that were in flight to a persistent v5 session "
-    "when the broker restarts from its persistence file (reproduced without haixun code: an unacknowledged "
-    "message is never resent after restart); see docs/ingest.md 'Known gaps'"))
 async def test_broker_restart_during_stream_loses_nothing(settings, tmp_path):
     port = free_port()
     broker = PrivateBroker(tmp_path / "broker", port)
