@@ -19,7 +19,7 @@ from haixun.simulators.geo import SimStation
 from haixun.simulators.load import LoadOptions, run_load
 from haixun.simulators.mqtt import make_client
 from haixun.simulators.source import ModelSource
-from haixun.simulators.geo import fixture_geography
+from haixun.simulators.geo import load_sim_geography
 
 START = datetime(2024, 5, 10, 2, tzinfo=timezone.utc)
 
@@ -68,8 +68,8 @@ class Collector:
 
 
 def _gateway(settings: Settings, specs: list[str], ticks: int = 5, **opt) -> tuple[Gateway, datetime]:
-    geo = fixture_geography()
-    gid = "GW-ZP"
+    geo = load_sim_geography()
+    gid = "gw-zhapu"  # ZP-T01 tide gauge + ZP-W01 weather station
     stations = [s for s in geo.stations if s.gateway_id == gid]
     plan = resolve_faults([FaultSpec.parse(s, offline_for_s=0.5) for s in specs],
                           {s.id: s.gateway_id for s in stations})
@@ -153,7 +153,7 @@ async def test_fault_malformed_every_kind_is_rejected_with_its_reason(settings: 
 
 
 async def test_fault_offline_fires_the_last_will_then_returns(settings: Settings):
-    gw, until = _gateway(settings, ["offline@GW-ZP"], ticks=3000)
+    gw, until = _gateway(settings, ["offline@gw-zhapu"], ticks=3000)
     gw.options = GatewayOptions(keepalive_s=5)
     async with Collector(settings) as col:
         stop = asyncio.Event()

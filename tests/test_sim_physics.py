@@ -15,7 +15,8 @@ from haixun.simulators import surge, tide, typhoon as ty, waves
 from haixun.simulators.cameras import camera_events, overtopping_lpsm
 from haixun.simulators.faults import FaultKind, FaultSpec, resolve_faults
 from haixun.simulators.feeds import bulletins
-from haixun.simulators.geo import fixture_geography, load_sim_geography
+from haixun.data.geography import GeographyError, load_geography
+from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import build_scenario
 from haixun.simulators.source import ModelSource, replay_source
 
@@ -203,8 +204,19 @@ def test_fault_targets():
         FaultSpec.parse("melt@A1")
 
 
-def test_fixture_geography_is_consistent():
-    g = fixture_geography()
-    seg_ids = {s.id for s in g.segments}
-    assert all(s.segment_id in seg_ids for s in g.stations if s.segment_id)
-    assert all(set(c.segment_ids) <= seg_ids for c in g.cameras)
+def test_sim_geography_is_the_validated_project_geography(tmp_path):
+    data = load_geography()
+    g = load_sim_geography()
+    assert [s.id for s in g.segments] == [s.id for s in data.segments]
+    assert {(s.id, s.gateway_id, s.segment_id) for s in g.stations} == \
+        {(s.id, s.gateway_id, s.segment_id) for s in data.stations}
+    assert {c.id: c.segment_ids for c in g.cameras} == {c.id: c.segment_ids for c in data.cameras}
+    assert len(g.low_points) == sum(len(r.low_points) for r in data.roads) > 0
+    ph01 = g.segment("PH01")
+    assert ph01.warning_levels_m == data.segment("PH01").warning_levels.as_dict()
+    assert ph01.crest_level_m == data.segment("PH01").crest_level_m
+    # no silent fallback: a broken file is refused with the loader's message
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(GeographyError):
+        load_sim_geography(bad)

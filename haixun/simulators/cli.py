@@ -21,7 +21,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=None, help="simulated seconds to run (default: forever / storm window)")
     p.add_argument("--period", type=float, default=60.0, help="observation period in simulated seconds (default 60)")
     p.add_argument("--batch", type=int, default=1, help="observations per message (buffered gateways), default 1")
-    p.add_argument("--geo", default=None, help="geography GeoJSON (default haixun/data/pinghu.geojson or built-in fixture)")
+    p.add_argument("--geo", default=None, help="geography GeoJSON (default: the packaged haixun/data/pinghu.geojson; validated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fault", action="append", default=[], metavar="KIND[@TARGET]",
                    help="stuck|spike|dropout|skew|malformed|offline|duplicate; TARGET = ids (comma), fraction or all")
