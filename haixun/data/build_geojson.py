@@ -29,7 +29,7 @@ from shapely.ops import substring
 
 from haixun.data.projection import PINGHU, LocalProjection
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 SEGMENT_COUNT = 27
 COASTAL_DEPTH_M = 7_000.0      # coastal towns reach this far inland
 FRONT_DEPTH_M = 3_000.0        # front-row villages (next to the wall)
@@ -38,6 +38,10 @@ BEACH_WIDTH_M = 300.0          # foreshore strip seaward of the wall in the serv
 VERTEX_SPACING_M = 150.0       # crest-line vertex spacing (~7 per km)
 DECIMALS = 6
 BEND_FADE_M = 2_500.0         # landward fading of the crest's bends in area boundaries
+# Towns and villages start this far landward of the crest line, so that rounding the
+# coordinates (DECIMALS = 6, ~0.1 m) never puts a village point a few cm seaward of the
+# wall, where riskcode would count it as beach (zone A) and raise the whole roll-up.
+AREA_SETBACK_M = 0.5
 
 G = TypeVar("G", bound=BaseGeometry)
 
@@ -76,8 +80,11 @@ SOURCES = [
 ASSUMPTIONS = [
     "Seawall crest line is a plausible line through the anchor points (smoothed, ~7 vertices per km), not a survey; "
     "expect 100-500 m position errors.",
-    "Crest levels 7.5-8.5 m, seaward slopes 1:2.5-1:3.5, toe levels 0 to -2 m, foreshore slopes and roughness "
-    "factors are order-of-magnitude assumptions, not design values.",
+    "Seawall sections: 100-year standard seawall with a wave wall; crest (top of the wave wall) 9.7-10.3 m CN1985 "
+    "on sloped dikes, 9.4 m on the port quay walls, 9.8-9.9 m at Jiulongshan; armoured slopes with a berm folded into "
+    "an average slope 1:3-1:4; EurOtop roughness gamma_f 0.75 (concrete blocks, west), 0.60 (rock, east), 0.55 "
+    "(rock, headland), 1.0 (quay walls); toes on the upper tidal flat +0.6..+2.2 m (quay walls -2 m); "
+    "order-of-magnitude assumptions, not design values (reasoning in build_geojson.py).",
     "Warning tide levels: blue 5.0 / yellow 5.5 / orange 6.0 / red 6.5 m CN1985 with +/-0.1 m along the coast "
     "(higher up-bay, west); the official Pinghu values were not found: ASSUMPTION, edit when known.",
     "Vertical walls at the Zhapu and Dushangang port frontages; slope_tan = 10.0 is a placeholder for them "
@@ -278,7 +285,7 @@ VILLAGES: dict[str, tuple[str, str, str, int, str, tuple[float, float]]] = {
     "V0302": ("T03", "当湖中心片", "Danghu centre", 70_000, "inland", (0.33, 0.67)),
     "V0303": ("T03", "当湖东片", "Danghu east", 50_000, "inland", (0.67, 1.0)),
 }
-ROW_DEPTHS = {"front": (0.0, FRONT_DEPTH_M), "back": (FRONT_DEPTH_M, COASTAL_DEPTH_M),
+ROW_DEPTHS = {"front": (AREA_SETBACK_M, FRONT_DEPTH_M), "back": (FRONT_DEPTH_M, COASTAL_DEPTH_M),
               "inland": (COASTAL_DEPTH_M, INLAND_DEPTH_M)}
 DANGHU_CHAINAGE_M = (0.0, 11_000.0)   # the inland town lies behind the western part of the coast
 
@@ -289,7 +296,7 @@ def town_chainage(ctx: Context, town_id: str) -> tuple[float, float]:
 
 
 def town_depth(town_id: str) -> tuple[float, float]:
-    return (COASTAL_DEPTH_M, INLAND_DEPTH_M) if town_id == "T03" else (0.0, COASTAL_DEPTH_M)
+    return (COASTAL_DEPTH_M, INLAND_DEPTH_M) if town_id == "T03" else (AREA_SETBACK_M, COASTAL_DEPTH_M)
 
 
 def area_polygon(ctx: Context, ch: tuple[float, float], depth: tuple[float, float], what: str) -> Polygon:
@@ -395,6 +402,30 @@ def _station_for(ctx: Context, seg: LineString, quantity: str) -> str:
     return min(candidates, key=lambda sid: points[sid].distance(mid))
 
 
+# Seawall cross-sections, ALL ASSUMPTIONS (no design drawings were available); reasoning:
+# * Pinghu's first-line seawall is a standard seawall rebuilt after 1997 to the 100-year
+#   standard (as on the neighbouring Jinshan, Shanghai, bank: 100-year high water plus
+#   force 11-12 waves, now being raised to 200-year): a sloped dike whose crest carries a
+#   wave wall. ``crest_level_m`` is the top of that wave wall (EurOtop's Rc is measured to
+#   the highest point water must pass): 100-year high water (~7 m CN1985, above the
+#   assumed red warning level 6.5 m) + ~3 m for wave run-up = 9.7-10.3 m.
+# * Seaward slopes are armoured (concrete blocks / grouted or placed rock, a berm at about
+#   the mean high water): EurOtop 2018 roughness gamma_f 0.75 (ribbed/stepped concrete
+#   blocks, table 5.1 order) in the west, 0.60 (rock armour on an impermeable core, table 6.2
+#   0.55-0.60) in the east. The berm is folded into an average slope of 1:3-1:4
+#   (tan 0.25-0.333), because the geography has no berm field.
+# * The wall stands on the upper tidal flat: toe (front of the toe protection) at
+#   +0.6..+1.4 m in the west (steeper, scoured foreshore off Zhapu) and +1.4..+2.2 m in the
+#   east (wider Dushangang flats). So waves at the toe are depth-limited (Hs <= 0.55 x depth).
+# * Port frontages (Zhapu, Dushangang): vertical quay walls with a parapet, crest 9.4 m,
+#   toe -2 m (dredged berths), smooth concrete (gamma_f 1).
+# * Jiulongshan headland: rock-armoured dike on a rocky platform (toe +1.5 m), gamma_f 0.55.
+PORT_WALL = (9.4, 10.0, -2.0, 0.05, 1.0)          # crest, slope_tan (placeholder), toe, foreshore, gamma_f
+HEADLAND_DIKE = (9.8, 0.333, 1.5, 0.03, 0.55)
+DIKE_CREST_M, DIKE_CREST_SPREAD_M = 10.0, 0.3
+DIKE_GAMMA_F_WEST, DIKE_GAMMA_F_EAST = 0.75, 0.60
+
+
 def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
     seg = ctx.segments[i]
     step = ctx.crest.length / SEGMENT_COUNT
@@ -405,14 +436,17 @@ def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
     vertical = port < 900
     fraction = mid_ch / ctx.crest.length
     if vertical:
-        crest_level, slope, toe, foreshore, gamma_f = 8.2, 10.0, -2.0, 0.05, 1.0
+        crest_level, slope, toe, foreshore, gamma_f = PORT_WALL
     elif headland:
-        crest_level, slope, toe, foreshore, gamma_f = 7.6 + 0.1 * (i % 2), 0.4, -0.3, 0.03, 0.8
+        crest_level, slope, toe, foreshore, gamma_f = HEADLAND_DIKE
+        crest_level += 0.1 * (i % 2)
     else:
-        crest_level = min(8.5, max(7.5, round(8.0 + 0.35 * math.sin(1.3 * i), 1)))
-        slope = (0.333, 0.286, 0.333, 0.4)[i % 4] if fraction < 0.5 else (0.286, 0.333)[i % 2]
-        toe = round(-1.4 + 0.5 * math.cos(0.9 * i), 1) if fraction < 0.5 else round(-0.8 + 0.4 * math.sin(0.7 * i), 1)
-        foreshore, gamma_f = (0.02 if fraction < 0.5 else 0.01), 1.0
+        west = fraction < 0.5
+        crest_level = round(DIKE_CREST_M + DIKE_CREST_SPREAD_M * math.sin(1.3 * i), 1)
+        slope = (0.286, 0.25, 0.286, 0.333)[i % 4] if west else (0.25, 0.286)[i % 2]
+        toe = round(1.0 + 0.4 * math.cos(0.9 * i), 1) if west else round(1.8 + 0.4 * math.sin(0.7 * i), 1)
+        foreshore = 0.02 if west else 0.01
+        gamma_f = DIKE_GAMMA_F_WEST if west else DIKE_GAMMA_F_EAST
     delta = 0.1 if fraction < 1 / 3 else (0.0 if fraction < 2 / 3 else -0.1)
     levels = {name: round(base + delta, 2) for name, base in
               (("blue", 5.0), ("yellow", 5.5), ("orange", 6.0), ("red", 6.5))}
