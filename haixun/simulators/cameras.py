@@ -10,7 +10,7 @@ seawall in calm daytime weather (random, ASSUMPTION).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -54,6 +54,22 @@ def overtopping_lpsm(segment: SimSegment, level_m: float, hs: float, tm10: float
     q = 0.023 / math.sqrt(segment.slope_tan) * xi * math.exp(-((2.7 * rc / (xi * hs * gf)) ** 1.3))
     q_max = 0.09 * math.exp(-((1.5 * rc / (hs * gf)) ** 1.3))
     return scale * min(q, q_max)
+
+
+@dataclass(slots=True)
+class RepeatFilter:
+    """The replay's repeat suppression: a camera/type/segment is reported at most every ``repeat_s``."""
+
+    repeat_s: float
+    _last: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+
+    def admit(self, camera_id: str, event: dict, when: datetime) -> bool:
+        key = (camera_id, str(event["type"]), str(event.get("segment_id", "")))
+        prev = self._last.get(key)
+        if prev is not None and (when - prev).total_seconds() < self.repeat_s:
+            return False
+        self._last[key] = when
+        return True
 
 
 def _dist_km(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
