@@ -88,11 +88,16 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings, tmp_path: Path, **opts: Any) -> AsyncIterator[Api]:
-    path = write_geography(tmp_path)
-    options = ApiOptions(geo_path=path, web_dir=tmp_path / "web", **opts)
-    # the small test geography is parsed, not validated (it is no 27 km seawall)
-    app = create_app(settings, options, geography=parse_geography(test_geography(), str(path)))
+async def running_api(settings: Settings, tmp_path: Path, *, project_geography: bool = False,
+                      **opts: Any) -> AsyncIterator[Api]:
+    """``project_geography``: the packaged pinghu.geojson (as the engine uses), else the small test geography."""
+    if project_geography:
+        app = create_app(settings, ApiOptions(web_dir=tmp_path / "web", **opts))
+    else:
+        path = write_geography(tmp_path)
+        options = ApiOptions(geo_path=path, web_dir=tmp_path / "web", **opts)
+        # the small test geography is parsed, not validated (it is no 27 km seawall)
+        app = create_app(settings, options, geography=parse_geography(test_geography(), str(path)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            ws_ping_interval=None))

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from haixun.api.context import ApiContext, get_ctx
+from haixun.engine.leader import LOCK_CLASS, LOCK_ENGINE
 
 router = APIRouter(tags=["health"])
 
@@ -42,13 +43,16 @@ async def _check_broker(ctx: ApiContext) -> dict[str, Any]:
 
 
 async def _check_engine_and_freshness(ctx: ApiContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Engine leader = the backend recorded in engine_leader holds a granted advisory lock."""
+    """Engine leader = the backend recorded in engine_leader holds the engine's advisory lock
+    (``pg_try_advisory_lock(LOCK_CLASS, LOCK_ENGINE)``: classid, objid, objsubid 2 in pg_locks)."""
     try:
         async with ctx.db().connection(timeout=2.0) as conn:
             row = await (await conn.execute(
                 "SELECT l.pid, l.instance_id, l.heartbeat_at, "
-                " EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.pid = l.backend_pid) "
-                "FROM engine_leader l WHERE l.id = 1")).fetchone()
+                " EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted"
+                "  AND k.pid = l.backend_pid AND k.classid = %s::bigint::oid AND k.objid = %s::bigint::oid"
+                "  AND k.objsubid = 2) "
+                "FROM engine_leader l WHERE l.id = 1", (LOCK_CLASS, LOCK_ENGINE))).fetchone()
             fresh = await (await conn.execute(
                 "SELECT (SELECT max(received_at) FROM latest_readings), (SELECT max(at) FROM state_log)")).fetchone()
     except Exception as exc:

@@ -13,12 +13,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from haixun.api.alarms import ALARM_CHANNEL
 from haixun.api.live import LiveState, StateRow
 
 log = logging.getLogger(__name__)
 
-STATE_CHANNEL = "haixun_state"
-ALARM_CHANNEL = "haixun_alarm"
+STATE_CHANNEL = "haixun_state"  # engine: NOTIFY haixun_state '<seq>' (docs/engine.md)
 
 
 def _row(r: dict[str, Any]) -> StateRow:
