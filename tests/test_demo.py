@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,12 +50,23 @@ def processes_of(state_dir: Path) -> list[psutil.Process]:
     return found
 
 
+@contextlib.contextmanager
+def private_state_dir() -> Iterator[Path]:
+    """A state folder outside pytest's basetemp: pytest re-chmods /tmp/pytest-of-<user> to 0700
+    whenever a (parallel) session starts, which would lock the embedded server's OS user out."""
+    base = Path(tempfile.mkdtemp(prefix="haixun-demo-test-"))
+    try:
+        yield base / "state"
+    finally:
+        for proc in processes_of(base / "state"):  # never leave anything behind, even when a test fails
+            proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "state"
-    yield path
-    for proc in processes_of(path):  # never leave anything behind, even when a test fails
-        proc.kill()
+def state_dir() -> Iterator[Path]:
+    with private_state_dir() as path:
+        yield path
 
 
 def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
@@ -108,11 +122,16 @@ def test_sigint_stops_children_then_broker_then_database(state_dir: Path) -> Non
     assert "SIGINT: stopping" in out
     assert processes_of(state_dir) == []
     # Order: components, then the broker, then the database.
-    broker_at = out.index("embedded MQTT broker")
+    import re
+
+    broker_at = re.search(r"embedded MQTT broker \((mosquitto|amqtt)\) stopped", out)
+    assert broker_at is not None, out
     db_at = out.index("embedded PostgreSQL stopped")
-    stopped_components = [out.index(f"stopped {name}") for name in ("ingest", "engine", "api") if f"stopped {name}" in out]
-    assert all(at < broker_at for at in stopped_components)
-    assert out.rindex("embedded MQTT broker") < db_at
+    stopped_components = [out.index(f"stopped {name} (") for name in ("ingest", "engine", "api", "simulator")
+                          if f"stopped {name} (" in out]
+    assert stopped_components, out
+    assert all(at < broker_at.start() for at in stopped_components)
+    assert broker_at.start() < db_at
 
 
 def test_real_services_are_used_when_given(state_dir: Path, db_url: str, mqtt_endpoint: object) -> None:

@@ -6,28 +6,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
-from tests.test_demo import ROOT, demo_env, processes_of
+from tests.test_demo import ROOT, demo_env, private_state_dir, processes_of
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_check_end_to_end(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    try:
+def test_demo_check_end_to_end() -> None:
+    with private_state_dir() as state:
         result = subprocess.run(
             [sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", "--embedded", "--check",
              "--speed", "600", "--duration", "240", "--port", str(free_port())],
             env=demo_env(state), capture_output=True, text=True, timeout=290, cwd=ROOT,
         )
-    finally:
         leftovers = processes_of(state)
-        for proc in leftovers:
-            proc.kill()
     out = result.stdout
     assert result.returncode == 0, out + result.stderr[-3000:]
     assert "check passed" in out
@@ -36,18 +31,14 @@ def test_demo_check_end_to_end(tmp_path: Path) -> None:
     assert leftovers == []
 
 
-def test_check_fails_honestly_when_the_storm_is_not_replayed(tmp_path: Path) -> None:
+def test_check_fails_honestly_when_the_storm_is_not_replayed() -> None:
     """Same pipeline, but the replay only covers calm hours far before landfall: no orange/red -> exit 1."""
-    state = tmp_path / "state"
-    try:
+    with private_state_dir() as state:
         result = subprocess.run(
             [sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", "--embedded", "--check",
              "--speed", "60", "--duration", "25", "--port", str(free_port()),
              "--replay-args=--peak-in 96 --duration 1200 --no-cameras --no-feeds"],
             env=demo_env(state), capture_output=True, text=True, timeout=120, cwd=ROOT,
         )
-    finally:
-        for proc in processes_of(state):
-            proc.kill()
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert "check failed" in result.stdout

@@ -118,7 +118,12 @@ def test_replay_qc_only_widens_the_future_limit() -> None:
 def test_replay_thresholds_scale_durations_not_thresholds(db_url: str) -> None:
     import tomllib
 
-    from haixun.demo.replay_thresholds import apply_replay_thresholds, packaged_riskcode_text, scaled_config_text
+    from haixun.demo.replay_thresholds import (
+        apply_replay_thresholds,
+        packaged_riskcode_text,
+        remove_replay_thresholds,
+        scaled_config_text,
+    )
     from haixun.riskcode.config import RiskConfig
 
     base = tomllib.loads(packaged_riskcode_text())
@@ -132,10 +137,17 @@ def test_replay_thresholds_scale_durations_not_thresholds(db_url: str) -> None:
             assert scaled[section] == base[section], section
     RiskConfig.from_toml(text)  # still a valid configuration
 
+    with psycopg.connect(db_url, autocommit=True) as conn:  # an admin's version is active before the demo
+        conn.execute("INSERT INTO threshold_versions (version, format, body, sha256, active, created_by) "
+                     "VALUES ('admin-1', 'toml', %s, 'x', true, 'user:alice')", (packaged_riskcode_text(),))
     assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"
-    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"  # idempotent
+    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"  # a leftover is replaced
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM threshold_versions").fetchone() == (1,)
+        active = conn.execute("SELECT created_by, body FROM threshold_versions WHERE active").fetchall()
+        assert [(a[0], tomllib.loads(a[1])["hysteresis"]["dwell_s"]) for a in active] == [("haixun demo", 3)]
+    assert remove_replay_thresholds(db_url)
+    assert not remove_replay_thresholds(db_url)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT version, created_by FROM threshold_versions WHERE active").fetchall() == [
+            ("admin-1", "user:alice")]
     assert apply_replay_thresholds(db_url, 1) is None
-    with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM threshold_versions WHERE active").fetchone() == (0,)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,6 +15,15 @@ import pytest
 
 from haixun.demo.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from haixun.store.migrate import migrate
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """Outside pytest's basetemp (re-chmodded to 0700 by parallel sessions, which locks
+    the unprivileged server user out when running as root)."""
+    base = Path(tempfile.mkdtemp(prefix="haixun-pg-test-"))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _server_alive(url: str) -> bool:

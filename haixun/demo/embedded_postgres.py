@@ -25,6 +25,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -202,8 +203,12 @@ class EmbeddedPostgres:
         try:
             self._pg_ctl(["stop", "-m", "fast", "-w", "-t", str(int(timeout_s))], timeout=timeout_s + 10)
         except EmbeddedPostgresError as exc:
-            log.error("embedded PostgreSQL did not stop cleanly: %s", exc)
-            self._kill_postmaster()
+            # e.g. a parent folder lost its traverse permission while we ran:
+            # signal the postmaster directly (SIGINT = fast shutdown).
+            log.warning("pg_ctl stop failed (%s); sending the postmaster a fast-shutdown signal", exc)
+            if not self._signal_postmaster(signal.SIGINT, timeout_s):
+                log.error("embedded PostgreSQL did not stop within %.0f s: killing it", timeout_s)
+                self._signal_postmaster(signal.SIGKILL, 5.0)
         finally:
             self._port = None
             self._release_lock()
@@ -395,13 +400,22 @@ class EmbeddedPostgres:
 
         ensure_database(self.url)
 
-    def _kill_postmaster(self) -> None:
+    def _signal_postmaster(self, sig: signal.Signals, timeout_s: float) -> bool:
+        """Send ``sig`` to the postmaster; True once it has exited."""
         lines = self._postmaster_pid_lines()
-        if lines:
-            try:
-                os.kill(int(lines[0]), 9)
-            except (ValueError, ProcessLookupError):
-                pass
+        if not lines:
+            return True
+        try:
+            pid = int(lines[0])
+            os.kill(pid, sig)
+        except (ValueError, ProcessLookupError):
+            return True
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _pid_alive(pid):
+                return True
+            time.sleep(0.05)
+        return not _pid_alive(pid)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:

@@ -9,8 +9,9 @@ version (``threshold_versions``, the mechanism of ``PUT /api/v1/thresholds``)
 equal to the active/packaged configuration with those durations divided by N
 and the version marked ``+demo-xN``. Thresholds themselves are not touched.
 
-Only ever applied to the demo's own embedded database; at ``--speed 1`` any
-demo version is deactivated again so the packaged configuration applies.
+The demo activates it after ``migrate`` and, when it stops, deactivates it and
+re-activates the version it replaced (a run killed with SIGKILL leaves it
+active until the next demo run or an admin activates another version).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DEMO_MARK = "+demo-x"
 CREATED_BY = "haixun demo"
 _KEY = re.compile(r"^(\s*(?:" + "|".join(SCALED_KEYS) + r")\s*=\s*)([0-9.eE+]+)(.*)$", re.M)
 _VERSION = re.compile(r'^(version\s*=\s*")([^"]*)(")', re.M)
+_PREVIOUS = re.compile(r"previous active id (\d+)")
 
 
 def packaged_riskcode_text() -> str:
@@ -55,32 +57,46 @@ def scaled_config_text(base: str, speed: float) -> str:
 
 
 def apply_replay_thresholds(url: str, speed: float) -> str | None:
-    """Activate the scaled configuration (or, at speed <= 1, remove a demo one). Returns the active version text."""
+    """Activate the scaled configuration; returns its version (None at speed <= 1: nothing to scale).
+
+    The previously active version (if any) is the base and is named in the
+    comment, so :func:`remove_replay_thresholds` can re-activate it.
+    """
+    remove_replay_thresholds(url)  # a demo version left by a killed run
+    if speed <= 1:
+        return None
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.transaction():
             conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
-            active = conn.execute("SELECT id, body, created_by FROM threshold_versions WHERE active").fetchone()
-            if active is not None and active[2] != CREATED_BY:
-                base = active[1]  # someone edited the thresholds: scale their version
-            else:
-                base = packaged_riskcode_text()
-            if speed <= 1:
-                if active is not None and active[2] == CREATED_BY:
-                    conn.execute("UPDATE threshold_versions SET active = false WHERE id = %s", (active[0],))
-                    log.info("demo threshold version %s deactivated (real-time replay)", active[0])
-                return None
+            active = conn.execute("SELECT id, body FROM threshold_versions WHERE active").fetchone()
+            base = active[1] if active is not None else packaged_riskcode_text()
             body = scaled_config_text(base, speed)
-            digest = hashlib.sha256(body.encode()).hexdigest()
-            if active is not None and active[2] == CREATED_BY and hashlib.sha256(active[1].encode()).hexdigest() == digest:
-                return _version_of(body)
             conn.execute("UPDATE threshold_versions SET active = false WHERE active")
+            previous = f"previous active id {active[0]}" if active is not None else "previous active id none"
             conn.execute(
                 "INSERT INTO threshold_versions (version, format, body, sha256, active, created_by, comment) "
                 "VALUES (%s, 'toml', %s, %s, true, %s, %s)",
-                (_version_of(body), body, digest, CREATED_BY,
-                 f"replay at {speed:g}x: holding durations ({', '.join(SCALED_KEYS)}) divided by {speed:g}"),
+                (_version_of(body), body, hashlib.sha256(body.encode()).hexdigest(), CREATED_BY,
+                 f"replay at {speed:g}x: holding durations ({', '.join(SCALED_KEYS)}) divided by {speed:g}; {previous}"),
             )
             return _version_of(body)
+
+
+def remove_replay_thresholds(url: str) -> bool:
+    """Deactivate an active demo version and re-activate the one it replaced. True if one was active."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
+            row = conn.execute("SELECT id, comment FROM threshold_versions WHERE active AND created_by = %s",
+                               (CREATED_BY,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("UPDATE threshold_versions SET active = false WHERE id = %s", (row[0],))
+            m = _PREVIOUS.search(row[1])
+            if m:
+                conn.execute("UPDATE threshold_versions SET active = true WHERE id = %s", (int(m.group(1)),))
+            log.info("demo threshold version %s deactivated", row[0])
+            return True
 
 
 def _version_of(body: str) -> str:

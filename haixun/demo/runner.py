@@ -30,7 +30,7 @@ from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
 from haixun.demo.replay_clock import write_replay_qc
-from haixun.demo.replay_thresholds import apply_replay_thresholds
+from haixun.demo.replay_thresholds import apply_replay_thresholds, remove_replay_thresholds
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
 from haixun.settings import Settings
@@ -155,6 +155,7 @@ class DemoRun:
         self.catalog = CommandCatalog()
         self.services: DemoServices | None = None
         self.supervisor: Supervisor | None = None
+        self.thresholds_applied = False
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self) -> int:
@@ -177,6 +178,11 @@ class DemoRun:
         began = time.monotonic()
         if self.supervisor is not None:
             self.supervisor.stop_all()
+        if self.thresholds_applied and self.services is not None:
+            try:
+                remove_replay_thresholds(self.services.database_url)
+            except psycopg.Error as exc:
+                self.say(f"could not restore the risk configuration: {exc}")
         if self.services is not None:
             self.services.stop()
         if self.supervisor is not None or self.services is not None:
@@ -220,15 +226,11 @@ class DemoRun:
         assert self.services is not None
         if not self.catalog.has(REPLAY.command):
             return
-        if self.services.pg is None:
-            if self.options.speed > 1:
-                self.say("note: on a real database the engine's holding times (30 min downgrade dwell) run on the "
-                         "wall clock, so codes fall back slowly after an accelerated storm")
-            return
         version = await asyncio.to_thread(apply_replay_thresholds, self.services.database_url, self.options.speed)
         if version:
+            self.thresholds_applied = True
             self.say(f"risk config {version}: downgrade dwell and camera holds divided by {self.options.speed:g} "
-                     "(simulated time)")
+                     "(simulated time); the previous version is restored when the demo stops")
 
     def _available(self, component: Component) -> bool:
         if self.catalog.has(component.command):
