@@ -13,12 +13,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from haixun.store.channels import ALARM_CHANNEL
+
 ALARM_COLUMNS = ("id, subject_kind, subject_id, at, from_level, to_level, reasons, acknowledged_at, "
                  "acknowledged_by, ack_comment, notify_count, last_notified_at")
 RENOTIFY_LOCK = (0x6861_6978, 25)   # (class "haix", 25): alarm re-notification sweep
 # The engine NOTIFYs '{"event": "new", "id": N}' here for every level_changes row it inserts;
 # the API adds "renotify", "ack" and "ops" (status change). tests/test_api_engine.py pins it.
-ALARM_CHANNEL = "haixun_alarm"
 
 
 def alarm_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from haixun.api.alarms import ALARM_CHANNEL
+from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
 from haixun.api.live import LiveState, StateRow
 
 log = logging.getLogger(__name__)
 
-STATE_CHANNEL = "haixun_state"  # engine: NOTIFY haixun_state '<seq>' (docs/engine.md)
 
 
 def _row(r: dict[str, Any]) -> StateRow:

@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from haixun.api.alarms import ALARM_CHANNEL, ALARM_COLUMNS, alarm_json
+from haixun.api.alarms import ALARM_COLUMNS, alarm_json
+from haixun.store.channels import ALARM_CHANNEL
 from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, verify_password
 from haixun.api.context import ApiContext, get_ctx

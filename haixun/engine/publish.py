@@ -27,6 +27,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, SubjectDecision
+from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
 
 WARNING_LEVELS = ("blue", "yellow", "orange", "red")
 
@@ -145,13 +146,13 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
                 " last_notified_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (d.kind, d.id, decided_at, from_level, d.level, Jsonb(jsonable(d.reasons)), decided_at))
             lc_id = (await cur.fetchone())[0]  # type: ignore[index]
-            await conn.execute("SELECT pg_notify('haixun_alarm', %s)",
-                               (json.dumps({"event": "new", "id": lc_id}),))
+            await conn.execute("SELECT pg_notify(%s, %s)",
+                               (ALARM_CHANNEL, json.dumps({"event": "new", "id": lc_id})))
         await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
                            (seq, now, "snapshot" if plan.snapshot else "delta", Jsonb(body)))
         await conn.execute("UPDATE engine_leader SET last_cycle_at = %s, last_seq = %s WHERE id = 1"
                            " AND instance_id = %s", (now, seq, instance_id))
-        await conn.execute("SELECT pg_notify('haixun_state', %s)", (str(seq),))
+        await conn.execute("SELECT pg_notify(%s, %s)", (STATE_CHANNEL, str(seq)))
     return seq, body
 
 
