@@ -5,7 +5,7 @@ opens N /ws/live connections (at most 100 handshakes at a time), prints
 ``ready <n>`` once every client holds its snapshot, then records, per client,
 the wall-clock receive time of each ``delta``/``snapshot`` message after the
 first (and its ``body.latency`` and ``pushed_at``). It stops after K such
-messages on every client, on ``stop`` on stdin... or at ``--limit-s``, and
+messages on every client, on a ``stop`` line (or EOF) on stdin, or at ``--limit-s``, and
 prints one JSON line: ``{"seq": {"<seq>": [recv times]}, "meta": {"<seq>": {...}}, "connected": n}``.
 """
 
@@ -16,6 +16,7 @@ import asyncio
 import json
 import resource
 import sys
+import threading
 import time
 from collections import defaultdict
 
@@ -62,15 +63,21 @@ async def main_async(url: str, n: int, deltas: int, limit_s: float) -> dict:
         await ready.wait()
         print(f"ready {connected[0]}", flush=True)
 
-    async def watch_stdin() -> None:
-        loop = asyncio.get_running_loop()
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if line.strip() == "stop" or not line:
-            stop.set()
-            for t in tasks:
-                t.cancel()
+    loop = asyncio.get_running_loop()
 
-    helpers = [asyncio.create_task(announce()), asyncio.create_task(watch_stdin())]
+    def on_stop_line() -> None:
+        stop.set()
+        for t in tasks:
+            t.cancel()
+
+    def watch_stdin() -> None:
+        # a daemon thread, not the loop's executor: asyncio.run would wait for a blocked readline at exit
+        line = sys.stdin.readline()
+        if line.strip() == "stop" or not line:
+            loop.call_soon_threadsafe(on_stop_line)
+
+    threading.Thread(target=watch_stdin, name="stdin-stop", daemon=True).start()
+    helpers = [asyncio.create_task(announce())]
     done, pending = await asyncio.wait(tasks, timeout=limit_s)
     for t in pending:
         t.cancel()
