@@ -8,38 +8,59 @@ Tests, per value (flag = the worst of them; 1 pass, 3 suspect, 4 fail):
   climatological span -> suspect;
 * rate of change (``ioos_qc.qartod.rate_of_change_test``) against the
   previous value of the same station/quantity;
-* flat line (``ioos_qc.qartod.flat_line_test``) on the recent window;
+* flat line: the rule of ``ioos_qc.qartod.flat_line_test`` (a value is
+  suspect/fail when the range max - min of the values in the last
+  ``flat_suspect_s``/``flat_fail_s`` seconds, up to and including it, is
+  below ``flat_tolerance``), computed incrementally here, see below;
 * spike: |x_n - median(previous values)|. Hand-written because
   ``ioos_qc.qartod.spike_test`` is centred (it flags x[n-1] once x[n] is
   known) and we must flag the newest value before it reaches latest_readings.
 
-The ioos_qc functions cost 0.1-0.4 ms per call, so this module calls them once
-per batch and quantity (gross range, rate of change: interleaved pairs) and
-once per (station, quantity) and batch (flat line), not once per value.
+Cost. The ioos_qc functions cost 0.1-0.4 ms per call, so this module calls
+them once per batch and quantity (gross range; rate of change on interleaved
+(previous, new) pairs), never once per value.
 
-State: a short per-(station, quantity) history window in memory. Evaluation
-is two-phase (``evaluate`` then ``commit``) so a batch that could not be
-stored (spooled for later) does not leave its values in the history.
+Why the flat line is streamed by hand: ``flat_line_test`` needs the whole
+window (hours of values) on every call, i.e. one 0.1-0.4 ms call per
+(station, quantity) and batch on up to hundreds of points. At steady state
+(an hour of history per key, thousands of keys) that alone took ~400 us per
+5-quantity message, more than the rest of ingest together. ``FlatLine`` keeps
+the current "flat run" (the longest suffix of the series whose range is below
+the tolerance) with monotonic min/max deques, amortised O(1) per value: a
+value is flagged for a threshold T when the run reaches back to a value at
+least T seconds older. ``tests/test_ingest_qc.py`` checks that the flags equal
+``flat_line_test``'s on random regularly sampled series. Differences from
+calling ``flat_line_test`` on a window: ioos_qc converts T into a number of
+points with the median sampling interval of the array it is given, so on
+irregular or gappy series its answer depended on how much history happened
+to be passed; here T is always seconds of observed time (for a regular
+interval dividing T both are the same). ``flat_tolerance = 0`` can never flag
+(the range is never < 0), exactly as in ioos_qc, so no state is kept then.
+
+State: per (station, quantity) the last ``SPIKE_REFERENCE_N`` accepted values
+and the flat run. Evaluation is two-phase (``evaluate`` then ``commit``) so a
+batch that could not be stored (spooled for later) does not leave its values
+in the history: ``evaluate`` works on copies of the touched keys' state.
 """
 
 from __future__ import annotations
 
-import statistics
 import tomllib
 import warnings
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from ioos_qc import qartod
 
 PASS, NOT_EVALUATED, SUSPECT, FAIL = 1, 2, 3, 4
 SPIKE_REFERENCE_N = 5
-HISTORY_MAX_POINTS = 512
+_EVALUATED = frozenset((PASS, SUSPECT, FAIL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +133,104 @@ class QcInput:
     received_at: datetime
 
 
+class QcItem(Protocol):
+    """What ``QcEngine.evaluate`` reads from an item (``QcInput``, ``pipeline.ReadingRow``)."""
+
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def quantity(self) -> str: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
 Key = tuple[str, str]
-History = list[tuple[float, float]]  # (epoch seconds, value), ascending ts
+Point = tuple[float, float]  # (epoch seconds, value)
+
+
+class FlatLine:
+    """Incremental QARTOD flat-line test of one series (see the module docstring).
+
+    ``add(t, v)`` takes values in increasing ``t`` and returns the time of the
+    first value of the current flat run: the values from there to ``v`` have a
+    range (max - min) below ``tolerance``, and including the value before it
+    would not. The caller flags ``v`` for a threshold T when that time is at
+    least T seconds before ``t``. Values older than the last one at or before
+    ``t - horizon_s`` (the largest threshold) can never matter again and are
+    dropped, so memory is bounded by the flat run within ``horizon_s``.
+    """
+
+    __slots__ = ("tolerance", "horizon_s", "_run", "_lo", "_hi")
+
+    def __init__(self, tolerance: float, horizon_s: float) -> None:
+        if tolerance <= 0:
+            raise ValueError("a flat line with tolerance <= 0 never flags")
+        self.tolerance = tolerance
+        self.horizon_s = horizon_s
+        self._run: deque[Point] = deque()  # the flat run, oldest first
+        self._lo: deque[Point] = deque()   # candidates for its minimum: values increase, times increase
+        self._hi: deque[Point] = deque()   # candidates for its maximum: values decrease, times increase
+
+    def copy(self) -> FlatLine:
+        other = FlatLine.__new__(FlatLine)
+        other.tolerance, other.horizon_s = self.tolerance, self.horizon_s
+        other._run, other._lo, other._hi = self._run.copy(), self._lo.copy(), self._hi.copy()
+        return other
+
+    def add(self, t: float, v: float) -> float:
+        run, lo, hi = self._run, self._lo, self._hi
+        p = (t, v)
+        run.append(p)
+        while lo and lo[-1][1] >= v:
+            lo.pop()
+        lo.append(p)
+        while hi and hi[-1][1] <= v:
+            hi.pop()
+        hi.append(p)
+        # Range too wide: the run must start after the earlier of the two
+        # extremes. Never empties a deque: with tolerance > 0 the fronts are
+        # two different values, and the newer one (at worst p) stays.
+        while hi[0][1] - lo[0][1] >= self.tolerance:
+            cut = lo.popleft()[0] if lo[0][0] <= hi[0][0] else hi.popleft()[0]
+            while run[0][0] <= cut:
+                run.popleft()
+        # Keep one value at or before the horizon, drop what precedes it.
+        limit = t - self.horizon_s
+        if len(run) > 1 and run[1][0] <= limit:
+            while len(run) > 1 and run[1][0] <= limit:
+                run.popleft()
+            start = run[0][0]
+            while lo[0][0] < start:
+                lo.popleft()
+            while hi[0][0] < start:
+                hi.popleft()
+        return run[0][0]
+
+
+class Series:
+    """QC state of one (station, quantity)."""
+
+    __slots__ = ("recent", "flat")
+
+    def __init__(self, flat: FlatLine | None) -> None:
+        self.recent: deque[Point] = deque(maxlen=SPIKE_REFERENCE_N)  # last accepted values, oldest first
+        self.flat = flat
+
+    def copy(self) -> Series:
+        other = Series.__new__(Series)
+        other.recent = self.recent.copy()
+        other.flat = self.flat.copy() if self.flat is not None else None
+        return other
 
 
 @dataclass(slots=True)
 class QcResult:
     flags: list[int]
-    updates: dict[Key, History] = field(default_factory=dict)
-
-
-def _worst(*flags: int) -> int:
-    # 2 (not evaluated) never hides a pass/suspect/fail verdict of another test.
-    evaluated = [f for f in flags if f in (PASS, SUSPECT, FAIL)]
-    return max(evaluated) if evaluated else PASS
+    updates: dict[Key, Series] = field(default_factory=dict)
 
 
 def _threshold_flag(x: float, suspect: float | None, fail: float | None) -> int:
@@ -136,79 +241,132 @@ def _threshold_flag(x: float, suspect: float | None, fail: float | None) -> int:
     return PASS
 
 
+def _median(values: list[float]) -> float:
+    # statistics.median's definition, without its overhead
+    data = sorted(values)
+    n = len(data)
+    if n % 2 == 1:
+        return data[n // 2]
+    return (data[n // 2 - 1] + data[n // 2]) / 2
+
+
+def _ioos_flags(arr: Any) -> list[int]:
+    """ioos_qc returns masked arrays; element access on those is slow."""
+    return [int(f) for f in np.ma.getdata(arr).tolist()]
+
+
 class QcEngine:
     """Stateful real-time QC over a stream of readings (one per ingest process)."""
 
     def __init__(self, config: QcConfig) -> None:
         self.config = config
-        self._history: dict[Key, History] = {}
+        # computed once (the property walks all quantities)
+        self._history_s = config.history_s
+        self._state: dict[Key, Series] = {}
 
-    def history(self, station_id: str, quantity: str) -> History:
-        return list(self._history.get((station_id, quantity), []))
+    def history(self, station_id: str, quantity: str) -> list[Point]:
+        """The last accepted values (epoch seconds, value) kept for the spike/rate tests."""
+        st = self._state.get((station_id, quantity))
+        return list(st.recent) if st is not None else []
 
     def commit(self, result: QcResult) -> None:
-        self._history.update(result.updates)
+        self._state.update(result.updates)
 
-    def evaluate(self, items: Sequence[QcInput]) -> QcResult:
+    def _new_series(self, quantity: str) -> Series:
+        q = self.config.quantities.get(quantity)
+        if q is None or q.flat_suspect_s is None or q.flat_fail_s is None or q.flat_tolerance <= 0:
+            return Series(None)
+        return Series(FlatLine(q.flat_tolerance, max(q.flat_suspect_s, q.flat_fail_s)))
+
+    def evaluate(self, items: Sequence[QcItem]) -> QcResult:
         cfg = self.config
         n = len(items)
         flags = [PASS] * n
         if n == 0:
             return QcResult(flags)
+        future_fail_s, max_age_s = cfg.future_fail_s, cfg.max_age_suspect_s
 
-        # 1. timestamps (pure arithmetic; ioos_qc has no receive-time test)
+        # 1. timestamps (pure arithmetic; ioos_qc has no receive-time test).
+        # Readings of one message share their datetime objects: compute once.
+        leads: list[float] = [0.0] * n
+        epochs: list[float] = [0.0] * n
+        last_ts: datetime | None = None
+        last_rat: datetime | None = None
+        lead = t = 0.0
         for i, it in enumerate(items):
-            lead = (it.ts - it.received_at).total_seconds()
-            if lead > cfg.future_fail_s:
+            ts, rat = it.ts, it.received_at
+            if ts is not last_ts or rat is not last_rat:
+                if ts is not last_ts:
+                    t = ts.timestamp()
+                last_ts, last_rat = ts, rat
+                lead = (ts - rat).total_seconds()
+            leads[i] = lead
+            epochs[i] = t
+            if lead > future_fail_s:
                 flags[i] = FAIL
-            elif cfg.max_age_suspect_s > 0 and -lead > cfg.max_age_suspect_s:
+            elif max_age_s > 0 and -lead > max_age_s:
                 flags[i] = SUSPECT
 
         # 2. gross range, vectorised per quantity
         by_quantity: dict[str, list[int]] = {}
         for i, it in enumerate(items):
-            by_quantity.setdefault(it.quantity, []).append(i)
+            idx = by_quantity.get(it.quantity)
+            if idx is None:
+                by_quantity[it.quantity] = [i]
+            else:
+                idx.append(i)
         for name, idx in by_quantity.items():
             qcfg = cfg.quantities.get(name)
             if qcfg is None:
                 continue
-            gr = qartod.gross_range_test(np.array([items[i].value for i in idx]), qcfg.fail_span, qcfg.suspect_span)
-            for j, i in enumerate(idx):
-                flags[i] = _worst(flags[i], int(gr[j]))
+            gr = _ioos_flags(qartod.gross_range_test(np.array([items[i].value for i in idx]),
+                                                     qcfg.fail_span, qcfg.suspect_span))
+            for i, g in zip(idx, gr, strict=True):
+                if g > flags[i] and g in _EVALUATED:
+                    flags[i] = g
 
         # 3. history tests, sequential per key (in-order values only)
-        work: dict[Key, History] = {}
-        for it in items:
-            key = (it.station_id, it.quantity)
-            if key not in work:
-                work[key] = list(self._history.get(key, []))
+        state = self._state
+        work: dict[Key, Series] = {}
         roc_pairs: dict[str, list[tuple[int, float, float, float, float]]] = {}
-        new_points: dict[Key, list[tuple[int, float]]] = {}
+        spike_window_s, roc_max_gap_s, history_s = cfg.spike_window_s, cfg.roc_max_gap_s, self._history_s
         for i, it in enumerate(items):
-            qcfg = cfg.quantities.get(it.quantity)
             key = (it.station_id, it.quantity)
-            hist = work[key]
-            t = it.ts.timestamp()
-            if qcfg is None or flags[i] == FAIL and (it.ts - it.received_at).total_seconds() > cfg.future_fail_s:
+            st = work.get(key)
+            if st is None:
+                base = state.get(key)
+                st = work[key] = base.copy() if base is not None else self._new_series(it.quantity)
+            qcfg = cfg.quantities.get(it.quantity)
+            if qcfg is None or flags[i] == FAIL and leads[i] > future_fail_s:
                 continue  # no history test for unknown config or an impossible clock
-            if hist and t <= hist[-1][0]:
-                continue  # duplicate / out of order: gross range and time only
-            if hist:
-                pt, pv = hist[-1]
-                if qcfg.roc_suspect is not None and t - pt <= cfg.roc_max_gap_s:
-                    roc_pairs.setdefault(it.quantity, []).append((i, pt, pv, t, it.value))
+            t, v = epochs[i], it.value
+            recent = st.recent
+            if recent:
+                pt, pv = recent[-1]
+                if t <= pt:
+                    continue  # duplicate / out of order: gross range and time only
+                if qcfg.roc_suspect is not None and t - pt <= roc_max_gap_s:
+                    roc_pairs.setdefault(it.quantity, []).append((i, pt, pv, t, v))
                 if qcfg.spike_suspect is not None or qcfg.spike_fail is not None:
-                    ref = [v for (ht, v) in hist[-SPIKE_REFERENCE_N:] if t - ht <= cfg.spike_window_s]
+                    ref = [hv for (ht, hv) in recent if t - ht <= spike_window_s]
                     if len(ref) >= 2:
-                        dev = abs(it.value - statistics.median(ref))
-                        flags[i] = _worst(flags[i], _threshold_flag(dev, qcfg.spike_suspect, qcfg.spike_fail))
+                        f = _threshold_flag(abs(v - _median(ref)), qcfg.spike_suspect, qcfg.spike_fail)
+                        if f > flags[i]:
+                            flags[i] = f
             if flags[i] != FAIL:
                 # failed values do not become the reference for the next ones
-                hist.append((t, it.value))
-                new_points.setdefault(key, []).append((i, t))
-            horizon = t - cfg.history_s
-            while hist and (hist[0][0] < horizon or len(hist) > HISTORY_MAX_POINTS):
-                hist.pop(0)
+                recent.append((t, v))
+                flat = st.flat
+                if flat is not None:
+                    start = flat.add(t, v)
+                    assert qcfg.flat_suspect_s is not None and qcfg.flat_fail_s is not None
+                    if start <= t - qcfg.flat_fail_s:
+                        flags[i] = FAIL
+                    elif start <= t - qcfg.flat_suspect_s and flags[i] < SUSPECT:
+                        flags[i] = SUSPECT
+            elif recent and recent[-1][0] < t - history_s:
+                # everything kept is older than the history horizon: start afresh
+                work[key] = self._new_series(it.quantity)
 
         # rate of change: one ioos_qc call per quantity on interleaved
         # (previous, new) pairs; only the odd positions (new vs its own
@@ -219,26 +377,10 @@ class QcEngine:
             times = np.array([tt for (_, pt, _, nt, _) in pairs for tt in (pt, nt)]) * 1000.0
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                roc = qartod.rate_of_change_test(vals, times.astype("datetime64[ms]"), qcfg.roc_suspect, qcfg.roc_fail)
+                roc = _ioos_flags(qartod.rate_of_change_test(vals, times.astype("datetime64[ms]"),
+                                                             qcfg.roc_suspect, qcfg.roc_fail))
             for j, (i, *_rest) in enumerate(pairs):
-                flags[i] = _worst(flags[i], int(roc[2 * j + 1]))
-
-        # flat line: one ioos_qc call per key on its window
-        for key, points in new_points.items():
-            qcfg = cfg.quantities.get(key[1])
-            if qcfg is None or qcfg.flat_suspect_s is None or qcfg.flat_fail_s is None:
-                continue
-            hist = work[key]
-            if len(hist) < 3 or hist[-1][0] - hist[0][0] < qcfg.flat_suspect_s:
-                continue
-            ts_arr = (np.array([h[0] for h in hist]) * 1000.0).astype("datetime64[ms]")
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                fl = qartod.flat_line_test(np.array([h[1] for h in hist]), ts_arr, qcfg.flat_suspect_s,
-                                           qcfg.flat_fail_s, qcfg.flat_tolerance)
-            pos = {h[0]: j for j, h in enumerate(hist)}
-            for i, t in points:
-                j = pos.get(t)
-                if j is not None:
-                    flags[i] = _worst(flags[i], int(fl[j]))
+                g = roc[2 * j + 1]
+                if g > flags[i] and g in _EVALUATED:
+                    flags[i] = g
         return QcResult(flags, work)
