@@ -39,10 +39,10 @@ async def load(base: str, points: list[tuple[float, float]], requests: int, conc
                     status[type(exc).__name__] += 1
                 latencies.append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
-    return {"elapsed_s": elapsed, "status": dict(status), "latencies_s": latencies}
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"elapsed_s": elapsed, "client_cpu_s": cpu, "status": dict(status), "latencies_s": latencies}
 
 
 def main() -> int:
