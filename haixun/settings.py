@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from haixun.clock import Clock
 
 
 def default_state_dir() -> Path:
@@ -49,7 +51,7 @@ class MqttEndpoint:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HAIXUN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HAIXUN_", extra="ignore", populate_by_name=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/haixun"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
@@ -71,11 +73,25 @@ class Settings(BaseSettings):
     ingest_max_payload_bytes: int = 256 * 1024
     spool_max_bytes: int = 1024 * 1024 * 1024
 
+    # "system", or a replay clock shared by every process of a replay
+    # ("replay:<sim_start>@<wall_start>x<speed>", see haixun/clock.py).
+    clock_spec: str = Field(default="system", validation_alias="HAIXUN_CLOCK")
+
     # engine / api
     engine_interval_s: float = 10.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret: str = "change-me-in-production"
+
+    @field_validator("clock_spec")
+    @classmethod
+    def _check_clock(cls, v: str) -> str:
+        Clock.parse(v)  # a bad spec fails at start-up, with the spec named
+        return v
+
+    @property
+    def clock(self) -> Clock:
+        return Clock.parse(self.clock_spec)
 
     @property
     def mqtt(self) -> MqttEndpoint:
