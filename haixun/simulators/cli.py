@@ -29,6 +29,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-probability", type=float, default=1.0, help="per-message probability for spike/dropout/duplicate/malformed")
     p.add_argument("--skew", type=float, default=600.0, help="clock skew in seconds for --fault skew")
     p.add_argument("--offline-for", type=float, default=30.0, help="real seconds an offline gateway stays away")
+    p.add_argument("--backfill-days", type=_non_negative, default=0.0, metavar="N",
+                   help="first publish N days of hourly history per station, ending at the start (default 0: none)")
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
@@ -86,6 +95,7 @@ def configure(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
+    from haixun.simulators.backfill import BackfillOptions
     from haixun.simulators.faults import FaultSpec, resolve_faults
     from haixun.simulators.gateway import GatewayOptions
     from haixun.simulators.geo import load_sim_geography
@@ -117,7 +127,8 @@ def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
                              offline_for_s=args.offline_for) for f in args.fault]
     plan = resolve_faults(specs, {s.id: s.gateway_id for s in geo.stations}, seed=args.seed)
     cfg = RunConfig(sim_start=start, until=until, speed=args.speed,
-                    gateway=GatewayOptions(period_s=args.period, batch=args.batch, seed=args.seed), faults=plan)
+                    gateway=GatewayOptions(period_s=args.period, batch=args.batch, seed=args.seed), faults=plan,
+                    backfill=BackfillOptions(days=args.backfill_days) if args.backfill_days > 0 else None)
     return geo, source, cfg
 
 
@@ -133,8 +144,9 @@ def _run(settings: Settings, geo, source, cfg) -> int:
     stats = asyncio.run(run_simulation(settings, geo, source, cfg))
     msgs = sum(g.messages for g in stats.gateways.values())
     readings = sum(g.readings for g in stats.gateways.values())
+    backfilled = stats.backfill.observations if stats.backfill is not None else 0
     print(f"messages={msgs} readings={readings} camera_events={stats.camera_events} "
-          f"bulletins={stats.bulletins} delivered={stats.bulletins_delivered}")
+          f"bulletins={stats.bulletins} delivered={stats.bulletins_delivered} backfill_observations={backfilled}")
     return 0
 
 

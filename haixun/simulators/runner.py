@@ -14,6 +14,7 @@ import numpy as np
 
 from haixun.contract import event_topic
 from haixun.settings import Settings
+from haixun.simulators.backfill import BackfillOptions, BackfillStats, publish_backfill
 from haixun.simulators.cameras import camera_events
 from haixun.simulators.faults import FaultPlan
 from haixun.simulators.feeds import bulletins, post_bulletin
@@ -40,6 +41,7 @@ class RunConfig:
     api_url: str = "http://127.0.0.1:8000/api/v1/feeds/{source}"
     api_key: str | None = None
     gateways_enabled: bool = True
+    backfill: BackfillOptions | None = None  # history published before the live run (docs/simulators.md)
 
 
 @dataclass(slots=True)
@@ -48,6 +50,7 @@ class RunStats:
     camera_events: int = 0
     bulletins: int = 0
     bulletins_delivered: int = 0
+    backfill: BackfillStats | None = None
 
 
 async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource, clock: SimClock, cfg: RunConfig,
@@ -109,8 +112,11 @@ async def run_feeds(geo: SimGeography, source: ModelSource, clock: SimClock, cfg
 async def run_simulation(settings: Settings, geo: SimGeography, source: ModelSource, cfg: RunConfig,
                          stop: asyncio.Event | None = None) -> RunStats:
     stop = stop or asyncio.Event()
-    clock = SimClock(cfg.sim_start, cfg.speed, time.monotonic())
     stats = RunStats()
+    if cfg.backfill is not None and cfg.gateways_enabled:
+        stats.backfill = await publish_backfill(settings, source, list(geo.stations), cfg.sim_start, cfg.backfill)
+    # the live clock starts after the history is out: the first live tick is sim_start
+    clock = SimClock(cfg.sim_start, cfg.speed, time.monotonic())
     gateways = [Gateway(settings, gid, sts, source.observe, clock, cfg.gateway, cfg.faults)
                 for gid, sts in geo.gateways().items()] if cfg.gateways_enabled else []
     jobs = [g.run(cfg.until, stop) for g in gateways]

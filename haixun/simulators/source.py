@@ -29,6 +29,7 @@ class ModelSource:
     track: tuple[ty.TrackPoint, ...] | None = None
     seed: int = 0
     step_s: float = 300.0
+    calm_step_s: float | None = None  # grid of the calm day chunks (default step_s)
     _storm: Scenario | None = None
     _calm: dict[int, Scenario] = field(default_factory=dict)
     _rngs: dict[str, np.random.Generator] = field(default_factory=dict)
@@ -49,9 +50,18 @@ class ModelSource:
             if len(self._calm) > 3:
                 self._calm.pop(min(self._calm))
             sc = build_scenario(self.geo, day * CALM_CHUNK_S, (day + 1) * CALM_CHUNK_S, track=None,
-                                step_s=self.step_s, seed=self.seed + day)
+                                step_s=self.calm_step_s or self.step_s, seed=self.seed + day)
             self._calm[day] = sc
         return sc
+
+    def coarse_view(self, calm_step_s: float) -> ModelSource:
+        """The same model for history: the storm window is shared (built here if
+        needed, so the history joins the live run without a seam), calm days
+        are evaluated on a ``calm_step_s`` grid (cheap for weeks of backfill)."""
+        if self.track is not None and self._storm is None:
+            self.scenario_at(ty.track_span(self.track)[0])
+        return ModelSource(self.geo, self.offset_s, self.track, self.seed, self.step_s, calm_step_s=calm_step_s,
+                           _storm=self._storm)
 
     def station_state(self, station_id: str, sim_time: datetime) -> PointState:
         m = self.model_time(sim_time)
