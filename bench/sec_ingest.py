@@ -96,6 +96,8 @@ def ingest_run(case: IngestCase, offered: float, limit_s: float, workdir: Path) 
             svc.check_alive()
         finally:
             svc.stop()
+        errors = [ln for ln in svc.log_path.read_text(errors="replace").splitlines()
+                  if " ERROR " in ln or "Error:" in ln][-2:]
         with psycopg.connect(url) as conn:
             dead = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
             size = int(conn.execute("SELECT pg_total_relation_size('readings') + coalesce((SELECT sum("
@@ -103,7 +105,7 @@ def ingest_run(case: IngestCase, offered: float, limit_s: float, workdir: Path) 
                                     "'readings'::regclass), 0)").fetchone()[0])
             lag = conn.execute("SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM "
                                "stored_at - received_at)) FROM readings").fetchone()[0]
-    return {"run": run, "stored": stored, "broker_drops": broker_drop_lines(f"{root}-ingest"), "stored_s": seen_at - run.started_at, "dead_letters": dead,
+    return {"run": run, "stored": stored, "ingest_errors": errors, "broker_drops": broker_drop_lines(f"{root}-ingest"), "stored_s": seen_at - run.started_at, "dead_letters": dead,
             "bytes": size, "lag_p50_s": lag[0] if lag else None, "lag_p99_s": lag[1] if lag else None}
 
 
@@ -148,15 +150,19 @@ def run(ctx: BenchContext) -> Section:
                 "stored": r["stored"], "stored_s": r["stored_s"], "stored_per_s": stored_rate,
                 "dead_letters": r["dead_letters"], "readings_bytes": r["bytes"], "broker_drops": r["broker_drops"]}
             if not lossless:
-                cause = (f"Mosquitto logged 'Outgoing messages are being dropped' for the ingest client "
-                         f"({r['broker_drops']}x)" if r["broker_drops"] else "no broker drop logged")
-                sec.notes.append(
-                    f"**Loss at {case.stations:,} stations**: {pub.readings - r['stored']:,} readings published "
-                    f"(acknowledged by the broker) were not stored; {cause}. The local broker runs with Mosquitto's "
-                    "default `max_queued_messages 1000`: with ingest's Receive Maximum of 1000 unacknowledged "
-                    "messages, a burst of more than ~2,000 messages is cut by the broker, not by ingest. "
-                    "docker/mosquitto.conf (production) sets `max_queued_messages 200000`; run the bench against "
-                    "such a broker with HAIXUN_BENCH_MQTT_HOST/PORT.")
+                lost = f"**Loss at {case.stations:,} stations**: {pub.readings - r['stored']:,} readings published " \
+                       "(acknowledged by the broker) were not stored"
+                if r["broker_drops"]:
+                    sec.notes.append(
+                        f"{lost}; Mosquitto logged 'Outgoing messages are being dropped' for the ingest client "
+                        f"({r['broker_drops']}x). The local broker runs with Mosquitto's default "
+                        "`max_queued_messages 1000`: with ingest's Receive Maximum of 1000 unacknowledged messages, "
+                        "a burst of more than ~2,000 messages is cut by the broker, not by ingest. "
+                        "docker/mosquitto.conf (production) sets `max_queued_messages 200000`; run the bench against "
+                        "such a broker with HAIXUN_BENCH_MQTT_HOST/PORT.")
+                else:
+                    tail = " / ".join(f"`{ln[-200:]}`" for ln in r["ingest_errors"]) or "no error logged"
+                    sec.notes.append(f"{lost}; no broker drop logged; ingest log: {tail}.")
             plot_rows.append((case.stations, sink_rate, stored_rate))
     with scratch_database() as url:
         _, copy_per_s = copy_rate(url, sizes.copy_rows, stations=1000)

@@ -112,7 +112,7 @@ def run(ctx: BenchContext) -> Section:
                     result = stop_clients_proc(clients)
                     for s in services:
                         s.check_alive()
-                    lags = {p.name + str(i): reading_lags(url, p.started_at - 0.01, p.ended_at + 1) for i, p in
+                    lags = {p.name + str(i): reading_lags(url, p.started_at - 0.01, p.ended_at + 0.001) for i, p in
                             enumerate(phases)}
                 finally:
                     for s in reversed(services):

@@ -144,11 +144,15 @@ def run(ctx: BenchContext, done: dict) -> Section:
             text_path, link = ctx.plot_path(f"profile-{name}.txt")
             text_path.write_text((Path(tmp) / f"{name}-profile.txt").read_text(encoding="utf-8"), encoding="utf-8")
             sec.notes.append(f"Full call tree of {name}: [{link}]({link}).")
-    first, steady, n = qc_cost()
-    sec.raw["qc_s_per_reading"] = {"first": first, "steady": steady}
-    sec.notes.append(f"Direct check of ingest's QC (QcEngine.evaluate, in this process, batch of {n:,} readings): "
-                     f"{first * 1e6:.0f} us/reading on a first batch, {steady * 1e6:.0f} us/reading once history "
-                     f"exists, i.e. a single-core ceiling of ~{1 / steady:,.0f} readings/s for QC alone.")
+    try:
+        first, steady, n = qc_cost()
+    except Exception as exc:  # the QC module is another engineer's, possibly mid-change
+        sec.notes.append(f"Direct QC cost check not measured: QcEngine.evaluate raised `{type(exc).__name__}: {exc}`.")
+    else:
+        sec.raw["qc_s_per_reading"] = {"first": first, "steady": steady}
+        sec.notes.append(f"Direct check of ingest's QC (QcEngine.evaluate, in this process, batch of {n:,} readings): "
+                         f"{first * 1e6:.0f} us/reading on a first batch, {steady * 1e6:.0f} us/reading once history "
+                         f"exists, i.e. a single-core ceiling of ~{1 / steady:,.0f} readings/s for QC alone.")
     sec.notes.append("Self time = time in the function itself, summed over the call tree of the main thread "
                      "(where the event loop runs); 'select'/'poll' self time is the loop waiting, i.e. idle.")
     return sec
