@@ -387,9 +387,22 @@ class IngestService:
         for d in batch.dead_letters:
             m.dead_lettered.labels(reason=d.reason).inc()
         flags: dict[int, int] = {}
+        # readings of one message share their ts/received_at objects: one
+        # latency per run of them, observed with its count
+        last_ts = last_rat = None
+        run = 0
         for r in batch.readings:
             flags[r.qc] = flags.get(r.qc, 0) + 1
-            m.latency_seconds.observe(max(0.0, (r.received_at - r.ts).total_seconds()))
+            if r.ts is last_ts and r.received_at is last_rat:
+                run += 1
+                continue
+            if run:
+                assert last_ts is not None and last_rat is not None
+                m.latency_seconds.observe(max(0.0, (last_rat - last_ts).total_seconds()), run)
+            last_ts, last_rat, run = r.ts, r.received_at, 1
+        if run:
+            assert last_ts is not None and last_rat is not None
+            m.latency_seconds.observe(max(0.0, (last_rat - last_ts).total_seconds()), run)
         for flag, count in flags.items():
             m.qc.labels(flag=str(flag)).inc(count)
 

@@ -12,6 +12,8 @@ by PostgreSQL at commit, so listeners never see uncommitted rows).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,7 +21,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from haixun.contract import format_ts
-from haixun.ingest.pipeline import Processed
+from haixun.ingest.pipeline import Processed, ReadingRow
 
 NOTIFY_CHANNEL = "haixun_ingest"
 NOTIFY_MAX_BYTES = 7900  # PostgreSQL's limit is 8000 bytes
@@ -48,6 +50,48 @@ WITH ins AS (
 )
 SELECT count(*), coalesce(array_agg(DISTINCT station_id), '{}'), max(received_at) FROM ins
 """
+
+
+_COPY_COLUMNS = "COPY _ingest_readings (station_id, quantity, ts, value, qc, received_at) FROM STDIN"
+# characters with a meaning in COPY's text format
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def copy_text(rows: Sequence[ReadingRow]) -> str | None:
+    """The rows in COPY text format, or None if an id needs escaping.
+
+    Built here rather than with ``Copy.write_row`` (about 3 us per row): the
+    readings of one message share their datetime objects, so each timestamp
+    is formatted once per message; floats use ``repr`` (shortest exact
+    round trip, what PostgreSQL's float8 input reads back bit for bit).
+    Station ids passed the contract (word characters, '.', '-') and quantity
+    names are fixed, so escaping is never needed in practice; if it were,
+    the caller falls back to ``write_row``.
+    """
+    if any(_COPY_SPECIAL.search(x) for x in {r[0] for r in rows} | {r[1] for r in rows}):
+        return None
+    parts: list[str] = []
+    append = parts.append
+    last_ts: datetime | None = None
+    last_rat: datetime | None = None
+    ts_s = rat_s = ""
+    for sid, q, ts, v, qc, rat in rows:
+        if ts is not last_ts:
+            last_ts, ts_s = ts, ts.isoformat()
+        if rat is not last_rat:
+            last_rat, rat_s = rat, rat.isoformat()
+        append(f"{sid}\t{q}\t{ts_s}\t{v!r}\t{qc}\t{rat_s}\n")
+    return "".join(parts)
+
+
+def reading_days(rows: Sequence[ReadingRow]) -> set[date]:
+    days: set[date] = set()
+    last_ts: datetime | None = None
+    for r in rows:
+        if r.ts is not last_ts:
+            last_ts = r.ts
+            days.add(last_ts.date())
+    return days
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +145,20 @@ async def store_batch(
 ) -> StoreResult:
     """Store ``batch`` in one transaction on ``conn`` (an autocommit connection)."""
     inserted, stations, max_rat = 0, [], None
+    days = reading_days(batch.readings) if partitioned else set()
     async with conn.transaction():
         if batch.readings:
-            if partitioned:
-                new_days = {r.ts.date() for r in batch.readings} - days_seen
-                for d in sorted(new_days):
-                    await conn.execute("SELECT haixun_ensure_readings_partition(%s)", (d,))
+            for d in sorted(days - days_seen):
+                await conn.execute("SELECT haixun_ensure_readings_partition(%s)", (d,))
             await conn.execute(_TEMP)
             async with conn.cursor() as cur:
-                async with cur.copy("COPY _ingest_readings (station_id, quantity, ts, value, qc, received_at)"
-                                    " FROM STDIN") as copy:
-                    for r in batch.readings:
-                        await copy.write_row((r.station_id, r.quantity, r.ts, r.value, r.qc, r.received_at))
+                text = copy_text(batch.readings)
+                async with cur.copy(_COPY_COLUMNS) as copy:
+                    if text is not None:
+                        await copy.write(text)
+                    else:
+                        for r in batch.readings:
+                            await copy.write_row(r)
                 await cur.execute(_INSERT_READINGS)
                 row = await cur.fetchone()
                 assert row is not None
@@ -157,8 +203,7 @@ async def store_batch(
         if inserted or batch.events or batch.statuses:
             await conn.execute("SELECT pg_notify(%s, %s)",
                                (NOTIFY_CHANNEL, notify_payload(stations, inserted, max_rat)))
-    if partitioned:
-        days_seen.update(r.ts.date() for r in batch.readings)
+    days_seen.update(days)
     return StoreResult(len(batch.readings), inserted, stations, max_rat)
 
 
