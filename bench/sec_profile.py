@@ -137,9 +137,9 @@ def run(ctx: BenchContext, done: dict) -> Section:
                 sec.notes.append("api, per request (profiled, from the call tree): " + ", ".join(
                     f"`{f}` {v:.2f} ms" for f, v in summary["per_request_ms"].items())
                     + ". Uncached lookups are bounded by the location computation (riskcode SeawallIndex signed "
-                    "distance: a Python loop over the seawall segments with one shapely call per segment; "
-                    "vectorising it over the segment array, or an STRtree nearest-segment query first, is the "
-                    "fix, owned by riskcode/api); starlette's BaseHTTPMiddleware (app.py `count_requests`) adds a "
+                    "distance, riskcode/geometry.py `signed_distances_xy`: for one point it loops over all seawall "
+                    "segments with ~8 shapely calls each; one vectorised `shapely.distance(point, lines)` and the "
+                    "side test only for the segments within the neighbour margin is the fix, owned by riskcode); starlette's BaseHTTPMiddleware (app.py `count_requests`) adds a "
                     "fixed cost to every request, cached or not; a pure ASGI middleware avoids it (owner: api).")
             text_path, link = ctx.plot_path(f"profile-{name}.txt")
             text_path.write_text((Path(tmp) / f"{name}-profile.txt").read_text(encoding="utf-8"), encoding="utf-8")
