@@ -20,8 +20,7 @@ from haixun.ingest.qc import QcEngine, QcResult
 DEAD_LETTER_PAYLOAD_MAX = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
+class RawMessage(NamedTuple):
     topic: str
     payload: bytes
     received_at: datetime
