@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
 
+from haixun.data.geography import load_geography
 from haixun.engine.service import EngineService
 from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
 
@@ -74,3 +77,64 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
             other = current_level(conn, "segment", "PH27")[3]
             fc27 = [h for h in other["hazards"] if h["hazard"] == "storm_tide_forecast"][0]
             assert fc27["level"] == "unknown" and other["next_high_water"] is None
+
+
+async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settings):
+    """The engine starts on an empty history; 20 days arrive later (a backfill: older than
+    7 days at receipt = suspect, as ingest flags them). The frequent check fits within
+    seconds, not at the 6-hourly refit, and the next state carries surge, next high
+    water and time to threshold for the station's segments."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    options = replace(FAST, tide_check_every_s=0.5)
+    spring_hw = now + timedelta(hours=3)  # M2 and S2 in phase 3 h from now: 5.5 m astronomical
+
+    def astro(t: datetime) -> float:
+        h = (t - spring_hw).total_seconds() / 3600.0
+        return 3.0 + 2.0 * math.cos(2 * math.pi * h / M2_H) + 0.5 * math.cos(2 * math.pi * h / S2_H)
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        segments = sorted(seg.id for seg in load_geography().segments if seg.tide_station == "XB-M01")
+        assert "PH01" in segments
+        async with EngineService(settings, options=options) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            await wait_for(lambda: engine.metrics_text().find(b'haixun_engine_tide_refits_total{outcome="skipped"}') >= 0,
+                           timeout=10)
+            assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
+            received = datetime.now(UTC)
+            rows, t = [], now - timedelta(days=20)
+            rng = np.random.default_rng(3)
+            while t < now:
+                late = (received - t).total_seconds() > 7 * 86400
+                rows.append(("XB-M01", "tide_level", t, astro(t) + float(rng.normal(0, 0.03)), 3 if late else 1,
+                             received))
+                t += timedelta(hours=1)
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
+                                " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+            surge = 0.8
+            write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + surge, "wind_speed": 3.0,
+                                                 "wind_gust": 5.0})
+            t0 = time.monotonic()
+            n_obs = await wait_for(lambda: conn.execute(
+                "SELECT n_obs FROM tide_models WHERE station_id = 'XB-M01'").fetchone(), timeout=15)
+            assert time.monotonic() - t0 < 10
+            assert n_obs[0] >= 20 * 24 - 1  # the suspect-by-age part was used
+
+            def state_with_forecast():
+                row = conn.execute("SELECT body FROM state_log ORDER BY seq DESC LIMIT 1").fetchone()
+                seg = (row[0].get("segments") or {}).get("PH01") if row else None
+                return seg if seg and seg.get("next_high_water") else None
+            seg = await wait_for(state_with_forecast, timeout=10)
+            hw = seg["next_high_water"]
+            assert surge * math.exp(-1) - 0.1 < hw["surge_m"] <= surge + 0.1  # decays, e-folding 12 h
+            tide_h = {h["hazard"]: h for h in seg["hazards"]}
+            assert tide_h["storm_tide_forecast"]["level"] != "unknown"
+            assert "surge unknown" not in tide_h["storm_tide"]["detail"]
+            # now 3.9 m (below blue 5.1 m), the flood towards the 5.5 m + surge high water crosses blue
+            ttt = seg["time_to_threshold"]
+            assert ttt is not None and ttt["level"] == "blue"
+            assert now < datetime.fromisoformat(ttt["at"]) < spring_hw
+            for sid in segments:
+                d = current_level(conn, "segment", sid)[3]
+                assert d["next_high_water"] is not None, sid

@@ -74,6 +74,7 @@ class EngineService:
         self._last_station_refresh = 0.0
         self._last_snapshot = 0.0
         self._tide: TideCache | None = None
+        self._tide_fitting = asyncio.Lock()  # the refit and the new-station check never fit at the same time
         self._last_mark: LatencyMark | None = None
         self.last_seq: int | None = None
         self.cycles_done = 0
@@ -200,6 +201,7 @@ class EngineService:
         sched.add_job(self._prune_job, "interval", seconds=opts.prune_every_s, id="prune", next_run_time=now)
         sched.add_job(self._tide_job, "interval", seconds=opts.tide_refit_every_s, id="tide_refit",
                       next_run_time=now)
+        sched.add_job(self._tide_check_job, "interval", seconds=opts.tide_check_every_s, id="tide_check")
         sched.add_job(self._validity_job, "interval", seconds=max(1.0, min(5.0, self.settings.engine_interval_s)),
                       id="feeds")
         return sched
@@ -342,16 +344,35 @@ class EngineService:
             log.info("pruned %d state_log rows", n)
 
     async def _tide_job(self) -> None:
+        """Refit every tide station (at promotion and every ``tide_refit_every_s``)."""
         tide, pool = self._tide, self._pool
         if tide is None or pool is None:
             return
-        async with pool.connection() as conn:
-            stations = await tide.tide_stations(conn)
-            for sid in stations:
-                ok = await tide.refit(conn, sid, utcnow(), write_lock=self._write_lock, lock=self._lock)
-                if ok is not None:
-                    self.metrics.tide_refits.labels("ok" if ok else "skipped").inc()
+        async with self._tide_fitting, pool.connection() as conn:
+            await self._fit(tide, conn, await tide.tide_stations(conn))
         self.request("tide")
+
+    async def _tide_check_job(self) -> None:
+        """Fit stations that have no model yet as soon as their history is long enough."""
+        tide, pool = self._tide, self._pool
+        if tide is None or pool is None or self._tide_fitting.locked():
+            return
+        async with self._tide_fitting, pool.connection() as conn:
+            ready = await tide.ready_without_model(conn, utcnow())
+            fitted = await self._fit(tide, conn, ready) if ready else 0
+        if fitted:
+            self.request("tide")
+
+    async def _fit(self, tide: TideCache, conn: psycopg.AsyncConnection, stations: list[str]) -> int:
+        """Fit (utide runs in a worker thread) and store; returns how many models were written."""
+        fitted = 0
+        for sid in stations:
+            ok = await tide.refit(conn, sid, utcnow(), write_lock=self._write_lock, lock=self._lock)
+            if ok is None:
+                break  # no longer the leader
+            self.metrics.tide_refits.labels("ok" if ok else "skipped").inc()
+            fitted += ok
+        return fitted
 
     async def _validity_job(self) -> None:
         """Recompute as soon as an official feed or override starts or expires."""

@@ -2,9 +2,18 @@
 ``tide_models``, and keep prediction series cached in memory.
 
 A station gets a model once it has at least ``tide_min_days`` of tide_level
-history (one sample per hour: the reading nearest the full hour, QC != 4,
-from the last ``tide_history_days``). Until then it has no prediction and
-riskcode reports surge and forecast high water as unavailable.
+history (one sample per hour: the reading nearest the full hour, from the
+last ``tide_history_days``). Until then it has no prediction and riskcode
+reports surge and forecast high water as unavailable.
+
+Which readings count (``USABLE``): QC pass (1), and suspect (3) only when the
+reading reached ingest more than ``tide_late_suspect_s`` after its timestamp.
+Ingest flags every reading older than ``max_age_suspect_s`` (7 days) at
+receipt as suspect, so a history backfill or a gauge's buffer dump would
+otherwise never count. The stored flag does not say which test raised it: a
+late reading that was also a spike is used as well (utide's least squares on
+hundreds of hourly values; one bad hour moves the constants by millimetres).
+Recent suspect readings (spike, rate of change, flat line) are not used.
 """
 
 from __future__ import annotations
@@ -24,9 +33,12 @@ from haixun.riskcode.tides import TideModel, TidePrediction, fit_tide
 
 log = logging.getLogger(__name__)
 
+# %(late)s: tide_late_suspect_s as an interval
+USABLE = "(qc = 1 OR (qc = 3 AND received_at - ts > %(late)s))"
+
 _HOURLY_SQL = (
     "SELECT DISTINCT ON (date_trunc('hour', ts + interval '30 minutes')) ts, value FROM readings"
-    " WHERE station_id = %s AND quantity = 'tide_level' AND qc <> 4 AND ts >= %s AND ts <= %s"
+    " WHERE station_id = %(sid)s AND quantity = 'tide_level' AND " + USABLE + " AND ts >= %(lo)s AND ts <= %(hi)s"
     " ORDER BY date_trunc('hour', ts + interval '30 minutes'),"
     " abs(extract(epoch FROM ts - date_trunc('hour', ts + interval '30 minutes')))"
 )
@@ -64,6 +76,24 @@ class TideCache:
             " ORDER BY id")
         return [r[0] for r in await cur.fetchall()]
 
+    async def ready_without_model(self, conn: psycopg.AsyncConnection, now: datetime) -> list[str]:
+        """Tide stations without a model whose usable history already spans ``tide_min_days``.
+
+        Cheap (min/max of ts per station on the readings primary key), run
+        every ``tide_check_every_s`` so a fresh system gets its models as soon
+        as the history is there, not at the next 6-hourly refit.
+        """
+        opts = self._opts
+        cur = await conn.execute(
+            "SELECT s.id FROM stations s, LATERAL (SELECT min(ts) AS lo, max(ts) AS hi FROM readings r"
+            "  WHERE r.station_id = s.id AND r.quantity = 'tide_level' AND r.ts >= %(lo)s AND r.ts <= %(hi)s"
+            "  AND " + USABLE + ") h"
+            " WHERE s.active AND (s.kind = 'tide_gauge' OR 'tide_level' = ANY(s.quantities))"
+            " AND NOT (s.id = ANY(%(have)s)) AND h.hi - h.lo >= %(span)s ORDER BY s.id",
+            {"lo": now - timedelta(days=opts.tide_history_days), "hi": now, "have": self.stations_with_model,
+             "late": timedelta(seconds=opts.tide_late_suspect_s), "span": timedelta(days=opts.tide_min_days)})
+        return [r[0] for r in await cur.fetchall()]
+
     async def refit(self, conn: psycopg.AsyncConnection, station_id: str, now: datetime, *,
                     write_lock: asyncio.Lock, lock: LeaderLock) -> bool | None:
         """Fit and store a model. True = fitted, False = not enough history, None = not the leader."""
@@ -73,7 +103,8 @@ class TideCache:
         if row is None:
             return False
         lat = float(row[0])
-        cur = await conn.execute(_HOURLY_SQL, (station_id, now - timedelta(days=opts.tide_history_days), now))
+        cur = await conn.execute(_HOURLY_SQL, {"sid": station_id, "lo": now - timedelta(days=opts.tide_history_days),
+                                               "hi": now, "late": timedelta(seconds=opts.tide_late_suspect_s)})
         rows = await cur.fetchall()
         if len(rows) < 2 or (rows[-1][0] - rows[0][0]).total_seconds() < opts.tide_min_days * 86400:
             log.info("tide station %s: %d hourly values, less than %.0f days: no model yet", station_id,
