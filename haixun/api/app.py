@@ -178,10 +178,11 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
             metrics.requests.labels(request.method, name, str(status)).inc()
             metrics.request_seconds.labels(name).observe(time.perf_counter() - t0)
 
-    from haixun.api import health, routes_cap, routes_ops, routes_public, routes_ws
+    from haixun.api import health, routes_cap, routes_ops, routes_public, routes_tide, routes_ws
 
     app.include_router(health.router)
     app.include_router(routes_public.router)
+    app.include_router(routes_tide.router)
     app.include_router(routes_cap.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_ws.router)

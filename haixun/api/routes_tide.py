@@ -1,0 +1,102 @@
+"""GET /api/v1/stations/{id}/tide: astronomical tide from the engine's stored model.
+
+The engine fits a harmonic model per tide station (``tide_models``,
+docs/engine.md); this endpoint evaluates it with riskcode's ``predict``
+(utide) on a regular grid and puts the observed level (mean of the stored
+readings around each grid time, QC fail excluded) and the surge (observed -
+predicted) next to it where observations exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from haixun.api.context import ApiContext, get_ctx
+from haixun.api.live import iso
+from haixun.riskcode.tides import MIN_FIT_DAYS, TideModel, predict
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+MAX_POINTS = 20_000
+MAX_SPAN = timedelta(days=62)
+NO_MODEL_MSG = ("no tidal model for station {sid!r} yet: the engine fits one as soon as the station has "
+                "{days:g} days of tide_level history")
+
+_OBS_SQL = (
+    "SELECT floor((extract(epoch FROM ts) - %(t0)s) / %(step)s + 0.5)::bigint AS k, avg(value) AS v, count(*) AS n"
+    " FROM readings WHERE station_id = %(sid)s AND quantity = 'tide_level' AND qc <> 4"
+    " AND ts >= %(lo)s AND ts < %(hi)s GROUP BY k ORDER BY k"
+)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def prediction_grid(start: datetime, end: datetime, step_s: int) -> np.ndarray:
+    """Epoch seconds start, start + step, ... <= end."""
+    t0 = start.timestamp()
+    n = int((end.timestamp() - t0) // step_s) + 1
+    return t0 + step_s * np.arange(n, dtype=float)
+
+
+def _predict(model: TideModel, t_s: np.ndarray) -> np.ndarray:
+    return predict(model, t_s.astype("int64").astype("datetime64[s]"))
+
+
+@router.get("/stations/{station_id}/tide",
+            summary="Astronomical tide prediction of a station (stored harmonic model), with observed and surge")
+async def get_tide(station_id: str,
+                   from_: Annotated[datetime | None, Query(alias="from")] = None,
+                   to: datetime | None = None,
+                   step: Annotated[int, Query(ge=60, le=86_400, description="grid step in seconds")] = 600,
+                   ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    start = _aware(from_) or now - timedelta(hours=24)
+    end = _aware(to) or start + timedelta(hours=48)
+    if start >= end:
+        raise HTTPException(422, "'from' must be before 'to'")
+    if end - start > MAX_SPAN or (end - start).total_seconds() / step + 1 > MAX_POINTS:
+        raise HTTPException(422, f"too many points: at most {MAX_SPAN.days} days and {MAX_POINTS} steps")
+    async with ctx.db().connection() as conn:
+        found = await (await conn.execute("SELECT 1 FROM stations WHERE id = %s", (station_id,))).fetchone()
+        if not found:
+            raise HTTPException(404, f"unknown station {station_id!r}")
+        row = await (await conn.execute(
+            "SELECT model, fitted_at, data_start, data_end, n_obs, span_days, rms_residual_m, method"
+            " FROM tide_models WHERE station_id = %s", (station_id,))).fetchone()
+        if row is None:
+            raise HTTPException(404, NO_MODEL_MSG.format(sid=station_id, days=MIN_FIT_DAYS))
+        t0 = start.timestamp()
+        cur = await conn.execute(_OBS_SQL, {"t0": t0, "step": step, "sid": station_id,
+                                            "lo": start - timedelta(seconds=step / 2),
+                                            "hi": end + timedelta(seconds=step / 2)})
+        observed = {int(k): float(v) for k, v, _n in await cur.fetchall()}
+    doc, fitted_at, data_start, data_end, n_obs, span_days, rms, method = row
+    try:
+        model = TideModel.from_json(doc if isinstance(doc, str) else json.dumps(doc))
+    except (ValueError, KeyError) as exc:
+        raise HTTPException(500, f"stored tidal model of {station_id!r} is unreadable: {exc}") from None
+    t_s = prediction_grid(start, end, step)
+    levels = await asyncio.to_thread(_predict, model, t_s)
+    points = []
+    for k, (t, p) in enumerate(zip(t_s.tolist(), levels.tolist())):
+        obs = observed.get(k)
+        points.append({"ts": iso(datetime.fromtimestamp(t, UTC)), "predicted_m": round(p, 3),
+                       "observed_m": None if obs is None else round(obs, 3),
+                       "surge_m": None if obs is None else round(obs - p, 3)})
+    return {
+        "station_id": station_id, "from": iso(start), "to": iso(end), "step_s": step, "datum": "CN1985",
+        "model": {"method": method, "fitted_at": iso(fitted_at), "data_start": iso(data_start),
+                  "data_end": iso(data_end), "n_obs": n_obs, "span_days": round(span_days, 2),
+                  "rms_residual_m": None if rms is None else round(rms, 4)},
+        "points": points,
+    }
