@@ -22,8 +22,55 @@ from bench.sizes import Sizes
 from haixun.store.migrate import migrate
 
 PG_SERVER = os.environ.get("HAIXUN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-MQTT_HOST = os.environ.get("HAIXUN_BENCH_MQTT_HOST", "127.0.0.1")
-MQTT_PORT = int(os.environ.get("HAIXUN_BENCH_MQTT_PORT", "1883"))
+
+
+def mqtt_host_port() -> tuple[str, int]:
+    """The broker of this run (set by ``bench_broker``, or given with HAIXUN_BENCH_MQTT_HOST/PORT)."""
+    return os.environ.get("HAIXUN_BENCH_MQTT_HOST", "127.0.0.1"), int(os.environ.get("HAIXUN_BENCH_MQTT_PORT", "1883"))
+
+
+def mqtt_url() -> str:
+    host, port = mqtt_host_port()
+    return f"mqtt://{host}:{port}"
+
+
+def broker_log() -> Path | None:
+    """The log of the run's private broker (for 'messages are being dropped' lines), if known."""
+    path = os.environ.get("HAIXUN_BENCH_MQTT_LOG")
+    return Path(path) if path else None
+
+
+@contextmanager
+def bench_broker(work_dir: Path) -> Iterator[str]:
+    """A private Mosquitto with the production queue settings, unless HAIXUN_BENCH_MQTT_PORT names a broker.
+
+    The machine's shared Mosquitto keeps the default ``max_queued_messages
+    1000`` and silently drops QoS 1 messages queued beyond it for a
+    subscriber that falls behind; a benchmark against it measures that
+    setting, not haixun. docker/mosquitto.conf and the demo's embedded broker
+    (reused here) set 200000. Yields a description for the report.
+    """
+    if "HAIXUN_BENCH_MQTT_PORT" in os.environ:
+        host, port = mqtt_host_port()
+        yield f"external, {host}:{port} (HAIXUN_BENCH_MQTT_HOST/PORT)"
+        return
+    from haixun.demo.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(work_dir, backend="mosquitto")
+    url = broker.start()
+    host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+    saved = {k: os.environ.get(k) for k in ("HAIXUN_BENCH_MQTT_HOST", "HAIXUN_BENCH_MQTT_PORT", "HAIXUN_BENCH_MQTT_LOG")}
+    os.environ.update(HAIXUN_BENCH_MQTT_HOST=host, HAIXUN_BENCH_MQTT_PORT=port,
+                      HAIXUN_BENCH_MQTT_LOG=str(Path(work_dir) / "mosquitto.log"))
+    try:
+        yield f"private mosquitto on {host}:{port} started by the bench (max_queued_messages 200000, as in production)"
+    finally:
+        broker.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -6,11 +6,12 @@ import importlib
 import json
 import logging
 import resource
+import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from bench.common import REPO, BenchContext, ComponentUnavailable, Section, machine_facts, unavailable, write_report
+from bench.common import REPO, BenchContext, bench_broker, ComponentUnavailable, Section, machine_facts, unavailable, write_report
 from bench.sizes import FULL, SMOKE
 
 log = logging.getLogger("bench")
@@ -96,13 +97,16 @@ def run_benchmarks(*, smoke: bool, only: str = "", out: str | None = None) -> in
     facts["sections"] = ", ".join(keys)
     done: dict[str, Section] = {}
     sections = []
-    for key in keys:
-        log.info("section %s ...", key)
-        section = run_section(key, ctx, done)
-        done[key] = section
-        sections.append(section)
-        # write after every section: an interrupted run still leaves what it measured
-        _write(out_path, facts, sections, smoke, only)
+    with tempfile.TemporaryDirectory(prefix="haixun-bench-broker-") as broker_dir, \
+            bench_broker(Path(broker_dir)) as broker:
+        facts["mqtt broker"] = broker
+        for key in keys:
+            log.info("section %s ...", key)
+            section = run_section(key, ctx, done)
+            done[key] = section
+            sections.append(section)
+            # write after every section: an interrupted run still leaves what it measured
+            _write(out_path, facts, sections, smoke, only)
     return 0
 
 

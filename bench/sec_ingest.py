@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import MQTT_HOST, MQTT_PORT, REPO, BenchContext, ComponentUnavailable, Section, rate, require, \
+from bench.common import REPO, broker_log, mqtt_host_port, mqtt_url, BenchContext, ComponentUnavailable, Section, rate, require, \
     scratch_database, verdict
 from bench.copy_ceiling import copy_rate
 from bench.seed import seed_stations, wait_stored
@@ -55,7 +55,7 @@ def publish(root: str, options) -> LoadRun:
     from haixun.settings import Settings
     from haixun.simulators.load import run_load
 
-    settings = Settings(mqtt_url=f"mqtt://{MQTT_HOST}:{MQTT_PORT}", topic_root=root)
+    settings = Settings(mqtt_url=mqtt_url(), topic_root=root)
     t0 = time.time()
     res = asyncio.run(run_load(settings, options))
     return LoadRun(res.published_messages, res.readings, res.failed, res.elapsed_s, t0)
@@ -65,7 +65,8 @@ def broker_ceiling(case: IngestCase, offered: float, limit_s: float) -> tuple[Lo
     root = f"bench{uuid.uuid4().hex[:10]}"
     options = load_options(case, offered, "SINK")
     expect = case.readings // (READINGS_PER_OBS * case.batch)
-    proc = subprocess.Popen([sys.executable, "-m", "bench.broker_sink", "--host", MQTT_HOST, "--port", str(MQTT_PORT),
+    host, port = mqtt_host_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.broker_sink", "--host", host, "--port", str(port),
                              "--root", root, "--expect", str(expect), "--limit-s", str(limit_s)],
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
@@ -109,13 +110,13 @@ def ingest_run(case: IngestCase, offered: float, limit_s: float, workdir: Path) 
             "bytes": size, "lag_p50_s": lag[0] if lag else None, "lag_p99_s": lag[1] if lag else None}
 
 
-MOSQUITTO_LOG = Path("/var/log/mosquitto/mosquitto.log")
+SHARED_MOSQUITTO_LOG = Path("/var/log/mosquitto/mosquitto.log")
 
 
 def broker_drop_lines(client_id: str) -> int:
-    """How often the local Mosquitto logged dropping queued messages for ``client_id`` (0 if unreadable)."""
+    """How often the run's Mosquitto logged dropping queued messages for ``client_id`` (0 if unreadable)."""
     try:
-        text = MOSQUITTO_LOG.read_text(errors="replace")
+        text = (broker_log() or SHARED_MOSQUITTO_LOG).read_text(errors="replace")
     except OSError:
         return 0
     return sum(1 for line in text.splitlines() if "being dropped" in line and client_id in line)
@@ -158,8 +159,8 @@ def run(ctx: BenchContext) -> Section:
                         f"({r['broker_drops']}x). The local broker runs with Mosquitto's default "
                         "`max_queued_messages 1000`: with ingest's Receive Maximum of 1000 unacknowledged messages, "
                         "a burst of more than ~2,000 messages is cut by the broker, not by ingest. "
-                        "docker/mosquitto.conf (production) sets `max_queued_messages 200000`; run the bench against "
-                        "such a broker with HAIXUN_BENCH_MQTT_HOST/PORT.")
+                        "docker/mosquitto.conf (production) sets `max_queued_messages 200000`, and so does the private "
+                        "broker the bench starts unless HAIXUN_BENCH_MQTT_HOST/PORT name another one.")
                 else:
                     tail = " / ".join(f"`{ln[-200:]}`" for ln in r["ingest_errors"]) or "no error logged"
                     sec.notes.append(f"{lost}; no broker drop logged; ingest log: {tail}.")

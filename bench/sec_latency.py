@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import LATENCY_HEADERS, MQTT_HOST, MQTT_PORT, BenchContext, Section, latency_row, pct, \
+from bench.common import LATENCY_HEADERS, mqtt_url, BenchContext, Section, latency_row, pct, \
     require, scratch_database, verdict
 from bench.fanout_support import start_clients_proc, stop_clients_proc
 from bench.sec_lookup import wait_state_row
@@ -58,7 +58,7 @@ def publish_phases(root: str, ids: list[str], normal_s: float, period_s: float, 
     from bench.paced_publisher import PacedPublisher
     from haixun.settings import Settings
 
-    settings = Settings(mqtt_url=f"mqtt://{MQTT_HOST}:{MQTT_PORT}", topic_root=root)
+    settings = Settings(mqtt_url=mqtt_url(), topic_root=root)
 
     async def go():
         async with PacedPublisher(settings, ids) as pub:

@@ -13,12 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from bench.common import MQTT_HOST, MQTT_PORT, REPO, ComponentUnavailable
+from bench.common import REPO, ComponentUnavailable, mqtt_url
 
 STOP_TIMEOUT_S = 15.0
 
@@ -28,7 +28,7 @@ class ServiceConfig:
     database_url: str
     topic_root: str
     state_dir: Path
-    mqtt_url: str = f"mqtt://{MQTT_HOST}:{MQTT_PORT}"
+    mqtt_url: str = field(default_factory=mqtt_url)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
