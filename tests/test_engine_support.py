@@ -16,7 +16,7 @@ import psycopg
 from haixun.engine.options import EngineOptions
 
 FAST = EngineOptions(lock_poll_s=0.2, heartbeat_s=0.2, heartbeat_timeout_s=2.0, debounce_s=0.05,
-                     station_refresh_s=3600.0)
+                     station_refresh_s=3600.0, tide_check_every_s=1.0)
 
 
 def utcnow() -> datetime:

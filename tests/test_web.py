@@ -6,6 +6,7 @@ Readings go in over MQTT exactly as a gateway sends them."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -105,6 +106,9 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
     page.locator('#station-picker button[data-station="XB-M01"]').click()
     expect(page.locator('#tide-chart .chart-hline')).to_have_count(4)
     expect(page.locator('#tide-chart path[data-series="observed"]')).to_have_count(1, timeout=10_000)
+    # no history, so no tidal model: the caption says so and no astronomical curve is drawn
+    expect(page.locator("#tide-caption")).to_contain_text("no tidal model yet")
+    assert page.locator('#tide-chart path[data-series="astronomical"]').count() == 0
     shot(page, "screen-orange")
 
     # a wrong password is refused
@@ -130,6 +134,41 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
     # the token is kept in sessionStorage, not localStorage
     assert page.evaluate("sessionStorage.getItem('haixun.token')")
     assert page.evaluate("localStorage.length") == 0
+    assert not errors, errors
+
+
+def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack: Stack, browser) -> None:
+    # 20 days of hourly history at XB-M01 (a backfill): the engine fits a model within seconds
+    spring_hw = utcnow() + timedelta(hours=3)
+    astro = ("3 + 2 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12.4206012)"
+             " + 0.5 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12)")
+    stack.sql("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at) SELECT 'XB-M01', 'tide_level', t, "
+              + astro + ", 1, now() FROM generate_series(now() - interval '20 days', now() - interval '1 hour',"
+              " interval '1 hour') AS t RETURNING 1", {"hw": spring_hw})
+    # live readings 0.4 m above the tide (surge), one a minute
+    for k in range(5, -1, -1):
+        t = utcnow() - timedelta(minutes=k)
+        level = stack.sql("SELECT " + astro.replace("t -", "%(t)s::timestamptz -"), {"hw": spring_hw, "t": t})[0][0]
+        stack.publish_calm(t, XB_M01={"tide_level": round(level + 0.4, 3)})
+    deadline = time.monotonic() + 30
+    while not stack.sql("SELECT 1 FROM tide_models WHERE station_id = 'XB-M01'"):
+        assert time.monotonic() < deadline, "no tide model"
+        time.sleep(0.3)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors = page_errors(page)
+    page.goto(stack.base + "/screen")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LEVEL_WAIT_MS)
+    page.locator('#station-picker button[data-station="XB-M01"]').click()
+    astro_path = page.locator('#tide-chart path[data-series="astronomical"]')
+    expect(astro_path).to_have_count(1, timeout=15_000)
+    assert int(astro_path.get_attribute("data-points")) > 200  # 60 h at 10 min
+    # forecast = astronomical + decaying surge, after now; the next high water marked
+    expect(page.locator('#tide-chart path[data-series="forecast"]')).to_have_count(1, timeout=15_000)
+    expect(page.locator('#tide-chart circle.chart-marker')).to_have_count(1)
+    caption = page.locator("#tide-caption")
+    expect(caption).to_contain_text("astronomical (utide")
+    expect(caption).to_contain_text(re.compile(r"surge \+0\.[345]\d m"))
+    shot(page, "screen-tide-model")
     assert not errors, errors
 
 

@@ -141,7 +141,7 @@ class Stack:
             readings[sid] = values
         self.publish(readings, ts)
 
-    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+    def sql(self, query: str, params: tuple | dict = ()) -> list[tuple]:
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
             return conn.execute(query, params).fetchall()
 

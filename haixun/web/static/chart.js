@@ -24,7 +24,7 @@ function dayLabel(t) {
   return new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit" }).format(new Date(t));
 }
 
-// spec: {t0, t1, now, series: [{label, points, stroke, dash, width, axis}],
+// spec: {t0, t1, now, series: [{label, points, stroke, dash, width, axis, maxGapMs, marker}],
 //        hlines: [{value, level, label}], yUnit, y2Unit, empty}
 export function drawChart(svg, spec) {
   svg.innerHTML = "";
@@ -79,17 +79,23 @@ export function drawChart(svg, spec) {
     const u = el("text", { x: W - M.r + 6, y: M.t - 10, class: "chart-unit" }, svg);
     u.textContent = spec.y2Unit || "";
   }
-  // warning levels
+  // warning levels; their labels are spread apart so that close levels stay readable
   if (yl) {
-    for (const h of spec.hlines || []) {
-      if (!isFinite(h.value)) continue;
+    const lines = (spec.hlines || []).filter((h) => isFinite(h.value)).sort((a, b) => a.value - b.value);
+    const labelY = [];
+    for (const h of lines) {
+      const want = py(yl)(h.value) - 5;
+      const prev = labelY.length ? labelY[labelY.length - 1] : Infinity;
+      labelY.push(Math.min(want, prev - 16));
+    }
+    lines.forEach((h, i) => {
       const y = py(yl)(h.value);
       const dash = { blue: "none", yellow: "2 5", orange: "10 5", red: "none" }[h.level] || "4 4";
       el("line", { x1: M.l, x2: W - M.r, y1: y, y2: y, stroke: COLOURS[h.level].stroke, "stroke-width": h.level === "red" ? 3 : 2.5, "stroke-dasharray": dash, class: "chart-hline", "data-level": h.level }, svg);
       if (h.level === "red") el("line", { x1: M.l, x2: W - M.r, y1: y - 4, y2: y - 4, stroke: COLOURS.red.stroke, "stroke-width": 1.5 }, svg);
-      const t = el("text", { x: M.l + 4, y: y - 5, class: "chart-hlabel", fill: COLOURS[h.level].stroke }, svg);
+      const t = el("text", { x: M.l + 4, y: labelY[i], class: "chart-hlabel", fill: COLOURS[h.level].stroke }, svg);
       t.textContent = h.label || `${word(h.level, "zh")} ${h.value.toFixed(2)} m`;
-    }
+    });
   }
   // series
   for (const s of spec.series) {
@@ -105,6 +111,11 @@ export function drawChart(svg, spec) {
       d += `${d && !gap ? "L" : "M"}${px(t).toFixed(1)},${py(r)(v).toFixed(1)}`;
       prevT = t;
     }
+    if (s.marker) {
+      // a forecast point (next high water): ringed dot, no line
+      for (const [t, v] of pts) el("circle", { cx: px(t).toFixed(1), cy: py(r)(v).toFixed(1), r: 6, fill: s.stroke, stroke: "#0b1420", "stroke-width": 2, class: "chart-point chart-marker", "data-series": s.key || s.label }, svg);
+      continue;
+    }
     if (pts.length < 40) {
       // sparse data: mark every reading so a short series is still visible
       for (const [t, v] of pts) el("circle", { cx: px(t).toFixed(1), cy: py(r)(v).toFixed(1), r: 3.5, fill: s.stroke, class: "chart-point" }, svg);
@@ -113,15 +124,17 @@ export function drawChart(svg, spec) {
   }
   if (spec.now && spec.now >= t0 && spec.now <= t1) {
     const x = px(spec.now);
-    el("line", { x1: x, x2: x, y1: M.t - 4, y2: H - M.b, class: "chart-now" }, svg);
-    const t = el("text", { x: x + 4, y: M.t - 8, class: "chart-tick" }, svg);
+    el("line", { x1: x, x2: x, y1: M.t, y2: H - M.b, class: "chart-now" }, svg);
+    // inside the plot, at the bottom: the top row belongs to the legend
+    const t = el("text", { x: x + 4, y: H - M.b - 6, class: "chart-tick" }, svg);
     t.textContent = spec.nowLabel || "now";
   }
   // legend
   let lx = M.l + 8;
   for (const s of spec.series) {
     if (!s.label) continue;
-    el("line", { x1: lx, x2: lx + 26, y1: 14, y2: 14, stroke: s.stroke, "stroke-width": 3, "stroke-dasharray": s.dash || "none" }, svg);
+    if (s.marker) el("circle", { cx: lx + 13, cy: 14, r: 6, fill: s.stroke, stroke: "#0b1420", "stroke-width": 2 }, svg);
+    else el("line", { x1: lx, x2: lx + 26, y1: 14, y2: 14, stroke: s.stroke, "stroke-width": 3, "stroke-dasharray": s.dash || "none" }, svg);
     const t = el("text", { x: lx + 32, y: 19, class: "chart-legend" }, svg);
     t.textContent = s.label;
     lx += 40 + s.label.length * 9.5;

@@ -1,7 +1,7 @@
 // Duty-room screen (/screen): live map, alarms with acknowledgement, tiered
 // counts, next high water per segment and station charts.
 
-import { currentUser, fmtDuration, fmtTime, getJSON, setLogin, token } from "./api.js";
+import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, setLogin, token } from "./api.js";
 import { drawChart } from "./chart.js";
 import { loadGeography, byLayer } from "./geo.js";
 import { LiveClient } from "./live.js";
@@ -335,6 +335,12 @@ function stationsForSegment(segId) {
   return { tide: p.tide_station || near[0], wind: p.wind_station || p.tide_station || near[0], wave: p.wave_station || p.tide_station || near[0] };
 }
 
+function tideStation(stId) {
+  const f = app.layers.station && app.layers.station[stId];
+  const p = f ? f.properties : {};
+  return p.kind === "tide_gauge" || (p.quantities || []).includes("tide_level");
+}
+
 function segmentForStation(stId) {
   const st = app.layers.station && app.layers.station[stId];
   if (st && st.properties.segment_id) return st.properties.segment_id;
@@ -378,6 +384,42 @@ async function series(station, quantity, from, to) {
   }
 }
 
+// Astronomical tide from the engine's stored model (GET /api/v1/stations/{id}/tide).
+// {points: [[t, predicted]], surge: [t, m] | null, model} or {missing: "why"}.
+async function tidePrediction(station, from, to) {
+  const q = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), step: "600" });
+  try {
+    const r = await getJSON(`/api/v1/stations/${encodeURIComponent(station)}/tide?${q}`, { timeoutMs: 15000 });
+    const pts = r.points || [];
+    const observed = pts.filter((p) => p.surge_m != null);
+    const last = observed[observed.length - 1];
+    return { points: pts.map((p) => [Date.parse(p.ts), p.predicted_m]), model: r.model,
+             surge: last ? [Date.parse(last.ts), last.surge_m] : null };
+  } catch (e) {
+    return { missing: e instanceof HttpError && e.status === 404 ? "no_model" : "error" };
+  }
+}
+
+// Projection the engine uses: astronomical + surge now x exp(-dt / tau), tau from the
+// forecast's method text ("... exp(-dt/12h)"); none when tau is not known.
+function projection(pred, surge, now, method) {
+  const m = /exp\(-dt\/([0-9.]+)h\)/.exec(method || "");
+  if (!m || !surge || !pred.length) return [];
+  const tau = parseFloat(m[1]) * 3600e3;
+  return pred.filter(([t]) => t >= now).map(([t, v]) => [t, v + surge[1] * Math.exp(-(t - now) / tau)]);
+}
+
+function tideCaption(pred, hw) {
+  const hwText = hw ? `下次高潮 next HW ${fmtTime(hw.at, { seconds: false })} ${hw.level_m?.toFixed(2)} m (${hw.method || ""})` : "下次高潮: 未知 next HW unknown";
+  if (pred.missing === "no_model") {
+    return `实测 1 min 均值 observed 1-min means · 天文潮: 尚无潮汐模型 (需 15 天潮位历史) — no tidal model yet (needs 15 days of tide history), so no astronomical curve, surge or forecast · ${hwText}`;
+  }
+  if (pred.missing) return `实测 1 min 均值 observed 1-min means · 天文潮: 暂时无法获取 astronomical tide unavailable · ${hwText}`;
+  const md = pred.model || {};
+  const surge = pred.surge ? ` · 当前增水 surge ${pred.surge[1] >= 0 ? "+" : ""}${pred.surge[1].toFixed(2)} m` : "";
+  return `实测 1 min 均值 observed · 天文潮 astronomical (${md.method || "utide"}, ${md.n_obs ?? "?"} h over ${md.span_days ?? "?"} d, rms ${md.rms_residual_m ?? "?"} m)${surge} · 预报 forecast = 天文潮 + 增水衰减 · ${hwText}`;
+}
+
 async function refreshCharts() {
   const id = app.selectedStation;
   if (!id) return;
@@ -395,24 +437,31 @@ async function refreshCharts() {
   const hw = segState && segState.next_high_water;
   const to = now + 12 * 3600e3;
   const ids = segId ? stationsForSegment(segId) : { tide: id, wind: id, wave: id };
-  const [tide, wind, gust, wave] = await Promise.all([
+  const isTide = !!(st && st.latest && st.latest.tide_level) || tideStation(id);
+  const [tide, wind, gust, wave, pred] = await Promise.all([
     series(id, "tide_level", from, now), series(ids.wind === id ? id : id, "wind_speed", from, now),
     series(id, "wind_gust", from, now), series(id, "wave_height", from, now),
+    isTide ? tidePrediction(id, from, to) : Promise.resolve({ missing: "not_tide" }),
   ]);
   if (id !== app.selectedStation) return;
   $("chart-station").textContent = `${id}${segId ? " · " + segId : ""}`;
   const wl = (seg && seg.properties.warning_levels_m) || {};
-  const hwPts = hw && hw.level_m != null ? [[now, tide.length ? tide[tide.length - 1][1] : hw.level_m], [Date.parse(hw.at), hw.level_m]] : [];
+  const astro = pred.points || [];
+  const forecast = projection(astro, pred.surge, now, hw && hw.method);
+  const hwPts = hw && hw.level_m != null ? [[Date.parse(hw.at), hw.level_m]] : [];
+  const tideSeries = [
+    { key: "astronomical", label: "天文潮 astronomical", points: astro, stroke: "#8fa3b8", dash: "5 4", width: 2, maxGapMs: 30 * 60e3 },
+    { key: "forecast", label: "预报 forecast", points: forecast, stroke: "#7fd1ff", width: 3, maxGapMs: 30 * 60e3 },
+    { key: "observed", label: "实测 observed", points: tide, stroke: "#e9eef4", width: 2.5, maxGapMs: 15 * 60e3 },
+    { key: "next_high_water", label: "下次高潮 next HW", points: hwPts, stroke: "#7fd1ff", width: 0, marker: true },
+  ];
   drawChart($("tide-chart"), {
     t0: from, t1: to, now, nowLabel: "now", yUnit: "m CN1985",
-    series: [
-      { key: "observed", label: "实测 observed", points: tide, stroke: "#e9eef4", width: 2.5, maxGapMs: 15 * 60e3 },
-      { key: "next_high_water", label: "预报高潮 forecast HW", points: hwPts, stroke: "#7fd1ff", dash: "6 5", width: 2.5 },
-    ],
+    series: tideSeries.filter((x) => x.points.length),
     hlines: ["blue", "yellow", "orange", "red"].filter((l) => wl[l] != null).map((l) => ({ value: wl[l], level: l })),
-    empty: tide.length ? null : "无潮位数据 no tide readings",
+    empty: tide.length || astro.length ? null : "无潮位数据 no tide readings",
   });
-  $("tide-caption").textContent = `实测 1 min 均值; 天文潮预报曲线: API 未提供 (astronomical prediction not served by the API); ${hw ? `下次高潮 ${fmtTime(hw.at, { seconds: false })} ${hw.level_m?.toFixed(2)} m (${hw.method || ""})` : ""}`;
+  $("tide-caption").textContent = tideCaption(pred, hw);
   drawChart($("wind-chart"), {
     t0: from, t1: to, now, nowLabel: "now", yUnit: "m/s", y2Unit: "Hs m", zeroBased: { left: true, right: true },
     series: [
