@@ -1,4 +1,4 @@
-"""Exposure zones and location codes: pure geometry with shapely.
+"""Exposure zones and location codes: pure geometry (shapely lines, numpy distances).
 
 Coordinates are WGS84 lon/lat in, metres inside: an equirectangular
 projection about ``zones.projection_lat_deg`` (30.6 N). Over the ~30 km study
@@ -63,7 +63,18 @@ def exposure_zone(distance_m: float, zones: ZonesConfig) -> str:
 
 
 class SeawallIndex:
-    """Projected crest lines of all segments, for signed distances."""
+    """Projected crest lines of all segments, for signed distances.
+
+    Besides the shapely lines, the crest lines are kept as padded vertex arrays
+    (segments x edges) built once here, so the signed distance of a point to
+    every segment is a handful of numpy operations instead of shapely calls per
+    segment. The arithmetic follows GEOS's (point-to-segment distance, projected
+    length along the line, interpolation at a length), so the results are those
+    of ``shapely.distance`` / ``line_locate_point`` / ``line_interpolate_point``.
+    """
+
+    # points per numpy block in signed_distances_xy: bounds the (points x segments x edges) temporaries
+    BLOCK_POINTS = 2048
 
     def __init__(self, config: RiskConfig, segments: Sequence[SegmentSpec]) -> None:
         if not segments:
@@ -81,28 +92,127 @@ class SeawallIndex:
             # left normal of the chord (-ty, tx) vs the facing direction (east = sin, north = cos)
             sea_left.append((-ty) * math.sin(th) + tx * math.cos(th) > 0)
         self.sea_left = np.array(sea_left, dtype=bool)
+        self._edges = _EdgeArrays.build(self.lines)
 
     def signed_distances_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """(n_points, n_segments) signed distances in metres, seaward negative."""
-        pts = shapely.points(np.column_stack([np.atleast_1d(x), np.atleast_1d(y)]))
-        out = np.empty((len(pts), len(self.lines)))
-        px, py = shapely.get_x(pts), shapely.get_y(pts)
-        for j, line in enumerate(self.lines):
-            d = shapely.distance(pts, line)
-            s = shapely.line_locate_point(line, pts)
-            a = shapely.line_interpolate_point(line, np.maximum(s - 1.0, 0.0))
-            b = shapely.line_interpolate_point(line, np.minimum(s + 1.0, line.length))
-            q = shapely.line_interpolate_point(line, s)
-            tx, ty = shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
-            vx, vy = px - shapely.get_x(q), py - shapely.get_y(q)
-            left = tx * vy - ty * vx > 0
-            seaward = left == self.sea_left[j]
-            out[:, j] = np.where(seaward & (d > 0), -d, d)
-        return out
+        px = np.atleast_1d(np.asarray(x, dtype=float)).ravel()
+        py = np.atleast_1d(np.asarray(y, dtype=float)).ravel()
+        if len(px) <= self.BLOCK_POINTS:
+            return self._edges.signed(px, py, self.sea_left)
+        return np.concatenate([self._edges.signed(px[i:i + self.BLOCK_POINTS], py[i:i + self.BLOCK_POINTS],
+                                                  self.sea_left)
+                               for i in range(0, len(px), self.BLOCK_POINTS)])
 
     def signed_distances(self, lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:
         x, y = self.proj.xy(lon, lat)
         return self.signed_distances_xy(np.atleast_1d(x), np.atleast_1d(y))
+
+
+@dataclass(frozen=True, slots=True)
+class _EdgeArrays:
+    """Edges of every crest line, (segments, max edges) arrays padded past each line's last edge.
+
+    ``start``: length along the line where the edge starts (GEOS's running sum of edge lengths,
+    so ``start`` of the edge after the last one is the line's length).
+    """
+
+    ax: np.ndarray
+    ay: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    len2: np.ndarray
+    length: np.ndarray
+    start: np.ndarray
+    end: np.ndarray          # start + length; +inf on padding
+    valid: np.ndarray        # real (not padding) edges
+    degenerate: np.ndarray   # zero-length edges
+    first_x: np.ndarray      # (segments,) first and last vertex of each line
+    first_y: np.ndarray
+    last_x: np.ndarray
+    last_y: np.ndarray
+    total: np.ndarray        # (segments,) line length
+    n_edges: np.ndarray      # (segments,)
+
+    @classmethod
+    def build(cls, lines: Sequence[LineString]) -> _EdgeArrays:
+        coords = [np.asarray(line.coords, dtype=float)[:, :2] for line in lines]
+        m, k = len(coords), max(len(c) - 1 for c in coords)
+        ax, ay, bx, by = (np.zeros((m, k)) for _ in range(4))
+        start, length = np.zeros((m, k)), np.zeros((m, k))
+        end = np.full((m, k), np.inf)
+        valid = np.zeros((m, k), dtype=bool)
+        total = np.zeros(m)
+        for j, c in enumerate(coords):
+            run = 0.0
+            for e in range(len(c) - 1):
+                x0, y0, x1, y1 = float(c[e, 0]), float(c[e, 1]), float(c[e + 1, 0]), float(c[e + 1, 1])
+                ax[j, e], ay[j, e], bx[j, e], by[j, e] = x0, y0, x1, y1
+                seg_len = math.sqrt((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0))
+                start[j, e], length[j, e] = run, seg_len
+                run += seg_len           # the same running sum as GEOS (line length, locate, interpolate)
+                end[j, e] = run
+                valid[j, e] = True
+            total[j] = run
+        dx, dy = bx - ax, by - ay
+        len2 = dx * dx + dy * dy
+        degenerate = valid & (len2 == 0.0)
+        # padding and zero-length edges: a harmless divisor; their results are replaced below
+        len2 = np.where(len2 == 0.0, 1.0, len2)
+        return cls(ax, ay, bx, by, dx, dy, len2, length, start, end, valid, degenerate,
+                   np.array([c[0, 0] for c in coords]), np.array([c[0, 1] for c in coords]),
+                   np.array([c[-1, 0] for c in coords]), np.array([c[-1, 1] for c in coords]), total,
+                   np.array([len(c) - 1 for c in coords]))
+
+    def signed(self, px: np.ndarray, py: np.ndarray, sea_left: np.ndarray) -> np.ndarray:
+        m, k = self.ax.shape
+        p_x, p_y = px[:, None, None], py[:, None, None]
+        # distance to each edge (GEOS Distance::pointToSegment)
+        wx, wy = p_x - self.ax, p_y - self.ay
+        r = (wx * self.dx + wy * self.dy) / self.len2
+        ux, uy = p_x - self.bx, p_y - self.by
+        s = ((self.ay - p_y) * self.dx - (self.ax - p_x) * self.dy) / self.len2
+        dist = np.where(r <= 0.0, np.sqrt(wx * wx + wy * wy),
+                        np.where(r >= 1.0, np.sqrt(ux * ux + uy * uy), np.abs(s) * np.sqrt(self.len2)))
+        dist[:, self.degenerate] = np.sqrt(wx * wx + wy * wy)[:, self.degenerate]
+        dist[:, ~self.valid] = np.inf
+        # nearest edge per segment: the first of equals (GEOS keeps a strictly smaller one)
+        flat = np.argmin(dist, axis=2) + np.arange(m)[None, :] * k        # (points, segments) into (m * k)
+        rows = np.arange(len(px))[:, None]
+        d = dist.reshape(len(px), m * k)[rows, flat]
+        rk = r.reshape(len(px), m * k)[rows, flat]
+        sk, lk = self.start.ravel()[flat], self.length.ravel()[flat]
+        # length along the line of the nearest point (GEOS LengthIndexOfPoint)
+        along = np.where(rk <= 0.0, sk, np.where(rk <= 1.0, sk + rk * lk, sk + lk))
+        along = np.where(self.degenerate.ravel()[flat], sk, along)
+        # tangent over +-1 m about that point and the side of the point
+        x, y = self._points_at(np.stack([np.maximum(along - 1.0, 0.0), np.minimum(along + 1.0, self.total),
+                                         along], axis=2))
+        tx, ty = x[:, :, 1] - x[:, :, 0], y[:, :, 1] - y[:, :, 0]
+        vx, vy = px[:, None] - x[:, :, 2], py[:, None] - y[:, :, 2]
+        left = tx * vy - ty * vx > 0
+        seaward = left == sea_left
+        return np.where(seaward & (d > 0), -d, d)
+
+    def _points_at(self, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points at ``length`` (points, segments, c) along each line (GEOS LengthIndexedLine.extractPoint)."""
+        m, k = self.ax.shape
+        # the edge where it falls: the first whose end is beyond it (none: the line's end)
+        e = np.sum(self.end[None, :, None, :] <= length[..., None], axis=3)
+        n_edges = self.n_edges[None, :, None]
+        flat = np.minimum(e, n_edges - 1) + (np.arange(m) * k)[None, :, None]
+        x0, y0 = self.ax.ravel()[flat], self.ay.ravel()[flat]
+        x1, y1 = self.bx.ravel()[flat], self.by.ravel()[flat]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = (length - self.start.ravel()[flat]) / self.length.ravel()[flat]
+        x = np.where(frac <= 0.0, x0, np.where(frac >= 1.0, x1, x0 + frac * (x1 - x0)))
+        y = np.where(frac <= 0.0, y0, np.where(frac >= 1.0, y1, y0 + frac * (y1 - y0)))
+        past, at_start = e >= n_edges, length <= 0.0
+        x = np.where(past, self.last_x[None, :, None], np.where(at_start, self.first_x[None, :, None], x))
+        y = np.where(past, self.last_y[None, :, None], np.where(at_start, self.first_y[None, :, None], y))
+        return x, y
 
 
 @dataclass(frozen=True, slots=True)
