@@ -245,6 +245,12 @@ def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
         # the page fits a 360 px screen (no horizontal scrolling)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        # reasons in plain words (no raw hazard identifiers), each advice sentence shown once
+        reasons = page.locator("#reasons").inner_text() if page.locator("#reasons li").count() else ""
+        assert "_" not in reasons and "storm_tide" not in reasons, reasons
+        advice = page.locator("#advice-card").inner_text()
+        for action in page.locator("#advice-actions li").all_inner_texts():
+            assert advice.count(action) == 1, (action, advice)
         shot(page, f"resident-{name}", full_page=True)
         if name == "near":
             # English switch: the same code, English words

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from haixun.api.geo import ServedGeography
+from haixun.api.reasons import reason_text
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
 from haixun.riskcode.geometry import code_for, exposure_from_row
 
@@ -85,18 +86,6 @@ def _parse_ts(s: Any) -> datetime | None:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def _reason_text(h: dict[str, Any], lang: str) -> str:
-    names = {"storm_tide": ("风暴潮位", "storm tide"), "wave": ("波浪", "waves"), "wind": ("风", "wind"),
-             "overtopping": ("越浪", "overtopping"), "official": ("官方预警", "official warning"),
-             "red_tide": ("赤潮", "red tide"), "override": ("人工设定", "manual override"),
-             "stale_data": ("数据过旧", "stale data")}
-    zh, en = names.get(str(h.get("hazard")), (str(h.get("hazard")), str(h.get("hazard"))))
-    value, unit, thr = h.get("value"), h.get("unit", ""), h.get("threshold")
-    if isinstance(value, (int, float)) and isinstance(thr, (int, float)):
-        return f"{zh} {value:g}{unit}（阈值 {thr:g}{unit}）" if lang == "zh" else f"{en} {value:g} {unit} (threshold {thr:g} {unit})"
-    return zh if lang == "zh" else en
-
-
 def assess_location(served: ServedGeography, seawall: SeawallIndex, config: RiskConfig, state: dict[str, Any],
                     ops: OpsStatus, lat: float, lon: float, lang: str, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
@@ -122,10 +111,10 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
                 continue
             reasons.append({"segment_id": sid, "hazard": h.get("hazard"), "level": h.get("level"),
                             "value": h.get("value"), "unit": h.get("unit"), "threshold": h.get("threshold"),
-                            "text": _reason_text(h, lang)})
+                            "text": reason_text(h, lang)})
     if located.segment_level == Level.UNKNOWN:
         reasons.append({"segment_id": front_id, "hazard": "stale_data", "level": "unknown", "value": None,
-                        "unit": None, "threshold": None, "text": _reason_text({"hazard": "stale_data"}, lang)})
+                        "unit": None, "threshold": None, "text": reason_text({"hazard": "stale_data"}, lang)})
 
     front = served.segments[front_id]
     q = front_state.get("overtopping_lpsm")

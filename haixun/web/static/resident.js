@@ -219,8 +219,12 @@ function renderRisk(r) {
   } else ttt.hidden = true;
 
   $("advice-card").hidden = !(adv.text || (adv.actions || []).length);
-  $("advice-text").textContent = adv.text || "";
-  $("advice-actions").replaceChildren(...(adv.actions || []).map((a) => h("li", { text: a })));
+  // advice.text is the actions joined into one paragraph: show each sentence once,
+  // as the list when there is one, else the paragraph
+  const actions = adv.actions || [];
+  $("advice-text").textContent = actions.length ? "" : adv.text || "";
+  $("advice-text").hidden = !!actions.length;
+  $("advice-actions").replaceChildren(...actions.map((a) => h("li", { text: a })));
 
   const seen = new Set();
   const reasons = (r.reasons || []).filter((x) => {
