@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg.rows import dict_row
@@ -23,6 +22,7 @@ from haixun.api.geo import ServedGeography
 from haixun.api.listener import StateListener, load_initial
 from haixun.api.live import Hub, LiveState, StateRow
 from haixun.api.metrics import ApiMetrics
+from haixun.api.middleware import RequestMetrics
 from haixun.api.options import ApiOptions
 from haixun.api.routes_ops import parse_config
 from haixun.api.routes_ws import push_risk_updates
@@ -164,19 +164,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
                   description="Pinghu marine-hazard monitoring and location risk codes. See docs/api.md.")
     app.state.ctx = ctx
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            name = getattr(route, "path", "unmatched")
-            metrics.requests.labels(request.method, name, str(status)).inc()
-            metrics.request_seconds.labels(name).observe(time.perf_counter() - t0)
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     from haixun.api import health, routes_cap, routes_ops, routes_public, routes_tide, routes_ws
 
