@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from psycopg.rows import dict_row
 from shapely.geometry import mapping
 
@@ -33,26 +34,36 @@ def pick_lang(lang: str | None, accept_language: str | None) -> str:
     return "zh"
 
 
-def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
-    """Cached per rounded location, language and state seq. Raises OutsideServedArea."""
-    key = (round(lat, 4), round(lon, 4), lang, ctx.live.seq, ctx.ops_version, ctx.config_version)
-    hit = ctx.risk_cache.get(key)
+def _risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
+    """The response body, cached as JSON bytes (LRU, ``ApiOptions.risk_cache_max`` entries) per rounded
+    location, language, state seq, shelter/road status version and risk config version: a new state, a
+    status change or another config makes a new key. Raises OutsideServedArea (not cached)."""
+    lat4, lon4 = round(lat, 4), round(lon, 4)
+    key = (lat4, lon4, lang, ctx.live.seq, ctx.ops_version, ctx.config_version)
+    hit: bytes | None = ctx.risk_cache.get(key)
     if hit is not None:
         ctx.metrics.risk_cache.labels("hit").inc()
         return hit
     ctx.metrics.risk_cache.labels("miss").inc()
-    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, round(lat, 4),
-                             round(lon, 4), lang)
-    ctx.risk_cache.put(key, result)
+    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang)
+    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    ctx.risk_cache.put(key, body)
+    return body
+
+
+def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
+    """The risk at a location as a fresh dict (cached like GET /risk). Raises OutsideServedArea."""
+    result: dict[str, Any] = json.loads(_risk_json(ctx, lat, lon, lang))
     return result
 
 
-@router.get("/risk", summary="Risk code at a location (never stored or logged)")
+@router.get("/risk", summary="Risk code at a location (never stored or logged)", response_model=dict[str, Any])
 async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en"] | None = None,
-                   ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+                   ctx: ApiContext = Depends(get_ctx)) -> Response:
     language = pick_lang(lang, request.headers.get("accept-language"))
     try:
-        return risk_for(ctx, lat, lon, language)
+        # pre-serialised bytes: no response-model validation and no JSON encoding per request
+        return Response(_risk_json(ctx, lat, lon, language), media_type="application/json")
     except OutsideServedArea:
         raise HTTPException(404, OUTSIDE_MSG) from None
 
