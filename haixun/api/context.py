@@ -84,8 +84,11 @@ class ApiContext:
         return self.pool
 
 
-def get_ctx(request: Request) -> ApiContext:
-    return request.app.state.ctx
+async def get_ctx(request: Request) -> ApiContext:
+    """Dependency of the routes. ``async``: FastAPI runs a plain ``def`` dependency in its thread pool,
+    a thread hand-off per request for an attribute read."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
 
 
 def ws_ctx(ws: WebSocket) -> ApiContext:
