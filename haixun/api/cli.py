@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import getpass
 import sys
+from typing import TYPE_CHECKING, Any
 
 from haixun.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's own logging setup plus the root logger as ``haixun`` sets it up: uvicorn applies it in
+    every process, so each ``--workers`` process logs like a single one."""
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["haixun"] = {"format": LOG_FORMAT}
+    config["handlers"]["haixun"] = {"class": "logging.StreamHandler", "formatter": "haixun",
+                                    "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["haixun"], "level": level.upper()}
+    return config
+
+
+def app_from_env() -> FastAPI:
+    """The app of one ``haixun api --workers N`` process (settings from the environment, as the CLI reads them)."""
+    from haixun.api.app import create_app
+
+    return create_app(Settings())
 
 
 def _api(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,7 +46,17 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     logfilter.install()
     host = args.host or settings.api_host
     port = args.port or settings.api_port
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level=args.log_level.lower())
+    # http/loop "auto": httptools and uvloop (both in uvicorn[standard]) when installed, else h11/asyncio.
+    # The access log is off unless asked for: one log line per request costs more than a cached lookup;
+    # when on, the location scrubber (logfilter) keeps the resident's coordinates out of it.
+    options: dict[str, Any] = dict(host=host, port=port, proxy_headers=True, log_level=args.log_level.lower(),
+                                   log_config=_log_config(args.log_level), access_log=args.access_log,
+                                   http="auto", loop="auto")
+    if args.workers > 1:
+        # each process has its own pool, LISTEN connection, live state, risk cache and websocket clients
+        uvicorn.run("haixun.api.cli:app_from_env", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -97,6 +135,10 @@ def configure(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("api", help="run the HTTP/websocket API (uvicorn)")
     p.add_argument("--host", default=None, help="listen address (default HAIXUN_API_HOST)")
     p.add_argument("--port", type=int, default=None, help="port (default HAIXUN_API_PORT)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="API processes sharing the port (default 1; each keeps its own live state, see docs/api.md)")
+    p.add_argument("--access-log", action="store_true",
+                   help="log every request (uvicorn access log, locations scrubbed); off by default")
     p.set_defaults(func=_api)
 
     u = sub.add_parser("user", help="API users").add_subparsers(dest="user_cmd", metavar="CMD")

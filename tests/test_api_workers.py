@@ -1,0 +1,82 @@
+"""``haixun api --workers 2``: two uvicorn processes on one port, each LISTENing and following the
+state itself (the real command, the real database)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from haixun.settings import Settings
+from tests.conftest import free_port
+from tests.test_api_helpers import engine_write, seg_entry
+
+REPO = Path(__file__).resolve().parent.parent
+POINT = {"lat": 30.6274, "lon": 121.0338}  # inside the packaged served area (Zhapu)
+FRESH_CONNECTIONS = 30
+
+
+def _listening_backends(db_url: str) -> int:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(DISTINCT pid) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND query LIKE 'LISTEN %%'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _seqs_over_fresh_connections(base: str) -> set[int]:
+    """One request per new connection, so the kernel hands them to either process."""
+    seqs = set()
+    for _ in range(FRESH_CONNECTIONS):
+        r = httpx.get(f"{base}/api/v1/risk", params=POINT, timeout=5.0, headers={"Connection": "close"})
+        assert r.status_code == 200, r.text
+        seqs.add(int(r.json()["seq"]))
+    return seqs
+
+
+@pytest.mark.slow
+def test_two_workers_each_follow_the_state(settings: Settings, db_url: str, tmp_path: Path) -> None:
+    engine_write(db_url, {"segments": {"PH01": seg_entry("none")}}, kind="snapshot")
+    port = free_port()
+    env = dict(os.environ, HAIXUN_DATABASE_URL=db_url, HAIXUN_STATE_DIR=str(tmp_path), PYTHONPATH=str(REPO))
+    log_path = tmp_path / "api.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "api", "--port",
+                                 str(port), "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while _listening_backends(db_url) < 2:
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "both workers did not LISTEN within 90 s"
+            time.sleep(0.2)
+        while True:  # both processes answer (startup of the second may lag the first)
+            try:
+                first = _seqs_over_fresh_connections(base)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-2000:]
+                time.sleep(0.2)
+        assert len(first) == 1
+        seq = engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})
+        assert seq > next(iter(first))
+        # every process sees the new state through its own LISTEN connection, not only one of them
+        deadline = time.monotonic() + 10
+        while (seqs := _seqs_over_fresh_connections(base)) != {seq}:
+            assert time.monotonic() < deadline, f"processes still serve seqs {seqs}, expected only {seq}"
+            time.sleep(0.1)
+        assert _listening_backends(db_url) == 2
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, log_path.read_text(errors="replace")[-2000:]
+    assert "30.6274" not in log_path.read_text(errors="replace")
