@@ -107,15 +107,21 @@ async def newest_input_mark(conn: psycopg.AsyncConnection) -> LatencyMark | None
     return LatencyMark(*row) if row else None
 
 
-async def validity_changed_between(conn: psycopg.AsyncConnection, after: datetime, until: datetime) -> bool:
+async def validity_changed_between(conn: psycopg.AsyncConnection, after: datetime, until: datetime, *,
+                                   wall: tuple[datetime, datetime] | None = None) -> bool:
     """Did an official feed or an override start, stop, appear or get cleared
     in (after, until]? Then the engine recomputes at once instead of waiting
-    for the interval."""
+    for the interval.
+
+    ``after``/``until`` are clock (data) time: feed validity and the override
+    times, which the API writes on the clock. A feed's ``received_at`` is a
+    wall-clock latency mark, compared with ``wall`` (default: the same range)."""
+    w_after, w_until = wall if wall is not None else (after, until)
     if await table_exists(conn, "official_feeds"):
         cur = await conn.execute(
             "SELECT EXISTS (SELECT 1 FROM official_feeds WHERE (valid_from > %(a)s AND valid_from <= %(b)s)"
-            " OR (valid_to > %(a)s AND valid_to <= %(b)s) OR (received_at > %(a)s AND received_at <= %(b)s))",
-            {"a": after, "b": until})
+            " OR (valid_to > %(a)s AND valid_to <= %(b)s) OR (received_at > %(wa)s AND received_at <= %(wb)s))",
+            {"a": after, "b": until, "wa": w_after, "wb": w_until})
         if (await cur.fetchone())[0]:  # type: ignore[index]
             return True
     if await table_exists(conn, "segment_overrides"):

@@ -67,8 +67,10 @@ class CyclePlan:
 
 
 def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow], stations: dict[str, Any],
-               last_stations: dict[str, Any], *, now: datetime, snapshot: bool, refresh_stations: bool,
+               last_stations: dict[str, Any], *, wall_now: datetime, snapshot: bool, refresh_stations: bool,
                history_every: timedelta) -> CyclePlan:
+    """What to write this cycle. ``wall_now``: the decision-history cadence is
+    wall time (``decisions.decided_at`` is a latency mark, wall clock)."""
     plan = CyclePlan(snapshot=snapshot)
     for d in evaluation.subjects:
         prev = current.get(d.key)
@@ -81,7 +83,7 @@ def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow
                     plan.level_changes.append((d, "unknown"))
             elif prev.level != d.level:
                 plan.level_changes.append((d, prev.level))
-        elif prev.last_history_at is None or now - prev.last_history_at >= history_every:
+        elif prev.last_history_at is None or wall_now - prev.last_history_at >= history_every:
             plan.history.append(d)
     if snapshot or refresh_stations:
         plan.stations = stations
@@ -117,7 +119,10 @@ def build_body(seq: int, at: datetime, config_version: str, evaluation: Evaluati
 
 async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, plan: CyclePlan, now: datetime,
                       decided_at: datetime, latency: LatencyMark | None, instance_id: str) -> tuple[int, dict]:
-    """The single write transaction of a cycle. Returns (seq, body)."""
+    """The single write transaction of a cycle. Returns (seq, body).
+
+    ``now`` (the clock's data time) is the state's ``at``; ``decided_at``
+    (wall) stamps decisions, alarms and the leader's ``last_cycle_at``."""
     async with conn.transaction():
         cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('state_log', 'seq'))")
         seq = int((await cur.fetchone())[0])  # type: ignore[index]
@@ -151,7 +156,7 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
         await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
                            (seq, now, "snapshot" if plan.snapshot else "delta", Jsonb(body)))
         await conn.execute("UPDATE engine_leader SET last_cycle_at = %s, last_seq = %s WHERE id = 1"
-                           " AND instance_id = %s", (now, seq, instance_id))
+                           " AND instance_id = %s", (decided_at, seq, instance_id))
         await conn.execute("SELECT pg_notify(%s, %s)", (STATE_CHANNEL, str(seq)))
     return seq, body
 

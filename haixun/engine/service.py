@@ -9,6 +9,13 @@ While leading: a LISTEN task on ``haixun_ingest`` (debounced), an APScheduler
 runner task that executes cycles one at a time. A cycle reads through the pool
 and writes through the lock session (so a leader that lost its lock cannot
 write).
+
+Time: every "now" that judges data (riskcode's ``now``, staleness, dwell,
+camera holds, feed/override validity, tide windows, the state's ``at``) is
+``settings.clock.now()`` — the wall clock, or the replay clock of a replay
+(haixun/clock.py). Latency marks (``decided_at``, committed), the leader's
+``last_cycle_at``, decision-history cadence and scheduler intervals stay on
+the wall clock.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ INGEST_CHANNEL = "haixun_ingest"
 
 
 def utcnow() -> datetime:
+    """Wall-clock now (latency marks); data time comes from ``self.clock``."""
     return datetime.now(UTC)
 
 
@@ -51,6 +59,7 @@ class EngineService:
     def __init__(self, settings: Settings, *, options: EngineOptions | None = None,
                  registry: CollectorRegistry | None = None, instance: InstanceInfo | None = None) -> None:
         self.settings = settings
+        self.clock = settings.clock
         self.options = options or EngineOptions()
         self.metrics = EngineMetrics(registry if registry is not None else CollectorRegistry())
         self.instance = instance or InstanceInfo()
@@ -76,6 +85,7 @@ class EngineService:
         self._tide: TideCache | None = None
         self._tide_fitting = asyncio.Lock()  # the refit and the new-station check never fit at the same time
         self._last_mark: LatencyMark | None = None
+        self._validity_checked: tuple[datetime, datetime] | None = None  # (clock, wall) of the last check
         self.last_seq: int | None = None
         self.cycles_done = 0
 
@@ -157,7 +167,7 @@ class EngineService:
             self._evaluator = await load_evaluator(conn)
             restored = await restore_current(conn)
             self._tide = TideCache(self.options)
-            await self._tide.load(conn, utcnow())
+            await self._tide.load(conn)
             # inputs older than the promotion are not this leader's latency to report
             self._last_mark = await inputs_mod.newest_input_mark(conn)
         self._current = {k: row for k, (row, _) in restored.items()}
@@ -262,7 +272,7 @@ class EngineService:
         if evaluator is None or tide is None or not self._lock.held:
             return None
         t0 = time.perf_counter()
-        now = utcnow()
+        now = self.clock.now()
         snapshot = trigger.snapshot or (time.monotonic() - self._last_snapshot >= self.options.snapshot_every_s)
         async with self._pool.connection() as conn:
             evaluator = await evaluator.refreshed(conn)
@@ -277,7 +287,8 @@ class EngineService:
         decided_at = utcnow()
         stations = self._station_entries(raw, evaluator, now)
         refresh = time.monotonic() - self._last_station_refresh >= self.options.station_refresh_s
-        plan = plan_cycle(evaluation, self._current, stations, self._last_stations, now=now, snapshot=snapshot,
+        plan = plan_cycle(evaluation, self._current, stations, self._last_stations, wall_now=decided_at,
+                          snapshot=snapshot,
                           refresh_stations=refresh,
                           history_every=timedelta(seconds=self.options.history_every_s))
         seq: int | None = None
@@ -299,7 +310,7 @@ class EngineService:
         self._hysteresis = evaluation.hysteresis
         for d in plan.changed + plan.history:
             prev = self._current.get(d.key)
-            hist = now if d in plan.history or d in plan.changed else (prev.last_history_at if prev else None)
+            hist = decided_at if d in plan.history or d in plan.changed else (prev.last_history_at if prev else None)
             self._current[d.key] = CurrentRow(d.level, d.raw_level, d.since, jsonable(d.entry), hist)
         if plan.stations:
             self._last_stations.update(plan.stations)
@@ -314,7 +325,10 @@ class EngineService:
 
     def _observe_latency(self, mark: LatencyMark, decided_at: datetime, committed: datetime) -> None:
         h = self.metrics.stage_seconds
-        h.labels("sensor_to_received").observe(max(0.0, (mark.received_at - mark.sensor_ts).total_seconds()))
+        # sensor ts is data time: compare it with the clock's reading at receipt, in wall seconds
+        sensor_lag = self.clock.wall_seconds(
+            (self.clock.at_wall(mark.received_at.timestamp()) - mark.sensor_ts).total_seconds())
+        h.labels("sensor_to_received").observe(max(0.0, sensor_lag))
         h.labels("received_to_stored").observe(max(0.0, (mark.stored_at - mark.received_at).total_seconds()))
         h.labels("stored_to_decided").observe(max(0.0, (decided_at - mark.stored_at).total_seconds()))
         h.labels("received_to_decided").observe(max(0.0, (decided_at - mark.received_at).total_seconds()))
@@ -339,7 +353,8 @@ class EngineService:
     async def _prune_job(self) -> None:
         assert self._pool is not None
         async with self._pool.connection() as conn:
-            n = await prune_state_log(conn, timedelta(seconds=self.options.state_log_keep_s), utcnow())
+            n = await prune_state_log(conn, timedelta(seconds=self.options.state_log_keep_s),
+                                     self.clock.now())
         if n:
             log.info("pruned %d state_log rows", n)
 
@@ -358,7 +373,7 @@ class EngineService:
         if tide is None or pool is None or self._tide_fitting.locked():
             return
         async with self._tide_fitting, pool.connection() as conn:
-            ready = await tide.ready_without_model(conn, utcnow())
+            ready = await tide.ready_without_model(conn, self.clock.now())
             fitted = await self._fit(tide, conn, ready) if ready else 0
         if fitted:
             self.request("tide")
@@ -367,7 +382,7 @@ class EngineService:
         """Fit (utide runs in a worker thread) and store; returns how many models were written."""
         fitted = 0
         for sid in stations:
-            ok = await tide.refit(conn, sid, utcnow(), write_lock=self._write_lock, lock=self._lock)
+            ok = await tide.refit(conn, sid, self.clock.now(), write_lock=self._write_lock, lock=self._lock)
             if ok is None:
                 break  # no longer the leader
             self.metrics.tide_refits.labels("ok" if ok else "skipped").inc()
@@ -379,11 +394,11 @@ class EngineService:
         pool = self._pool
         if pool is None or self._evaluator is None:
             return
-        now = utcnow()
-        last = getattr(self, "_validity_checked_at", None)
-        self._validity_checked_at = now
+        now = (self.clock.now(), utcnow())
+        last, self._validity_checked = self._validity_checked, now
         async with pool.connection() as conn:
-            if last is not None and await inputs_mod.validity_changed_between(conn, last, now):
+            if last is not None and await inputs_mod.validity_changed_between(conn, last[0], now[0],
+                                                                             wall=(last[1], now[1])):
                 self.request("feeds")
 
 

@@ -62,7 +62,7 @@ class TideCache:
     def stations_with_model(self) -> list[str]:
         return sorted(self._stations)
 
-    async def load(self, conn: psycopg.AsyncConnection, now: datetime) -> None:
+    async def load(self, conn: psycopg.AsyncConnection) -> None:
         cur = await conn.execute("SELECT station_id, model FROM tide_models")
         for sid, model in await cur.fetchall():
             try:
