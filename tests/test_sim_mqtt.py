@@ -14,7 +14,8 @@ import pytest
 from haixun.contract import ContractError, parse_obs, parse_status
 from haixun.settings import Settings
 from haixun.simulators.faults import MALFORMED_REASON, FaultSpec, MalformedKind, SPIKE_OFFSETS, resolve_faults
-from haixun.simulators.gateway import Gateway, GatewayOptions, SimClock
+from haixun.clock import Clock
+from haixun.simulators.gateway import Gateway, GatewayOptions
 from haixun.simulators.geo import SimStation
 from haixun.simulators.load import LoadOptions, run_load
 from haixun.simulators.mqtt import make_client
@@ -73,7 +74,7 @@ def _gateway(settings: Settings, specs: list[str], ticks: int = 5, **opt) -> tup
     stations = [s for s in geo.stations if s.gateway_id == gid]
     plan = resolve_faults([FaultSpec.parse(s, offline_for_s=0.5) for s in specs],
                           {s.id: s.gateway_id for s in stations})
-    clock = SimClock(START, 3600.0, time.monotonic())  # 60 s period -> 1/60 s real
+    clock = Clock.replay(START, 3600.0)  # 60 s period -> 1/60 s real
     source = ModelSource(geo, 0.0, None, 0)
     gw = Gateway(settings, gid, stations, source.observe, clock, GatewayOptions(**opt), plan)
     return gw, START + timedelta(seconds=60 * (ticks - 1))

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from datetime import datetime, timedelta, timezone
 
+from haixun.clock import Clock
 from haixun.settings import Settings
+
+log = logging.getLogger("haixun.simulators")
 
 
 def _ts(text: str) -> datetime:
@@ -16,8 +21,12 @@ def _ts(text: str) -> datetime:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1; 60 = 1 h per min)")
-    p.add_argument("--start", type=_ts, default=None, help="simulated start time, RFC 3339 with offset (default now)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second (default 1; 60 = 1 h per min); "
+                        "ignored when HAIXUN_CLOCK is a replay clock (its speed applies)")
+    p.add_argument("--start", type=_ts, default=None,
+                   help="simulated start time, RFC 3339 with offset (default: the start of the HAIXUN_CLOCK "
+                        "replay clock, else now)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds to run (default: forever / storm window)")
     p.add_argument("--period", type=float, default=60.0, help="observation period in simulated seconds (default 60)")
     p.add_argument("--batch", type=int, default=1, help="observations per message (buffered gateways), default 1")
@@ -94,6 +103,19 @@ def configure(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_load)
 
 
+def run_clock(args: argparse.Namespace, settings: Settings, default_start: datetime) -> tuple[Clock, datetime, bool]:
+    """(clock, run start, shared): the replay clock of HAIXUN_CLOCK when set
+    (every process of the replay reads the same one), else one built here
+    from --start/--speed, anchored at this (whole) wall-clock second."""
+    shared = settings.clock
+    if shared.is_replay:
+        assert shared.sim_start is not None
+        return shared, args.start or shared.sim_start, True
+    start = args.start or default_start
+    wall = datetime.now(timezone.utc).replace(microsecond=0)  # the spec has whole seconds
+    return Clock.replay(start, args.speed, wall_start=wall), start, False
+
+
 def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
     from haixun.simulators.backfill import BackfillOptions
     from haixun.simulators.faults import FaultSpec, resolve_faults
@@ -106,27 +128,33 @@ def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
 
     geo = load_sim_geography(Path(args.geo) if args.geo else None)
     now = datetime.now(timezone.utc).replace(microsecond=0)
+    historical = replay and args.historical
+    default_start = datetime(2021, 7, 24, tzinfo=ty.CST).astimezone(timezone.utc) if historical else now
+    clock, start, shared = run_clock(args, settings, default_start)
+    if shared:
+        if args.speed != clock.speed and args.speed != 1.0:
+            log.warning("--speed %g ignored: HAIXUN_CLOCK runs at x%g", args.speed, clock.speed)
+    elif clock.speed != 1.0 or args.start is not None:
+        # the other processes of this replay need the same clock
+        print(f"HAIXUN_CLOCK={clock.spec()}", file=sys.stderr, flush=True)
     until = None
     if replay:
-        if args.historical:
-            start = args.start or datetime(2021, 7, 24, tzinfo=ty.CST).astimezone(timezone.utc)
+        if historical:
             source = replay_source(geo, start, historical=True, peak_in=timedelta(0), seed=args.seed)
             until = ty.INFA_LANDFALL_PINGHU + timedelta(hours=args.after)
-            if args.start is None:
+            if args.start is None and not shared:
                 until = datetime(2021, 7, 28, tzinfo=ty.CST).astimezone(timezone.utc)
         else:
-            start = args.start or now
             source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=args.peak_in), seed=args.seed)
             until = start + timedelta(hours=args.peak_in + args.after)
     else:
-        start = args.start or now
         source = ModelSource(geo, 0.0, None, args.seed)
     if args.duration is not None:
         until = start + timedelta(seconds=args.duration)
     specs = [FaultSpec.parse(f, after_s=args.fault_after, probability=args.fault_probability, skew_s=args.skew,
                              offline_for_s=args.offline_for) for f in args.fault]
     plan = resolve_faults(specs, {s.id: s.gateway_id for s in geo.stations}, seed=args.seed)
-    cfg = RunConfig(sim_start=start, until=until, speed=args.speed,
+    cfg = RunConfig(sim_start=start, until=until, speed=clock.speed, clock=clock,
                     gateway=GatewayOptions(period_s=args.period, batch=args.batch, seed=args.seed), faults=plan,
                     backfill=BackfillOptions(days=args.backfill_days) if args.backfill_days > 0 else None)
     return geo, source, cfg
@@ -134,11 +162,9 @@ def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
 
 def _run(settings: Settings, geo, source, cfg) -> int:
     import asyncio
-    import logging
 
     from haixun.simulators.runner import run_simulation
 
-    log = logging.getLogger("haixun.simulators")
     log.info("simulating %d stations / %d cameras (%s geography) from %s at x%.0f until %s", len(geo.stations),
              len(geo.cameras), geo.source, cfg.sim_start.isoformat(), cfg.speed, cfg.until)
     stats = asyncio.run(run_simulation(settings, geo, source, cfg))

@@ -1,9 +1,10 @@
 """Gateway simulator: stations publish observations per docs/contract.md.
 
 One MQTT client per gateway (its own last will), reused in a reconnect loop.
-Simulated time runs ``speed`` times faster than real time; every ``period_s``
-of simulated time each station publishes one observation (or, for buffered
-gateways, an array of ``batch`` observations every ``batch`` periods).
+Simulated time is a :class:`haixun.clock.Clock` (the replay clock shared by
+every process of a replay, ``HAIXUN_CLOCK``); every ``period_s`` of simulated
+time from the run's ``start`` each station publishes one observation (or, for
+buffered gateways, an array of ``batch`` observations every ``batch`` periods).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import aiomqtt
 import numpy as np
 
+from haixun.clock import Clock
 from haixun.contract import obs_payload, obs_topic, status_topic
 from haixun.settings import Settings
 from haixun.simulators.faults import FaultKind, FaultPlan, FaultSpec, MalformedKind, malformed_payload, skewed, spike
@@ -29,25 +30,11 @@ from haixun.simulators.mqtt import drop_connection, make_client
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class SimClock:
-    """Simulated time = sim_start + speed x (real elapsed)."""
-
-    sim_start: datetime
-    speed: float
-    real_start: float  # time.monotonic() at sim_start
-
-    def sim_now(self, mono: float | None = None) -> datetime:
-        elapsed = (time.monotonic() if mono is None else mono) - self.real_start
-        return self.sim_start + timedelta(seconds=elapsed * self.speed)
-
-    def real_at(self, sim_time: datetime) -> float:
-        return self.real_start + (sim_time - self.sim_start).total_seconds() / self.speed
-
-    async def sleep_until(self, sim_time: datetime) -> None:
-        delay = self.real_at(sim_time) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+async def sleep_until(clock: Clock, sim_time: datetime) -> None:
+    """Sleep until ``clock`` shows ``sim_time`` (at once when it already has)."""
+    delay = clock.wall_delay_until(sim_time)
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 # Returns the observation values of a station at a simulated time.
@@ -94,12 +81,16 @@ class Gateway:
     """One simulated field gateway and its stations."""
 
     def __init__(self, settings: Settings, gateway_id: str, stations: list[SimStation], observe: ObserveFn,
-                 clock: SimClock, options: GatewayOptions = GatewayOptions(), faults: FaultPlan | None = None) -> None:
+                 clock: Clock, options: GatewayOptions = GatewayOptions(), faults: FaultPlan | None = None, *,
+                 start: datetime | None = None) -> None:
+        """``start``: simulated time of the first tick (default: the clock's
+        start for a replay clock, else the current minute)."""
         self.settings = settings
         self.gateway_id = gateway_id
         self.stations = stations
         self.observe = observe
         self.clock = clock
+        self.start = start or clock.sim_start or clock.now().replace(second=0, microsecond=0)
         self.options = options
         self.faults = faults or FaultPlan()
         self.stats = GatewayStats()
@@ -110,7 +101,7 @@ class Gateway:
 
     # ---- pure-ish message building -------------------------------------------------
     def _active(self, spec: FaultSpec, sim_time: datetime) -> bool:
-        return (sim_time - self.clock.sim_start).total_seconds() >= spec.after_s
+        return (sim_time - self.start).total_seconds() >= spec.after_s
 
     def build_messages(self, station: SimStation, sim_time: datetime) -> list[tuple[str, bytes]]:
         """The (topic, payload) pairs this station sends at ``sim_time`` (0, 1 or 2 with faults)."""
@@ -199,15 +190,15 @@ class Gateway:
                     sem = asyncio.Semaphore(self.options.max_in_flight)
                     pending: set[asyncio.Task] = set()
                     while not stop.is_set():
-                        sim_time = self.clock.sim_start + tick * period
+                        sim_time = self.start + tick * period
                         if until is not None and sim_time > until:
                             if pending:
                                 await asyncio.gather(*pending, return_exceptions=True)
                             await client.publish(self.will_topic, b"offline", qos=1, retain=True)
                             return self.stats
-                        await self.clock.sleep_until(sim_time)
+                        await sleep_until(self.clock, sim_time)
                         if (offline_spec is not None and not self._offline_done
-                                and (sim_time - self.clock.sim_start).total_seconds() >= offline_spec.after_s):
+                                and (sim_time - self.start).total_seconds() >= offline_spec.after_s):
                             self._offline_done = True
                             if pending:
                                 await asyncio.gather(*pending, return_exceptions=True)
@@ -221,7 +212,7 @@ class Gateway:
             except _WentOffline as off:
                 await _sleep_or_stop(stop, off.seconds)
                 # Simulated time went on while the gateway was away: skip the missed ticks.
-                tick = max(tick, int((self.clock.sim_now() - self.clock.sim_start) / period))
+                tick = max(tick, int((self.clock.now() - self.start) / period))
             except aiomqtt.MqttError as exc:
                 log.warning("gateway %s: MQTT error %s; reconnecting in %.0f s", self.gateway_id, exc,
                             self.options.reconnect_delay_s)

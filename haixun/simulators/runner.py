@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiomqtt
 import numpy as np
 
+from haixun.clock import Clock
 from haixun.contract import event_topic
 from haixun.settings import Settings
 from haixun.simulators.backfill import BackfillOptions, BackfillStats, publish_backfill
 from haixun.simulators.cameras import camera_events
 from haixun.simulators.faults import FaultPlan
 from haixun.simulators.feeds import bulletins, post_bulletin
-from haixun.simulators.gateway import Gateway, GatewayOptions, GatewayStats, SimClock
+from haixun.simulators.gateway import Gateway, GatewayOptions, GatewayStats, sleep_until
 from haixun.simulators.geo import SimGeography
 from haixun.simulators.mqtt import make_client
 from haixun.simulators.source import ModelSource
@@ -42,6 +42,9 @@ class RunConfig:
     api_key: str | None = None
     gateways_enabled: bool = True
     backfill: BackfillOptions | None = None  # history published before the live run (docs/simulators.md)
+    # the replay clock shared with ingest/engine/api (HAIXUN_CLOCK); None: one is
+    # built (sim_start, speed) when the live run starts, after the backfill
+    clock: Clock | None = None
 
 
 @dataclass(slots=True)
@@ -53,7 +56,7 @@ class RunStats:
     backfill: BackfillStats | None = None
 
 
-async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource, clock: SimClock, cfg: RunConfig,
+async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource, clock: Clock, cfg: RunConfig,
                       stats: RunStats, stop: asyncio.Event) -> None:
     rng = np.random.default_rng(source.seed + 7)
     last: dict[tuple[str, str, str], datetime] = {}
@@ -64,10 +67,10 @@ async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource
         try:
             async with client:
                 while not stop.is_set():
-                    when = clock.sim_start + k * period
+                    when = cfg.sim_start + k * period
                     if cfg.until is not None and when > cfg.until:
                         return
-                    await clock.sleep_until(when)
+                    await sleep_until(clock, when)
                     for cam in geo.cameras:
                         segs = {s: (geo.segment(s), source.segment_state(s, when)) for s in cam.segment_ids
                                 if s in source.scenario_at(source.model_time(when)).segments}
@@ -87,16 +90,16 @@ async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource
             client = make_client(settings, f"sim-cameras-{settings.topic_root}")
 
 
-async def run_feeds(geo: SimGeography, source: ModelSource, clock: SimClock, cfg: RunConfig, stats: RunStats,
+async def run_feeds(geo: SimGeography, source: ModelSource, clock: Clock, cfg: RunConfig, stats: RunStats,
                     stop: asyncio.Event) -> None:
     period = timedelta(seconds=cfg.feed_period_s)
     k = 0
     previous: dict[str, str] = {}
     while not stop.is_set():
-        when = clock.sim_start + k * period
+        when = cfg.sim_start + k * period
         if cfg.until is not None and when > cfg.until:
             return
-        await clock.sleep_until(when)
+        await sleep_until(clock, when)
         for b in await asyncio.to_thread(bulletins, geo, source, when):
             kind = b.document["kind"]
             if previous.get(kind) == b.document["level"] and k % 2:
@@ -115,9 +118,10 @@ async def run_simulation(settings: Settings, geo: SimGeography, source: ModelSou
     stats = RunStats()
     if cfg.backfill is not None and cfg.gateways_enabled:
         stats.backfill = await publish_backfill(settings, source, list(geo.stations), cfg.sim_start, cfg.backfill)
-    # the live clock starts after the history is out: the first live tick is sim_start
-    clock = SimClock(cfg.sim_start, cfg.speed, time.monotonic())
-    gateways = [Gateway(settings, gid, sts, source.observe, clock, cfg.gateway, cfg.faults)
+    # an own clock starts after the history is out (the first live tick is sim_start
+    # at once); a shared clock runs on, and ticks it already passed go out at once
+    clock = cfg.clock or Clock.replay(cfg.sim_start, cfg.speed)
+    gateways = [Gateway(settings, gid, sts, source.observe, clock, cfg.gateway, cfg.faults, start=cfg.sim_start)
                 for gid, sts in geo.gateways().items()] if cfg.gateways_enabled else []
     jobs = [g.run(cfg.until, stop) for g in gateways]
     if cfg.cameras:
