@@ -95,17 +95,13 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
 def _key_add(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
-    from haixun.api.auth import new_api_key
+    from haixun.api.keys import add_api_key
 
-    k = new_api_key()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("INSERT INTO api_keys (name, prefix, key_sha256, role, sources) VALUES (%s, %s, %s, %s, %s)",
-                     (args.name, k.prefix, k.sha256, args.role, args.source or []))
-        conn.execute("INSERT INTO audit_log (actor, action, target, after) VALUES (%s, 'apikey.create', %s, %s::jsonb)",
-                     (f"cli:{getpass.getuser()}", f"api_key:{k.prefix}",
-                      f'{{"name": "{args.name}", "role": "{args.role}"}}'))
-    print(k.key)
-    print(f"(API key {args.name!r}, role {args.role}, prefix {k.prefix}: shown only now)", file=sys.stderr)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        key, prefix = add_api_key(conn, name=args.name, role=args.role, sources=args.source or [],
+                                  actor=f"cli:{getpass.getuser()}")
+    print(key)
+    print(f"(API key {args.name!r}, role {args.role}, prefix {prefix}: shown only now)", file=sys.stderr)
     return 0
 
 
@@ -122,11 +118,10 @@ def _key_list(args: argparse.Namespace, settings: Settings) -> int:
 def _key_revoke(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
-    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        n = conn.execute("UPDATE api_keys SET active = false WHERE prefix = %s AND active", (args.prefix,)).rowcount
-        if n:
-            conn.execute("INSERT INTO audit_log (actor, action, target) VALUES (%s, 'apikey.revoke', %s)",
-                         (f"cli:{getpass.getuser()}", f"api_key:{args.prefix}"))
+    from haixun.api.keys import revoke_api_keys
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        n = len(revoke_api_keys(conn, actor=f"cli:{getpass.getuser()}", prefix=args.prefix))
     print("revoked" if n else "no active key with that prefix")
     return 0 if n else 1
 
