@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings as hsettings
 from hypothesis import strategies as st
 
-from haixun.api.routes_ops import FeedIn
+from haixun.api.routes_ops import FEED_SOURCE_PATTERN, FeedIn
 from haixun.riskcode import FEED_KINDS
 from haixun.simulators import surge, tide, typhoon as ty, waves
 from haixun.simulators.cameras import camera_events, overtopping_lpsm
@@ -187,6 +188,7 @@ def test_feed_bulletins_follow_the_storm(geo):
     # every bulletin is a valid body of POST /api/v1/feeds/{source}: riskcode's kinds, known segments
     seg_ids = {s.id for s in geo.segments}
     for b in docs.values():
+        assert re.fullmatch(FEED_SOURCE_PATTERN, b.source), b.source  # the route's {source}
         body = FeedIn.model_validate(b.document)
         assert body.kind in FEED_KINDS and body.area.segments and set(body.area.segments) <= seg_ids
     calm = ModelSource(geo, 0.0, None, 0)

@@ -129,7 +129,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
     config = load_config()
     ctx = ApiContext(settings=settings, options=opts, metrics=metrics, geo=served, risk_config=config,
                      seawall=served.seawall(config), live=LiveState(opts.ring_size),
-                     hub=Hub(opts.ws_queue_max, metrics), risk_cache=LruCache(opts.risk_cache_max))
+                     hub=Hub(opts.ws_queue_max, metrics, settings.clock), risk_cache=LruCache(opts.risk_cache_max))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -65,9 +65,9 @@ async def _check_engine_and_freshness(ctx: ApiContext) -> tuple[dict[str, Any], 
                   "heartbeat_at": row[2].isoformat() if row[2] else None}
         if not row[3]:
             leader["detail"] = "the recorded leader no longer holds the lock"
-    now = datetime.now(UTC)
-    reading_age = (now - fresh[0]).total_seconds() if fresh and fresh[0] else None
-    state_age = (now - fresh[1]).total_seconds() if fresh and fresh[1] else None
+    # newest received_at is a wall-clock mark; the state's ``at`` is clock (data) time
+    reading_age = (datetime.now(UTC) - fresh[0]).total_seconds() if fresh and fresh[0] else None
+    state_age = (ctx.settings.clock.now() - fresh[1]).total_seconds() if fresh and fresh[1] else None
     state_limit = max(60.0, 3 * ctx.settings.engine_interval_s)
     ok = (reading_age is not None and reading_age < ctx.options.reading_fresh_s
           and state_age is not None and state_age < state_limit)

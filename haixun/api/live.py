@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from haixun.clock import SYSTEM_CLOCK, Clock
+
 log = logging.getLogger(__name__)
 
 PER_ID_KEYS = ("segments", "stations")
@@ -129,9 +131,10 @@ class Client:
 class Hub:
     """Websocket clients; broadcasting never awaits, so one slow client cannot delay another."""
 
-    def __init__(self, queue_max: int, metrics: Any) -> None:
+    def __init__(self, queue_max: int, metrics: Any, clock: Clock = SYSTEM_CLOCK) -> None:
         self.queue_max = queue_max
         self.metrics = metrics
+        self.clock = clock
         self.clients: set[Client] = set()
 
     def register(self, channel: str, **context: Any) -> Client:
@@ -150,12 +153,12 @@ class Hub:
         return json.dumps(msg, ensure_ascii=False, separators=(",", ":"), default=str)
 
     def send(self, c: Client, msg: dict[str, Any]) -> bool:
-        ok = c.offer(self.encode(stamp(msg)))
+        ok = c.offer(self.encode(stamp(msg, self.clock)))
         self._count(c, msg, ok)
         return ok
 
     def broadcast(self, channel: str, msg: dict[str, Any], clients: Iterable[Client] | None = None) -> int:
-        text = self.encode(stamp(msg))
+        text = self.encode(stamp(msg, self.clock))
         n = 0
         for c in list(clients if clients is not None else self.clients):
             if c.channel != channel:
@@ -173,7 +176,10 @@ class Hub:
             self.metrics.ws_dropped.labels(c.channel, "too_slow").inc()
 
 
-def stamp(msg: dict[str, Any]) -> dict[str, Any]:
+def stamp(msg: dict[str, Any], clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
+    """``pushed_at``: wall clock (latency); ``server_now``: the system clock's
+    time (a replay's clock), which pages compute data ages against."""
     out = dict(msg)
     out["pushed_at"] = iso(utcnow())
+    out["server_now"] = iso(clock.now())
     return out

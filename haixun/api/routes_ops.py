@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -98,15 +98,14 @@ class OverrideIn(BaseModel):
     def _expiry(self) -> "OverrideIn":
         if (self.expires_at is None) == (self.duration_min is None):
             raise ValueError("give exactly one of expires_at or duration_min")
-        if self.expires_at is not None:
-            if self.expires_at.tzinfo is None:
-                raise ValueError("expires_at needs a UTC offset")
-            now = datetime.now(UTC)
-            if not now < self.expires_at <= now + MAX_OVERRIDE:
-                raise ValueError("expires_at must be in the future and at most 7 days ahead")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a UTC offset")
         return self
 
 
+# Override times (created_at, expires_at, cleared_at) are on the system clock
+# (settings.clock: a replay clock during a replay), the time the engine judges
+# validity by; the audit log keeps wall-clock times.
 OVERRIDE_COLS = "id, segment_id, level, reason, created_by, created_at, expires_at, cleared_at, cleared_by"
 
 
@@ -115,18 +114,21 @@ async def set_override(segment_id: str, body: OverrideIn, p: Principal = Depends
                        ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if segment_id not in ctx.geo.segments:
         raise HTTPException(404, f"unknown segment {segment_id!r}")
-    expires = body.expires_at or datetime.now(UTC) + timedelta(minutes=body.duration_min or 0)
+    now = ctx.settings.clock.now()
+    expires = body.expires_at or now + timedelta(minutes=body.duration_min or 0)
+    if not now < expires <= now + MAX_OVERRIDE:
+        raise HTTPException(422, "expires_at must be in the future and at most 7 days ahead")
     async with ctx.db().connection() as conn, conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
-                          "AND expires_at > now() ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id,))
+                          "AND expires_at > %s ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id, now))
         before = await cur.fetchone()
         if before:  # one active override per segment: the new one replaces it
-            await cur.execute("UPDATE segment_overrides SET cleared_at = now(), cleared_by = %s WHERE id = %s",
-                              (p.actor, before["id"]))
-        await cur.execute(f"INSERT INTO segment_overrides (segment_id, level, reason, created_by, expires_at) "
-                          f"VALUES (%s, %s, %s, %s, %s) RETURNING {OVERRIDE_COLS}",
-                          (segment_id, body.level, body.reason, p.actor, expires))
+            await cur.execute("UPDATE segment_overrides SET cleared_at = %s, cleared_by = %s WHERE id = %s",
+                              (now, p.actor, before["id"]))
+        await cur.execute(f"INSERT INTO segment_overrides (segment_id, level, reason, created_by, created_at, expires_at) "
+                          f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {OVERRIDE_COLS}",
+                          (segment_id, body.level, body.reason, p.actor, now, expires))
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="segment.override.set", target=f"segment:{segment_id}",
                           before=_j(before), after=_j(after), comment=body.reason)
@@ -141,15 +143,16 @@ class ClearIn(BaseModel):
 async def clear_override(segment_id: str, body: ClearIn | None = None, p: Principal = Depends(require("duty")),
                          ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     reason = body.reason if body else ""
+    now = ctx.settings.clock.now()
     async with ctx.db().connection() as conn, conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
-                          "AND expires_at > now() ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id,))
+                          "AND expires_at > %s ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id, now))
         before = await cur.fetchone()
         if before is None:
             raise HTTPException(404, f"no active override on {segment_id!r}")
-        await cur.execute(f"UPDATE segment_overrides SET cleared_at = now(), cleared_by = %s WHERE id = %s "
-                          f"RETURNING {OVERRIDE_COLS}", (p.actor, before["id"]))
+        await cur.execute(f"UPDATE segment_overrides SET cleared_at = %s, cleared_by = %s WHERE id = %s "
+                          f"RETURNING {OVERRIDE_COLS}", (now, p.actor, before["id"]))
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="segment.override.clear", target=f"segment:{segment_id}",
                           before=_j(before), after=_j(after), comment=reason)
@@ -160,8 +163,8 @@ async def clear_override(segment_id: str, body: ClearIn | None = None, p: Princi
 async def get_overrides(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > now() "
-                          "ORDER BY created_at DESC")
+        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s "
+                          "ORDER BY created_at DESC", (ctx.settings.clock.now(),))
         return {"items": [_j(r) for r in await cur.fetchall()]}
 
 
@@ -306,12 +309,13 @@ class FeedIn(BaseModel):
         return self
 
 
+FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
 FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
              "received_at, received_by")
 
 
 @router.post("/feeds/{source}", status_code=201, summary="Official forecast or warning (duty or feed key)")
-async def post_feed(body: FeedIn, source: str = Path(pattern=r"^[a-z0-9_]{1,40}$"),
+async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN),
                     p: Principal = Depends(require_feed_writer), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if body.area.segments:
         unknown = [s for s in body.area.segments if s not in ctx.geo.segments]
@@ -346,8 +350,9 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=r"^[a-z0-9_]{1,40}$
 async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        where = "WHERE valid_from <= now() AND valid_to > now()" if active_only else ""
-        await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds {where} ORDER BY issued_at DESC, id DESC LIMIT 500")
+        where = "WHERE valid_from <= %(now)s AND valid_to > %(now)s" if active_only else ""
+        await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds {where} ORDER BY issued_at DESC, id DESC LIMIT 500",
+                          {"now": ctx.settings.clock.now()})
         return [_j(r) or {} for r in await cur.fetchall()]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -45,7 +45,8 @@ def _risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
         ctx.metrics.risk_cache.labels("hit").inc()
         return hit
     ctx.metrics.risk_cache.labels("miss").inc()
-    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang)
+    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang,
+                             now=ctx.settings.clock.now())
     body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
     ctx.risk_cache.put(key, body)
     return body
@@ -88,8 +89,8 @@ async def active_overrides(ctx: ApiContext) -> dict[str, dict[str, Any]]:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at, "
-            "cleared_at, cleared_by FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > now() "
-            "ORDER BY segment_id, created_at DESC")
+            "cleared_at, cleared_by FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s "
+            "ORDER BY segment_id, created_at DESC", (ctx.settings.clock.now(),))
         return {r["segment_id"]: _jsonable(r) for r in await cur.fetchall()}
 
 
@@ -124,7 +125,7 @@ async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> di
 
 @router.get("/stations", summary="Stations with latest values and data age")
 async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = ctx.settings.clock.now()  # readings carry data time: ages on the system clock (a replay's clock)
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute("SELECT s.id, s.kind, s.name, s.name_en, s.lat, s.lon, s.segment_id, s.gateway_id, s.active, "
@@ -142,7 +143,7 @@ async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
         lat_ = latest.get(s["id"], {})
         ages = [v["age_s"] for v in lat_.values()]
         items.append({**s, "latest": lat_, "age_s": min(ages) if ages else None})
-    return {"items": items}
+    return {"items": items, "server_now": iso(now)}
 
 
 @router.get("/stations/{station_id}/readings", summary="Readings of one station (raw or rolled up)")
@@ -151,7 +152,7 @@ async def get_readings(station_id: str, quantity: Annotated[str, Query(min_lengt
                        to: datetime | None = None,
                        resolution: Literal["raw", "1m", "1h"] = "raw",
                        ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    to = _aware(to) or datetime.now(UTC)
+    to = _aware(to) or ctx.settings.clock.now()
     start = _aware(from_) or to - timedelta(hours=24)
     if start >= to:
         raise HTTPException(422, "'from' must be before 'to'")

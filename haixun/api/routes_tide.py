@@ -59,7 +59,7 @@ async def get_tide(station_id: str,
                    to: datetime | None = None,
                    step: Annotated[int, Query(ge=60, le=86_400, description="grid step in seconds")] = 600,
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = ctx.settings.clock.now()
     start = _aware(from_) or now - timedelta(hours=24)
     end = _aware(to) or start + timedelta(hours=48)
     if start >= end:

@@ -31,8 +31,8 @@ LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "�
 TYPHOON_SIGNALS = (("red", 32.7, 41.5), ("orange", 24.5, 32.7), ("yellow", 17.2, 24.5), ("blue", 10.8, 17.2))
 SURGE_ISSUER = "浙江省海洋监测预报中心 (Zhejiang Marine Monitoring and Forecasting Center, simulated)"
 TYPHOON_ISSUER = "浙江省气象台 (Zhejiang Meteorological Observatory, simulated)"
-SURGE_SOURCE = "zj-marine"
-TYPHOON_SOURCE = "zj-meteo"
+SURGE_SOURCE = "zj_marine"  # API source names: [a-z0-9_]{1,40}
+TYPHOON_SOURCE = "zj_meteo"
 _CST = timezone(timedelta(hours=8))
 
 
