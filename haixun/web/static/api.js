@@ -5,6 +5,25 @@
 const TOKEN_KEY = "haixun.token";
 const USER_KEY = "haixun.user";
 
+// Server time. During a replay the API's clock runs on simulated time
+// (HAIXUN_CLOCK), so data ages are computed against the server's clock, never
+// the browser's: every websocket message (and GET /api/v1/stations) carries
+// server_now; now on the server = server_now + time elapsed since it arrived.
+export class ServerClock {
+  constructor() { this.offsetMs = 0; this.known = false; }
+
+  note(serverNowIso, receivedMs = Date.now()) {
+    const t = Date.parse(serverNowIso || "");
+    if (Number.isNaN(t)) return;
+    this.offsetMs = t - receivedMs;
+    this.known = true;
+  }
+
+  nowMs() { return Date.now() + this.offsetMs; }
+}
+
+export const serverClock = new ServerClock();
+
 export function token() {
   try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
 }
@@ -47,6 +66,7 @@ export async function getJSON(url, { timeoutMs = 10000, auth = false, method = "
       const detail = data && typeof data === "object" ? (data.detail ?? JSON.stringify(data)) : String(text).slice(0, 200);
       throw new HttpError(r.status, typeof detail === "string" ? detail : JSON.stringify(detail));
     }
+    if (data && typeof data === "object" && typeof data.server_now === "string") serverClock.note(data.server_now);
     return data;
   } finally {
     clearTimeout(timer);

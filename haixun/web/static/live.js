@@ -8,6 +8,8 @@
 // ?since=<last seq> so the server can replay what was missed (or send a
 // fresh snapshot, which then replaces everything).
 
+import { serverClock } from "./api.js";
+
 const SECTIONS = ["segments", "stations"];
 const AREA_GROUPS = ["towns", "villages"];
 
@@ -163,6 +165,7 @@ export class LiveClient {
     } catch {
       return;
     }
+    if (msg && typeof msg.server_now === "string") serverClock.note(msg.server_now, now);
     const m = parseMessage(msg);
     if (this.onMessage) this.onMessage(m, msg);
     if (m.kind !== "snapshot" && m.kind !== "delta") return;

@@ -4,7 +4,7 @@
 // Location: navigator.geolocation, else a tap on the map or a village from
 // the list. The location never leaves this page except in the risk request.
 
-import { fmtDuration, fmtTime, getJSON } from "./api.js";
+import { fmtDuration, fmtTime, getJSON, serverClock } from "./api.js";
 import { byLayer, interiorPoint, loadGeography } from "./geo.js";
 import { LiveClient } from "./live.js";
 import { GRADES, norm, word } from "./levels.js";
@@ -242,7 +242,7 @@ function renderRisk(r) {
   renderShelters(r.shelters || []);
   renderRoads(r.roads || []);
   renderContact(r.contact);
-  app.updatedMs = Date.parse(r.updated_at) || Date.now();
+  app.updatedMs = Date.parse(r.updated_at) || serverClock.nowMs();
   app.dataAge = r.data_age_s;
   $("updated").textContent = fmtTime(r.updated_at, { date: true });
   card.dataset.seq = r.seq ?? "";
@@ -308,7 +308,8 @@ function renderContact(c) {
 
 function tick() {
   if (app.updatedMs) {
-    const s = (Date.now() - app.updatedMs) / 1000;
+    // against the server's clock (a replay's simulated time), known from the /ws/risk messages
+    const s = Math.max(0, serverClock.nowMs() - app.updatedMs) / 1000;
     const txt = s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
     $("age").textContent = t("ago")(txt);
   }

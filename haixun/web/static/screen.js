@@ -1,7 +1,7 @@
 // Duty-room screen (/screen): live map, alarms with acknowledgement, tiered
 // counts, next high water per segment and station charts.
 
-import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, setLogin, token } from "./api.js";
+import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, serverClock, setLogin, token } from "./api.js";
 import { drawChart } from "./chart.js";
 import { loadGeography, byLayer } from "./geo.js";
 import { LiveClient } from "./live.js";
@@ -49,7 +49,7 @@ function nameOf(kind, id) {
 // ---------- live state ----------
 function onState(state, info) {
   app.state = state;
-  app.stateAtMs = state.at ? Date.parse(state.at) : Date.now();
+  app.stateAtMs = state.at ? Date.parse(state.at) : serverClock.nowMs();
   app.lastMessageMs = Date.now();
   const segIds = new Set([...Object.keys(state.segments), ...(app.map ? app.map.segmentOrder : [])]);
   for (const id of segIds) app.map.setSegmentLevel(id, state.segments[id] ? state.segments[id].level : "unknown");
@@ -60,7 +60,7 @@ function onState(state, info) {
   renderCity();
   renderTiers();
   renderHighWater();
-  $("last-update").textContent = fmtTime(state.at || new Date().toISOString());
+  $("last-update").textContent = fmtTime(state.at || new Date(serverClock.nowMs()).toISOString());
   $("last-update").dataset.seq = state.seq ?? "";
   if (info.latency) renderLatency(info.latency);
   document.body.dataset.seq = state.seq ?? "";
@@ -85,9 +85,10 @@ function renderLatency(l) {
   parts.push(d);
 }
 
+// Data ages against the server's clock (simulated time during a replay), not the browser's.
 function ageNow(ageS) {
   if (ageS == null) return null;
-  return ageS + (app.stateAtMs ? Math.max(0, (Date.now() - app.stateAtMs) / 1000) : 0);
+  return ageS + (app.stateAtMs ? Math.max(0, (serverClock.nowMs() - app.stateAtMs) / 1000) : 0);
 }
 
 function renderStations() {
@@ -189,14 +190,14 @@ function setOffline(off) {
 }
 
 function tick() {
-  $("clock").textContent = fmtTime(new Date().toISOString());
+  $("clock").textContent = fmtTime(new Date(serverClock.nowMs()).toISOString());
   if (app.live && app.live.ws && app.live.ws.readyState === 1) {
     app.everOpen = true;
     const silent = app.lastMessageMs && Date.now() - app.lastMessageMs > SILENT_AFTER_MS;
     if (silent) { $("conn").dataset.state = "silent"; $("conn").querySelector(".conn-text").textContent = "无数据 silent"; }
     setOffline(!!silent);
   }
-  if (app.stateAtMs) $("last-age").textContent = `(${fmtAge((Date.now() - app.stateAtMs) / 1000)} ago)`;
+  if (app.stateAtMs) $("last-age").textContent = `(${fmtAge(Math.max(0, serverClock.nowMs() - app.stateAtMs) / 1000)} ago)`;
   renderStations();
 }
 
@@ -432,7 +433,7 @@ async function refreshCharts() {
   // The window ends at the newest reading (replays may run on their own clock), else now.
   let newest = 0;
   if (st && st.latest) for (const r of Object.values(st.latest)) newest = Math.max(newest, Date.parse(r.ts) || 0);
-  const now = newest || Date.now();
+  const now = newest || serverClock.nowMs();
   const from = now - 48 * 3600e3;
   const hw = segState && segState.next_high_water;
   const to = now + 12 * 3600e3;
