@@ -76,7 +76,16 @@ async def test_database_witness_and_progress_on_a_real_database(db_url: str) -> 
         await conn.execute("INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level) VALUES "
                            "('segment', 'PH05', now(), 'red', 'yellow')")
         await db.poll(conn)
-        assert db.track.passed
+        assert db.track.passed and not db.passed  # no tide model, no bulletin yet
+        assert "tide models fitted: 0 (none yet)" in db.summary_lines()
+        await conn.execute("INSERT INTO tide_models (station_id, fitted_at, data_start, data_end, n_obs, span_days,"
+                           " rms_residual_m, method, model) VALUES ('ZP-T01', now(), now() - interval '20 days',"
+                           " now(), 480, 20, 0.1, 'utide', '{}')")
+        await conn.execute("INSERT INTO official_feeds (source, issuer, kind, level, area, valid_from, valid_to,"
+                           " issued_at, received_by) VALUES ('zj_ocean', 'ZJ', 'surge_forecast', 'orange',"
+                           " '{}', now(), now() + interval '1 hour', now(), 'test')")
+        await db.poll(conn)
+        assert db.passed and db.tide_models == 1 and db.bulletins == 1
         second = await sampler.sample(conn)
         assert second.worst_segment == ("PH05", Level.RED) and second.city_level == Level.ORANGE
         assert second.sim_time is not None and second.sim_time.year == 2021
@@ -115,39 +124,45 @@ def test_replay_qc_only_widens_the_future_limit() -> None:
     assert derived == base
 
 
-def test_replay_thresholds_scale_durations_not_thresholds(db_url: str) -> None:
-    import tomllib
+def test_demo_clock_is_one_replay_clock_whose_spec_round_trips() -> None:
+    from datetime import UTC, datetime, timedelta
 
-    from haixun.demo.replay_thresholds import (
-        apply_replay_thresholds,
-        packaged_riskcode_text,
-        remove_replay_thresholds,
-        scaled_config_text,
-    )
-    from haixun.riskcode.config import RiskConfig
+    from haixun.clock import Clock
+    from haixun.demo.replay import demo_clock
 
-    base = tomllib.loads(packaged_riskcode_text())
-    text = scaled_config_text(packaged_riskcode_text(), 600)
-    scaled = tomllib.loads(text)
-    assert scaled["hysteresis"]["dwell_s"] == max(1, round(base["hysteresis"]["dwell_s"] / 600))
-    assert scaled["camera"]["types"]["overtopping"]["hold_s"] == max(1, round(base["camera"]["types"]["overtopping"]["hold_s"] / 600))
-    assert scaled["version"] == base["version"] + "+demo-x600"
-    for section in base:
-        if section not in ("hysteresis", "camera", "version"):
-            assert scaled[section] == base[section], section
-    RiskConfig.from_toml(text)  # still a valid configuration
+    now = datetime(2026, 11, 25, 17, 0, 3, 700_000, tzinfo=UTC)
+    clock = demo_clock(600.0, now)
+    assert clock.is_replay and clock.speed == 600.0 and clock.sim_start == clock.wall_start == now.replace(microsecond=0)
+    assert Clock.parse(clock.spec()) == clock  # every child gets exactly this clock
+    assert clock.at_wall((now + timedelta(seconds=1)).timestamp()) == now.replace(microsecond=0) + timedelta(
+        seconds=1.7 * 600)
 
-    with psycopg.connect(db_url, autocommit=True) as conn:  # an admin's version is active before the demo
-        conn.execute("INSERT INTO threshold_versions (version, format, body, sha256, active, created_by) "
-                     "VALUES ('admin-1', 'toml', %s, 'x', true, 'user:alice')", (packaged_riskcode_text(),))
-    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"
-    assert apply_replay_thresholds(db_url, 600) == base["version"] + "+demo-x600"  # a leftover is replaced
+
+def test_replay_argv_has_backfill_and_feed_key_and_no_qc_or_threshold_hacks() -> None:
+    from haixun.demo.runner import API, INGEST, REPLAY, DemoOptions, component_argv
+
+    catalog = CommandCatalog()
+    opts = DemoOptions(speed=600.0, port=8123, replay_args=("--no-cameras",))
+    argv = component_argv(REPLAY, catalog, opts, feed_key="hx_abcd_secret")
+    tail = argv[argv.index("replay") + 1:]
+    assert tail[tail.index("--backfill-days") + 1] == "30"
+    assert tail[tail.index("--api-url") + 1] == "http://127.0.0.1:8123/api/v1/feeds/{source}"
+    assert tail[tail.index("--api-key") + 1] == "hx_abcd_secret"
+    assert tail[-1] == "--no-cameras"  # the user's replay args last (they win)
+    assert "--api-key" not in component_argv(REPLAY, catalog, opts)
+    assert "--qc-config" not in component_argv(INGEST, catalog, opts)
+    assert "--port" in component_argv(API, catalog, opts)
+
+
+def test_demo_feed_key_is_a_working_feed_key_and_replaces_the_previous_one(db_url: str) -> None:
+    from haixun.api.auth import key_digest
+    from haixun.demo.replay import DEMO_FEED_KEY_NAME, demo_feed_key
+
+    first = demo_feed_key(db_url)
+    second = demo_feed_key(db_url)
     with psycopg.connect(db_url) as conn:
-        active = conn.execute("SELECT created_by, body FROM threshold_versions WHERE active").fetchall()
-        assert [(a[0], tomllib.loads(a[1])["hysteresis"]["dwell_s"]) for a in active] == [("haixun demo", 3)]
-    assert remove_replay_thresholds(db_url)
-    assert not remove_replay_thresholds(db_url)
-    with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT version, created_by FROM threshold_versions WHERE active").fetchall() == [
-            ("admin-1", "user:alice")]
-    assert apply_replay_thresholds(db_url, 1) is None
+        rows = conn.execute("SELECT key_sha256, role, active FROM api_keys WHERE name = %s ORDER BY id",
+                            (DEMO_FEED_KEY_NAME,)).fetchall()
+        audit = conn.execute("SELECT action FROM audit_log WHERE actor = 'haixun demo' ORDER BY id").fetchall()
+    assert rows == [(key_digest(first), "feed", False), (key_digest(second), "feed", True)]
+    assert [a for (a,) in audit] == ["apikey.create", "apikey.revoke", "apikey.create"]

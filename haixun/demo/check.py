@@ -71,11 +71,32 @@ class RiseAndFall:
 
 
 class DatabaseWitness:
-    """Reads new ``level_changes`` rows (segments and city) since the last call."""
+    """Reads new ``level_changes`` rows (segments and city) since the last call,
+    and counts the fitted tide models (the replay's 30-day backfill) and the
+    official bulletins the replay posted through the API (its feed key)."""
 
     def __init__(self) -> None:
         self.track = RiseAndFall()
+        self.tide_models = 0
+        self.bulletins = 0
         self._last_id = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.track.passed and self.tide_models > 0 and self.bulletins > 0
+
+    def summary_lines(self) -> list[str]:
+        return [f"database level_changes: {self.track.summary()}",
+                f"tide models fitted: {self.tide_models}" + ("" if self.tide_models else " (none yet)"),
+                f"official bulletins stored: {self.bulletins}" + ("" if self.bulletins else " (none reached the API)")]
+
+    async def _count(self, conn: psycopg.AsyncConnection, table: str) -> int:
+        try:
+            cur = await conn.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            row = await cur.fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+        return int(row[0]) if row else 0
 
     async def poll(self, conn: psycopg.AsyncConnection) -> None:
         try:
@@ -87,6 +108,8 @@ class DatabaseWitness:
             rows = await cur.fetchall()
         except psycopg.errors.UndefinedTable:
             return
+        self.tide_models = await self._count(conn, "tide_models")
+        self.bulletins = await self._count(conn, "official_feeds")
         for row_id, kind, subject_id, to_level in rows:
             self._last_id = max(self._last_id, int(row_id))
             level = _level(to_level)
@@ -169,7 +192,7 @@ class CheckVerdict:
 
 
 def verdict(db: DatabaseWitness, ws: WebsocketWitness | None, missing: list[str], crashed: list[str]) -> CheckVerdict:
-    lines = [f"database level_changes: {db.track.summary()}"]
+    lines = db.summary_lines()
     if ws is None:
         lines.append("websocket /ws/live: not checked (no API)")
     else:
@@ -179,5 +202,5 @@ def verdict(db: DatabaseWitness, ws: WebsocketWitness | None, missing: list[str]
         lines.append("missing components: " + ", ".join(missing))
     if crashed:
         lines.append("components that exited with an error: " + ", ".join(crashed))
-    ok = db.track.passed and ws is not None and ws.track.passed and not missing
+    ok = db.passed and ws is not None and ws.track.passed and not missing
     return CheckVerdict(ok, lines)

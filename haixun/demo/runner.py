@@ -2,13 +2,15 @@
 
 1. database and broker: real ones when reachable (or given), else embedded;
 2. ``migrate`` (in process) and ``load-geo`` (child, one-shot);
-3. children ``ingest``, ``engine``, ``api``, then ``simulate replay --speed N``
-   (``python -m haixun.cli ...`` with HAIXUN_* env; logs in
-   ``<state_dir>/demo-logs``). A command not in this installation yet is
-   reported and the rest runs;
-4. a progress line every few seconds until Ctrl-C / SIGTERM (or, with
+3. one replay clock (simulated start = now, ``--speed``) passed to every
+   child as ``HAIXUN_CLOCK``; a feed API key for the replay's bulletins;
+4. children ``ingest``, ``engine``, ``api``, then ``simulate replay``
+   (``--backfill-days 30``, ``--api-url``/``--api-key``; ``python -m
+   haixun.cli ...`` with HAIXUN_* env; logs in ``<state_dir>/demo-logs``). A
+   command not in this installation yet is reported and the rest runs;
+5. a progress line every few seconds until Ctrl-C / SIGTERM (or, with
    ``--check``, until the storm check passes or ``--duration`` runs out);
-5. stop: children (reverse order), then the broker, then the database.
+6. stop: children (reverse order), then the broker, then the database.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
 from haixun.demo.replay_clock import write_replay_qc
-from haixun.demo.replay_thresholds import apply_replay_thresholds, remove_replay_thresholds
+from haixun.demo.replay import BACKFILL_DAYS, demo_clock, demo_feed_key, feeds_url
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
+from haixun.clock import Clock
 from haixun.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,7 +103,7 @@ def child_env(settings: Settings, services: DemoServices, options: DemoOptions) 
 
 
 def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
-                   replay_qc: Path | None = None) -> list[str]:
+                   replay_qc: Path | None = None, feed_key: str | None = None) -> list[str]:
     argv = list(component.command)
     if component is INGEST and replay_qc is not None and catalog.accepts(INGEST.command, "--qc-config"):
         argv += ["--qc-config", str(replay_qc)]
@@ -111,7 +114,11 @@ def component_argv(component: Component, catalog: CommandCatalog, options: DemoO
             argv += ["--port", str(options.port)]
     if component is REPLAY:
         if catalog.accepts(REPLAY.command, "--speed"):
-            argv += ["--speed", f"{options.speed:g}"]
+            argv += ["--speed", f"{options.speed:g}"]  # informative: HAIXUN_CLOCK sets the pace
+        if catalog.accepts(REPLAY.command, "--backfill-days"):
+            argv += ["--backfill-days", str(BACKFILL_DAYS)]
+        if feed_key is not None and catalog.accepts(REPLAY.command, "--api-key"):
+            argv += ["--api-url", feeds_url(options.port), "--api-key", feed_key]
         argv += list(options.replay_args)
     return haixun_argv(argv, options.child_log_level)
 
@@ -155,7 +162,8 @@ class DemoRun:
         self.catalog = CommandCatalog()
         self.services: DemoServices | None = None
         self.supervisor: Supervisor | None = None
-        self.thresholds_applied = False
+        self.clock: Clock | None = None
+        self.feed_key: str | None = None
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self) -> int:
@@ -178,11 +186,6 @@ class DemoRun:
         began = time.monotonic()
         if self.supervisor is not None:
             self.supervisor.stop_all()
-        if self.thresholds_applied and self.services is not None:
-            try:
-                remove_replay_thresholds(self.services.database_url)
-            except psycopg.Error as exc:
-                self.say(f"could not restore the risk configuration: {exc}")
         if self.services is not None:
             self.services.stop()
         if self.supervisor is not None or self.services is not None:
@@ -210,27 +213,31 @@ class DemoRun:
         mode = await asyncio.to_thread(migrate, self.services.database_url)
         self.say(f"migrated (readings: {mode}) in {time.monotonic() - began:.2f} s")
 
-        await self._replay_thresholds()
         log_dir = self.settings.state_dir / "demo-logs"
         self.supervisor = Supervisor(child_env(self.settings, self.services, opts), log_dir)
         self.say(f"component logs: {log_dir}/<component>.log")
 
         if not await self._load_geography():
             return 1 if opts.check else await self._idle_until_stopped()
+        await self._prepare_replay()
         await self._start_services()
         await self._start_replay()
         return await self._monitor()
 
     # -- steps --------------------------------------------------------------
-    async def _replay_thresholds(self) -> None:
-        assert self.services is not None
+    async def _prepare_replay(self) -> None:
+        """The shared replay clock (into every child's env) and the replay's feed key."""
+        assert self.services is not None and self.supervisor is not None
         if not self.catalog.has(REPLAY.command):
             return
-        version = await asyncio.to_thread(apply_replay_thresholds, self.services.database_url, self.options.speed)
-        if version:
-            self.thresholds_applied = True
-            self.say(f"risk config {version}: downgrade dwell and camera holds divided by {self.options.speed:g} "
-                     "(simulated time); the previous version is restored when the demo stops")
+        self.clock = demo_clock(self.options.speed)
+        self.supervisor.env["HAIXUN_CLOCK"] = self.clock.spec()
+        self.say(f"replay clock HAIXUN_CLOCK={self.clock.spec()} (every component judges data on it)")
+        if self.catalog.accepts(REPLAY.command, "--api-key"):
+            try:
+                self.feed_key = await asyncio.to_thread(demo_feed_key, self.services.database_url)
+            except psycopg.Error as exc:
+                self.say(f"could not create the replay's feed API key ({exc}); bulletins will be refused")
 
     def _available(self, component: Component) -> bool:
         if self.catalog.has(component.command):
@@ -309,7 +316,8 @@ class DemoRun:
     async def _start_replay(self) -> None:
         assert self.supervisor is not None
         if self._available(REPLAY):
-            self.supervisor.start(REPLAY.name, component_argv(REPLAY, self.catalog, self.options))
+            self.supervisor.start(REPLAY.name, component_argv(REPLAY, self.catalog, self.options,
+                                                              feed_key=self.feed_key))
             self.say(f"replaying typhoon In-fa (2021) at {self.options.speed:g}x")
 
     async def _idle_until_stopped(self) -> int:
@@ -342,7 +350,7 @@ class DemoRun:
                         await db_witness.poll(conn)
                 except psycopg.OperationalError as exc:
                     self.say(f"database not answering: {exc}")
-                if opts.check and db_witness.track.passed and ws_witness is not None and ws_witness.track.passed:
+                if opts.check and db_witness.passed and ws_witness is not None and ws_witness.track.passed:
                     break
                 if opts.check and self.state.missing:
                     break  # cannot pass; do not burn the whole duration
