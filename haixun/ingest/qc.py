@@ -3,7 +3,10 @@
 Tests, per value (flag = the worst of them; 1 pass, 3 suspect, 4 fail):
 
 * timestamp: more than ``future_fail_s`` ahead of the receive time -> fail;
-  older than ``max_age_suspect_s`` -> suspect (0 disables);
+  older than ``max_age_suspect_s`` -> suspect (0 disables). "Receive time" is
+  the system clock's time at receipt: ``received_at`` on the wall clock, or,
+  with a replay clock (``HAIXUN_CLOCK``), the simulated time at that instant
+  (``Clock.at_wall(received_at)``), so a replay passes with the packaged limits;
 * gross range (``ioos_qc.qartod.gross_range_test``), sensor span -> fail,
   climatological span -> suspect;
 * rate of change (``ioos_qc.qartod.rate_of_change_test``) against the
@@ -56,6 +59,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from ioos_qc import qartod
+
+from haixun.clock import SYSTEM_CLOCK, Clock
 
 PASS, NOT_EVALUATED, SUSPECT, FAIL = 1, 2, 3, 4
 SPIKE_REFERENCE_N = 5
@@ -289,8 +294,9 @@ class _Rules:
 class QcEngine:
     """Stateful real-time QC over a stream of readings (one per ingest process)."""
 
-    def __init__(self, config: QcConfig) -> None:
+    def __init__(self, config: QcConfig, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self._replay_clock = clock if clock.is_replay else None
         # computed once (the property walks all quantities)
         self._history_s = config.history_s
         self._rules: dict[str, _Rules] = {}
@@ -328,6 +334,7 @@ class QcEngine:
             return QcResult(flags)
         future_fail_s, max_age_s = cfg.future_fail_s, cfg.max_age_suspect_s
         rules = self._rules
+        replay = self._replay_clock
 
         # 1. timestamps (pure arithmetic; ioos_qc has no receive-time test).
         # Readings of one message share their datetime objects: compute once.
@@ -346,7 +353,8 @@ class QcEngine:
                 if ts is not last_ts:
                     t = ts.timestamp()
                 last_ts, last_rat = ts, rat
-                lead = (ts - rat).total_seconds()
+                # the clock's time at receipt (received_at itself on the system clock)
+                lead = (ts - (rat if replay is None else replay.at_wall(rat.timestamp()))).total_seconds()
                 future = lead > future_fail_s
                 ts_flag = FAIL if future else SUSPECT if max_age_s > 0 and -lead > max_age_s else PASS
             epochs[i] = t

@@ -3,7 +3,8 @@
 Two asyncio tasks:
 
 * ``_run_mqtt``: one aiomqtt ``Client`` (fixed id, MQTT v5, clean_start False,
-  session expiry) reused in a reconnect loop with exponential backoff; every
+  session expiry; or MQTT 3.1.1 with clean_session False when
+  ``settings.mqtt_protocol`` is "3.1.1", see below) reused in a reconnect loop with exponential backoff; every
   message goes from aiomqtt's callback straight into an ``asyncio.Queue``
   (see ``_Inbox``), stamped with the connection generation for its ack. The
   queue is bounded by Receive Maximum (we ack only after storing).
@@ -22,6 +23,18 @@ received on an earlier connection are skipped (the broker redelivers it; the
 (station, quantity, ts) key makes the second store a no-op). The CONNECT
 property Receive Maximum bounds the unacknowledged messages the broker sends
 us, which is what turns a stalled writer into backpressure at the broker.
+
+MQTT 3.1.1 (``HAIXUN_MQTT_PROTOCOL=3.1.1``, e.g. the demo's amqtt fallback
+broker): a persistent session by ``clean_session=False`` (kept until the
+broker's own expiry setting), no CONNECT properties (no session expiry, no
+Receive Maximum) and plain QoS 1 subscriptions (no retain handling: the
+retained gateway status comes again on every reconnect; storing it twice is
+harmless). Backpressure then relies on the broker's limit of unacknowledged
+QoS 1 messages per client (Mosquitto ``max_inflight_messages``, amqtt's
+``max_inflight``), not on ours.
+
+QC judges timestamps on ``settings.clock`` (the replay clock of a replay):
+see ``QcEngine``. ``received_at`` itself stays wall time (latency).
 """
 
 from __future__ import annotations
@@ -108,7 +121,7 @@ class IngestService:
         self.settings = settings
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = IngestMetrics.create(self.registry)
-        self.qc = QcEngine(qc_config or load_qc_config())
+        self.qc = QcEngine(qc_config or load_qc_config(), clock=settings.clock)
         self.receive_maximum = receive_maximum
         self.spool = Spool(spool_dir or settings.spool_dir, settings.spool_max_bytes)
         if receive_maximum > settings.ingest_queue_max:
@@ -178,17 +191,28 @@ class IngestService:
         return self._connected.is_set()
 
     # ---- MQTT ------------------------------------------------------------
+    @property
+    def mqtt_v5(self) -> bool:
+        return self.settings.mqtt_protocol == "5"
+
     def _make_client(self) -> aiomqtt.Client:
         ep = self.settings.mqtt
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.settings.ingest_session_expiry_s
-        props.ReceiveMaximum = self.receive_maximum
-        client = aiomqtt.Client(
-            ep.host, ep.port, username=ep.username, password=ep.password,
-            identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False, properties=props, keepalive=30, timeout=10,
-            queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", functools.partial(_Inbox, self._on_message)),
-        )
+        queue_type = cast("type[asyncio.Queue[aiomqtt.Message]]", functools.partial(_Inbox, self._on_message))
+        if self.mqtt_v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.settings.ingest_session_expiry_s
+            props.ReceiveMaximum = self.receive_maximum
+            client = aiomqtt.Client(
+                ep.host, ep.port, username=ep.username, password=ep.password,
+                identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V5,
+                clean_start=False, properties=props, keepalive=30, timeout=10, queue_type=queue_type,
+            )
+        else:  # 3.1.1: persistent session without v5 properties (module docstring)
+            client = aiomqtt.Client(
+                ep.host, ep.port, username=ep.username, password=ep.password,
+                identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False, keepalive=30, timeout=10, queue_type=queue_type,
+            )
         # See the module docstring: paho's manual acknowledgement.
         client._client.manual_ack_set(True)  # noqa: SLF001
         return client
@@ -207,7 +231,10 @@ class IngestService:
                     # retainHandling=1: retained status only on a new subscription,
                     # not again on every reconnect of the persistent session.
                     for f in contract.topic_filters(self.settings.topic_root):
-                        await client.subscribe(f, options=SubscribeOptions(qos=1, retainHandling=1))
+                        if self.mqtt_v5:
+                            await client.subscribe(f, options=SubscribeOptions(qos=1, retainHandling=1))
+                        else:
+                            await client.subscribe(f, qos=1)
                     self._connected.set()
                     self.metrics.mqtt_connected.set(1)
                     backoff = BACKOFF_MIN_S
