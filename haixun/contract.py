@@ -192,13 +192,20 @@ def _load_json(payload: bytes, max_bytes: int) -> Any:
         return json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError(Reason.BAD_JSON, f"not valid UTF-8 JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ContractError(Reason.BAD_JSON, f"JSON not accepted: {exc}") from None
+    except RecursionError:
+        raise ContractError(Reason.BAD_JSON, "JSON nested too deeply") from None
 
 
 def _number(name: str, v: Any) -> float:
     # bool is an int subclass in Python: refuse it explicitly.
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ContractError(Reason.BAD_SCHEMA, f"obs.{name} must be a number, got {type(v).__name__}")
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an integer too large for a float
+        raise ContractError(Reason.OUT_OF_PHYSICAL_RANGE, f"obs.{name} is an integer of {len(str(v))} digits") from None
     if not math.isfinite(f):
         raise ContractError(Reason.NOT_A_NUMBER, f"obs.{name} is {v}")
     return f

@@ -89,3 +89,17 @@ def test_event_and_status():
     assert parse_status("GW1", b'{"status": "online", "ts": "2021-07-26T01:00:00Z"}').online is True
     with pytest.raises(ContractError):
         parse_status("GW1", b"maybe")
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b'{"ts": "2021-07-26T01:00:00Z", "obs": {"tide_level": ' + b"9" * 400 + b"}}", Reason.OUT_OF_PHYSICAL_RANGE),
+        (b'{"ts": "2021-07-26T01:00:00Z", "seq": ' + b"9" * 5000 + b', "obs": {"tide_level": 1}}', Reason.BAD_JSON),
+        (b"[" * 100_000 + b"]" * 100_000, Reason.BAD_JSON),
+    ],
+)
+def test_hostile_payloads_are_refused_not_crashing(payload, reason):
+    with pytest.raises(ContractError) as e:
+        parse_obs("S1", payload, max_bytes=1_000_000)
+    assert e.value.reason is reason
