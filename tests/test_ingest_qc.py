@@ -137,3 +137,37 @@ def test_spike_roc_time_and_gross_range_flags():
     items.append(QcInput("S3", "unknown", now, 1.0, now))                                 # no config: pass
     flags = engine.evaluate(items).flags
     assert flags == [PASS] * 6 + [SUSPECT, PASS, PASS, SUSPECT, FAIL, SUSPECT, FAIL, PASS]
+
+
+def test_zero_flat_tolerance_with_a_window_is_refused():
+    import tomllib
+    from importlib import resources
+
+    from haixun.ingest.qc import QcConfig
+
+    data = tomllib.loads((resources.files("haixun.ingest") / "qc.toml").read_text(encoding="utf-8"))
+    data["quantity"]["wind_speed"]["flat_tolerance"] = 0.0
+    with pytest.raises(ValueError, match="wind_speed.flat_tolerance"):
+        QcConfig.from_dict(data)
+
+
+def test_packaged_config_flags_a_stuck_anemometer():
+    from datetime import datetime, timedelta, timezone
+
+    from haixun.ingest.qc import FAIL, PASS, SUSPECT, QcEngine, QcInput, load_qc_config
+
+    cfg = load_qc_config()
+    wind = cfg.quantities["wind_speed"]
+    engine = QcEngine(cfg)
+    t0 = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    flags = []
+    n = int(wind.flat_fail_s // 600) + 2
+    for k in range(n):  # identical 10-min means
+        ts = t0 + timedelta(seconds=600 * k)
+        res = engine.evaluate([QcInput("W1", "wind_speed", ts, 7.3, ts)])
+        engine.commit(res)
+        flags.append(res.flags[0])
+    assert flags[0] == PASS
+    first_suspect = flags.index(SUSPECT) * 600
+    assert first_suspect == pytest.approx(wind.flat_suspect_s, abs=600)
+    assert flags[-1] == FAIL

@@ -37,8 +37,9 @@ calling ``flat_line_test`` on a window: ioos_qc converts T into a number of
 points with the median sampling interval of the array it is given, so on
 irregular or gappy series its answer depended on how much history happened
 to be passed; here T is always seconds of observed time (for a regular
-interval dividing T both are the same). ``flat_tolerance = 0`` can never flag
-(the range is never < 0), exactly as in ioos_qc, so no state is kept then.
+interval dividing T both are the same). ``flat_tolerance = 0`` could never
+flag (the range is never < 0), exactly as in ioos_qc, so the config loader
+refuses it whenever a flat-line window is set.
 
 State: per (station, quantity) the last ``SPIKE_REFERENCE_N`` accepted values
 and the flat run. Evaluation is two-phase (``evaluate`` then ``commit``) so a
@@ -104,7 +105,12 @@ class QcConfig:
             kw["fail_span"] = tuple(kw["fail_span"])
             if "suspect_span" in kw:
                 kw["suspect_span"] = tuple(kw["suspect_span"])
-            quantities[name] = QuantityQc(**kw)
+            qq = QuantityQc(**kw)
+            if (qq.flat_suspect_s is not None or qq.flat_fail_s is not None) and not qq.flat_tolerance > 0:
+                # range < tolerance can never hold for 0: the test would be silently off
+                raise ValueError(f"qc config: quantity.{name}.flat_tolerance must be > 0 when a flat-line "
+                                 f"window is set (use about half the sensor's resolution), got {qq.flat_tolerance}")
+            quantities[name] = qq
         return cls(
             version=str(data["version"]),
             future_fail_s=float(t.get("future_fail_s", 300)),
