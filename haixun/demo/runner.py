@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 
@@ -31,7 +30,6 @@ from haixun.demo.check import DatabaseWitness, WebsocketWitness, verdict
 from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
-from haixun.demo.replay_clock import write_replay_qc
 from haixun.demo.replay import BACKFILL_DAYS, demo_clock, demo_feed_key, feeds_url
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
@@ -103,10 +101,8 @@ def child_env(settings: Settings, services: DemoServices, options: DemoOptions) 
 
 
 def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
-                   replay_qc: Path | None = None, feed_key: str | None = None) -> list[str]:
+                   feed_key: str | None = None) -> list[str]:
     argv = list(component.command)
-    if component is INGEST and replay_qc is not None and catalog.accepts(INGEST.command, "--qc-config"):
-        argv += ["--qc-config", str(replay_qc)]
     if component is API:
         if catalog.accepts(API.command, "--host"):
             argv += ["--host", "127.0.0.1"]
@@ -263,13 +259,9 @@ class DemoRun:
 
     async def _start_services(self) -> None:
         assert self.supervisor is not None and self.services is not None
-        replay_qc = None
-        if self.options.speed > 1 and self.catalog.has(REPLAY.command):
-            replay_qc = write_replay_qc(self.settings.state_dir / "demo-replay-qc.toml")
-            self.say(f"ingest QC: timestamps up to 7 days ahead accepted (accelerated replay clock; {replay_qc})")
         for component in SERVICES:
             if self._available(component):
-                self.supervisor.start(component.name, component_argv(component, self.catalog, self.options, replay_qc))
+                self.supervisor.start(component.name, component_argv(component, self.catalog, self.options))
         ingest = self.supervisor.get(INGEST.name)
         if ingest is not None:
             await self._wait_for_ingest(ingest.process.pid)
