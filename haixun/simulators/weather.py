@@ -74,7 +74,9 @@ class SensorNoise:
     tide_level: float = 0.01
     wind_speed: float = 0.3
     wind_dir: float = 4.0
-    air_pressure: float = 0.1
+    # digital barometer: 0.01 hPa resolution, ~0.02 hPa short-term noise; 0.1 hPa
+    # white noise would make minute-to-minute steps look like a 6-12 hPa/h fall
+    air_pressure: float = 0.02
     wave_height: float = 0.03  # relative
     wave_period: float = 0.03  # relative
     temperature: float = 0.1
