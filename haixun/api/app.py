@@ -25,6 +25,7 @@ from haixun.api.live import Hub, LiveState, StateRow
 from haixun.api.metrics import ApiMetrics
 from haixun.api.middleware import RequestMetrics
 from haixun.api.options import ApiOptions
+from haixun.api.risk import parse_state_ts
 from haixun.api.routes_ops import parse_config
 from haixun.api.routes_ws import push_risk_updates
 from haixun.data.geography import PACKAGED_FILE, Geography, load_geography
@@ -55,21 +56,12 @@ async def _active_risk_config(ctx: ApiContext) -> RiskConfig:
         return ctx.risk_config
 
 
-def _parse_ts(s: Any) -> datetime | None:
-    if not isinstance(s, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
 
 async def _on_rows(ctx: ApiContext, rows: list[StateRow]) -> None:
     for r in rows:
         ctx.hub.broadcast("live", {"type": "delta" if r.kind == "delta" else "snapshot", "seq": r.seq,
                                    "at": r.at.isoformat(), "body": r.body})
-        decided = _parse_ts((r.body.get("latency") or {}).get("decided_at")) or r.at
+        decided = parse_state_ts((r.body.get("latency") or {}).get("decided_at")) or r.at
         ctx.metrics.push_latency.observe(max(0.0, (datetime.now(UTC) - decided).total_seconds()))
     ctx.metrics.state_seq.set(ctx.live.seq)
     push_risk_updates(ctx)

@@ -76,7 +76,8 @@ def _still_water(entry: dict[str, Any]) -> float | None:
     return None
 
 
-def _parse_ts(s: Any) -> datetime | None:
+def parse_state_ts(s: Any) -> datetime | None:
+    """A timestamp of the state body (RFC 3339 text) or None if absent/unreadable; naive = UTC."""
     if not isinstance(s, str):
         return None
     try:
@@ -127,8 +128,8 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
             "side": "seaward" if located.distance_m < 0 else "landward"}
     here = served.metric(lon, lat)
 
-    decided = _parse_ts(front_state.get("decided_at")) or _parse_ts(state.get("at"))
-    inputs = [_parse_ts(h.get("input_ts")) for h in front_state.get("hazards") or []]
+    decided = parse_state_ts(front_state.get("decided_at")) or parse_state_ts(state.get("at"))
+    inputs = [parse_state_ts(h.get("input_ts")) for h in front_state.get("hazards") or []]
     newest_input = max((t for t in inputs if t is not None), default=decided)
     return {
         "code": code.value, "level": code.value, "grade": code.official_grade, "lang": lang,
