@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.test_api_helpers import add_user, running_api
+from tests.api_support import add_user, running_api
 from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
     write_readings
 

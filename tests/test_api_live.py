@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from haixun.settings import Settings
-from tests.test_api_helpers import engine_write, running_api, seg_entry
+from tests.api_support import engine_write, running_api, seg_entry
 
 
 async def _recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from haixun.data.geography import parse_geography
 from haixun.data.sync import LOADER_ACTOR, sync_to_db
 from haixun.settings import Settings
 from haixun.store.migrate import load_migrations
-from tests.test_api_helpers import add_user, running_api, sync_test_geography
-from tests.test_api_helpers import test_geography as geography_doc
+from tests.api_support import add_user, running_api, sync_test_geography
+from tests.api_support import sample_geography as geography_doc
 from tests.test_engine_support import wait_for
 
 

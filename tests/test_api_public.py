@@ -14,7 +14,7 @@ import xmlschema
 from haixun.api.cap import CAP_NS, XSD_PATH
 from haixun.api.logfilter import LocationScrubber
 from haixun.settings import Settings
-from tests.test_api_helpers import add_user, engine_write, running_api, seg_entry
+from tests.api_support import add_user, engine_write, running_api, seg_entry
 
 NS = {"c": CAP_NS}
 

@@ -13,7 +13,7 @@ import psycopg
 
 from haixun.api.context import ApiContext
 from haixun.settings import Settings
-from tests.test_api_helpers import engine_write, running_api, seg_entry, sync_test_geography
+from tests.api_support import engine_write, running_api, seg_entry, sync_test_geography
 
 BEHIND_PH01 = {"lat": 30.6009, "lon": 121.02}  # ~100 m behind PH01: zone B
 

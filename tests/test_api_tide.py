@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from haixun.riskcode.tides import fit_tide
 from haixun.settings import Settings
-from tests.test_api_helpers import running_api
+from tests.api_support import running_api
 
 M2_H, S2_H = 12.4206012, 12.0
 T0 = datetime(2024, 7, 1, tzinfo=UTC)

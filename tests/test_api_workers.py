@@ -15,7 +15,7 @@ import pytest
 
 from haixun.settings import Settings
 from tests.conftest import free_port
-from tests.test_api_helpers import engine_write, seg_entry
+from tests.api_support import engine_write, seg_entry
 
 REPO = Path(__file__).resolve().parent.parent
 POINT = {"lat": 30.6274, "lon": 121.0338}  # inside the packaged served area (Zhapu)

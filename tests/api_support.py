@@ -35,7 +35,7 @@ def _f(layer: str, fid: str, geometry: dict[str, Any], **props: Any) -> dict[str
     return {"type": "Feature", "geometry": geometry, "properties": {"layer": layer, "id": fid, **props}}
 
 
-def test_geography() -> dict[str, Any]:
+def sample_geography() -> dict[str, Any]:
     seg = dict(town_id="T01", structure="sloped_dike", crest_level_m=7.0, slope_tan=0.333, toe_level_m=-1.0,
                foreshore_slope=0.02, roughness_gamma_f=1.0,
                warning_levels_m={"blue": 5.0, "yellow": 5.5, "orange": 6.0, "red": 6.5},
@@ -68,14 +68,14 @@ def test_geography() -> dict[str, Any]:
 
 def write_geography(folder: Path) -> Path:
     path = folder / "geo.geojson"
-    path.write_text(json.dumps(test_geography(), ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(sample_geography(), ensure_ascii=False), encoding="utf-8")
     return path
 
 
 def sync_test_geography(db_url: str) -> None:
     """What ``haixun load-geo`` does, with the test geography (shelters/roads rows for the status endpoints)."""
     with psycopg.connect(db_url) as conn:
-        sync_to_db(conn, parse_geography(test_geography(), "test"))
+        sync_to_db(conn, parse_geography(sample_geography(), "test"))
 
 
 @dataclass
@@ -97,7 +97,7 @@ async def running_api(settings: Settings, tmp_path: Path, *, project_geography: 
         path = write_geography(tmp_path)
         options = ApiOptions(geo_path=path, web_dir=tmp_path / "web", **opts)
         # the small test geography is parsed, not validated (it is no 27 km seawall)
-        app = create_app(settings, options, geography=parse_geography(test_geography(), str(path)))
+        app = create_app(settings, options, geography=parse_geography(sample_geography(), str(path)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            ws_ping_interval=None))
