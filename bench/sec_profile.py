@@ -53,6 +53,21 @@ def profile_api(ctx: BenchContext, tmp: Path) -> dict:
     return summary
 
 
+def per_request_note(per_request_ms: dict[str, float]) -> str:
+    """What the API profile says per request; only statements the numbers support."""
+    parts = ", ".join(f"`{f}` {v:.2f} ms" for f, v in per_request_ms.items())
+    note = f"api, per request (profiled, from the call tree): {parts}."
+    if per_request_ms.get("BaseHTTPMiddleware.__call__", 0.0) == 0.0:
+        note += " starlette's BaseHTTPMiddleware is not in the call tree (request metrics are a pure ASGI middleware)."
+    loc = per_request_ms.get("assess_location", 0.0)
+    total = per_request_ms.get("get_risk", 0.0)
+    if total > 0:
+        note += (f" The location computation (`assess_location`) is {100 * loc / total:.0f}% of `get_risk`;"
+                 " the top self-time entries below show where the rest goes.")
+    note += " What was changed after profiling, with before/after numbers: [performance-changes.md](performance-changes.md)."
+    return note
+
+
 def profile_ingest(ctx: BenchContext, tmp: Path) -> dict:
     from haixun.simulators.load import station_ids
 
@@ -134,13 +149,7 @@ def run(ctx: BenchContext, done: dict) -> Section:
             sec.blocks.append(_block(summary))
             if "per_request_ms" in summary:
                 sec.raw[name]["per_request_ms"] = summary["per_request_ms"]
-                sec.notes.append("api, per request (profiled, from the call tree): " + ", ".join(
-                    f"`{f}` {v:.2f} ms" for f, v in summary["per_request_ms"].items())
-                    + ". Uncached lookups are bounded by the location computation (riskcode SeawallIndex signed "
-                    "distance, riskcode/geometry.py `signed_distances_xy`: for one point it loops over all seawall "
-                    "segments with ~8 shapely calls each; one vectorised `shapely.distance(point, lines)` and the "
-                    "side test only for the segments within the neighbour margin is the fix, owned by riskcode); starlette's BaseHTTPMiddleware (app.py `count_requests`) adds a "
-                    "fixed cost to every request, cached or not; a pure ASGI middleware avoids it (owner: api).")
+                sec.notes.append(per_request_note(summary["per_request_ms"]))
             text_path, link = ctx.plot_path(f"profile-{name}.txt")
             text_path.write_text((Path(tmp) / f"{name}-profile.txt").read_text(encoding="utf-8"), encoding="utf-8")
             sec.notes.append(f"Full call tree of {name}: [{link}]({link}).")
