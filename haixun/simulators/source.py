@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -13,6 +15,11 @@ from haixun.simulators.geo import SimGeography, SimStation
 from haixun.simulators.scenario import PointState, Scenario, build_scenario, observe
 
 CALM_CHUNK_S = 86400.0
+# Calm days are built with their own seed; each is built this far past its end
+# and cross-faded into the next day over this span, so the weather noise has
+# no step at the day boundary (00:00 UTC). The tide is deterministic and the
+# same in both, so the blend leaves it unchanged.
+SEAM_BLEND_S = 3 * 3600.0
 STORM_MARGIN_S = 6 * 3600.0
 
 
@@ -44,15 +51,31 @@ class ModelSource:
                 self._storm = build_scenario(self.geo, t0, t1, track=self.track, step_s=self.step_s, seed=self.seed)
             if self._storm.covers(model_s):
                 return self._storm
-        day = int(model_s // CALM_CHUNK_S)
+        return self._calm_chunk(int(model_s // CALM_CHUNK_S))
+
+    def _calm_chunk(self, day: int) -> Scenario:
         sc = self._calm.get(day)
         if sc is None:
             if len(self._calm) > 3:
                 self._calm.pop(min(self._calm))
-            sc = build_scenario(self.geo, day * CALM_CHUNK_S, (day + 1) * CALM_CHUNK_S, track=None,
+            sc = build_scenario(self.geo, day * CALM_CHUNK_S, (day + 1) * CALM_CHUNK_S + SEAM_BLEND_S, track=None,
                                 step_s=self.calm_step_s or self.step_s, seed=self.seed + day)
             self._calm[day] = sc
         return sc
+
+    def _state(self, model_s: float, pick: Callable[[Scenario, float], PointState]) -> PointState:
+        sc = self.scenario_at(model_s)
+        state = pick(sc, model_s)
+        if sc.storm:
+            return state
+        day = int(model_s // CALM_CHUNK_S)
+        into = model_s - day * CALM_CHUNK_S
+        if into >= SEAM_BLEND_S:
+            return state
+        prev = self._calm_chunk(day - 1)
+        if not prev.covers(model_s):
+            return state
+        return blend_states(pick(prev, model_s), state, into / SEAM_BLEND_S)
 
     def coarse_view(self, calm_step_s: float) -> ModelSource:
         """The same model for history: the storm window is shared (built here if
@@ -64,12 +87,10 @@ class ModelSource:
                            _storm=self._storm)
 
     def station_state(self, station_id: str, sim_time: datetime) -> PointState:
-        m = self.model_time(sim_time)
-        return self.scenario_at(m).station_state(station_id, m)
+        return self._state(self.model_time(sim_time), lambda sc, m: sc.station_state(station_id, m))
 
     def segment_state(self, segment_id: str, sim_time: datetime) -> PointState:
-        m = self.model_time(sim_time)
-        return self.scenario_at(m).segment_state(segment_id, m)
+        return self._state(self.model_time(sim_time), lambda sc, m: sc.segment_state(segment_id, m))
 
     def observe(self, station: SimStation, sim_time: datetime) -> dict[str, float]:
         rng = self._rngs.get(station.id)
@@ -85,3 +106,12 @@ def replay_source(geo: SimGeography, sim_start: datetime, *, historical: bool, p
         return ModelSource(geo, 0.0, track, seed)
     landfall_sim = sim_start + peak_in
     return ModelSource(geo, landfall_sim.timestamp() - ty.INFA_LANDFALL_PINGHU.timestamp(), track, seed)
+
+
+def blend_states(a: PointState, b: PointState, w: float) -> PointState:
+    """(1 - w) a + w b, field by field; the wind direction through its unit vector."""
+    mixed = {f.name: (1.0 - w) * getattr(a, f.name) + w * getattr(b, f.name) for f in fields(PointState)}
+    ra, rb = math.radians(a.wind_dir), math.radians(b.wind_dir)
+    mixed["wind_dir"] = math.degrees(math.atan2((1 - w) * math.sin(ra) + w * math.sin(rb),
+                                                (1 - w) * math.cos(ra) + w * math.cos(rb))) % 360.0
+    return replace(b, **mixed)
