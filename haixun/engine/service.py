@@ -41,11 +41,10 @@ from haixun.engine.options import EngineOptions
 from haixun.engine.publish import jsonable, plan_cycle, prune_state_log, restore_current, write_cycle
 from haixun.engine.tide import TideCache
 from haixun.settings import Settings
+from haixun.store.channels import INGEST_CHANNEL
 from haixun.store.db import open_pool
 
 log = logging.getLogger(__name__)
-
-INGEST_CHANNEL = "haixun_ingest"
 
 
 def utcnow() -> datetime:

@@ -22,8 +22,8 @@ from psycopg.types.json import Jsonb
 
 from haixun.contract import format_ts
 from haixun.ingest.pipeline import Processed, ReadingRow
+from haixun.store.channels import INGEST_CHANNEL
 
-NOTIFY_CHANNEL = "haixun_ingest"
 NOTIFY_MAX_BYTES = 7900  # PostgreSQL's limit is 8000 bytes
 
 _TEMP = (
@@ -202,7 +202,7 @@ async def store_batch(
             )
         if inserted or batch.events or batch.statuses:
             await conn.execute("SELECT pg_notify(%s, %s)",
-                               (NOTIFY_CHANNEL, notify_payload(stations, inserted, max_rat)))
+                               (INGEST_CHANNEL, notify_payload(stations, inserted, max_rat)))
     days_seen.update(days)
     return StoreResult(len(batch.readings), inserted, stations, max_rat)
 
