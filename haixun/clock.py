@@ -19,9 +19,10 @@ are ignored).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 
 def _parse_time(s: str) -> datetime:
@@ -73,6 +74,12 @@ class Clock:
 
     @classmethod
     def parse(cls, spec: str) -> "Clock":
+        """The clock of a spec. Memoised (a Clock is immutable): ``Settings.clock``
+        is read on hot paths such as every resident lookup."""
+        return _parse_spec(spec)
+
+    @classmethod
+    def _from_spec(cls, spec: str) -> "Clock":
         s = "".join(spec.split())
         if s in ("", "system"):
             return cls()
@@ -100,5 +107,6 @@ class Clock:
 SYSTEM_CLOCK = Clock()
 
 
-def seconds(td: timedelta) -> float:
-    return td.total_seconds()
+@functools.lru_cache(maxsize=64)
+def _parse_spec(spec: str) -> Clock:
+    return Clock._from_spec(spec)
