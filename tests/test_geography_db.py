@@ -126,3 +126,26 @@ def test_cli_load_geo_and_geo_check(settings: Settings, monkeypatch: pytest.Monk
     assert main(["geo-check", "--path", str(bad)]) == 1
     assert "tide_station 'NOPE' is not a station" in capsys.readouterr().out
     assert main(["load-geo", "--path", str(bad)]) == 1
+
+
+def test_status_changes_by_the_loader_notify_the_api_and_unchanged_loads_do_not(db_url: str, geo: Geography) -> None:
+    from haixun.store.channels import ALARM_CHANNEL
+
+    shelter = next(s for s in geo.shelters if s.open)
+    with psycopg.connect(db_url, autocommit=True) as listener, psycopg.connect(db_url) as conn:
+        listener.execute(f"LISTEN {ALARM_CHANNEL}")
+        sync_to_db(conn, geo)
+        conn.commit()
+        first = [n.payload for n in listener.notifies(timeout=1.0, stop_after=1)]
+        assert [json.loads(p) for p in first] == [{"event": "ops"}]
+
+        sync_to_db(conn, geo)  # nothing changed: no event
+        conn.commit()
+        assert list(listener.notifies(timeout=0.5)) == []
+
+        conn.execute("UPDATE shelters SET open = false, updated_by = 'duty:wang' WHERE id = %s", (shelter.id,))
+        conn.commit()
+        sync_to_db(conn, geo, force_state=True)  # the loader reopens it: the API must hear of it
+        conn.commit()
+        forced = [json.loads(n.payload) for n in listener.notifies(timeout=1.0, stop_after=1)]
+    assert forced == [{"event": "ops"}]

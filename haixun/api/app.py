@@ -91,7 +91,8 @@ async def _heartbeat(ctx: ApiContext) -> None:
 
 
 async def _ops_poller(ctx: ApiContext) -> None:
-    """Status changes that send no NOTIFY (``haixun load-geo --force-state``) reach the risk lookups too."""
+    """Safety net: a status change whose ``ops`` NOTIFY was missed (the listener was reconnecting) still
+    reaches the risk lookups. Duty-officer changes and ``haixun load-geo`` both send that NOTIFY."""
     while True:
         await asyncio.sleep(ctx.options.state_poll_s)
         try:

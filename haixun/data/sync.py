@@ -11,6 +11,7 @@ loader (``updated_by != 'load-geo'``) is kept unless ``force_state=True``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 from shapely.geometry import mapping
 
 from haixun.data.geography import Geography
+from haixun.store.channels import ALARM_CHANNEL
 
 LOADER_ACTOR = "load-geo"
 GEOGRAPHY_SOURCE = "geography"  # stations.props.source / cameras.props.source for rows owned by the file
@@ -206,4 +208,8 @@ def sync_to_db(conn: psycopg.Connection, geo: Geography, *, force_state: bool = 
         result.removed["cameras"] = _deactivate_missing(conn, "cameras", [r["id"] for r in cameras])
         conn.execute("INSERT INTO store_info (key, value) VALUES ('geography_version', %s) "
                      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (geo.version,))
+        if any(result.changed[k] or result.removed[k] for k in ("shelters", "roads")):
+            # the same event the API sends for a duty officer's status change: API
+            # processes reload shelter/road status at once (delivered at commit)
+            conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
     return result
