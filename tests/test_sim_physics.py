@@ -15,7 +15,7 @@ from haixun.riskcode import FEED_KINDS
 from haixun.simulators import surge, tide, typhoon as ty, waves
 from haixun.simulators.cameras import camera_events, overtopping_lpsm
 from haixun.simulators.faults import FaultKind, FaultSpec, resolve_faults
-from haixun.simulators.feeds import bulletins
+from haixun.simulators.feeds import LEVELS, FeedIssuer, bulletins
 from haixun.data.geography import GeographyError, load_geography
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import build_scenario
@@ -42,21 +42,51 @@ def _zhapu_ids(geo) -> tuple[str, str]:
     return tide_id, wind_id
 
 
-def test_zhapu_peak_surge_and_wind_in_documented_ranges_near_landfall(geo, storm):
-    tide_id, wind_id = _zhapu_ids(geo)
+OVERNIGHT_HW = datetime(2021, 7, 25, 22, 40, tzinfo=ty.CST).timestamp()  # the high water of the night 25/26 July
+MORNING_HW = datetime(2021, 7, 26, 10, 40, tzinfo=ty.CST).timestamp()  # the high water after the landfall
+
+
+def _at(series, values, t: float) -> float:
+    return float(np.interp(t, series.epoch_s, values))
+
+
+def test_zhapu_surge_is_carried_by_the_overnight_high_water(geo, storm):
+    """Issue 13 / the record: surge 120-240 cm overnight 25/26 July (Jiaxing orange storm-surge
+    warning), downgraded by the morning; the old 135 deg bay axis put it 12 h late."""
+    tide_id, _ = _zhapu_ids(geo)
     s = storm.stations[tide_id]
-    w = storm.stations[wind_id]
-    i, j = int(np.argmax(s.surge)), int(np.argmax(w.wind_speed))
+    night = [t for t in np.arange(OVERNIGHT_HW - 3 * 3600, OVERNIGHT_HW + 3 * 3600 + 1, 600)]
+    assert all(1.2 <= _at(s, s.surge, t) <= 2.4 for t in night), "surge 1.2-2.4 m around the overnight high water"
+    i = int(np.argmax(s.surge))
     assert 1.2 <= s.surge[i] <= 2.4
-    assert 25.0 <= w.wind_speed[j] <= 33.0
-    assert abs(s.epoch_s[i] - LANDFALL) <= 3600.0, "surge peak within an hour of landfall"
-    assert abs(w.epoch_s[j] - LANDFALL) <= 3600.0, "wind peak within an hour of landfall"
-    assert 1.3 <= w.wind_gust[j] / w.wind_speed[j] <= 1.5
-    # Storm tide: orange (6.0 m, assumed) reached within about an hour of landfall, at the high water.
+    assert s.epoch_s[i] < datetime(2021, 7, 26, 3, tzinfo=ty.CST).timestamp(), "the surge peaks in the night"
+    assert _at(s, s.surge, MORNING_HW) < 0.9, "much less surge by the morning high water"
+    # storm tide: the overnight high water is the highest water of the storm, orange at Zhapu
+    # (PH05 orange 6.1 m, red 6.6 m) but under red
     k = int(np.argmax(s.level))
-    assert 6.0 <= s.level[k] <= 7.0
-    assert abs(s.epoch_s[k] - LANDFALL) <= 1.5 * 3600.0
+    assert abs(s.epoch_s[k] - OVERNIGHT_HW) <= 3600.0
+    seg = next(x for x in geo.segments if x.tide_station == tide_id)
+    assert seg.warning_levels_m["orange"] <= s.level[k] < seg.warning_levels_m["red"]
+    assert _at(s, s.level, MORNING_HW) < seg.warning_levels_m["yellow"]
     assert s.pressure.min() < 995.0
+
+
+def test_zhapu_wind_force_10_to_11_near_landfall(geo, storm):
+    _, wind_id = _zhapu_ids(geo)
+    w = storm.stations[wind_id]
+    j = int(np.argmax(w.wind_speed))
+    assert 24.5 <= w.wind_speed[j] < 32.7, "peak 10-min mean at Zhapu: Beaufort 10-11"
+    assert abs(w.epoch_s[j] - LANDFALL) <= 2 * 3600.0, "wind peak near landfall"
+    assert 1.3 <= w.wind_gust[j] / w.wind_speed[j] <= 1.5
+
+
+def test_calm_before_and_after_the_storm_at_zhapu(geo, storm):
+    """The default replay starts and ends in calm weather (below Beaufort 6 mean, 7 gust)."""
+    _, wind_id = _zhapu_ids(geo)
+    w = storm.stations[wind_id]
+    for t in (datetime(2021, 7, 24, 8, tzinfo=ty.CST), datetime(2021, 7, 27, 6, tzinfo=ty.CST)):
+        assert _at(w, w.wind_speed, t.timestamp()) < 10.8
+        assert _at(w, w.wind_gust, t.timestamp()) < 13.9
 
 
 def test_every_coastal_tide_station_sees_documented_surge(geo, storm):
@@ -119,9 +149,13 @@ def test_holland_profile_peaks_at_rmax(vmax, dp, rmax):
 
 def test_storm_state_hits_documented_anchor_points():
     s = ty.storm_state(datetime(2021, 7, 26, 5, tzinfo=ty.CST).timestamp())
-    assert (s.lat, s.lon, s.pressure_hpa, s.vmax_ms) == (30.5, 121.4, 975.0, 33.0)
+    assert (s.pressure_hpa, s.vmax_ms) == (975.0, 33.0)
+    # issue 13: at 08:00 the centre was ~25 km from the Pinghu-Jinshan border (the old track: 9 km)
+    s = ty.storm_state(datetime(2021, 7, 26, 8, tzinfo=ty.CST).timestamp())
+    assert 22.0 <= ty._bearing_distance(s.lat, s.lon, 30.67, 121.26)[1] <= 28.0
     s = ty.storm_state(LANDFALL)
     assert (s.pressure_hpa, s.vmax_ms) == (978.0, 28.0)
+    assert ty._bearing_distance(s.lat, s.lon, 30.67, 121.26)[1] <= 5.0, "landfall at the east end of Pinghu"
     assert ty.storm_state(datetime(2021, 8, 10, tzinfo=timezone.utc).timestamp()) is None
 
 
@@ -179,18 +213,52 @@ def test_cameras_overtopping_in_storm_people_in_calm(geo):
     assert seen == {"person_on_seawall"}
 
 
-def test_feed_bulletins_follow_the_storm(geo):
+def _storm_bulletins(geo):
     src = replay_source(geo, ty.INFA_LANDFALL_PINGHU, historical=True, peak_in=timedelta(0))
-    docs = {b.document["kind"]: b for b in bulletins(geo, src, ty.INFA_LANDFALL_PINGHU - timedelta(hours=6))}
-    surge_doc = docs["surge_forecast"].document
-    assert surge_doc["level"] in ("orange", "red")
-    assert docs["typhoon_warning"].document["level"] in ("orange", "red")
-    # every bulletin is a valid body of POST /api/v1/feeds/{source}: riskcode's kinds, known segments
+    issuer = FeedIssuer("test")
+    t, end = datetime(2021, 7, 24, 8, tzinfo=ty.CST), datetime(2021, 7, 27, 6, tzinfo=ty.CST)
+    out = []
+    while t <= end:
+        out += [(t, b) for b in issuer.step(geo, src, t)]
+        t += timedelta(hours=1)
+    return src, out
+
+
+def test_feed_bulletins_are_cap_series_that_follow_the_modeled_water(geo):
+    src, issued = _storm_bulletins(geo)
     seg_ids = {s.id for s in geo.segments}
-    for b in docs.values():
+    idents = [b.identifier for _, b in issued]
+    assert len(set(idents)) == len(idents), "every bulletin has its own identifier"
+    series: dict[tuple, list] = {}
+    for t, b in issued:
+        d = b.document
         assert re.fullmatch(FEED_SOURCE_PATTERN, b.source), b.source  # the route's {source}
-        body = FeedIn.model_validate(b.document)
+        body = FeedIn.model_validate(d)  # a valid body of POST /api/v1/feeds/{source}
         assert body.kind in FEED_KINDS and body.area.segments and set(body.area.segments) <= seg_ids
+        series.setdefault((b.source, d["kind"], tuple(d["area"]["segments"])), []).append((t, d))
+    assert {k[1] for k in series} == {"surge_forecast", "typhoon_warning"}
+    for key, docs in series.items():
+        types = [d["msgType"] for _, d in docs]
+        assert types[0] == "Alert" and types[-1] == "Cancel" and set(types[1:-1]) <= {"Update"}, (key, types)
+        for (_, prev), (_, cur) in zip(docs, docs[1:]):
+            assert cur["references"] == [prev["identifier"]], "an update references the bulletin it replaces"
+        assert docs[-1][1]["level"] == "none", "the all-clear"
+        assert len({d["level"] for _, d in docs}) >= 3, "issued as the forecast changes, not once"
+    # Zhapu: the levels follow the modeled Zhapu water (orange overnight, never red under the red level,
+    # downgraded by the morning of the 26th)
+    tide_id, _ = _zhapu_ids(geo)
+    zp = next(docs for key, docs in series.items() if key[1] == "surge_forecast" and "PH05" in key[2])
+    seg = next(s for s in geo.segments if s.id == "PH05")
+    water = [src.station_state(tide_id, datetime(2021, 7, 24, 8, tzinfo=ty.CST) + timedelta(minutes=10 * i)).level
+             for i in range(6 * 70)]
+    assert max(water) < seg.warning_levels_m["red"]
+    assert "red" not in {d["level"] for _, d in zp}
+
+    def level_at(t):
+        return [d["level"] for ti, d in zp if ti <= t][-1]
+
+    assert level_at(datetime(2021, 7, 25, 20, tzinfo=ty.CST)) == "orange"
+    assert LEVELS.index(level_at(datetime(2021, 7, 26, 8, tzinfo=ty.CST))) < LEVELS.index("orange")
     calm = ModelSource(geo, 0.0, None, 0)
     assert bulletins(geo, calm, datetime(2024, 5, 10, tzinfo=timezone.utc)) == []
 

@@ -58,7 +58,9 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
 def _feed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-url", default="http://127.0.0.1:8000/api/v1/feeds/{source}")
     p.add_argument("--api-key", default=None)
-    p.add_argument("--feed-period", type=float, default=3 * 3600.0, help="simulated seconds between bulletins")
+    p.add_argument("--feed-period", type=float, default=3600.0,
+                   help="simulated seconds between the services' forecast rounds (default 3600); a bulletin "
+                        "goes out when a series' level changes, every 6 h when it does not, and a Cancel at the end")
 
 
 def configure(subparsers: argparse._SubParsersAction) -> None:

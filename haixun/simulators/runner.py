@@ -17,7 +17,7 @@ from haixun.settings import Settings
 from haixun.simulators.backfill import BackfillOptions, BackfillStats, publish_backfill
 from haixun.simulators.cameras import camera_events
 from haixun.simulators.faults import FaultPlan
-from haixun.simulators.feeds import bulletins, post_bulletin
+from haixun.simulators.feeds import FeedIssuer, post_bulletin
 from haixun.simulators.gateway import Gateway, GatewayOptions, GatewayStats, sleep_until
 from haixun.simulators.geo import SimGeography
 from haixun.simulators.mqtt import make_client
@@ -37,7 +37,7 @@ class RunConfig:
     camera_period_s: float = 300.0
     camera_repeat_s: float = 1800.0  # same camera/type/segment reported again at most this often
     feeds: bool = False
-    feed_period_s: float = 3 * 3600.0
+    feed_period_s: float = 3600.0
     api_url: str = "http://127.0.0.1:8000/api/v1/feeds/{source}"
     api_key: str | None = None
     gateways_enabled: bool = True
@@ -54,6 +54,7 @@ class RunStats:
     bulletins: int = 0
     bulletins_delivered: int = 0
     backfill: BackfillStats | None = None
+    issued: list = field(default_factory=list)  # (sim time, feeds.Bulletin) in order
 
 
 async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource, clock: Clock, cfg: RunConfig,
@@ -92,23 +93,22 @@ async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource
 
 async def run_feeds(geo: SimGeography, source: ModelSource, clock: Clock, cfg: RunConfig, stats: RunStats,
                     stop: asyncio.Event) -> None:
+    """Every ``feed_period_s`` the provincial services look ahead and issue Alerts/Updates/Cancels
+    (feeds.FeedIssuer); a bulletin the API refuses is logged, the series goes on."""
     period = timedelta(seconds=cfg.feed_period_s)
+    issuer = FeedIssuer(cfg.sim_start.isoformat())
     k = 0
-    previous: dict[str, str] = {}
     while not stop.is_set():
         when = cfg.sim_start + k * period
         if cfg.until is not None and when > cfg.until:
             return
         await sleep_until(clock, when)
-        for b in await asyncio.to_thread(bulletins, geo, source, when):
-            kind = b.document["kind"]
-            if previous.get(kind) == b.document["level"] and k % 2:
-                continue  # unchanged level: reissue every other period only
-            previous[kind] = b.document["level"]
+        for b in await asyncio.to_thread(issuer.step, geo, source, when):
             stats.bulletins += 1
             status = await post_bulletin(cfg.api_url, b, cfg.api_key)
             if status is not None and 200 <= status < 300:
                 stats.bulletins_delivered += 1
+            stats.issued.append((when, b))
         k += 1
 
 

@@ -4,7 +4,14 @@ Pure functions on numpy arrays. The setup is driven by the along-bay wind stress
 averaged over a few points of Hangzhou Bay (the far-field wind pushes water
 up the funnel) plus the local onshore component; the equilibrium surge is
 then relaxed with a time constant so the water responds with a lag.
-Coefficients are TUNED so that In-fa gives 1.2-2.4 m at the Pinghu coast.
+Coefficients are TUNED so that In-fa gives the recorded 1.2-2.4 m surge at the
+Pinghu coast overnight 25/26 July (with the high water of about 22:40 CST 25 July),
+and less by the morning of the 26th (docs/simulators.md, "Surge calibration").
+
+Hangzhou Bay opens to the east: easterly (NE-E) winds over the outer bay and the
+estuary mouth push water into the funnel, westerlies draw it out. The bay axis is
+therefore "from 90 deg". The old 135 deg (SE) axis turned the NE winds of the
+night into a set-down and put the surge 12 h late, at the landfall high water.
 """
 
 from __future__ import annotations
@@ -16,18 +23,20 @@ import numpy as np
 
 # Points over the outer Hangzhou Bay (off Jinshan and the estuary mouth) whose wind
 # forces the bay-scale setup (lat, lon); TUNED with the axis and coefficient.
-BAY_POINTS: tuple[tuple[float, float], ...] = ((30.65, 121.50), (30.70, 121.80))
+# The outer bay and the estuary mouth (north and south of the fairway), where the
+# typhoon's easterlies blew for most of 25 July while the centre crossed Zhoushan.
+BAY_POINTS: tuple[tuple[float, float], ...] = ((30.70, 121.90), (30.55, 122.20))
 
 
 @dataclass(frozen=True, slots=True)
 class SurgeParams:
     ambient_hpa: float = 1010.0
     ib_m_per_hpa: float = 0.01  # inverse barometer, 1 cm per hPa
-    bay_axis_from_deg: float = 135.0  # wind from SE drives water onto the north bank and up the bay (TUNED)
-    bay_coefficient: float = 2.9e-3  # m per (m/s)^2 of along-axis wind (TUNED)
+    bay_axis_from_deg: float = 90.0  # the bay opens to the east: wind from E drives water up the bay (TUNED)
+    bay_coefficient: float = 2.0e-3  # m per (m/s)^2 of along-axis wind (TUNED: 1.5 m overnight at Zhapu)
     local_coefficient: float = 0.2e-3  # m per (m/s)^2 of local onshore wind (TUNED)
     max_setdown_m: float = 0.4
-    relaxation_s: float = 1.0 * 3600.0  # response time of the bay (TUNED)
+    relaxation_s: float = 2.0 * 3600.0  # response time of the bay (TUNED; a 70 km funnel, hours)
 
 
 def inverse_barometer_m(pressure_hpa: np.ndarray | float, params: SurgeParams = SurgeParams()) -> np.ndarray:

@@ -44,16 +44,21 @@ INFA_2021: tuple[TrackPoint, ...] = (
     TrackPoint(_cst(24, 20), 29.0, 123.2, 955.0, 40.0, 50.0),
     TrackPoint(_cst(25, 8), 29.7, 122.6, 960.0, 38.0, 45.0),
     TrackPoint(INFA_LANDFALL_ZHOUSHAN, 29.95, 122.25, 965.0, 38.0, 40.0),  # Putuo landfall, approximate
-    TrackPoint(_cst(25, 20), 30.2, 121.9, 970.0, 35.0, 28.0),
-    TrackPoint(_cst(26, 2), 30.4, 121.6, 973.0, 33.0, 18.0),
-    TrackPoint(_cst(26, 5), 30.5, 121.4, 975.0, 33.0, 12.0),  # SOURCE: domain brief
-    TrackPoint(_cst(26, 8), 30.612, 121.307, 976.9, 29.9, 10.0),
+    TrackPoint(_cst(25, 20), 30.12, 122.02, 968.0, 36.0, 32.0),
+    TrackPoint(_cst(26, 2), 30.28, 121.78, 972.0, 34.0, 24.0),
+    TrackPoint(_cst(26, 5), 30.38, 121.63, 975.0, 33.0, 18.0),  # p, V: SOURCE (domain brief); position: see below
+    # SOURCE (issue 13, the record): at 08:00 the centre was ~25 km from the Pinghu-Jinshan border
+    # (30.67 N 121.26 E): 25 km back along the 135 deg approach. The brief's "05:00 near 30.5 N 121.4 E"
+    # is this position; the old track reached it 3 h early.
+    TrackPoint(_cst(26, 8), 30.511, 121.445, 976.5, 30.5, 14.0),
     TrackPoint(INFA_LANDFALL_PINGHU, 30.68, 121.25, 978.0, 28.0, 17.0),  # SOURCE (time, p, V); position ASSUMPTION
-    TrackPoint(_cst(26, 14), 30.85, 120.95, 983.0, 23.0, 24.0),
-    TrackPoint(_cst(26, 20), 31.1, 120.6, 988.0, 20.0, 40.0),
-    TrackPoint(_cst(27, 8), 31.6, 119.9, 992.0, 18.0, 50.0),
-    TrackPoint(_cst(27, 20), 32.2, 119.0, 995.0, 15.0, 60.0),
-    TrackPoint(_cst(28, 8), 32.8, 118.2, 997.0, 13.0, 70.0),
+    # Over land the storm fills and the winds decay (ASSUMPTION, inland decay of a slow storm): the
+    # Pinghu coast is calm (below Beaufort 6) again by the morning of 27 July.
+    TrackPoint(_cst(26, 14), 30.85, 120.95, 983.0, 21.0, 30.0),
+    TrackPoint(_cst(26, 20), 31.1, 120.6, 988.0, 16.0, 40.0),
+    TrackPoint(_cst(27, 8), 31.6, 119.9, 994.0, 11.0, 50.0),
+    TrackPoint(_cst(27, 20), 32.2, 119.0, 998.0, 9.0, 60.0),
+    TrackPoint(_cst(28, 8), 32.8, 118.2, 1000.0, 8.0, 70.0),
 )
 
 
