@@ -34,7 +34,8 @@ def test_replay_uses_the_shared_clock(settings: Settings, capsys: pytest.Capture
     s = settings.model_copy(update={"clock_spec": shared.spec()})
     _, _, cfg = sim_cli._build(_replay_args("--speed", "60"), s, replay=True)
     assert cfg.clock == shared and cfg.speed == 600.0 and cfg.sim_start == START
-    assert cfg.until == START + timedelta(hours=6 + 12)  # --peak-in 6 + --after 12 from the clock's start
+    # the default window: calm 08:00 CST 24 July 2021 .. calm 06:00 CST 27 July, from the clock's start
+    assert cfg.until == START + timedelta(hours=70)
     assert "HAIXUN_CLOCK=" not in capsys.readouterr().err  # nothing to share: it came from outside
 
 
@@ -69,3 +70,20 @@ async def test_gateway_on_a_running_shared_clock_catches_up_then_paces(settings:
         assert ts == [START + timedelta(minutes=k) for k in range(15)]
     # 10 ticks were already due; the remaining 4 simulated minutes take ~0.4 wall-s at 600x
     assert 0.25 <= elapsed < 3.0
+
+
+def test_default_replay_window_runs_calm_to_calm_through_the_overnight_high_water(settings: Settings):
+    """Issue 12: the default replay starts in calm weather hours before the first rise, includes the
+    overnight high water of 25/26 July and the landfall, and ends calm (the old default: 6 h before landfall)."""
+    from haixun.simulators import typhoon as ty
+
+    shared = Clock.replay(START, 600.0, wall_start=datetime(2030, 1, 1, tzinfo=UTC))
+    s = settings.model_copy(update={"clock_spec": shared.spec()})
+    _, source, cfg = sim_cli._build(_replay_args(), s, replay=True)
+    model = lambda t: datetime.fromtimestamp(source.model_time(t), ty.CST)  # noqa: E731
+    assert model(cfg.sim_start) == datetime(2021, 7, 24, 8, tzinfo=ty.CST)
+    assert model(cfg.until) == datetime(2021, 7, 27, 6, tzinfo=ty.CST)
+    assert model(cfg.sim_start) < datetime(2021, 7, 25, 22, 40, tzinfo=ty.CST) < ty.INFA_LANDFALL_PINGHU < model(cfg.until)
+    for t in (cfg.sim_start, cfg.until):
+        wind = max(source.station_state(st.id, t).wind_speed for st in source.geo.stations if "wind_speed" in st.quantities)
+        assert wind < 10.8, "calm (below Beaufort 6) at both ends"

@@ -12,6 +12,24 @@ from haixun.settings import Settings
 
 log = logging.getLogger("haixun.simulators")
 
+# The default replay window, in storm time: calm weather (Beaufort < 6, no surge) hours before
+# the first rise, the high waters of 25 July (10:00 and the overnight 22:40), the landfall at
+# 09:50 CST 26 July, and calm again (docs/simulators.md "The replay window").
+STORM_WINDOW_START = datetime(2021, 7, 24, 8, tzinfo=timezone(timedelta(hours=8)))
+STORM_WINDOW_END = datetime(2021, 7, 27, 6, tzinfo=timezone(timedelta(hours=8)))
+
+
+DEFAULT_PEAK_IN_H = ((datetime(2021, 7, 26, 9, 50, tzinfo=timezone(timedelta(hours=8))) - STORM_WINDOW_START)
+                          / timedelta(hours=1))
+DEFAULT_AFTER_H = ((STORM_WINDOW_END - datetime(2021, 7, 26, 9, 50, tzinfo=timezone(timedelta(hours=8))))
+                        / timedelta(hours=1))
+
+
+def replay_window(peak_in_h: float | None, after_h: float | None) -> tuple[float, float]:
+    """(hours from the start to the landfall, hours after it) of the replay."""
+    return (DEFAULT_PEAK_IN_H if peak_in_h is None else peak_in_h,
+            DEFAULT_AFTER_H if after_h is None else after_h)
+
 
 def _ts(text: str) -> datetime:
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -51,8 +69,12 @@ def _non_negative(text: str) -> float:
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--historical", action="store_true", help="publish the 2021-07-24..27 timestamps (model time = sim time)")
-    p.add_argument("--peak-in", type=float, default=6.0, help="hours from the start to the Pinghu landfall (default 6)")
-    p.add_argument("--after", type=float, default=12.0, help="hours simulated after the landfall (default 12)")
+    p.add_argument("--peak-in", type=float, default=None,
+                   help=f"hours from the start to the Pinghu landfall (default {DEFAULT_PEAK_IN_H:g}: the storm "
+                        "window starts in calm weather at 08:00 CST 24 July 2021)")
+    p.add_argument("--after", type=float, default=None,
+                   help=f"hours simulated after the landfall (default {DEFAULT_AFTER_H:g}: until calm again, "
+                        "06:00 CST 27 July 2021)")
 
 
 def _feed_args(p: argparse.ArgumentParser) -> None:
@@ -141,14 +163,15 @@ def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
         print(f"HAIXUN_CLOCK={clock.spec()}", file=sys.stderr, flush=True)
     until = None
     if replay:
+        peak_in_h, after_h = replay_window(args.peak_in, args.after)
         if historical:
             source = replay_source(geo, start, historical=True, peak_in=timedelta(0), seed=args.seed)
-            until = ty.INFA_LANDFALL_PINGHU + timedelta(hours=args.after)
+            until = ty.INFA_LANDFALL_PINGHU + timedelta(hours=after_h)
             if args.start is None and not shared:
                 until = datetime(2021, 7, 28, tzinfo=ty.CST).astimezone(timezone.utc)
         else:
-            source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=args.peak_in), seed=args.seed)
-            until = start + timedelta(hours=args.peak_in + args.after)
+            source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=peak_in_h), seed=args.seed)
+            until = start + timedelta(hours=peak_in_h + after_h)
     else:
         source = ModelSource(geo, 0.0, None, args.seed)
     if args.duration is not None:
