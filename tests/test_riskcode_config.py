@@ -20,7 +20,9 @@ def test_packaged_config_loads_with_version_and_brief_numbers() -> None:
     c = load_config()
     assert c.version
     assert (c.wave.thresholds_m.blue, c.wave.thresholds_m.red) == (2.5, 6.0)
-    assert c.overtopping.thresholds_lpsm.get(Level.YELLOW) == 0.1
+    # EurOtop 2018 Table 3.3: people on the crest 1 l/s/m at Hm0 2 m, 0.3 at 3 m
+    assert c.overtopping.thresholds(2.0, violent=False).get(Level.YELLOW) == 1.0
+    assert c.overtopping.thresholds(3.0, violent=False).get(Level.YELLOW) == 0.3
     assert c.wind.mps(c.wind.typhoon.red.gust_bft) == 41.5
     assert c.storm_tide.surge_blue_min_m == 0.3
 
@@ -41,7 +43,9 @@ def test_from_dict_round_trip_equals_file() -> None:
     [
         (lambda d: d["wave"]["thresholds_m"].update(orange=3.0), "wave.thresholds_m: thresholds not increasing: orange=3.0 must be > yellow=3.5"),
         (lambda d: d["storm_tide"]["default_warning_levels_m"].update(red=5.9), "storm_tide.default_warning_levels_m: thresholds not increasing: red=5.9"),
-        (lambda d: d["overtopping"]["thresholds_lpsm"].update(blue=0.0), "overtopping.thresholds_lpsm: blue=0.0 must be > 0"),
+        (lambda d: d["overtopping"]["limits"].update(blue=[1.0, 0.0, 0.03]), "overtopping.limits.blue.1: Input should be greater than 0"),
+        (lambda d: d["overtopping"]["limits"].update(orange=[75.0, 0.5, 5.0]), "overtopping.limits: thresholds not increasing: orange=0.5"),
+        (lambda d: d["overtopping"]["tm10_factor"].pop("Tp"), "overtopping.tm10_factor: missing factor for ['Tp']"),
         (lambda d: d["qc"].update(accepted_flags=[1, 4]), "qc.accepted_flags: QC flag 4"),
         (lambda d: d["wind"]["gale"].update(yellow={"mean_bft": 6, "gust_bft": 9}), "wind.gale: thresholds not increasing: yellow"),
         (lambda d: d["zones"].update(c_max_m=100.0), "zones: zone bounds not increasing"),

@@ -352,6 +352,11 @@ STATIONS: dict[str, tuple[str, str, str, str | float, float, str, float]] = {
     "JLS-B01": ("wave_buoy", "九龙山外海浪标", "Jiulongshan offshore wave buoy", "jiulongshan", -4_500.0, "gw-buoy-jls", 0.0),
     "DSG-B01": ("wave_buoy", "独山港外海浪标", "Dushangang offshore wave buoy", "dushangang_port+1500", -5_000.0, "gw-buoy-dsg", 0.0),
 }
+# Which wave period each buoy reports (riskcode converts it to Tm-1,0 in one place,
+# riskcode.toml [overtopping.tm10_factor]). The simulated buoys report the spectral Tm-1,0
+# (haixun/simulators/scenario.py); a real buoy reporting the significant period sets "T1/3",
+# the zero-crossing period "Tz", the peak period "Tp".
+WAVE_PERIOD_KIND = {"ZP-B01": "Tm-1,0", "JLS-B01": "Tm-1,0", "DSG-B01": "Tm-1,0"}
 QUANTITIES_BY_KIND = {
     "tide_gauge": ["tide_level", "water_temperature", "air_pressure"],
     "weather": ["wind_speed", "wind_gust", "wind_dir", "air_pressure", "rainfall", "air_temperature", "visibility"],
@@ -379,9 +384,11 @@ def build_stations(ctx: Context) -> list[dict[str, Any]]:
     features = []
     for sid, p in station_points(ctx).items():
         kind, zh, en, _where, _off, gateway, elevation = STATIONS[sid]
+        period = {"wave_period_kind": WAVE_PERIOD_KIND[sid]} if "wave_period" in QUANTITIES_BY_KIND[kind] else {}
         features.append(feature("station", sid, to_geojson(p, ctx.proj), {
             "kind": kind, "name": zh, "name_en": en, "quantities": QUANTITIES_BY_KIND[kind],
             "segment_id": f"PH{nearest_segment(ctx, p) + 1:02d}", "gateway_id": gateway, "elevation_m": elevation,
+            **period,
         }, ["geometry", "elevation_m", "gateway_id"]))
     return features
 
@@ -424,6 +431,15 @@ PORT_WALL = (9.4, 10.0, -2.0, 0.05, 1.0)          # crest, slope_tan (placeholde
 HEADLAND_DIKE = (9.8, 0.333, 1.5, 0.03, 0.55)
 DIKE_CREST_M, DIKE_CREST_SPREAD_M = 10.0, 0.3
 DIKE_GAMMA_F_WEST, DIKE_GAMMA_F_EAST = 0.75, 0.60
+# Berm and wave wall (1.2.0; ASSUMPTIONS, no design drawings): Zhejiang standard seawalls carry
+# a wave-dissipating berm (消浪平台) on the seaward slope and a vertical wave wall (防浪墙) on the
+# crest. Berm: 6 m wide, 5.0 m below the top of the wave wall (about the blue warning tide level,
+# so it works in storm tides); wave wall: 1.0 m high (0.8 m on the headland), vertical (90 deg),
+# EurOtop 2018 gamma_v = 1.35 - 0.0078 x 90 = 0.65. ``slope_tan`` is the slope above and below
+# the berm (no longer an average with the berm folded in). Quay walls: no berm, their parapet is
+# part of the vertical wall (no gamma_v in chapter 7's plain-wall formulas).
+BERM_WIDTH_M, BERM_BELOW_CREST_M = 6.0, 5.0
+WAVE_WALL_M, HEADLAND_WAVE_WALL_M, WAVE_WALL_ANGLE_DEG = 1.0, 0.8, 90.0
 
 
 def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
@@ -456,11 +472,16 @@ def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
     name = f"{town_zh}海塘{k:02d}段" + (f"（{mark[0]}）" if mark else "")
     name_en = f"{TOWNS[town_id][1].split(' (')[0]} seawall section {k}" + (f" ({mark[1]})" if mark else "")
     a, b = seg.coords[0], seg.coords[-1]
+    section: dict[str, Any] = {}
+    if not vertical:
+        section = {"berm_width_m": BERM_WIDTH_M, "berm_level_m": round(crest_level - BERM_BELOW_CREST_M, 2),
+                   "wave_wall_height_m": HEADLAND_WAVE_WALL_M if headland else WAVE_WALL_M,
+                   "wave_wall_angle_deg": WAVE_WALL_ANGLE_DEG}
     return {
         "name": name, "name_en": name_en, "town_id": town_id,
         "structure": "vertical_wall" if vertical else "sloped_dike",
         "crest_level_m": round(crest_level, 2), "slope_tan": slope, "toe_level_m": toe,
-        "foreshore_slope": foreshore, "roughness_gamma_f": gamma_f, "warning_levels_m": levels,
+        "foreshore_slope": foreshore, "roughness_gamma_f": gamma_f, **section, "warning_levels_m": levels,
         "tide_station": _station_for(ctx, seg, "tide_level"),
         "wind_station": _station_for(ctx, seg, "wind_speed"),
         "wave_station": _station_for(ctx, seg, "wave_height"),
@@ -469,7 +490,8 @@ def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
 
 
 SEGMENT_ASSUMED = ["geometry", "structure", "crest_level_m", "slope_tan", "toe_level_m", "foreshore_slope",
-                   "roughness_gamma_f", "warning_levels_m", "orientation_deg"]
+                   "roughness_gamma_f", "berm_width_m", "berm_level_m", "wave_wall_height_m", "wave_wall_angle_deg",
+                   "warning_levels_m", "orientation_deg"]
 
 
 def build_segments(ctx: Context) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ PACKAGED_FILE = "pinghu.geojson"
 
 LEVEL_NAMES = ("blue", "yellow", "orange", "red")
 STRUCTURES = ("sloped_dike", "vertical_wall")
+WAVE_PERIOD_KINDS = ("Tm-1,0", "Tp", "T1/3", "Tz")  # riskcode.toml [overtopping.tm10_factor]
 STATION_KINDS = ("tide_gauge", "weather", "wave_buoy", "multi")
 CAMERA_KINDS = ("thermal_ptz", "starlight_dome")
 LAYERS = ("seawall_segment", "station", "camera", "town", "village", "shelter", "road", "land_boundary")
@@ -96,6 +97,11 @@ class Segment:
     geometry: LineString
     assumed: tuple[str, ...]
     properties: Mapping[str, Any] = field(repr=False, compare=False)
+    # EurOtop section geometry (docs/data-model.md): berm (width 0 = none) and a wave wall on the crest
+    berm_width_m: float = 0.0
+    berm_level_m: float | None = None
+    wave_wall_height_m: float = 0.0
+    wave_wall_angle_deg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,7 @@ class Station:
     elevation_m: float | None
     geometry: Point
     assumed: tuple[str, ...]
+    wave_period_kind: str | None = None  # which period a wave buoy reports: Tm-1,0, Tp, T1/3 or Tz
 
     @property
     def lon(self) -> float:
@@ -457,7 +464,10 @@ def parse_geography(doc: Any, source: str = "<memory>") -> Geography:
                 warning_levels=_levels(p), tide_station=p.text("tide_station"),
                 wind_station=p.text("wind_station"), wave_station=p.text("wave_station"),
                 orientation_deg=p.number("orientation_deg"), geometry=geom,  # type: ignore[arg-type]
-                assumed=p.assumed(), properties=dict(props))
+                assumed=p.assumed(), properties=dict(props),
+                berm_width_m=_optional_number(p, "berm_width_m") or 0.0, berm_level_m=_optional_number(p, "berm_level_m"),
+                wave_wall_height_m=_optional_number(p, "wave_wall_height_m") or 0.0,
+                wave_wall_angle_deg=_optional_number(p, "wave_wall_angle_deg"))
             if geom is not None:
                 segments.append(seg)
         elif layer == "station":
@@ -465,7 +475,8 @@ def parse_geography(doc: Any, source: str = "<memory>") -> Geography:
             st = Station(id=fid, kind=p.text("kind"), name=p.text("name"), name_en=p.text("name_en"),
                          quantities=p.strings("quantities"), segment_id=p.text("segment_id"),
                          gateway_id=p.text("gateway_id"), elevation_m=_optional_number(p, "elevation_m"),
-                         geometry=geom, assumed=p.assumed())  # type: ignore[arg-type]
+                         geometry=geom, assumed=p.assumed(),  # type: ignore[arg-type]
+                         wave_period_kind=props.get("wave_period_kind"))
             if geom is not None:
                 stations.append(st)
         elif layer == "camera":
@@ -599,6 +610,13 @@ def _check_segments(geo: Geography, proj: LocalProjection, problems: list[str]) 
             problems.append(f"{label}: roughness_gamma_f must be in (0, 1], got {seg.roughness_gamma_f}")
         if not 0 <= seg.orientation_deg < 360:
             problems.append(f"{label}: orientation_deg must be in [0, 360), got {seg.orientation_deg}")
+        if seg.berm_width_m < 0 or (seg.berm_width_m > 0 and seg.berm_level_m is None):
+            problems.append(f"{label}: a berm needs berm_width_m >= 0 and a berm_level_m")
+        if seg.berm_level_m is not None and not seg.toe_level_m < seg.berm_level_m < seg.crest_level_m:
+            problems.append(f"{label}: berm_level_m {seg.berm_level_m} must lie between the toe and the crest")
+        if seg.wave_wall_height_m < 0 or (seg.wave_wall_angle_deg is not None
+                                          and not 0 < seg.wave_wall_angle_deg <= 90):
+            problems.append(f"{label}: wave wall needs height >= 0 and an angle in (0, 90] degrees")
         levels = [getattr(seg.warning_levels, n) for n in LEVEL_NAMES]
         if any(math.isnan(v) for v in levels):
             problems.append(f"{label}: warning_levels_m needs all of {', '.join(LEVEL_NAMES)}")
@@ -628,6 +646,9 @@ def _check_points(geo: Geography, proj: LocalProjection, problems: list[str]) ->
                 problems.append(f"{label}: unknown quantity {q!r} (see docs/contract.md)")
         if st.segment_id not in segment_ids:
             problems.append(f"{label}: unknown segment_id {st.segment_id!r}")
+        if "wave_period" in st.quantities and st.wave_period_kind not in WAVE_PERIOD_KINDS:
+            problems.append(f"{label}: reports wave_period, so wave_period_kind must be one of "
+                            f"{', '.join(WAVE_PERIOD_KINDS)}, got {st.wave_period_kind!r}")
         d = served.distance(proj.forward(st.geometry))
         if d > STATION_MAX_DISTANCE_M:
             problems.append(f"{label}: {d / 1000:.1f} km from the served area (at most {STATION_MAX_DISTANCE_M / 1000:.0f} km)")

@@ -197,7 +197,9 @@ class RiskEvaluator:
     def evaluate(self, raw: RawInputs, tide: Mapping[str, TidePrediction], prev: ShorelineState | None,
                  now: datetime) -> Evaluation:
         inputs = ShorelineInputs(observations=observations(raw), tide_predictions=dict(tide),
-                                 camera_events=camera_events(raw), feeds=feed_items(raw), overrides=overrides(raw))
+                                 camera_events=camera_events(raw), feeds=feed_items(raw), overrides=overrides(raw),
+                                 wave_period_kinds={sid: s.wave_period_kind for sid, s in raw.stations.items()
+                                                    if s.wave_period_kind})
         result = evaluate_shoreline(self.config, self.geography.segments, inputs, prev, now, self.areas)
         return to_evaluation(result)
 

@@ -36,6 +36,7 @@ class StationInfo:
     segment_id: str | None
     gateway_id: str | None
     quantities: tuple[str, ...]
+    wave_period_kind: str | None = None  # stations.props.wave_period_kind (which wave period a buoy reports)
 
 
 @dataclass(slots=True)
@@ -63,9 +64,9 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
     events, and the feeds and overrides valid at ``now``."""
     out = RawInputs(now=now)
     cur = await conn.execute(
-        "SELECT id, kind, segment_id, gateway_id, quantities FROM stations WHERE active")
-    for sid, kind, seg, gw, qs in await cur.fetchall():
-        out.stations[sid] = StationInfo(sid, kind, seg, gw, tuple(qs or ()))
+        "SELECT id, kind, segment_id, gateway_id, quantities, props->>'wave_period_kind' FROM stations WHERE active")
+    for sid, kind, seg, gw, qs, period_kind in await cur.fetchall():
+        out.stations[sid] = StationInfo(sid, kind, seg, gw, tuple(qs or ()), period_kind)
     cur = await conn.execute(
         "SELECT station_id, quantity, value, ts, qc, received_at FROM latest_readings WHERE qc <> 4")
     for sid, q, value, ts, qc, rec in await cur.fetchall():

@@ -7,9 +7,10 @@ API does this before saving). Errors name the key and what is wrong.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -170,24 +171,89 @@ class WindConfig(_Strict):
         return float(self.beaufort_lower_mps[str(force)])
 
 
-class OvertoppingConfig(_Strict):
-    thresholds_lpsm: WarningThresholds
+class HmoLimits(_Strict):
+    """Tolerable-discharge rows by Hm0 (EurOtop 2018 Table 3.3), log-linear in q between rows."""
+
+    hm0_m: list[PositiveFloat] = Field(min_length=1)
+    blue: list[PositiveFloat]
+    yellow: list[PositiveFloat]
+    orange: list[PositiveFloat]
+    red: list[PositiveFloat]
+
+    @model_validator(mode="after")
+    def _rows(self) -> HmoLimits:
+        n = len(self.hm0_m)
+        if any(len(getattr(self, k)) != n for k in ("blue", "yellow", "orange", "red")):
+            raise ValueError(f"every level needs one value per hm0_m row ({n})")
+        if any(b <= a for a, b in zip(self.hm0_m, self.hm0_m[1:])):
+            raise ValueError("hm0_m must increase")
+        for i in range(n):
+            WarningThresholds(blue=self.blue[i], yellow=self.yellow[i], orange=self.orange[i], red=self.red[i])
+        return self
+
+    def at(self, hm0: float) -> WarningThresholds:
+        """The thresholds at ``hm0``: end rows held outside the table, log-linear in q between rows."""
+        xs = self.hm0_m
+        if hm0 <= xs[0] or len(xs) == 1:
+            i, w = 0, 0.0
+        elif hm0 >= xs[-1]:
+            i, w = len(xs) - 2, 1.0
+        else:
+            i = max(k for k in range(len(xs) - 1) if xs[k] <= hm0)
+            w = (hm0 - xs[i]) / (xs[i + 1] - xs[i])
+        j = min(i + 1, len(xs) - 1)
+
+        def val(col: list[float]) -> float:
+            if w == 0.0 or w == 1.0:
+                return col[i] if w == 0.0 else col[j]
+            return math.exp((1 - w) * math.log(col[i]) + w * math.log(col[j]))
+
+        return WarningThresholds(blue=val(self.blue), yellow=val(self.yellow), orange=val(self.orange), red=val(self.red))
+
+
+class ViolentLimits(WarningThresholds):
+    model_config = ConfigDict(extra="forbid", frozen=True)
     source: str
+
+
+PeriodKind = Literal["Tm-1,0", "Tp", "T1/3", "Tz"]
+
+
+class OvertoppingConfig(_Strict):
+    source: str
+    limits: HmoLimits
+    limits_violent: ViolentLimits
     negative_freeboard_level: Level
     toe_depth_limit_ratio: NonNegFloat
     fallback_steepness: NonNegFloat
     g: PositiveFloat
-    gamma_b: PositiveFloat
-    gamma_beta: PositiveFloat
-    gamma_v: PositiveFloat
-    gamma_star: PositiveFloat
+    obliquity_tolerance_deg: float = Field(ge=0, le=90)
+    tm10_factor: dict[PeriodKind, PositiveFloat]
 
-    @field_validator("thresholds_lpsm")
+    @field_validator("tm10_factor")
     @classmethod
-    def _positive(cls, v: WarningThresholds) -> WarningThresholds:
-        if v.blue <= 0:
-            raise ValueError(f"blue={v.blue} must be > 0 l/s/m")
+    def _all_kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = sorted(set(get_args(PeriodKind)) - v.keys())
+        if missing:
+            raise ValueError(f"missing factor for {missing}")
         return v
+
+    def thresholds(self, hm0: float, violent: bool) -> WarningThresholds:
+        """Tolerable-discharge bounds for this Hm0 (violent: the vertical-wall impulsive row)."""
+        if violent:
+            v = self.limits_violent
+            return WarningThresholds(blue=v.blue, yellow=v.yellow, orange=v.orange, red=v.red)
+        return self.limits.at(hm0)
+
+    def tm10(self, value: float, kind: str | None) -> tuple[float, str]:
+        """The reported period converted to Tm-1,0, and a note (empty when the kind is Tm-1,0).
+        The ONE place where a buoy's period becomes Tm-1,0 (docs/riskcode.md)."""
+        if kind in self.tm10_factor:
+            f = self.tm10_factor[kind]  # type: ignore[index]
+            return value * f, ("" if f == 1.0 else f"{kind} {value:.1f} s -> Tm-1,0 {value * f:.1f} s (x {f})")
+        f = max(self.tm10_factor.values())
+        return value * f, (f"period kind of the station not stated: {value:.1f} s taken x {f} (largest factor, "
+                           f"conservative) -> Tm-1,0 {value * f:.1f} s")
 
 
 class CameraTypeRule(_Strict):

@@ -119,15 +119,26 @@ def wind(config: RiskConfig, mean: Observation | None, gust: Observation | None,
 
 
 def overtopping(config: RiskConfig, result: OvertoppingResult, input_ts: datetime, note: str = "") -> HazardReason:
+    """q (mean-value estimate) vs the tolerable discharges of EurOtop 2018 Table 3.3 for the Hm0 at the toe
+    (the violent row for an impulsive vertical wall); water over the crest never below
+    ``negative_freeboard_level``. The detail shows the design/assessment value beside the estimate."""
     o = config.overtopping
+    limits = o.thresholds(result.hm0_used_m, result.impulsive)
     detail = f"q {result.q_lpsm:.3g} l/s/m by {result.equation}, freeboard {result.freeboard_m:.2f} m"
+    if result.q_design_lpsm is not None:
+        detail += f" (design/assessment {result.q_design_lpsm:.3g} l/s/m)"
     if result.breaker_xi is not None:
         detail += f", xi {result.breaker_xi:.2f}"
+    row = ("violent overtopping row" if result.impulsive else f"limits for Hm0 {result.hm0_used_m:.2f} m")
+    detail += (f"; {row}: blue {limits.blue:.3g}, yellow {limits.yellow:.3g}, orange {limits.orange:.3g}, "
+               f"red {limits.red:.3g} l/s/m")
     detail += "".join(f"; {x}" for x in (result.detail, note) if x)
-    if result.negative_freeboard:
+    source = o.limits_violent.source if result.impulsive else o.source
+    level, bound = classify(result.q_lpsm, limits)
+    if result.negative_freeboard and level.rank < o.negative_freeboard_level.rank:
         return HazardReason("overtopping", o.negative_freeboard_level, result.q_lpsm, "l/s/m", None,
                             "domain brief: water over the crest (negative freeboard) is red", input_ts, detail)
-    level, bound = classify(result.q_lpsm, o.thresholds_lpsm)
-    nxt = next_threshold(level, o.thresholds_lpsm)
-    return HazardReason("overtopping", level, result.q_lpsm, "l/s/m", bound if bound is not None else (nxt[1] if nxt else None),
-                        o.source, input_ts, detail)
+    nxt = next_threshold(level, limits)
+    shown = bound if bound is not None else (nxt[1] if nxt else None)
+    return HazardReason("overtopping", level, result.q_lpsm, "l/s/m", None if shown is None else round(shown, 4),
+                        source, input_ts, detail)

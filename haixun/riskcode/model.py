@@ -42,6 +42,12 @@ class SegmentSpec(BaseModel):
     toe_level_m: float
     foreshore_slope: float = Field(ge=0)
     roughness_gamma_f: float = Field(gt=0, le=1)
+    # EurOtop section geometry: a berm on the seaward slope (width 0: none) and a wave wall on the crest
+    # (``crest_level_m`` is the wall's top); absent = none, i.e. gamma_b = gamma_v = gamma* = 1.
+    berm_width_m: float = Field(default=0.0, ge=0)
+    berm_level_m: float | None = None
+    wave_wall_height_m: float = Field(default=0.0, ge=0)
+    wave_wall_angle_deg: float | None = Field(default=None, gt=0, le=90)
     warning_levels_m: SegmentWarningLevels | None = None
     tide_station: str
     wind_station: str
@@ -190,6 +196,7 @@ class SegmentDecision:
     overtopping_lpsm: float | None = None
     freeboard_m: float | None = None
     overtopping_equation: str | None = None
+    overtopping_design_lpsm: float | None = None  # design/assessment coefficients (upper end of the band)
     next_high_water: NextHighWater | None = None
     time_to_threshold: TimeToThreshold | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -54,6 +54,19 @@ def fresh_observation(
     return o, ""
 
 
+def obliquity(config: RiskConfig, segment: SegmentSpec, obs: StationObs, now: datetime) -> tuple[float | None, str]:
+    """Angle (deg) between the waves' direction and the wall's normal, from the wind direction at the
+    segment's wind station less ``obliquity_tolerance_deg`` (never below 0); None (gamma_beta = 1) without a
+    fresh direction. Waves from behind the wall (> 90 deg) are held at 80 deg (EurOtop's largest angle)."""
+    d, why = fresh_observation(config, obs, segment.wind_station, "wind_dir", now)
+    if d is None:
+        return None, ""
+    diff = abs((d.value - segment.orientation_deg + 180.0) % 360.0 - 180.0)
+    beta = max(0.0, min(diff, 80.0) - config.overtopping.obliquity_tolerance_deg)
+    return beta, (f"obliquity {beta:.0f} deg (wind from {d.value:.0f} deg, wall faces {segment.orientation_deg:.0f} deg, "
+                  f"less {config.overtopping.obliquity_tolerance_deg:g} deg spread)" if beta > 0 else "")
+
+
 def _flag_note(*observations: Observation | None) -> str:
     suspect = [o for o in observations if o is not None and o.qc == 3]
     return "QC suspect input used" if suspect else ""
@@ -120,8 +133,10 @@ def evaluate_segment(
     events: Sequence[CameraEventInput],
     feeds: Sequence[FeedItem],
     now: datetime,
+    period_kinds: Mapping[str, str] | None = None,
 ) -> SegmentDecision:
-    """All hazards of one segment at ``now``. ``feeds`` are those whose area covers the segment."""
+    """All hazards of one segment at ``now``. ``feeds`` are those whose area covers the segment.
+    ``period_kinds``: station id -> the wave period it reports (station metadata ``wave_period_kind``)."""
     st = config.storm_tide
     warn = warning_levels(config, segment)
     reasons: list[HazardReason] = []
@@ -175,27 +190,36 @@ def evaluate_segment(
         reasons.append(hazards.unknown_reason("overtopping", "l/s/m", o.source, why_water or why_hs))
     else:
         period, why_t = fresh_observation(config, obs, segment.wave_station, "wave_period", now)
-        note = ""
+        notes = []
         if period is not None and period.value > 0:
-            t_s = period.value
+            t_s, conv = o.tm10(period.value, (period_kinds or {}).get(segment.wave_station))
+            if conv:
+                notes.append(conv)
         elif o.fallback_steepness > 0 and hs.value > 0:
             t_s = math.sqrt(2 * math.pi * hs.value / (o.g * o.fallback_steepness))
-            note = f"Tm-1,0 estimated {t_s:.1f} s from steepness {o.fallback_steepness} (ASSUMPTION; {why_t or 'period 0'})"
+            notes.append(f"Tm-1,0 estimated {t_s:.1f} s from steepness {o.fallback_steepness} (ASSUMPTION; "
+                         f"{why_t or 'period 0'})")
         elif hs.value == 0:
-            t_s, note = 1.0, "calm: Hm0 = 0"
+            t_s = 1.0
+            notes.append("calm: Hm0 = 0")
         else:
             t_s = 0.0
         if t_s <= 0:
             reasons.append(hazards.unknown_reason("overtopping", "l/s/m", o.source, why_t or "wave period is 0"))
         else:
+            beta, why_beta = obliquity(config, segment, obs, now)
+            notes.append(why_beta)
             ot = mean_overtopping(
                 structure=segment.structure, still_water_m=water.value, crest_level_m=segment.crest_level_m,
                 hm0_m=hs.value, period_s=t_s, slope_tan=segment.slope_tan, toe_level_m=segment.toe_level_m,
-                toe_depth_limit_ratio=o.toe_depth_limit_ratio, gamma_b=o.gamma_b, gamma_f=segment.roughness_gamma_f,
-                gamma_beta=o.gamma_beta, gamma_v=o.gamma_v, gamma_star=o.gamma_star, g=o.g,
+                toe_depth_limit_ratio=o.toe_depth_limit_ratio, gamma_f=segment.roughness_gamma_f,
+                berm_width_m=segment.berm_width_m, berm_level_m=segment.berm_level_m,
+                wave_wall_angle_deg=segment.wave_wall_angle_deg if segment.wave_wall_height_m > 0 else None,
+                wave_obliquity_deg=beta, g=o.g,
             )
             used_ts = min(x.ts for x in (water, hs, period) if x is not None)
-            reasons.append(_with_note(hazards.overtopping(config, ot, used_ts, note), _flag_note(water, hs, period)))
+            reasons.append(_with_note(hazards.overtopping(config, ot, used_ts, "; ".join(n for n in notes if n)),
+                                      _flag_note(water, hs, period)))
 
     # 6. cameras
     reasons.extend(camera_reasons(config, segment.id, events, ot.q_lpsm if ot else None, now))
@@ -213,6 +237,7 @@ def evaluate_segment(
         config_version=config.version,
         overtopping_lpsm=ot.q_lpsm if ot else None, freeboard_m=(ot.freeboard_m if ot else
                                                                 (segment.crest_level_m - water.value if water else None)),
-        overtopping_equation=ot.equation if ot else None, next_high_water=nhw, time_to_threshold=ttt,
+        overtopping_equation=ot.equation if ot else None,
+        overtopping_design_lpsm=ot.q_design_lpsm if ot else None, next_high_water=nhw, time_to_threshold=ttt,
         extra={"official_level": official_level.value, "typhoon_table": typhoon_active},
     )

@@ -41,6 +41,7 @@ class ShorelineInputs:
     camera_events: Sequence[CameraEventInput] = ()
     feeds: Sequence[FeedItem] = ()
     overrides: Sequence[Override] = ()
+    wave_period_kinds: Mapping[str, str] = field(default_factory=dict)  # station -> Tm-1,0 | Tp | T1/3 | Tz
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class SegmentResult:
             "overtopping_lpsm": None if d.overtopping_lpsm is None else round(d.overtopping_lpsm, 4),
             "freeboard_m": None if d.freeboard_m is None else round(d.freeboard_m, 3),
             "overtopping_equation": d.overtopping_equation,
+            "overtopping_design_lpsm": None if d.overtopping_design_lpsm is None else round(d.overtopping_design_lpsm, 4),
             "next_high_water": d.next_high_water.to_dict() if d.next_high_water else None,
             "time_to_threshold": d.time_to_threshold.to_dict() if d.time_to_threshold else None,
             "wind_table": "typhoon" if d.extra.get("typhoon_table") else "gale",
@@ -192,7 +194,7 @@ def evaluate_shoreline(
     for seg in segments:
         seg_feeds = feeds_for_segment(active_feeds, seg, LineString(seg.coords)) if active_feeds else []
         decision = evaluate_segment(config, seg, inputs.observations, inputs.tide_predictions.get(seg.tide_station),
-                                    events, seg_feeds, now)
+                                    events, seg_feeds, now, inputs.wave_period_kinds)
         before = prev.segments.get(seg.id) if prev else None
         held, _ = step(before.held if before else None, decision.raw_level, now, config.hysteresis.dwell_s)
         ovr = active_override(inputs.overrides, seg.id, now)
