@@ -29,7 +29,7 @@ from shapely.ops import substring
 
 from haixun.data.projection import PINGHU, LocalProjection
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 SEGMENT_COUNT = 27
 COASTAL_DEPTH_M = 7_000.0      # coastal towns reach this far inland
 FRONT_DEPTH_M = 3_000.0        # front-row villages (next to the wall)
