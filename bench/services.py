@@ -9,6 +9,7 @@ or spool. Output goes to a log file that is quoted when a service fails.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -38,6 +39,7 @@ class ServiceConfig:
             "HAIXUN_TOPIC_ROOT": self.topic_root,
             "HAIXUN_STATE_DIR": str(self.state_dir),
             "HAIXUN_INGEST_CLIENT_ID": f"{self.topic_root}-ingest",
+            "HAIXUN_JWT_SECRET": os.environ.get("HAIXUN_JWT_SECRET") or secrets.token_hex(32),
             "PYTHONPATH": str(REPO),
         })
         env.update(extra)

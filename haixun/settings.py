@@ -81,7 +81,13 @@ class Settings(BaseSettings):
     engine_interval_s: float = 10.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    jwt_secret: str = "change-me-in-production"
+    # Signs duty/admin logins. No default: `haixun api` refuses to start without a real one (at least 32
+    # characters, not the old published "change-me-in-production"); `haixun demo` generates one.
+    jwt_secret: str = ""
+    # GET /metrics: with a token, only `Authorization: Bearer <token>` may read it (any address); without
+    # one, only loopback clients, unless metrics_public (docs/api.md, metrics).
+    metrics_token: str = ""
+    metrics_public: bool = False
 
     @field_validator("clock_spec")
     @classmethod

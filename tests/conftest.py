@@ -29,6 +29,8 @@ from haixun.store.migrate import migrate
 
 PG_SERVER = os.environ.get("HAIXUN_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 MQTT_URL = os.environ.get("HAIXUN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+# `haixun api` and create_app refuse the old default and short secrets (haixun.api.auth.check_jwt_secret)
+TEST_JWT_SECRET = "test-only-jwt-secret-" + "0123456789abcdef" * 2
 
 
 def _admin() -> psycopg.Connection:
@@ -80,6 +82,7 @@ def settings(db_url: str, topic_root: str, tmp_path: Path) -> Settings:
         topic_root=topic_root,
         state_dir=tmp_path / "state",
         ingest_client_id=f"haixun-ingest-{topic_root}",
+        jwt_secret=TEST_JWT_SECRET,
     )
 
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from haixun.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import TEST_JWT_SECRET, free_port
 from tests.api_support import engine_write, seg_entry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +43,8 @@ def _seqs_over_fresh_connections(base: str) -> set[int]:
 def test_two_workers_each_follow_the_state(settings: Settings, db_url: str, tmp_path: Path) -> None:
     engine_write(db_url, {"segments": {"PH01": seg_entry("none")}}, kind="snapshot")
     port = free_port()
-    env = dict(os.environ, HAIXUN_DATABASE_URL=db_url, HAIXUN_STATE_DIR=str(tmp_path), PYTHONPATH=str(REPO))
+    env = dict(os.environ, HAIXUN_DATABASE_URL=db_url, HAIXUN_STATE_DIR=str(tmp_path), PYTHONPATH=str(REPO),
+               HAIXUN_JWT_SECRET=TEST_JWT_SECRET)
     log_path = tmp_path / "api.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "api", "--port",

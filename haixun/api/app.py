@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg.rows import dict_row
 
-from haixun.api import logfilter
+from haixun.api import errors, logfilter
+from haixun.api.auth import PasswordHasherPool, check_jwt_secret
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json, renotify_due
 from haixun.api.context import ApiContext, LruCache
 from haixun.api.geo import ServedGeography
@@ -25,6 +26,7 @@ from haixun.api.live import Hub, LiveState, StateRow
 from haixun.api.metrics import ApiMetrics
 from haixun.api.middleware import RequestMetrics
 from haixun.api.options import ApiOptions
+from haixun.api.ratelimit import LoginLimiter
 from haixun.api.risk import parse_state_ts
 from haixun.api.routes_ops import parse_config
 from haixun.api.routes_ws import push_risk_updates
@@ -116,18 +118,24 @@ async def _renotifier(ctx: ApiContext) -> None:
 def create_app(settings: Settings, options: ApiOptions | None = None, geography: Geography | None = None) -> FastAPI:
     """The application. ``geography``: an already parsed geography (tests); by default
     ``haixun.data.load_geography(options.geo_path)``, loaded and validated once here."""
+    check_jwt_secret(settings.jwt_secret)  # raises InsecureSecret: no app signs tokens with a known key
     opts = options or ApiOptions()
     served = ServedGeography.build(geography or load_geography(opts.geo_path))
     metrics = ApiMetrics()
     config = load_config()
     ctx = ApiContext(settings=settings, options=opts, metrics=metrics, geo=served, risk_config=config,
                      seawall=served.seawall(config), live=LiveState(opts.ring_size),
-                     hub=Hub(opts.ws_queue_max, metrics, settings.clock), risk_cache=LruCache(opts.risk_cache_max))
+                     hub=Hub(opts.ws_queue_max, metrics, settings.clock), risk_cache=LruCache(opts.risk_cache_max),
+                     login_limiter=LoginLimiter(opts.login_user_max_failures, opts.login_addr_max_failures,
+                                                opts.login_window_s),
+                     hasher=PasswordHasherPool(opts.password_threads))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logfilter.install()
-        ctx.pool = await open_pool(settings.database_url, name="haixun-api")
+        ctx.pool = await open_pool(settings.database_url, name="haixun-api", timeout=opts.db_checkout_timeout_s,
+                                   connect_timeout=opts.db_connect_timeout_s,
+                                   statement_timeout_ms=opts.db_statement_timeout_ms)
         try:
             ctx.use_config(await _active_risk_config(ctx))
             await ctx.reload_ops()
@@ -158,10 +166,12 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
             ctx.tasks.clear()
             await ctx.pool.close()
             ctx.pool = None
+            ctx.hasher.close()
 
     app = FastAPI(title="haixun API", version="1", lifespan=lifespan,
                   description="Pinghu marine-hazard monitoring and location risk codes. See docs/api.md.")
     app.state.ctx = ctx
+    errors.install(app)
 
     app.add_middleware(RequestMetrics, metrics=metrics)
 

@@ -42,7 +42,13 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     from haixun.api import logfilter
     from haixun.api.app import create_app
+    from haixun.api.auth import InsecureSecret, check_jwt_secret
 
+    try:
+        check_jwt_secret(settings.jwt_secret)
+    except InsecureSecret as exc:
+        print(f"haixun api: refusing to start: {exc}", file=sys.stderr)
+        return 2
     logfilter.install()
     host = args.host or settings.api_host
     port = args.port or settings.api_port

@@ -10,10 +10,12 @@ from typing import Any
 from fastapi import Request, WebSocket
 from psycopg_pool import AsyncConnectionPool
 
+from haixun.api.auth import PasswordHasherPool
 from haixun.api.geo import ServedGeography
 from haixun.api.live import Hub, LiveState
 from haixun.api.metrics import ApiMetrics
 from haixun.api.options import ApiOptions
+from haixun.api.ratelimit import LoginLimiter
 from haixun.api.risk import OpsStatus
 from haixun.riskcode import RiskConfig, SeawallIndex
 from haixun.settings import Settings
@@ -56,6 +58,8 @@ class ApiContext:
     risk_cache: LruCache = field(default_factory=lambda: LruCache(20_000))
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     listener: Any = None
+    login_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10, 30, 600.0))
+    hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)
 
     config_version: int = 0          # bumped by use_config (part of the risk cache key)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -86,7 +87,27 @@ async def readyz(ctx: ApiContext = Depends(get_ctx)) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics(ctx: ApiContext = Depends(get_ctx)) -> Response:
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def metrics_allowed(request: Request, ctx: ApiContext) -> bool:
+    """HAIXUN_METRICS_TOKEN set: that Bearer token (constant-time compare). Otherwise loopback callers only,
+    unless HAIXUN_METRICS_PUBLIC (docs/api.md, metrics)."""
+    token = ctx.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    if ctx.settings.metrics_public:
+        return True
+    host = request.client.host if request.client else ""
+    return host in LOOPBACK or host.startswith("127.")
+
+
+@router.get("/metrics", summary="Prometheus metrics (loopback, or Bearer HAIXUN_METRICS_TOKEN; docs/api.md)",
+            responses={403: {"description": "not a loopback caller and no valid metrics token"}})
+async def metrics(request: Request, ctx: ApiContext = Depends(get_ctx)) -> Response:
+    if not metrics_allowed(request, ctx):
+        raise HTTPException(403, "metrics are served to loopback callers or with the metrics token "
+                                 "(HAIXUN_METRICS_TOKEN, docs/api.md)", headers={"WWW-Authenticate": "Bearer"})
     ctx.metrics.state_seq.set(ctx.live.seq)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

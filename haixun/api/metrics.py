@@ -22,5 +22,8 @@ class ApiMetrics:
         self.state_seq = Gauge("haixun_state_seq", "Last state seq seen by this API process", registry=r)
         self.risk_cache = Counter("haixun_risk_cache", "Risk lookups by cache result", ["result"], registry=r)
         self.renotify = Counter("haixun_alarm_renotify", "Red alarms re-notified by this process", registry=r)
+        self.logins = Counter("haixun_api_logins", "Login attempts by result (ok, failed, throttled)", ["result"],
+                              registry=r)
+        self.ws_refused = Counter("haixun_ws_refused", "Websocket connections refused", ["reason"], registry=r)
         self.listener_reconnects = Counter("haixun_api_listener_reconnects", "LISTEN connection restarts",
                                            registry=r)

@@ -10,6 +10,10 @@ from pathlib import Path
 class ApiOptions:
     # websockets
     ws_queue_max: int = 256          # per-client send queue; full -> client dropped (close 4008)
+    ws_max_clients: int = 5_000      # websocket connections of this process (both channels); more -> close 1013
+    ws_max_per_address: int = 32     # websocket connections per client address; more -> close 1013
+    ws_close_timeout_s: float = 2.0  # a dropped client's close handshake; then the socket is aborted
+    ws_risk_batch: int = 256         # /ws/risk cells computed between two yields to the event loop
     ws_heartbeat_s: float = 15.0     # ping message interval
     ring_size: int = 2048            # states kept in memory for ?since= replay
     replay_max_rows: int = 10_000    # state_log fallback limit for ?since=
@@ -19,6 +23,14 @@ class ApiOptions:
     renotify_check_s: float = 30.0   # how often the API looks for due alarms (0 = never)
     # auth
     jwt_ttl_s: int = 12 * 3600
+    login_user_max_failures: int = 10    # failed logins per user name in login_window_s -> 429
+    login_addr_max_failures: int = 30    # failed logins per client address in login_window_s -> 429
+    login_window_s: float = 600.0
+    password_threads: int = 2            # threads hashing passwords (argon2id, 19 MiB each)
+    # database (public routes fail fast with 503 during an outage)
+    db_checkout_timeout_s: float = 3.0   # wait for a pool connection
+    db_connect_timeout_s: int = 3        # libpq connect_timeout of pool connections
+    db_statement_timeout_ms: int = 5_000 # statement_timeout of the API's pool connections
     # risk
     risk_cache_max: int = 20_000
     # readiness

@@ -8,15 +8,16 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.store.channels import ALARM_CHANNEL
 from haixun.api.audit import write_audit
-from haixun.api.auth import Principal, issue_jwt, verify_password
+from haixun.api.auth import Principal, issue_jwt, needs_rehash
+from haixun.api.errors import check_text, check_ts
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.live import iso
 from haixun.api.routes_public import road_items, shelter_items
@@ -25,6 +26,10 @@ from haixun.riskcode import FeedKind
 from haixun.riskcode.config import ConfigError, RiskConfig
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
+
+# Text PostgreSQL can store (no NUL) and timestamps it and Python can convert (errors.check_ts).
+SafeStr = Annotated[str, AfterValidator(lambda v: check_text(v))]
+SafeTs = Annotated[datetime, AfterValidator(lambda v: check_ts(v) if v.tzinfo is not None else v)]
 
 SetLevel = Literal["none", "blue", "yellow", "orange", "red"]
 MAX_OVERRIDE = timedelta(days=7)
@@ -41,17 +46,56 @@ class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
 
+    @field_validator("username", "password")
+    @classmethod
+    def _no_nul(cls, v: str) -> str:
+        return check_text(v, "username and password")
 
-@router.post("/auth/login", tags=["auth"], summary="User + password -> JWT")
-async def login(body: LoginIn, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn resolves X-Forwarded-For from trusted proxies, --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _audit_login_failure(ctx: ApiContext, username: str, addr: str, reason: str) -> None:
+    async with ctx.db().connection() as conn:
+        await write_audit(conn, actor=f"anon:{addr}", action="auth.login.failed", target=f"user:{username}",
+                          before=None, after={"reason": reason, "address": addr})
+
+
+@router.post("/auth/login", tags=["auth"], summary="User + password -> JWT",
+             responses={401: {"description": "wrong user name or password"},
+                        429: {"description": "too many failed logins for this user name or address"}})
+async def login(body: LoginIn, request: Request, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
+    addr = client_address(request)
+    wait, who = ctx.login_limiter.retry_after(body.username, addr)
+    if wait > 0:
+        ctx.metrics.logins.labels("throttled").inc()
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed logins for this {who}; try again in {int(wait) + 1} s",
+                            headers={"Retry-After": str(int(wait) + 1)})
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute("SELECT username, password_hash, role FROM api_users WHERE username = %s AND active",
                           (body.username,))
         row = await cur.fetchone()
-        if row is None or not verify_password(body.password, row["password_hash"]):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
-        await conn.execute("UPDATE api_users SET last_login_at = now() WHERE username = %s", (body.username,))
+    # An unknown user name costs one hash like a known one (dummy hash): no enumeration by timing.
+    ok = await ctx.hasher.verify(body.password, row["password_hash"] if row else None)
+    if not ok:
+        ctx.login_limiter.failed(body.username, addr)
+        ctx.metrics.logins.labels("failed").inc()
+        await _audit_login_failure(ctx, body.username, addr, "wrong password" if row else "unknown user")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    ctx.login_limiter.succeeded(body.username)
+    ctx.metrics.logins.labels("ok").inc()
+    new_hash = await ctx.hasher.hash(body.password) if needs_rehash(row["password_hash"]) else None
+    async with ctx.db().connection() as conn:
+        if new_hash is not None:  # an older scheme or weaker parameters: today's hash from now on
+            await conn.execute("UPDATE api_users SET last_login_at = now(), password_hash = %s "
+                               "WHERE username = %s AND password_hash = %s",
+                               (new_hash, row["username"], row["password_hash"]))
+        else:
+            await conn.execute("UPDATE api_users SET last_login_at = now() WHERE username = %s", (row["username"],))
     token, exp = issue_jwt(ctx.settings.jwt_secret, row["username"], row["role"], ctx.options.jwt_ttl_s)
     return {"access_token": token, "token_type": "bearer", "expires_at": iso(exp), "role": row["role"],
             "username": row["username"]}
@@ -64,7 +108,7 @@ async def me(p: Principal = Depends(current_principal)) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- alarms
 class AckIn(BaseModel):
-    comment: str = Field(default="", max_length=2000)
+    comment: SafeStr = Field(default="", max_length=2000)
 
 
 @router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (duty)")
@@ -90,8 +134,8 @@ async def ack_alarm(alarm_id: int, body: AckIn, p: Principal = Depends(require("
 # ---------------------------------------------------------------- overrides
 class OverrideIn(BaseModel):
     level: SetLevel
-    reason: str = Field(min_length=3, max_length=2000)
-    expires_at: datetime | None = None
+    reason: SafeStr = Field(min_length=3, max_length=2000)
+    expires_at: SafeTs | None = None
     duration_min: int | None = Field(default=None, ge=1, le=int(MAX_OVERRIDE.total_seconds() // 60))
 
     @model_validator(mode="after")
@@ -136,7 +180,7 @@ async def set_override(segment_id: str, body: OverrideIn, p: Principal = Depends
 
 
 class ClearIn(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: SafeStr = Field(default="", max_length=2000)
 
 
 @router.delete("/segments/{segment_id}/override", summary="Clear the active override (duty)")
@@ -171,8 +215,8 @@ async def get_overrides(_: Principal = Depends(require("viewer")), ctx: ApiConte
 # ---------------------------------------------------------------- thresholds
 class ThresholdsIn(BaseModel):
     format: Literal["toml", "json"]
-    text: str = Field(min_length=1, max_length=1_000_000)
-    comment: str = Field(default="", max_length=2000)
+    text: SafeStr = Field(min_length=1, max_length=1_000_000)
+    comment: SafeStr = Field(default="", max_length=2000)
 
 
 def parse_config(fmt: str, text: str) -> RiskConfig:
@@ -284,16 +328,16 @@ class FeedArea(BaseModel):
 
 
 class FeedIn(BaseModel):
-    issuer: str = Field(min_length=1, max_length=200)
+    issuer: SafeStr = Field(min_length=1, max_length=200)
     kind: FeedKind  # riskcode's vocabulary, the one the engine evaluates
     level: SetLevel
     area: FeedArea
-    valid_from: datetime
-    valid_to: datetime
-    text_zh: str = Field(default="", max_length=10_000)
-    text_en: str = Field(default="", max_length=10_000)
-    issued_at: datetime
-    external_id: str | None = Field(default=None, max_length=200)
+    valid_from: SafeTs
+    valid_to: SafeTs
+    text_zh: SafeStr = Field(default="", max_length=10_000)
+    text_en: SafeStr = Field(default="", max_length=10_000)
+    issued_at: SafeTs
+    external_id: SafeStr | None = Field(default=None, max_length=200)
 
     @field_validator("valid_from", "valid_to", "issued_at")
     @classmethod
@@ -365,12 +409,12 @@ async def get_feeds(active: bool = True, _: Principal = Depends(require("viewer"
 # ---------------------------------------------------------------- shelters and roads
 class ShelterStatusIn(BaseModel):
     open: bool
-    comment: str = Field(default="", max_length=2000)
+    comment: SafeStr = Field(default="", max_length=2000)
 
 
 class RoadStatusIn(BaseModel):
     closed: bool
-    comment: str = Field(default="", max_length=2000)
+    comment: SafeStr = Field(default="", max_length=2000)
 
 
 async def _set_status(ctx: ApiContext, p: Principal, *, table: str, column: str, kind: str, item_id: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -96,8 +97,21 @@ def child_env(settings: Settings, services: DemoServices, options: DemoOptions) 
         "HAIXUN_API_HOST": "127.0.0.1",
         "HAIXUN_API_PORT": str(options.port),
         "PYTHONUNBUFFERED": "1",
+        "HAIXUN_JWT_SECRET": demo_jwt_secret(settings),
     })
     return env
+
+
+def demo_jwt_secret(settings: Settings) -> str:
+    """The operator's HAIXUN_JWT_SECRET when it is a real one, else a fresh random one for this demo run
+    (`haixun api` refuses to start without a real secret; demo logins do not outlive the demo)."""
+    from haixun.api.auth import InsecureSecret, check_jwt_secret
+
+    try:
+        check_jwt_secret(settings.jwt_secret)
+        return settings.jwt_secret
+    except InsecureSecret:
+        return secrets.token_hex(32)
 
 
 def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
