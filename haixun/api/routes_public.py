@@ -12,6 +12,7 @@ from shapely.geometry import mapping
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.api.context import ApiContext, get_ctx
+from haixun.api.errors import check_ts
 from haixun.api.live import iso
 from haixun.api.risk import OutsideServedArea, assess_location, level_of
 from haixun.data.geography import Segment
@@ -184,7 +185,10 @@ def _aware(ts: datetime | None) -> datetime | None:
         return None
     if ts.tzinfo is None:
         raise HTTPException(422, "timestamps need a UTC offset (e.g. 2021-07-26T00:00:00Z)")
-    return ts
+    try:
+        return check_ts(ts)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _counts(levels: list[Level]) -> dict[str, int]:

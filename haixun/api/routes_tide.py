@@ -18,6 +18,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from haixun.api.context import ApiContext, get_ctx
+from haixun.api.errors import check_ts
 from haixun.api.live import iso
 from haixun.riskcode.tides import MIN_FIT_DAYS, TideModel, predict
 
@@ -38,7 +39,17 @@ _OBS_SQL = (
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    try:
+        return check_ts(ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def check_ts_or_422(ts: datetime) -> datetime:
+    try:
+        return check_ts(ts)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def prediction_grid(start: datetime, end: datetime, step_s: int) -> np.ndarray:
@@ -61,7 +72,7 @@ async def get_tide(station_id: str,
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     now = ctx.settings.clock.now()
     start = _aware(from_) or now - timedelta(hours=24)
-    end = _aware(to) or start + timedelta(hours=48)
+    end = _aware(to) or check_ts_or_422(start + timedelta(hours=48))
     if start >= end:
         raise HTTPException(422, "'from' must be before 'to'")
     if end - start > MAX_SPAN or (end - start).total_seconds() / step + 1 > MAX_POINTS:
