@@ -21,7 +21,7 @@ from haixun.riskcode import (
 )
 from haixun.riskcode.config import ZONES
 from haixun.riskcode.geometry import exposure_zone
-from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.levels import Level, Status, worst
 from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
 
 DWELL = 1800.0
@@ -60,9 +60,12 @@ def test_unknown_transitions() -> None:
     assert ch and s.level is Level.NONE  # data back: immediately known
     s, _ = step(s, Level.ORANGE, NOW + timedelta(minutes=3), DWELL)
     s, ch = step(s, Level.UNKNOWN, NOW + timedelta(minutes=4), DWELL)
-    assert not ch and s.level is Level.ORANGE  # last known danger held
+    # issue 12: data lost is shown at once, the last known danger held as its floor
+    assert ch and s.status == Status(Level.UNKNOWN, Level.ORANGE)
+    s, ch = step(s, Level.UNKNOWN, NOW + timedelta(minutes=20), DWELL)
+    assert not ch and s.status == Status(Level.UNKNOWN, Level.ORANGE)
     s, ch = step(s, Level.UNKNOWN, NOW + timedelta(minutes=35), DWELL)
-    assert ch and s.level is Level.UNKNOWN
+    assert ch and s.status == Status(Level.UNKNOWN)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,13 +81,14 @@ def test_hysteresis_properties(seq: list[tuple[Level, int]]) -> None:
         prev = state
         state, changed = step(state, raw, t, DWELL)
         history.append((t, raw))
-        if raw is not Level.UNKNOWN and state.level is not Level.UNKNOWN:
-            assert state.level.rank >= raw.rank
+        rs = Status.of(raw)
+        assert state.status.floor.rank >= rs.floor.rank  # never below the raw floor
         if raw is Level.UNKNOWN:
-            assert state.level is Level.UNKNOWN or state.level.is_warning
-        if prev is not None and changed and state.level.rank < prev.level.rank and prev.level is not Level.UNKNOWN:
-            window = [r for (tt, r) in history if tt >= t - timedelta(seconds=DWELL)]
-            assert all(r.rank < prev.level.rank for r in window)
+            # never a colour while the raw level is unknown (red aside: nothing is worse)
+            assert state.level is Level.UNKNOWN or state.level is Level.RED
+        if prev is not None and changed and state.floor.rank < prev.floor.rank:
+            window = [Status.of(r) for (tt, r) in history if tt >= t - timedelta(seconds=DWELL)]
+            assert all(r.floor.rank < prev.floor.rank for r in window)
             assert prev.below_since is not None and (t - prev.below_since).total_seconds() >= DWELL
 
 

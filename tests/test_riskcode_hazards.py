@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from haixun.riskcode.levels import Level
+from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import CameraEventInput, FeedItem, Observation
 from haixun.riskcode.segment import evaluate_segment
 from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment, semidiurnal_prediction
@@ -130,7 +130,9 @@ def test_unknown_never_hides_known_danger() -> None:
     o = obs_for(1, tide=None, hs=4.0, tp=8.0)
     d = evaluate_segment(CONFIG, SEG, o, None, [], [], NOW)
     assert _hazard(d, "storm_tide").level is Level.UNKNOWN
-    assert d.raw_level is Level.YELLOW
+    # issue 12: "unknown, at least yellow" (was plain yellow: the known colour hid the unknown storm tide)
+    assert d.raw == Status(Level.UNKNOWN, Level.YELLOW) and d.unknown_hazards == ("storm_tide",)
+    assert d.raw.severity > Status(Level.YELLOW).severity and d.raw.at_least(Level.YELLOW)
 
 
 def test_qc_fail_is_not_used_suspect_is_used_and_noted() -> None:

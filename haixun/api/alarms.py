@@ -15,8 +15,9 @@ from psycopg.rows import dict_row
 
 from haixun.store.channels import ALARM_CHANNEL
 
-ALARM_COLUMNS = ("id, subject_kind, subject_id, at, from_level, to_level, reasons, acknowledged_at, "
-                 "acknowledged_by, ack_comment, notify_count, last_notified_at")
+ALARM_COLUMNS = ("id, subject_kind, subject_id, at, from_level, to_level, from_floor, to_floor, alarm_type, "
+                 "cleared_at, detail, reasons, acknowledged_at, acknowledged_by, ack_comment, notify_count, "
+                 "last_notified_at")
 RENOTIFY_LOCK = (0x6861_6978, 25)   # (class "haix", 25): alarm re-notification sweep
 # The engine NOTIFYs '{"event": "new", "id": N}' here for every level_changes row it inserts;
 # the API adds "renotify", "ack" and "ops" (status change). tests/test_api_engine.py pins it.
@@ -24,7 +25,7 @@ RENOTIFY_LOCK = (0x6861_6978, 25)   # (class "haix", 25): alarm re-notification 
 
 def alarm_json(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
-    for k in ("at", "acknowledged_at", "last_notified_at"):
+    for k in ("at", "acknowledged_at", "last_notified_at", "cleared_at"):
         if isinstance(out.get(k), datetime):
             out[k] = out[k].isoformat()
     return out

@@ -16,6 +16,7 @@ from typing import Any
 from haixun.api.geo import ServedGeography
 from haixun.api.reasons import reason_text
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
+from haixun.riskcode.levels import Status
 from haixun.riskcode.geometry import code_for, exposure_from_row
 
 ROAD_RADIUS_M = 2000.0
@@ -47,17 +48,37 @@ def level_of(entry: dict[str, Any] | None) -> Level:
         return Level.UNKNOWN
 
 
+def status_of(entry: dict[str, Any] | None) -> Status:
+    """A state entry's status: ``level`` and ``floor`` ("unknown, at least <floor>"); a missing or
+    unreadable entry is plain unknown. Every severity comparison of the API goes through this."""
+    lv = level_of(entry)
+    if lv is not Level.UNKNOWN or not entry:
+        return Status(lv)
+    try:
+        floor = parse_level(str(entry.get("floor") or "none"))
+        return Status(Level.UNKNOWN, floor if floor is not Level.UNKNOWN else Level.NONE)
+    except ValueError:
+        return Status(Level.UNKNOWN)
+
+
 _TITLES = {"zh": {"none": "无风险", "blue": "蓝色风险", "yellow": "黄色风险", "orange": "橙色风险", "red": "红色风险",
                   "unknown": "风险未知"},
            "en": {"none": "No risk", "blue": "Blue risk", "yellow": "Yellow risk", "orange": "Orange risk",
                   "red": "Red risk", "unknown": "Risk unknown"}}
 
 
-def _advice(config: RiskConfig, level: Level, zone_id: str, lang: str) -> dict[str, Any]:
-    base = config.advice.code[level]
+def _advice(config: RiskConfig, level: Level | Status, zone_id: str, lang: str) -> dict[str, Any]:
+    st = Status.of(level)
+    base = config.advice.code[st.level]
     note = config.advice.zone[zone_id]  # type: ignore[index]
     actions = [base.zh, note.zh] if lang == "zh" else [base.en, note.en]
-    return {"title": _TITLES[lang][level.value], "text": (" " if lang == "en" else "").join(actions), "actions": actions}
+    title = _TITLES[lang][st.level.value]
+    if st.is_unknown and st.floor.is_warning:
+        # unknown with a floor: the floor's advice applies at the least
+        fb = config.advice.code[st.floor]
+        actions.insert(1, fb.zh if lang == "zh" else fb.en)
+        title += f"（至少{_TITLES['zh'][st.floor.value]}）" if lang == "zh" else f" (at least {_TITLES['en'][st.floor.value].lower()})"
+    return {"title": title, "text": (" " if lang == "en" else "").join(actions), "actions": actions}
 
 
 def overtopping_class(q: float | None) -> str | None:
@@ -95,13 +116,17 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     seg_states: dict[str, Any] = state.get("segments") or {}
     row = seawall.signed_distances(lon, lat)[0]
     exposure = exposure_from_row(seawall, row)
-    levels = {sid: level_of(seg_states.get(sid)) for sid in exposure.segment_ids}
+    levels = {sid: status_of(seg_states.get(sid)) for sid in exposure.segment_ids}
     located = code_for(config, exposure, levels)
     code, zone_id, front_id = located.code, located.zone, exposure.nearest_segment_id
+    status = located.status
     distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row)}
     counted = sorted(exposure.segment_ids, key=lambda sid: distance[sid])
     segments = [{"id": sid, "name": served.segments[sid].name, "name_en": served.segments[sid].name_en,
-                 "level": levels[sid].value, "distance_m": round(distance[sid], 1), "in_front": sid == front_id}
+                 "level": levels[sid].level.value, "floor": levels[sid].floor.value,
+                 "unknown_hazards": (seg_states.get(sid) or {}).get("unknown_hazards") or [],
+                 "sensors_offline_since": (seg_states.get(sid) or {}).get("sensors_offline_since"),
+                 "distance_m": round(distance[sid], 1), "in_front": sid == front_id}
                 for sid in counted]
     front_state: dict[str, Any] = seg_states.get(front_id) or {}
 
@@ -132,9 +157,13 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     inputs = [parse_state_ts(h.get("input_ts")) for h in front_state.get("hazards") or []]
     newest_input = max((t for t in inputs if t is not None), default=decided)
     return {
-        "code": code.value, "level": code.value, "grade": code.official_grade, "lang": lang,
-        "zone": zone, "segments": segments, "reasons": reasons, "advice": _advice(config, code, zone_id, lang),
-        "segment_level": located.segment_level.value,
+        "code": code.value, "level": code.value, "floor": status.floor.value, "label": status.label,
+        "grade": code.official_grade, "floor_grade": status.floor.official_grade, "lang": lang,
+        "zone": zone, "segments": segments, "reasons": reasons, "advice": _advice(config, status, zone_id, lang),
+        "segment_level": located.segment_level.value, "segment_floor": located.segment_floor.value,
+        "unknown_hazards": sorted({h for s in segments for h in s["unknown_hazards"]}),
+        "official_only": bool(front_state.get("official_only")),
+        "sensors_offline_since": front_state.get("sensors_offline_since"),
         "wall": wall, "time_to_threshold": front_state.get("time_to_threshold"),
         "shelters": _nearest_open_shelters(served, ops, here), "roads": _road_warnings(served, ops, here, front_state),
         "contact": _contact(served, lon, lat),
@@ -192,5 +221,5 @@ def _contact(served: ServedGeography, lon: float, lat: float) -> dict[str, Any] 
 def risk_signature(r: dict[str, Any]) -> tuple[Any, ...]:
     """What must change for /ws/risk to push again."""
     ttt = r.get("time_to_threshold") or {}
-    return (r["code"], r["level"], tuple(sorted((str(x.get("hazard")), str(x.get("level"))) for x in r["reasons"])),
+    return (r["code"], r["level"], r.get("floor"), tuple(sorted((str(x.get("hazard")), str(x.get("level"))) for x in r["reasons"])),
             ttt.get("level") if isinstance(ttt, dict) else None)

@@ -14,9 +14,9 @@ from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
-from haixun.api.risk import OutsideServedArea, assess_location, level_of
+from haixun.api.risk import OutsideServedArea, assess_location, status_of
 from haixun.data.geography import Segment
-from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.levels import Level, Status, combine
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -72,12 +72,17 @@ async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en
 
 def segment_feature(ctx: ApiContext, seg: Segment, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     st = (ctx.live.body.get("segments") or {}).get(seg.id) or {}
-    lv = level_of(st)
+    status = status_of(st)
+    lv = status.level
     props: dict[str, Any] = {"id": seg.id, "name": seg.name, "name_en": seg.name_en, "town_id": seg.town_id,
                              "structure": seg.structure, "crest_level_m": seg.crest_level_m,
                              "warning_levels_m": seg.warning_levels.as_dict(), "tide_station": seg.tide_station,
                              "wind_station": seg.wind_station, "wave_station": seg.wave_station}
-    props.update(level=lv.value, raw_level=st.get("raw_level", lv.value), grade=lv.official_grade,
+    props.update(level=lv.value, floor=status.floor.value, label=status.label,
+                 unknown_hazards=st.get("unknown_hazards", []), sensors_offline=bool(st.get("sensors_offline")),
+                 sensors_offline_since=st.get("sensors_offline_since"), official_only=bool(st.get("official_only")),
+                 raw_level=st.get("raw_level", lv.value), raw_floor=st.get("raw_floor", status.floor.value),
+                 grade=lv.official_grade, floor_grade=status.floor.official_grade,
                  since=st.get("since"), decided_at=st.get("decided_at"), hazards=st.get("hazards", []),
                  overtopping_lpsm=st.get("overtopping_lpsm"), freeboard_m=st.get("freeboard_m"),
                  next_high_water=st.get("next_high_water"), time_to_threshold=st.get("time_to_threshold"),
@@ -191,11 +196,24 @@ def _aware(ts: datetime | None) -> datetime | None:
         raise HTTPException(422, str(exc)) from None
 
 
-def _counts(levels: list[Level]) -> dict[str, int]:
+def _counts(levels: list[Status]) -> dict[str, int]:
     out = dict.fromkeys(LEVEL_KEYS, 0)
-    for lv in levels:
-        out[lv.value] += 1
+    for st in levels:
+        out[st.level.value] += 1
     return out
+
+
+def _floor_counts(levels: list[Status]) -> dict[str, int]:
+    """Each subject under its floor colour ("unknown, at least orange" counts as orange)."""
+    out = dict.fromkeys((k for k in LEVEL_KEYS if k != "unknown"), 0)
+    for st in levels:
+        out[st.floor.value] += 1
+    return out
+
+
+def _area_json(st: Status) -> dict[str, Any]:
+    return {"level": st.level.value, "floor": st.floor.value, "label": st.label, "grade": st.level.official_grade,
+            "floor_grade": st.floor.official_grade}
 
 
 @router.get("/warnings", summary="Tiered warnings: city -> town -> village")
@@ -203,32 +221,35 @@ async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     body = ctx.live.body
     areas = body.get("areas") or {}
     vstate, tstate = areas.get("villages") or {}, areas.get("towns") or {}
-    seg_levels = {sid: level_of((body.get("segments") or {}).get(sid)) for sid in ctx.geo.segments}
+    seg_levels = {sid: status_of((body.get("segments") or {}).get(sid)) for sid in ctx.geo.segments}
     towns = []
-    all_village_levels: list[Level] = []
+    all_village_levels: list[Status] = []
     for tid in sorted(ctx.geo.towns):
         town = ctx.geo.towns[tid]
         villages = []
+        vlevels: list[Status] = []
         for vid in sorted(v for v, f in ctx.geo.villages.items() if f.town_id == tid):
             vf = ctx.geo.villages[vid]
             vs = vstate.get(vid) or {}
-            lv = level_of(vs)
-            villages.append({"id": vid, "name": vf.name, "name_en": vf.name_en, "level": lv.value,
-                             "grade": lv.official_grade, "since": vs.get("since"), "population": vf.population,
+            vst = status_of(vs)
+            vlevels.append(vst)
+            villages.append({"id": vid, "name": vf.name, "name_en": vf.name_en, **_area_json(vst),
+                             "since": vs.get("since"), "population": vf.population,
                              "contact": vf.contact.as_dict() if vf.contact else None})
-        vlevels = [Level(v["level"]) for v in villages]
         all_village_levels += vlevels
         ts_ = tstate.get(tid) or {}
-        tlevel = level_of(ts_) if ts_ else (worst(vlevels) if vlevels else Level.UNKNOWN)
-        towns.append({"id": tid, "name": town.name, "name_en": town.name_en, "level": tlevel.value,
-                      "grade": tlevel.official_grade, "counts": _counts(vlevels),
-                      "segment_counts": _counts([lv for s, lv in seg_levels.items()
-                                                 if ctx.geo.segments[s].town_id == tid]),
+        tst = status_of(ts_) if ts_ else (combine(vlevels) if vlevels else Status(Level.UNKNOWN))
+        tsegs = [lv for s, lv in seg_levels.items() if ctx.geo.segments[s].town_id == tid]
+        towns.append({"id": tid, "name": town.name, "name_en": town.name_en, **_area_json(tst),
+                      "counts": _counts(vlevels), "floor_counts": _floor_counts(vlevels),
+                      "segment_counts": _counts(tsegs), "segment_floor_counts": _floor_counts(tsegs),
                       "population": ts_.get("population") or _population(villages), "villages": villages})
     cs = areas.get("city") or {}
-    clevel = level_of(cs) if cs else (worst(all_village_levels) if all_village_levels else Level.UNKNOWN)
-    city = {"id": "pinghu", "name": "平湖市", "name_en": "Pinghu", "level": clevel.value, "grade": clevel.official_grade,
-            "counts": _counts(all_village_levels), "segment_counts": _counts(list(seg_levels.values())),
+    cst = status_of(cs) if cs else (combine(all_village_levels) if all_village_levels else Status(Level.UNKNOWN))
+    city = {"id": "pinghu", "name": "平湖市", "name_en": "Pinghu", **_area_json(cst),
+            "counts": _counts(all_village_levels), "floor_counts": _floor_counts(all_village_levels),
+            "segment_counts": _counts(list(seg_levels.values())),
+            "segment_floor_counts": _floor_counts(list(seg_levels.values())),
             "population": cs.get("population") or _population([v for t in towns for v in t["villages"]]),
             "towns": towns}
     from haixun.api.routes_ops import list_feeds  # local: avoid an import cycle
@@ -239,8 +260,9 @@ async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
 def _population(villages: list[dict[str, Any]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in villages:
-        if v["level"] in ("blue", "yellow", "orange", "red") and isinstance(v.get("population"), int):
-            out[v["level"]] = out.get(v["level"], 0) + v["population"]
+        lv = v.get("floor") if v["level"] == "unknown" else v["level"]  # unknown counts under its floor
+        if lv in ("blue", "yellow", "orange", "red") and isinstance(v.get("population"), int):
+            out[lv] = out.get(lv, 0) + v["population"]
     return out
 
 

@@ -25,7 +25,7 @@ from haixun.riskcode import (
     AreaIndex, AreaSpec, CameraEventInput, FeedItem, LevelState, Observation, Override, RiskConfig, SeawallIndex,
     SegmentSpec, ShorelineInputs, ShorelineResult, ShorelineState, TidePrediction, evaluate_shoreline, load_config,
 )
-from haixun.riskcode.levels import Level
+from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.shoreline import SegmentState
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class RiskEvaluator:
         decisions carry riskcode's full ``SegmentState`` under ``"state"``;
         rows without it fall back to level / raw_level / since."""
         segments: dict[str, SegmentState] = {}
-        areas: dict[str, tuple[Level, datetime]] = {}
+        areas: dict[str, tuple[Status, datetime]] = {}
         for (kind, sid), (row, decision) in restored.items():
             try:
                 if kind == "segment":
@@ -189,7 +189,8 @@ class RiskEvaluator:
                     segments[sid] = SegmentState.from_dict(st) if st else SegmentState(
                         LevelState(Level(row.level), row.since, Level(row.raw_level)), Level(row.level), row.since)
                 else:
-                    areas[f"{kind}:{sid}"] = (Level(row.level), row.since)
+                    floor = decision.get("floor") if isinstance(decision, dict) else None
+                    areas[f"{kind}:{sid}"] = (Status(Level(row.level), Level(floor or "none")), row.since)
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("cannot restore the state of %s/%s (%s); it starts afresh", kind, sid, exc)
         return ShorelineState(segments, areas)

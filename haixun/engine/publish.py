@@ -57,7 +57,7 @@ class CyclePlan:
 
     changed: list[SubjectDecision] = field(default_factory=list)
     history: list[SubjectDecision] = field(default_factory=list)   # unchanged, due for a history row
-    level_changes: list[tuple[SubjectDecision, str]] = field(default_factory=list)  # (decision, from_level)
+    level_changes: list[tuple[SubjectDecision, str, str | None]] = field(default_factory=list)  # (decision, from_level, from_floor)
     stations: dict[str, Any] = field(default_factory=dict)
     snapshot: bool = False
 
@@ -78,11 +78,15 @@ def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow
         if prev is None or prev.level != d.level or prev.raw_level != d.raw_level or prev.since != d.since \
                 or prev.entry != entry:
             plan.changed.append(d)
+            floor = entry.get("floor") if isinstance(entry, dict) else None
             if prev is None:
-                if d.level in WARNING_LEVELS:
-                    plan.level_changes.append((d, "unknown"))
-            elif prev.level != d.level:
-                plan.level_changes.append((d, prev.level))
+                if d.level in WARNING_LEVELS or floor in WARNING_LEVELS:
+                    plan.level_changes.append((d, "unknown", None))
+            else:
+                prev_floor = prev.entry.get("floor") if prev.entry else None
+                # a level change, or the floor of an unknown moving ("unknown, at least blue" -> "... red")
+                if prev.level != d.level or (prev_floor is not None and floor is not None and prev_floor != floor):
+                    plan.level_changes.append((d, prev.level, prev_floor))
         elif prev.last_history_at is None or wall_now - prev.last_history_at >= history_every:
             plan.history.append(d)
     if snapshot or refresh_stations:
@@ -145,11 +149,13 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
                     " config_version) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [(d.kind, d.id, decided_at, d.level, d.raw_level, Jsonb(_stored_decision(d)),
                       evaluation.config_version) for d in rows])
-        for d, from_level in plan.level_changes:
+        for d, from_level, from_floor in plan.level_changes:
+            to_floor = d.entry.get("floor") if isinstance(d.entry, dict) else None
             cur = await conn.execute(
-                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, reasons,"
-                " last_notified_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (d.kind, d.id, decided_at, from_level, d.level, Jsonb(jsonable(d.reasons)), decided_at))
+                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, from_floor, to_floor,"
+                " reasons, last_notified_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (d.kind, d.id, decided_at, from_level, d.level, from_floor, _floor_value(to_floor),
+                 Jsonb(jsonable(d.reasons)), decided_at))
             lc_id = (await cur.fetchone())[0]  # type: ignore[index]
             await conn.execute("SELECT pg_notify(%s, %s)",
                                (ALARM_CHANNEL, json.dumps({"event": "new", "id": lc_id})))
@@ -159,6 +165,10 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
                            " AND instance_id = %s", (decided_at, seq, instance_id))
         await conn.execute("SELECT pg_notify(%s, %s)", (STATE_CHANNEL, str(seq)))
     return seq, body
+
+
+def _floor_value(v: Any) -> str | None:
+    return getattr(v, "value", v) if v is not None else None
 
 
 def _stored_decision(d: SubjectDecision) -> dict[str, Any]:

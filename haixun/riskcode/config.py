@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from haixun.riskcode.levels import WARNING_LEVELS, Level
+from haixun.riskcode.levels import WARNING_LEVELS, Level, Status
 from haixun.riskcode.model import FeedKind
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("riskcode.toml")
@@ -379,6 +379,17 @@ class RiskConfig(_Strict):
 
     def code(self, segment_level: Level, zone: str) -> Level:
         return self.matrix[segment_level][ZONES.index(zone)]
+
+    def code_status(self, segment: Level | Status, zone: str) -> Status:
+        """Matrix lookup for a status: "unknown, at least X" gives the unknown row's cell with the
+        code of X in that zone as its floor (an unknown never hides the floor's code)."""
+        s = Status.of(segment)
+        if not s.is_unknown:
+            return Status(self.code(s.level, zone))
+        u, f = self.code(Level.UNKNOWN, zone), self.code(s.floor, zone)
+        if u is Level.UNKNOWN:
+            return Status(Level.UNKNOWN, f)
+        return Status(u if u.rank > f.rank else f)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RiskConfig:

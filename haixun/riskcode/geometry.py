@@ -21,7 +21,7 @@ import shapely
 from shapely.geometry import LineString, Polygon
 
 from haixun.riskcode.config import RiskConfig, ZonesConfig
-from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.levels import Level, Status, combine
 from haixun.riskcode.model import SegmentSpec
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -239,6 +239,9 @@ def locate(index: SeawallIndex, lon: float, lat: float) -> Exposure:
 
 @dataclass(frozen=True, slots=True)
 class LocationCode:
+    """``code``/``floor``: the point's code (``unknown`` with ``floor`` = "unknown, at least floor");
+    ``segment_level``/``segment_floor``: the worst status of the segments that count."""
+
     code: Level
     zone: str
     distance_m: float
@@ -246,27 +249,43 @@ class LocationCode:
     segment_ids: tuple[str, ...]
     advice_zh: str
     advice_en: str
+    floor: Level = Level.NONE
+    segment_floor: Level = Level.NONE
+
+    @property
+    def status(self) -> Status:
+        return Status(self.code, self.floor)
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code.value, "zone": self.zone, "distance_m": round(self.distance_m, 1),
-                "segment_level": self.segment_level.value, "segment_ids": list(self.segment_ids),
+        return {"code": self.code.value, "floor": self.floor.value, "label": self.status.label, "zone": self.zone,
+                "distance_m": round(self.distance_m, 1),
+                "segment_level": self.segment_level.value, "segment_floor": self.segment_floor.value,
+                "segment_ids": list(self.segment_ids),
                 "advice": {"zh": self.advice_zh, "en": self.advice_en}}
 
 
-def segment_level_for(exposure: Exposure, segment_levels: Mapping[str, Level]) -> Level:
-    """Worst shown level of the segments that count; a segment with no level is unknown."""
-    return worst(segment_levels.get(s, Level.UNKNOWN) for s in exposure.segment_ids)
+SegmentLevels = Mapping[str, "Level | Status"]
 
 
-def code_for(config: RiskConfig, exposure: Exposure, segment_levels: Mapping[str, Level]) -> LocationCode:
-    seg_level = segment_level_for(exposure, segment_levels)
-    code = config.code(seg_level, exposure.zone)
-    a_code, a_zone = config.advice.code[code], config.advice.zone[exposure.zone]  # type: ignore[index]
-    return LocationCode(code, exposure.zone, exposure.distance_m, seg_level, exposure.segment_ids,
-                        f"{a_code.zh}{a_zone.zh}", f"{a_code.en} {a_zone.en}")
+def segment_level_for(exposure: Exposure, segment_levels: SegmentLevels) -> Status:
+    """Combined shown status of the segments that count; a segment with no level is unknown."""
+    return combine(segment_levels.get(s, Level.UNKNOWN) for s in exposure.segment_ids)
+
+
+def code_for(config: RiskConfig, exposure: Exposure, segment_levels: SegmentLevels) -> LocationCode:
+    seg = segment_level_for(exposure, segment_levels)
+    code = config.code_status(seg, exposure.zone)
+    a_code, a_zone = config.advice.code[code.level], config.advice.zone[exposure.zone]  # type: ignore[index]
+    zh, en = f"{a_code.zh}{a_zone.zh}", f"{a_code.en} {a_zone.en}"
+    if code.is_unknown and code.floor.is_warning:
+        # unknown with a floor: the floor's advice applies at the least
+        f_code = config.advice.code[code.floor]  # type: ignore[index]
+        zh, en = f"{a_code.zh}至少{f_code.zh}{a_zone.zh}", f"{a_code.en} At least: {f_code.en} {a_zone.en}"
+    return LocationCode(code.level, exposure.zone, exposure.distance_m, seg.level, exposure.segment_ids, zh, en,
+                        code.floor, seg.floor)
 
 
 def location_code(config: RiskConfig, index: SeawallIndex, lon: float, lat: float,
-                  segment_levels: Mapping[str, Level]) -> LocationCode:
-    """The risk code of a point (resident's phone) given the segments' shown levels."""
+                  segment_levels: SegmentLevels) -> LocationCode:
+    """The risk code of a point (resident's phone) given the segments' shown statuses (Level or Status)."""
     return code_for(config, locate(index, lon, lat), segment_levels)

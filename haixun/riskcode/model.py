@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from haixun.riskcode.levels import Level
+from haixun.riskcode.levels import Level, Status
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -185,7 +185,13 @@ class TimeToThreshold:
 
 @dataclass(frozen=True, slots=True)
 class SegmentDecision:
-    """Raw decision for one segment at ``decided_at`` (before hysteresis)."""
+    """Raw decision for one segment at ``decided_at`` (before hysteresis).
+
+    ``raw_level``/``floor``: the raw status (``unknown`` with ``floor`` = worst known level, local
+    and official, when a key hazard is unknown; docs/riskcode.md "Unknown and its floor").
+    ``unknown_hazards``: key hazards unknown now. ``sensors_offline``: every sensor hazard
+    (storm tide, wave, wind) unknown; ``sensors_offline_since``: the newest reading of the
+    segment's stations (None: never any)."""
 
     segment_id: str
     raw_level: Level
@@ -200,3 +206,22 @@ class SegmentDecision:
     next_high_water: NextHighWater | None = None
     time_to_threshold: TimeToThreshold | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    floor: Level = Level.NONE
+    local_floor: Level = Level.NONE
+    official_level: Level = Level.NONE
+    unknown_hazards: tuple[str, ...] = ()
+    sensors_offline: bool = False
+    sensors_offline_since: datetime | None = None
+
+    @property
+    def raw(self) -> Status:
+        return Status(self.raw_level, self.floor)
+
+    @property
+    def local(self) -> Status:
+        return Status(self.local_level, self.local_floor)
+
+    @property
+    def official_only(self) -> bool:
+        """Sensors all offline while an official bulletin sets a warning colour."""
+        return self.sensors_offline and self.official_level.is_warning

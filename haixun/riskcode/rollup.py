@@ -7,6 +7,13 @@ segments that count) is computed once in ``AreaIndex.build``; per cycle only
 the matrix lookups run. Town = worst of its villages (its own polygon samples
 when it has no villages); city = worst town. Counts: villages and people
 (where population is known) per colour.
+
+Levels are statuses (docs/riskcode.md "Unknown and its floor"): a village in
+front of an unknown segment is "unknown, at least <floor>", a town or the city
+is unknown when any part is (unless red), with the highest floor. ``counts``
+and ``population`` count each area once under its shown level (``unknown``
+included); ``floor_counts`` / ``floor_population`` count each area under its
+floor colour, so "how many villages are at least orange" is never missed.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from shapely.ops import nearest_points
 
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.geometry import SeawallIndex, exposure_from_row
-from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.levels import Level, Status, combine
 
 ALL_LEVELS: tuple[Level, ...] = (Level.NONE, Level.UNKNOWN, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED)
 
@@ -75,9 +82,10 @@ def _exposure(seawall: SeawallIndex, area: AreaSpec, grid_m: float, max_samples:
     return AreaExposure(area, tuple(sorted(found)))
 
 
-def area_code(config: RiskConfig, area: AreaExposure, segment_levels: Mapping[str, Level]) -> Level:
-    return worst(
-        config.code(worst(segment_levels.get(s, Level.UNKNOWN) for s in segs), zone) for zone, segs in area.exposures
+def area_code(config: RiskConfig, area: AreaExposure, segment_levels: Mapping[str, Level | Status]) -> Status:
+    return combine(
+        config.code_status(combine(segment_levels.get(s, Level.UNKNOWN) for s in segs), zone)
+        for zone, segs in area.exposures
     )
 
 
@@ -86,9 +94,18 @@ class AreaLevel:
     level: Level
     counts: dict[str, int]
     population: dict[str, int]
+    floor: Level = Level.NONE
+    floor_counts: dict[str, int] | None = None
+    floor_population: dict[str, int] | None = None
+
+    @property
+    def status(self) -> Status:
+        return Status(self.level, self.floor)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level.value, "counts": dict(self.counts), "population": dict(self.population)}
+        return {"level": self.level.value, "floor": self.floor.value, "label": self.status.label,
+                "counts": dict(self.counts), "population": dict(self.population),
+                "floor_counts": dict(self.floor_counts or {}), "floor_population": dict(self.floor_population or {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,33 +119,39 @@ class Rollup:
                 "villages": {k: v.to_dict() for k, v in self.villages.items()}}
 
 
-def _tally(items: Sequence[tuple[Level, int | None]]) -> tuple[dict[str, int], dict[str, int]]:
+def _tally(items: Sequence[tuple[Status, int | None]]) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
     counts = {lv.value: 0 for lv in ALL_LEVELS}
     people = {lv.value: 0 for lv in ALL_LEVELS}
-    for lv, pop in items:
-        counts[lv.value] += 1
+    fcounts = {lv.value: 0 for lv in ALL_LEVELS if lv is not Level.UNKNOWN}
+    fpeople = {lv.value: 0 for lv in ALL_LEVELS if lv is not Level.UNKNOWN}
+    for st, pop in items:
+        counts[st.level.value] += 1
+        fcounts[st.floor.value] += 1
         if pop is not None:
-            people[lv.value] += pop
-    return counts, people
+            people[st.level.value] += pop
+            fpeople[st.floor.value] += pop
+    return counts, people, fcounts, fpeople
 
 
-def roll_up(config: RiskConfig, index: AreaIndex, segment_levels: Mapping[str, Level]) -> Rollup:
+def _area(st: Status, items: Sequence[tuple[Status, int | None]]) -> AreaLevel:
+    counts, people, fcounts, fpeople = _tally(items)
+    return AreaLevel(st.level, counts, people, st.floor, fcounts, fpeople)
+
+
+def roll_up(config: RiskConfig, index: AreaIndex, segment_levels: Mapping[str, Level | Status]) -> Rollup:
     villages: dict[str, AreaLevel] = {}
-    by_town: dict[str, list[tuple[Level, int | None]]] = {}
+    by_town: dict[str, list[tuple[Status, int | None]]] = {}
     for v in index.villages:
-        lv = area_code(config, v, segment_levels)
-        counts, people = _tally([(lv, v.area.population)])
-        villages[v.area.id] = AreaLevel(lv, counts, people)
-        by_town.setdefault(v.area.parent_id or "", []).append((lv, v.area.population))
+        st = area_code(config, v, segment_levels)
+        villages[v.area.id] = _area(st, [(st, v.area.population)])
+        by_town.setdefault(v.area.parent_id or "", []).append((st, v.area.population))
     towns: dict[str, AreaLevel] = {}
     for t in index.towns:
         items = by_town.get(t.area.id, [])
-        lv = worst(x for x, _ in items) if items else area_code(config, t, segment_levels)
+        st = combine(x for x, _ in items) if items else area_code(config, t, segment_levels)
         if not items:
-            items = [(lv, t.area.population)]
-        counts, people = _tally(items)
-        towns[t.area.id] = AreaLevel(lv, counts, people)
-    all_items = [x for items in by_town.values() for x in items] or [(t.level, None) for t in towns.values()]
-    counts, people = _tally(all_items)
-    city = worst([t.level for t in towns.values()] + [v.level for v in villages.values()])
-    return Rollup(AreaLevel(city, counts, people), towns, villages)
+            items = [(st, t.area.population)]
+        towns[t.area.id] = _area(st, items)
+    all_items = [x for items in by_town.values() for x in items] or [(t.status, None) for t in towns.values()]
+    city = combine([t.status for t in towns.values()] + [v.status for v in villages.values()])
+    return Rollup(_area(city, all_items), towns, villages)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from haixun.riskcode import hazards
 from haixun.riskcode.config import RiskConfig, WarningThresholds
-from haixun.riskcode.levels import Level, worst
+from haixun.riskcode.levels import Level, Status, worst
 from haixun.riskcode.model import (
     CameraEventInput,
     FeedItem,
@@ -224,16 +224,29 @@ def evaluate_segment(
     # 6. cameras
     reasons.extend(camera_reasons(config, segment.id, events, ot.q_lpsm if ot else None, now))
 
+    # Unknown and its floor (docs/riskcode.md): the floor is the worst KNOWN level; a key hazard
+    # that is unknown makes the segment "unknown, at least <floor>" (a known lower colour never
+    # hides it); unknown over a red floor is red.
     key = set(config.segment.key_hazards)
-    local = worst(r.level for r in reasons if r.level is not Level.UNKNOWN or r.hazard in key)
+    unknown_hazards = tuple(dict.fromkeys(r.hazard for r in reasons if r.level is Level.UNKNOWN and r.hazard in key))
+    local_floor = worst(r.level for r in reasons if r.level is not Level.UNKNOWN)
+    local = Status(Level.UNKNOWN, local_floor) if unknown_hazards else Status(local_floor)
+    sensor_hazards = ("storm_tide", "wave", "wind")
+    offline = all(r.level is Level.UNKNOWN for r in reasons if r.hazard in sensor_hazards)
+    last_seen = max((o.ts for st_id, q in ((segment.tide_station, "tide_level"), (segment.wave_station, "wave_height"),
+                                           (segment.wind_station, "wind_speed"), (segment.wind_station, "wind_gust"))
+                     if (o := obs.get(st_id, {}).get(q)) is not None and o.ts <= now), default=None)
 
     # 7. official inputs
     official = official_reasons(config, active_feeds, now)
     official_level = worst(r.level for r in official)
-    raw = worst([local, official_level])
+    floor = worst([local_floor, official_level])
+    raw = Status(Level.UNKNOWN, floor) if unknown_hazards else Status(floor)
     reasons.extend(official)
     return SegmentDecision(
-        segment_id=segment.id, raw_level=raw, local_level=local, hazards=tuple(reasons), decided_at=now,
+        segment_id=segment.id, raw_level=raw.level, local_level=local.level, hazards=tuple(reasons), decided_at=now,
+        floor=raw.floor, local_floor=local.floor, official_level=official_level, unknown_hazards=unknown_hazards,
+        sensors_offline=offline, sensors_offline_since=last_seen if offline else None,
         config_version=config.version,
         overtopping_lpsm=ot.q_lpsm if ot else None, freeboard_m=(ot.freeboard_m if ot else
                                                                 (segment.crest_level_m - water.value if water else None)),

@@ -16,7 +16,7 @@ from shapely.geometry import LineString, Polygon
 
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.dynamics import LevelState, active_override, step
-from haixun.riskcode.levels import Level
+from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import (
     CameraEventInput,
     FeedItem,
@@ -49,13 +49,25 @@ class SegmentState:
     held: LevelState
     shown: Level
     shown_since: datetime
+    shown_floor: Level = Level.NONE
+
+    def __post_init__(self) -> None:
+        st = Status(self.shown, self.shown_floor)
+        object.__setattr__(self, "shown", st.level)
+        object.__setattr__(self, "shown_floor", st.floor)
+
+    @property
+    def status(self) -> Status:
+        return Status(self.shown, self.shown_floor)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"held": self.held.to_dict(), "shown": self.shown.value, "shown_since": iso(self.shown_since)}
+        return {"held": self.held.to_dict(), "shown": self.shown.value, "shown_floor": self.shown_floor.value,
+                "shown_since": iso(self.shown_since)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentState:
-        return cls(LevelState.from_dict(d["held"]), Level(d["shown"]), datetime.fromisoformat(d["shown_since"]))
+        return cls(LevelState.from_dict(d["held"]), Level(d["shown"]), datetime.fromisoformat(d["shown_since"]),
+                   Level(d.get("shown_floor") or "none"))
 
 
 @dataclass(frozen=True)
@@ -63,16 +75,18 @@ class ShorelineState:
     """Carried from one cycle to the next (the engine may persist ``to_dict()``)."""
 
     segments: dict[str, SegmentState]
-    areas: dict[str, tuple[Level, datetime]]  # key "kind:id"
+    areas: dict[str, tuple[Status, datetime]]  # key "kind:id"
 
     def to_dict(self) -> dict[str, Any]:
         return {"segments": {k: v.to_dict() for k, v in self.segments.items()},
-                "areas": {k: {"level": lv.value, "since": iso(t)} for k, (lv, t) in self.areas.items()}}
+                "areas": {k: {"level": st.level.value, "floor": st.floor.value, "since": iso(t)}
+                          for k, (st, t) in self.areas.items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ShorelineState:
         return cls({k: SegmentState.from_dict(v) for k, v in d.get("segments", {}).items()},
-                   {k: (Level(v["level"]), datetime.fromisoformat(v["since"])) for k, v in d.get("areas", {}).items()})
+                   {k: (Status(Level(v["level"]), Level(v.get("floor") or "none")), datetime.fromisoformat(v["since"]))
+                    for k, v in d.get("areas", {}).items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +97,13 @@ class LevelChange:
     to_level: Level
     at: datetime
     reasons: tuple[HazardReason, ...] = ()
+    from_floor: Level | None = None
+    to_floor: Level = Level.NONE
 
     def to_dict(self) -> dict[str, Any]:
         return {"subject_kind": self.subject_kind, "subject_id": self.subject_id,
                 "from_level": self.from_level.value if self.from_level else None, "to_level": self.to_level.value,
+                "from_floor": self.from_floor.value if self.from_floor else None, "to_floor": self.to_floor.value,
                 "at": iso(self.at), "reasons": [r.to_dict() for r in self.reasons]}
 
 
@@ -97,6 +114,16 @@ class SegmentResult:
     since: datetime
     held: LevelState
     override: Override | None
+    floor: Level = Level.NONE  # shown floor ("unknown, at least <floor>"); == level when level is a colour
+
+    def __post_init__(self) -> None:
+        st = Status(self.level, self.floor)
+        object.__setattr__(self, "level", st.level)
+        object.__setattr__(self, "floor", st.floor)
+
+    @property
+    def status(self) -> Status:
+        return Status(self.level, self.floor)
 
     @property
     def reasons(self) -> tuple[HazardReason, ...]:
@@ -114,9 +141,14 @@ class SegmentResult:
         if self.held.below_since is not None and self.held.pending_max is not None:
             pending = {"to": self.held.pending_max.value, "below_since": iso(self.held.below_since)}
         return {
-            "level": self.level.value, "raw_level": d.raw_level.value, "since": iso(self.since),
-            "held_level": self.held.level.value, "local_level": d.local_level.value,
-            "official_level": d.extra.get("official_level", "none"),
+            "level": self.level.value, "floor": self.floor.value, "label": self.status.label,
+            "raw_level": d.raw_level.value, "raw_floor": d.floor.value, "since": iso(self.since),
+            "held_level": self.held.level.value, "held_floor": self.held.floor.value,
+            "local_level": d.local_level.value, "local_floor": d.local_floor.value,
+            "official_level": d.official_level.value,
+            "unknown_hazards": list(d.unknown_hazards),
+            "sensors_offline": d.sensors_offline, "sensors_offline_since": iso(d.sensors_offline_since),
+            "official_only": d.official_only,
             "decided_at": iso(d.decided_at), "config_version": d.config_version,
             "hazards": [r.to_dict() for r in self.reasons],
             "overtopping_lpsm": None if d.overtopping_lpsm is None else round(d.overtopping_lpsm, 4),
@@ -145,7 +177,12 @@ class ShorelineResult:
 
     @property
     def segment_levels(self) -> dict[str, Level]:
+        """Shown levels (``unknown`` without its floor: use ``segment_statuses`` to compare severity)."""
         return {k: v.level for k, v in self.segments.items()}
+
+    @property
+    def segment_statuses(self) -> dict[str, Status]:
+        return {k: v.status for k, v in self.segments.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """Snapshot body fields of docs/state.md (segments, areas, config_version, at)."""
@@ -175,6 +212,13 @@ def feeds_for_segment(feeds: Sequence[FeedItem], segment: SegmentSpec, line: Lin
     return out
 
 
+def _explains(r: HazardReason, shown: Status) -> bool:
+    """Reasons kept with a level change: the unknown ones when unknown, and those at or above the floor."""
+    if r.level is Level.UNKNOWN:
+        return shown.is_unknown
+    return r.level.rank >= max(shown.floor.rank, Level.BLUE.rank)
+
+
 def evaluate_shoreline(
     config: RiskConfig,
     segments: Sequence[SegmentSpec],
@@ -196,33 +240,35 @@ def evaluate_shoreline(
         decision = evaluate_segment(config, seg, inputs.observations, inputs.tide_predictions.get(seg.tide_station),
                                     events, seg_feeds, now, inputs.wave_period_kinds)
         before = prev.segments.get(seg.id) if prev else None
-        held, _ = step(before.held if before else None, decision.raw_level, now, config.hysteresis.dwell_s)
+        held, _ = step(before.held if before else None, decision.raw, now, config.hysteresis.dwell_s)
         ovr = active_override(inputs.overrides, seg.id, now)
-        shown = ovr.level if ovr is not None else held.level
-        if before is None or before.shown is not shown:
+        shown = Status(ovr.level) if ovr is not None else held.status
+        if before is None or before.status != shown:
             since = now
         else:
             since = before.shown_since
-        state = SegmentState(held, shown, since)
+        state = SegmentState(held, shown.level, since, shown.floor)
         seg_states[seg.id] = state
-        result = SegmentResult(decision, shown, since, held, ovr)
+        result = SegmentResult(decision, shown.level, since, held, ovr, shown.floor)
         results[seg.id] = result
-        if before is None or before.shown is not shown:
-            changes.append(LevelChange("segment", seg.id, before.shown if before else None, shown, now,
-                                       tuple(r for r in result.reasons if r.level.rank >= max(shown.rank, 1))))
+        if before is None or before.status != shown:
+            changes.append(LevelChange("segment", seg.id, before.shown if before else None, shown.level, now,
+                                       tuple(r for r in result.reasons if _explains(r, shown)),
+                                       before.shown_floor if before else None, shown.floor))
     rollup = None
-    area_states: dict[str, tuple[Level, datetime]] = {}
+    area_states: dict[str, tuple[Status, datetime]] = {}
     if areas is not None:
-        rollup = roll_up(config, areas, {k: v.level for k, v in results.items()})
-        subjects = [("city", "city", rollup.city.level)]
-        subjects += [("town", k, v.level) for k, v in rollup.towns.items()]
-        subjects += [("village", k, v.level) for k, v in rollup.villages.items()]
-        for kind, sid, lv in subjects:
+        rollup = roll_up(config, areas, {k: v.status for k, v in results.items()})
+        subjects = [("city", "city", rollup.city.status)]
+        subjects += [("town", k, v.status) for k, v in rollup.towns.items()]
+        subjects += [("village", k, v.status) for k, v in rollup.villages.items()]
+        for kind, sid, st in subjects:
             key = f"{kind}:{sid}"
             old = prev.areas.get(key) if prev else None
-            if old is None or old[0] is not lv:
-                area_states[key] = (lv, now)
-                changes.append(LevelChange(kind, sid, old[0] if old else None, lv, now))
+            if old is None or old[0] != st:
+                area_states[key] = (st, now)
+                changes.append(LevelChange(kind, sid, old[0].level if old else None, st.level, now, (),
+                                           old[0].floor if old else None, st.floor))
             else:
                 area_states[key] = old
     return ShorelineResult(now, config.version, results, rollup, {k: t for k, (_, t) in area_states.items()},

@@ -14,8 +14,8 @@ from psycopg.rows import dict_row
 
 from haixun.api.cap import CAP_NS
 from haixun.api.geo import ServedGeography, polygon_rings_latlon
-from haixun.api.risk import level_of
-from haixun.riskcode.levels import Level, parse_level, worst
+from haixun.api.risk import status_of
+from haixun.riskcode.levels import Level, Status, parse_level, worst
 
 SENDER = "haixun@pinghu.jiaxing.zj.cn"
 CAP_LOCK = (0x6861_6978, 29)   # serialises issuing across API processes
@@ -45,7 +45,11 @@ def cap_time(ts: datetime) -> str:
 
 def warned_areas(geo: ServedGeography, state: dict[str, Any]) -> list[WarnedArea]:
     """Villages at a warning level; towns when no village entry exists (towns
-    from their segments when the engine publishes no area entries)."""
+    from their segments when the engine publishes no area entries).
+
+    An area that is "unknown, at least <floor>" is warned at its floor (the
+    floor is known for certain): a red bulletin with offline sensors still
+    gives a CAP red, never nothing (docs/riskcode.md "Unknown and its floor")."""
     areas = state.get("areas") or {}
     for kind, entries, known in (("village", areas.get("villages") or {}, geo.villages),
                                  ("town", areas.get("towns") or {}, geo.towns)):
@@ -53,14 +57,14 @@ def warned_areas(geo: ServedGeography, state: dict[str, Any]) -> list[WarnedArea
             continue
         out = []
         for aid, e in sorted(entries.items()):
-            lv = level_of(e)
+            lv = status_of(e).floor
             if aid in known and lv.is_warning:
                 out.append(WarnedArea(kind, aid, lv, _observed(e, lv)))
         return out
     segs = state.get("segments") or {}
     by_town: dict[str, list[tuple[Level, bool]]] = {}
     for sid, seg in geo.segments.items():
-        lv = level_of(segs.get(sid))
+        lv = status_of(segs.get(sid)).floor
         if lv.is_warning:
             by_town.setdefault(seg.town_id, []).append((lv, _observed(segs[sid], lv)))
     out = []
@@ -74,7 +78,9 @@ def warned_areas(geo: ServedGeography, state: dict[str, Any]) -> list[WarnedArea
 
 def _observed(entry: dict[str, Any], level: Level) -> bool:
     try:
-        return parse_level(str(entry.get("raw_level", "none"))).rank >= level.rank
+        raw = parse_level(str(entry.get("raw_level", "none")))
+        floor = parse_level(str(entry.get("raw_floor") or entry.get("floor") or "none")) if raw is Level.UNKNOWN else raw
+        return floor is not Level.UNKNOWN and Status(floor).at_least(level)
     except ValueError:
         return False
 
