@@ -50,7 +50,7 @@ async def test_engine_and_api_agree_on_leader_alarms_and_feeds(settings: Setting
 
                 async with websockets.connect(api.ws + "/ws/live") as ws:
                     # the engine's level change -> NOTIFY haixun_alarm -> an "alarm"/"new" message on /ws/live
-                    write_readings(conn, "XB-M01", utcnow(), {"tide_level": 6.25})
+                    write_readings(conn, "XB-M01", utcnow(), {"tide_level": 4.45})
                     m = await _alarm(ws, "PH01")
                     assert m["event"] == "new" and m["alarm"]["to_level"] == "orange"
                     lc_id = conn.execute("SELECT max(id) FROM level_changes WHERE subject_id = 'PH01'").fetchone()[0]

@@ -28,7 +28,7 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             assert (level, raw) == ("none", "none")
             first = conn.execute("SELECT seq, kind, body FROM state_log ORDER BY seq LIMIT 1").fetchone()
             assert first[1] == "snapshot" and len(first[2]["segments"]) == 27
-            assert first[2]["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 4.0
+            assert first[2]["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 2.2
             # tier roll-up: the city, 3 towns and 13 villages of the geography, with counts
             areas = first[2]["areas"]
             assert set(areas) == {"city", "towns", "villages"}
@@ -37,8 +37,8 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             kinds = dict(conn.execute("SELECT subject_kind, count(*) FROM current_levels GROUP BY 1").fetchall())
             assert kinds == {"segment": 27, "village": 13, "town": 3, "city": 1}
 
-            # the tide rises above PH01's orange warning tide level (6.1 m)
-            write_readings(conn, "XB-M01", utcnow(), {"tide_level": 6.25})
+            # the tide rises above PH01's orange warning tide level (4.3 m)
+            write_readings(conn, "XB-M01", utcnow(), {"tide_level": 4.45})
             row = await wait_for(lambda: conn.execute(
                 "SELECT seq, kind, body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'orange'"
                 " ORDER BY seq LIMIT 1").fetchone())
@@ -47,13 +47,13 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
             entry = body["segments"]["PH01"]
             assert entry["raw_level"] == "orange"
             storm = [h for h in entry["hazards"] if h["hazard"] == "storm_tide"][0]
-            assert storm["level"] == "orange" and storm["value"] == 6.25 and storm["threshold"] == 6.1
+            assert storm["level"] == "orange" and storm["value"] == 4.45 and storm["threshold"] == 4.3
             lat = {k: datetime.fromisoformat(v) for k, v in body["latency"].items()}
             assert set(lat) == {"sensor_ts", "received_at", "stored_at", "decided_at"}
             assert lat["sensor_ts"] <= lat["received_at"] <= lat["stored_at"] <= lat["decided_at"]
             print(f"received -> decided {(lat['decided_at'] - lat['received_at']).total_seconds() * 1000:.0f} ms")
             assert (lat["decided_at"] - lat["received_at"]).total_seconds() < 2.0
-            assert body["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 6.25
+            assert body["stations"]["XB-M01"]["latest"]["tide_level"]["value"] == 4.45
             # only changed subjects go into a delta (PH01 and whatever shares XB-M01)
             assert "PH27" not in body["segments"]
 

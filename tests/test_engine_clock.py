@@ -34,7 +34,7 @@ async def test_replay_clock_drives_staleness_dwell_and_state_time(settings):
     replay = settings.model_copy(update={"clock_spec": clock.spec(), "engine_interval_s": 0.5})
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
-        tide = [4.0]
+        tide = [2.2]
         stop = asyncio.Event()
         feeder_conn = psycopg.connect(settings.database_url, autocommit=True)
         feeder = asyncio.create_task(_keep_fresh(feeder_conn, replay.clock, tide, stop))
@@ -49,11 +49,11 @@ async def test_replay_clock_drives_staleness_dwell_and_state_time(settings):
                 assert body["stations"]["XB-M01"]["age_s"] < 10 * SPEED
                 assert datetime.fromisoformat(body["latency"]["decided_at"]).year == utcnow().year  # wall
 
-                tide[0] = 6.25  # above PH01's orange warning tide level
-                write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 6.25})
+                tide[0] = 4.45  # above PH01's orange warning tide level
+                write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 4.45})
                 await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "orange")
-                tide[0] = 4.0
-                write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 4.0})
+                tide[0] = 2.2
+                write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 2.2})
                 dropped = time.monotonic()
                 await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
                 # held for dwell_s of simulated time = 1800 / SPEED wall seconds, no longer

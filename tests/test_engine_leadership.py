@@ -46,7 +46,7 @@ async def test_standby_takes_over_within_seconds_when_leader_session_dies(settin
             assert snap[0] > seq_a
             # the old leader no longer computes (it is a standby now: b holds the lock)
             cycles_a = a.cycles_done
-            write_readings(conn, "XB-M01", utcnow(), {"tide_level": 4.1})
+            write_readings(conn, "XB-M01", utcnow(), {"tide_level": 2.3})
             await asyncio.sleep(0.5)
             assert a.cycles_done == cycles_a and not a.is_leader
         finally:
@@ -67,7 +67,7 @@ async def test_hysteresis_survives_leader_change(settings):
         insert_geography_stations(conn)
         conn.execute("INSERT INTO threshold_versions (version, format, body, sha256, active, created_by)"
                      " VALUES ('test-dwell', 'toml', %s, 'x', true, 'test')", (_config_with_dwell(dwell),))
-        calm(conn, utcnow(), tide=6.25)  # orange at PH01
+        calm(conn, utcnow(), tide=4.45)  # orange at PH01
         a = EngineService(settings, options=FAST)
         await a.start()
         await asyncio.wait_for(a.leading.wait(), 5)
@@ -75,7 +75,7 @@ async def test_hysteresis_survives_leader_change(settings):
         orange_since = current_level(conn, "segment", "PH01")[2]
 
         # the water falls: raw none, the shown level is held for the dwell time
-        calm(conn, utcnow(), tide=4.0)
+        calm(conn, utcnow(), tide=2.2)
         await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
         level, _, since, decision = current_level(conn, "segment", "PH01")
         below_since = decision["state"]["held"]["below_since"]

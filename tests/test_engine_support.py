@@ -57,7 +57,7 @@ def write_readings(conn: psycopg.Connection, station: str, ts: datetime, values:
                 {"stations": [station], "n": len(values), "max_received_at": received.isoformat()}),))
 
 
-def calm(conn: psycopg.Connection, ts: datetime, tide: float = 4.0) -> None:
+def calm(conn: psycopg.Connection, ts: datetime, tide: float = 2.2) -> None:
     """Fresh calm readings for the PH01 stations (tide/wind XB-M01, waves ZP-B01)."""
     write_readings(conn, "XB-M01", ts, {"tide_level": tide, "wind_speed": 3.0, "wind_gust": 5.0})
     write_readings(conn, "ZP-B01", ts, {"wave_height": 0.4, "wave_period": 4.0})

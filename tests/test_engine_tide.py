@@ -23,7 +23,7 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 def astro(t: datetime) -> float:
     h = (t - EPOCH).total_seconds() / 3600.0
-    return 3.0 + 2.0 * math.cos(2 * math.pi * h / M2_H - 0.7) + 0.5 * math.cos(2 * math.pi * h / S2_H - 1.9)
+    return 1.2 + 2.0 * math.cos(2 * math.pi * h / M2_H - 0.7) + 0.5 * math.cos(2 * math.pi * h / S2_H - 1.9)
 
 
 def insert_history(conn: psycopg.Connection, station: str, start: datetime, end: datetime) -> int:
@@ -86,11 +86,11 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
     water and time to threshold for the station's segments."""
     now = datetime.now(UTC).replace(microsecond=0)
     options = replace(FAST, tide_check_every_s=0.5)
-    spring_hw = now + timedelta(hours=3)  # M2 and S2 in phase 3 h from now: 5.5 m astronomical
+    spring_hw = now + timedelta(hours=3)  # M2 and S2 in phase 3 h from now: 3.7 m astronomical (CN1985)
 
     def astro(t: datetime) -> float:
         h = (t - spring_hw).total_seconds() / 3600.0
-        return 3.0 + 2.0 * math.cos(2 * math.pi * h / M2_H) + 0.5 * math.cos(2 * math.pi * h / S2_H)
+        return 1.2 + 2.0 * math.cos(2 * math.pi * h / M2_H) + 0.5 * math.cos(2 * math.pi * h / S2_H)
 
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
@@ -131,7 +131,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
             tide_h = {h["hazard"]: h for h in seg["hazards"]}
             assert tide_h["storm_tide_forecast"]["level"] != "unknown"
             assert "surge unknown" not in tide_h["storm_tide"]["detail"]
-            # now 3.9 m (below blue 5.1 m), the flood towards the 5.5 m + surge high water crosses blue
+            # now 2.1 m (below blue 3.3 m CN1985), the flood towards the 3.7 m + surge high water crosses blue
             ttt = seg["time_to_threshold"]
             assert ttt is not None and ttt["level"] == "blue"
             assert now < datetime.fromisoformat(ttt["at"]) < spring_hw

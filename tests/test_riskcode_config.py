@@ -42,7 +42,7 @@ def test_from_dict_round_trip_equals_file() -> None:
     ("edit", "expected"),
     [
         (lambda d: d["wave"]["thresholds_m"].update(orange=3.0), "wave.thresholds_m: thresholds not increasing: orange=3.0 must be > yellow=3.5"),
-        (lambda d: d["storm_tide"]["default_warning_levels_m"].update(red=5.9), "storm_tide.default_warning_levels_m: thresholds not increasing: red=5.9"),
+        (lambda d: d["storm_tide"]["default_warning_levels_m"].update(red=4.1), "storm_tide.default_warning_levels_m: thresholds not increasing: red=4.1"),
         (lambda d: d["overtopping"]["limits"].update(blue=[1.0, 0.0, 0.03]), "overtopping.limits.blue.1: Input should be greater than 0"),
         (lambda d: d["overtopping"]["limits"].update(orange=[75.0, 0.5, 5.0]), "overtopping.limits: thresholds not increasing: orange=0.5"),
         (lambda d: d["overtopping"]["tm10_factor"].pop("Tp"), "overtopping.tm10_factor: missing factor for ['Tp']"),

@@ -59,8 +59,8 @@ def ago(minutes: float):
 # spike above 1 m, as it should: the scenarios rise at a realistic rate.
 
 def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) -> None:
-    # 3 min ago PH01's gauge XB-M01 read 5.95 m: yellow (PH01: 5.1 / 5.6 / 6.1 / 6.6 m)
-    stack.publish_calm(ago(3), XB_M01={"tide_level": 5.95})
+    # 3 min ago PH01's gauge XB-M01 read 4.15 m: yellow (PH01: 3.3 / 3.8 / 4.3 / 4.8 m CN1985)
+    stack.publish_calm(ago(3), XB_M01={"tide_level": 4.15})
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors = page_errors(page)
     page.goto(stack.base + "/screen")
@@ -77,8 +77,8 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
     seq_before = int(page.locator("body").get_attribute("data-seq"))
 
     shot(page, "screen-yellow")
-    # now it reads 6.2 m, above PH01's orange warning tide level (6.1 m)
-    stack.publish({"XB-M01": {"tide_level": 6.2}})
+    # now it reads 4.4 m, above PH01's orange warning tide level (4.3 m)
+    stack.publish({"XB-M01": {"tide_level": 4.4}})
     expect(ph01).to_have_attribute("data-level", "orange", timeout=LEVEL_WAIT_MS)
     assert int(page.locator("body").get_attribute("data-seq")) > seq_before
     # the level word is written on the map next to the run of orange segments
@@ -91,7 +91,7 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
     pushed = float(lat.get_attribute("data-pushed-s"))
     assert 0 <= pushed < 30
     # the station box shows the new value
-    expect(page.locator('[data-layer="station"][data-id="XB-M01"] .station-val')).to_contain_text("6.20")
+    expect(page.locator('[data-layer="station"][data-id="XB-M01"] .station-val')).to_contain_text("4.40")
     # the tier table counts the orange segment
     n_orange = page.locator('[data-layer="seawall_segment"][data-level="orange"]').count()
     assert n_orange >= 1
@@ -140,7 +140,7 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
 def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack: Stack, browser) -> None:
     # 20 days of hourly history at XB-M01 (a backfill): the engine fits a model within seconds
     spring_hw = utcnow() + timedelta(hours=3)
-    astro = ("3 + 2 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12.4206012)"
+    astro = ("1.2 + 2 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12.4206012)"
              " + 0.5 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12)")
     stack.sql("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at) SELECT 'XB-M01', 'tide_level', t, "
               + astro + ", 1, now() FROM generate_series(now() - interval '20 days', now() - interval '1 hour',"
@@ -173,7 +173,7 @@ def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack:
 
 
 def test_screen_reconnects_with_since_and_catches_up(stack: Stack, browser) -> None:
-    stack.publish_calm(ago(5), ZP_T01={"tide_level": 6.25})  # PH06-PH08 orange
+    stack.publish_calm(ago(5), ZP_T01={"tide_level": 4.45})  # PH06-PH08 orange
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     errors = page_errors(page)
     urls: list[str] = []
@@ -184,8 +184,8 @@ def test_screen_reconnects_with_since_and_catches_up(stack: Stack, browser) -> N
     seq = int(page.locator("body").get_attribute("data-seq"))
 
     def while_down() -> None:
-        # the engine keeps deciding while the API is away: PH07's gauge goes above red (6.6 m)
-        stack.publish({"ZP-T01": {"tide_level": 6.7}})
+        # the engine keeps deciding while the API is away: PH07's gauge goes above red (4.8 m)
+        stack.publish({"ZP-T01": {"tide_level": 4.9}})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if stack.sql("SELECT 1 FROM state_log WHERE body->'segments'->'PH07'->>'level' = 'red'"):
@@ -211,7 +211,7 @@ def _risk(stack: Stack, lat: float, lon: float) -> dict:
 
 
 def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
-    stack.publish_calm(ago(5), ZP_T01={"tide_level": 6.25})  # PH06-PH08 (Zhapu) orange
+    stack.publish_calm(ago(5), ZP_T01={"tide_level": 4.45})  # PH06-PH08 (Zhapu) orange
     near, inland = (30.6058, 121.0911), (30.64, 121.07)
     deadline = time.monotonic() + 30
     while _risk(stack, *near)["code"] != "orange":
@@ -259,7 +259,7 @@ def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
             assert page.evaluate("document.documentElement.lang") == "en"
             shot(page, "resident-near-en", full_page=True)
             # live: the tide keeps rising to red at ZP-T01 -> the page turns red by itself over /ws/risk
-            stack.publish({"ZP-T01": {"tide_level": 6.7}})
+            stack.publish({"ZP-T01": {"tide_level": 4.9}})
             expect(card).to_have_attribute("data-level", "red", timeout=LEVEL_WAIT_MS)
         assert not errors, errors
         ctx.close()

@@ -44,7 +44,7 @@ STATIONS = {f["properties"]["id"]: f["properties"] for f in GEOJSON["features"]
             if f["properties"]["layer"] == "station"}
 SEGMENTS = {f["properties"]["id"]: f for f in GEOJSON["features"] if f["properties"]["layer"] == "seawall_segment"}
 
-CALM = {"tide_level": 3.0, "wind_speed": 4.0, "wind_gust": 6.0, "wind_dir": 90.0, "air_pressure": 1012.0,
+CALM = {"tide_level": 1.2, "wind_speed": 4.0, "wind_gust": 6.0, "wind_dir": 90.0, "air_pressure": 1012.0,
         "wave_height": 0.5, "wave_period": 4.0, "water_temperature": 26.0, "rainfall": 0.0,
         "air_temperature": 28.0, "visibility": 10000.0}
 

@@ -29,7 +29,7 @@ from shapely.ops import substring
 
 from haixun.data.projection import PINGHU, LocalProjection
 
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 SEGMENT_COUNT = 27
 COASTAL_DEPTH_M = 7_000.0      # coastal towns reach this far inland
 FRONT_DEPTH_M = 3_000.0        # front-row villages (next to the wall)
@@ -69,7 +69,9 @@ CREST_CONTROL: tuple[tuple[float, float], ...] = (
 SOURCES = [
     "Domain brief (docs: /work/shared/domain/README.md): geography anchors Zhapu 30.6058N 121.0911E, "
     "Jiulongshan ~30.595N 121.14E, Dushangang ~30.63N 121.20E, Jinshan border ~30.67N 121.26E, "
-    "Haiyan border ~30.57N 121.03E; default warning tide levels blue 5.0/yellow 5.5/orange 6.0/red 6.5 m CN1985 (assumption)",
+    "Haiyan border ~30.57N 121.03E; height datum: CN1985 zero = Qingdao mean sea level 1952-1979, Hangzhou Bay "
+    "lows are negative on it",
+    "Datum conversion table (1985 national height datum): Wusong = CN1985 + 1.717 m, Huanghai 1956 = CN1985 + 0.029 m",
     "平湖市海洋灾害智防试点项目 news report (晓海讯): 27 km shoreline, thermal PTZ cameras, starlight dome cameras, "
     "tide/wind/wave stations",
     "GB/T 17839-2011 警戒潮位核定规范 (meaning of the four warning tide levels; values not published for Pinghu)",
@@ -80,13 +82,17 @@ SOURCES = [
 ASSUMPTIONS = [
     "Seawall crest line is a plausible line through the anchor points (smoothed, ~7 vertices per km), not a survey; "
     "expect 100-500 m position errors.",
-    "Seawall sections: 100-year standard seawall with a wave wall; crest (top of the wave wall) 9.7-10.3 m CN1985 "
-    "on sloped dikes, 9.4 m on the port quay walls, 9.8-9.9 m at Jiulongshan; armoured slopes with a berm folded into "
+    "Seawall sections: 100-year standard seawall with a wave wall; crest (top of the wave wall) 7.9-8.5 m CN1985 "
+    "on sloped dikes, 7.6 m on the port quay walls, 8.0-8.1 m at Jiulongshan; armoured slopes with a berm folded into "
     "an average slope 1:3-1:4; EurOtop roughness gamma_f 0.75 (concrete blocks, west), 0.60 (rock, east), 0.55 "
-    "(rock, headland), 1.0 (quay walls); toes on the upper tidal flat +0.6..+2.2 m (quay walls -2 m); "
+    "(rock, headland), 1.0 (quay walls); toes on the upper tidal flat -1.2..+0.4 m (quay walls -3.8 m, headland -0.3 m); "
     "order-of-magnitude assumptions, not design values (reasoning in build_geojson.py).",
-    "Warning tide levels: blue 5.0 / yellow 5.5 / orange 6.0 / red 6.5 m CN1985 with +/-0.1 m along the coast "
-    "(higher up-bay, west); the official Pinghu values were not found: ASSUMPTION, edit when known.",
+    "Warning tide levels: blue 3.2 / yellow 3.7 / orange 4.2 / red 4.7 m CN1985 with +/-0.1 m along the coast "
+    "(higher up-bay, west), consistent with a tide of mean level +0.2 m and spring high waters 2.7-3.2 m CN1985; "
+    "the domain brief's 5.0-6.5 m belong to a tide about 1.8 m higher; official Pinghu values were not found: "
+    "ASSUMPTION, edit when known.",
+    "Station datums: every station reports on CN1985 except the Huanggu tide gauge HG-T01 (Wusong datum, offset "
+    "-1.717 m to CN1985, ASSUMPTION); ingest converts readings to CN1985 (haixun/data/datum.py).",
     "Vertical walls at the Zhapu and Dushangang port frontages; slope_tan = 10.0 is a placeholder for them "
     "(ignored for vertical walls).",
     "Station, camera, shelter and road positions and names are illustrative; gateway ids are invented.",
@@ -95,7 +101,7 @@ ASSUMPTIONS = [
     "Populations are order-of-magnitude estimates; community contacts are samples with fake numbers.",
     "Served area (land_boundary) = the coastal towns (Zhapu, Dushangang) plus a ~300 m foreshore strip seaward of "
     "the wall; the inland town is included as a town so inland points resolve, but is outside the served area.",
-    "Ground levels of road low points (3.2-4.6 m CN1985) are assumptions.",
+    "Ground levels of road low points (1.4-2.8 m CN1985) are assumptions.",
 ]
 
 
@@ -336,6 +342,24 @@ def build_villages(ctx: Context) -> tuple[list[dict[str, Any]], dict[str, Polygo
     return features, polys
 
 
+# Height datum (issue 13). Every level in this file (crest, toe, warning tide levels, ground
+# levels) is on the WARNING DATUM, the 1985 national height datum (CN1985), whose zero is the
+# Qingdao mean sea level 1952-1979: a Hangzhou Bay tide swings above and below it (lows are
+# negative). 1.1.0 had its levels on a datum about 1.8 m lower (mean tide +2.0 m): 1.3.0
+# re-bases every level by LEVEL_REBASE_M, so the In-fa replay's warnings are unchanged.
+WARNING_DATUM = "CN1985"
+LEVEL_REBASE_M = -1.8
+# Warning tide levels (m CN1985), ASSUMPTION (official Pinghu values not public): the brief's
+# 5.0/5.5/6.0/6.5 are on the old ~+2 m tide; re-based: blue 3.2 (just above the spring high
+# waters of the re-based tide, ~2.7-3.2 m), yellow 3.7, orange 4.2 (spring high water +
+# about 1.2 m surge, In-fa's overnight high water at Zhapu), red 4.7. +/-0.1 m along the coast.
+WARNING_LEVELS_BASE_M = {"blue": 3.2, "yellow": 3.7, "orange": 4.2, "red": 4.7}
+# Datum each station REPORTS its levels on and the offset to add to a reading to get CN1985.
+# Default: CN1985 (offset 0). Huanggu, at the Shanghai (Jinshan) border, reports on the Wusong
+# datum: Wusong = CN1985 + 1.717 m (common conversion table, 1985 national height datum vs
+# Wusong; local values differ by a few cm: ASSUMPTION until the gauge's levelling is known).
+STATION_DATUMS: dict[str, tuple[str, float]] = {"HG-T01": ("Wusong", -1.717)}
+
 # station id -> (kind, zh, en, anchor or chainage, landward offset m, gateway, elevation_m)
 STATIONS: dict[str, tuple[str, str, str, str | float, float, str, float]] = {
     "XB-M01": ("multi", "乍浦西（海盐界）综合站", "Zhapu West (Haiyan border) multi-sensor station", 700.0, -25.0, "gw-zp-west", -3.0),
@@ -385,11 +409,12 @@ def build_stations(ctx: Context) -> list[dict[str, Any]]:
     for sid, p in station_points(ctx).items():
         kind, zh, en, _where, _off, gateway, elevation = STATIONS[sid]
         period = {"wave_period_kind": WAVE_PERIOD_KIND[sid]} if "wave_period" in QUANTITIES_BY_KIND[kind] else {}
+        datum, offset = STATION_DATUMS.get(sid, (WARNING_DATUM, 0.0))
         features.append(feature("station", sid, to_geojson(p, ctx.proj), {
             "kind": kind, "name": zh, "name_en": en, "quantities": QUANTITIES_BY_KIND[kind],
             "segment_id": f"PH{nearest_segment(ctx, p) + 1:02d}", "gateway_id": gateway, "elevation_m": elevation,
-            **period,
-        }, ["geometry", "elevation_m", "gateway_id"]))
+            "datum": datum, "datum_offset_m": offset, **period,
+        }, ["geometry", "elevation_m", "gateway_id", "datum_offset_m"]))
     return features
 
 
@@ -414,22 +439,23 @@ def _station_for(ctx: Context, seg: LineString, quantity: str) -> str:
 #   standard (as on the neighbouring Jinshan, Shanghai, bank: 100-year high water plus
 #   force 11-12 waves, now being raised to 200-year): a sloped dike whose crest carries a
 #   wave wall. ``crest_level_m`` is the top of that wave wall (EurOtop's Rc is measured to
-#   the highest point water must pass): 100-year high water (~7 m CN1985, above the
-#   assumed red warning level 6.5 m) + ~3 m for wave run-up = 9.7-10.3 m.
+#   the highest point water must pass): 100-year high water (~5.2 m CN1985, above the
+#   assumed red warning level 4.7 m) + ~3 m for wave run-up = 7.9-8.5 m (1.3.0 re-based).
 # * Seaward slopes are armoured (concrete blocks / grouted or placed rock, a berm at about
 #   the mean high water): EurOtop 2018 roughness gamma_f 0.75 (ribbed/stepped concrete
 #   blocks, table 5.1 order) in the west, 0.60 (rock armour on an impermeable core, table 6.2
 #   0.55-0.60) in the east. The berm is folded into an average slope of 1:3-1:4
 #   (tan 0.25-0.333), because the geography has no berm field.
 # * The wall stands on the upper tidal flat: toe (front of the toe protection) at
-#   +0.6..+1.4 m in the west (steeper, scoured foreshore off Zhapu) and +1.4..+2.2 m in the
-#   east (wider Dushangang flats). So waves at the toe are depth-limited (Hs <= 0.55 x depth).
-# * Port frontages (Zhapu, Dushangang): vertical quay walls with a parapet, crest 9.4 m,
-#   toe -2 m (dredged berths), smooth concrete (gamma_f 1).
-# * Jiulongshan headland: rock-armoured dike on a rocky platform (toe +1.5 m), gamma_f 0.55.
-PORT_WALL = (9.4, 10.0, -2.0, 0.05, 1.0)          # crest, slope_tan (placeholder), toe, foreshore, gamma_f
-HEADLAND_DIKE = (9.8, 0.333, 1.5, 0.03, 0.55)
-DIKE_CREST_M, DIKE_CREST_SPREAD_M = 10.0, 0.3
+#   -1.2..-0.4 m in the west (steeper, scoured foreshore off Zhapu) and -0.4..+0.4 m in the
+#   east (wider Dushangang flats), CN1985 (1.1.0: +0.6..+2.2 m on the old datum). So waves at the toe are depth-limited (Hs <= 0.55 x depth).
+# * Port frontages (Zhapu, Dushangang): vertical quay walls with a parapet, crest 7.6 m,
+#   toe -3.8 m (dredged berths), smooth concrete (gamma_f 1).
+# * Jiulongshan headland: rock-armoured dike on a rocky platform (toe -0.3 m), gamma_f 0.55.
+# 1.3.0: every level re-based by LEVEL_REBASE_M (see below); the numbers here are the re-based ones.
+PORT_WALL = (7.6, 10.0, -3.8, 0.05, 1.0)          # crest, slope_tan (placeholder), toe, foreshore, gamma_f
+HEADLAND_DIKE = (8.0, 0.333, -0.3, 0.03, 0.55)
+DIKE_CREST_M, DIKE_CREST_SPREAD_M = 8.2, 0.3
 DIKE_GAMMA_F_WEST, DIKE_GAMMA_F_EAST = 0.75, 0.60
 # Berm and wave wall (1.2.0; ASSUMPTIONS, no design drawings): Zhejiang standard seawalls carry
 # a wave-dissipating berm (消浪平台) on the seaward slope and a vertical wave wall (防浪墙) on the
@@ -460,12 +486,12 @@ def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
         west = fraction < 0.5
         crest_level = round(DIKE_CREST_M + DIKE_CREST_SPREAD_M * math.sin(1.3 * i), 1)
         slope = (0.286, 0.25, 0.286, 0.333)[i % 4] if west else (0.25, 0.286)[i % 2]
-        toe = round(1.0 + 0.4 * math.cos(0.9 * i), 1) if west else round(1.8 + 0.4 * math.sin(0.7 * i), 1)
+        toe = round(-0.8 + 0.4 * math.cos(0.9 * i), 1) if west else round(0.0 + 0.4 * math.sin(0.7 * i), 1)
         foreshore = 0.02 if west else 0.01
         gamma_f = DIKE_GAMMA_F_WEST if west else DIKE_GAMMA_F_EAST
     delta = 0.1 if fraction < 1 / 3 else (0.0 if fraction < 2 / 3 else -0.1)
     levels = {name: round(base + delta, 2) for name, base in
-              (("blue", 5.0), ("yellow", 5.5), ("orange", 6.0), ("red", 6.5))}
+              WARNING_LEVELS_BASE_M.items()}
     town_zh = TOWNS[town_id][0]
     k = sum(1 for j in range(i + 1) if ((j + 0.5) * step < ctx.town_split_ch) == (town_id == "T01"))
     mark = _landmark(ctx, mid_ch)
@@ -569,25 +595,25 @@ def build_shelters(ctx: Context, villages: dict[str, Polygon]) -> list[dict[str,
 # shape: ("along", ch0, ch1, landward) or ("inland", ch, landward0, landward1)
 ROADS: dict[str, tuple[str, str, tuple[Any, ...], list[tuple[float, float]]]] = {
     "R01": ("沿海公路（乍浦西段）", "Coastal road (Zhapu west)", ("along", 300.0, "zhapu_port-600", 300.0),
-            [(0.3, 3.6), (0.75, 3.9)]),
+            [(0.3, 1.8), (0.75, 2.1)]),
     "R02": ("乍浦港区滨海路", "Zhapu port seafront road", ("along", "zhapu_port-500", "zhapu_port+900", 120.0),
-            [(0.5, 3.4)]),
+            [(0.5, 1.6)]),
     "R03": ("乍浦疏港路", "Zhapu port access road", ("inland", "zhapu_port+300", 80.0, 4_000.0),
-            [(0.08, 3.5), (0.6, 4.2)]),
+            [(0.08, 1.7), (0.6, 2.4)]),
     "R04": ("九龙山景区道路", "Jiulongshan scenic road", ("along", "jiulongshan-1800", "jiulongshan+1800", 150.0),
-            [(0.2, 3.3), (0.85, 3.5)]),
+            [(0.2, 1.5), (0.85, 1.7)]),
     "R05": ("全塘海塘巡查路", "Quantang seawall patrol road", ("along", "quantang-1200", "quantang+2500", 25.0),
-            [(0.4, 3.2)]),
+            [(0.4, 1.4)]),
     "R06": ("沿海公路（独山港段）", "Coastal road (Dushangang)", ("along", "quantang+2600", "huanggu-800", 350.0),
-            [(0.25, 3.8), (0.7, 3.6)]),
+            [(0.25, 2.0), (0.7, 1.8)]),
     "R07": ("独山港疏港路", "Dushangang port access road", ("inland", "dushangang_port+200", 80.0, 5_000.0),
-            [(0.06, 3.4), (0.5, 4.4)]),
+            [(0.06, 1.6), (0.5, 2.6)]),
     "R08": ("黄姑滨海路", "Huanggu seafront road", ("along", "huanggu-700", "jinshan_border-300", 200.0),
-            [(0.5, 3.5)]),
+            [(0.5, 1.7)]),
     "R09": ("乍浦—平湖公路", "Zhapu-Pinghu road", ("inland", "zhapu_port-1500", 2_000.0, 12_000.0),
-            [(0.15, 4.3), (0.55, 4.6)]),
+            [(0.15, 2.5), (0.55, 2.8)]),
     "R10": ("独山港北向公路", "Dushangang northbound road", ("inland", "huanggu-2500", 600.0, 6_800.0),
-            [(0.3, 4.1)]),
+            [(0.3, 2.3)]),
 }
 
 
@@ -653,7 +679,7 @@ def build_document(proj: LocalProjection = PINGHU) -> dict[str, Any]:
                 + [build_land_boundary(ctx, town_polys)])
     return {
         "type": "FeatureCollection",
-        "meta": {"version": VERSION, "crs": "WGS84 lon/lat (EPSG:4326)", "height_datum": "CN1985",
+        "meta": {"version": VERSION, "crs": "WGS84 lon/lat (EPSG:4326)", "height_datum": WARNING_DATUM,
                  "total_length_m": round(ctx.crest.length, 1), "sources": SOURCES, "assumptions": ASSUMPTIONS},
         "features": features,
     }

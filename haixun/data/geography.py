@@ -23,6 +23,7 @@ from shapely.geometry import LineString, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from haixun.contract import QUANTITIES
+from haixun.data.datum import datum_problems
 from haixun.data.projection import PINGHU, LocalProjection
 
 PACKAGED_FILE = "pinghu.geojson"
@@ -117,6 +118,9 @@ class Station:
     geometry: Point
     assumed: tuple[str, ...]
     wave_period_kind: str | None = None  # which period a wave buoy reports: Tm-1,0, Tp, T1/3 or Tz
+    # the datum the station reports levels on, and metres to add to get CN1985 (haixun/data/datum.py)
+    datum: str = "CN1985"
+    datum_offset_m: float = 0.0
 
     @property
     def lon(self) -> float:
@@ -476,7 +480,9 @@ def parse_geography(doc: Any, source: str = "<memory>") -> Geography:
                          quantities=p.strings("quantities"), segment_id=p.text("segment_id"),
                          gateway_id=p.text("gateway_id"), elevation_m=_optional_number(p, "elevation_m"),
                          geometry=geom, assumed=p.assumed(),  # type: ignore[arg-type]
-                         wave_period_kind=props.get("wave_period_kind"))
+                         wave_period_kind=props.get("wave_period_kind"),
+                         datum=p.text("datum"), datum_offset_m=p.number("datum_offset_m"))
+            problems.extend(datum_problems(label, st.datum, st.datum_offset_m))
             if geom is not None:
                 stations.append(st)
         elif layer == "camera":

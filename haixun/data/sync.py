@@ -147,7 +147,8 @@ def _segment_rows(geo: Geography) -> list[dict[str, Any]]:
 
 def _station_rows(geo: Geography) -> list[dict[str, Any]]:
     return [{"id": s.id, "kind": s.kind, "name": s.name, "name_en": s.name_en, "lat": s.lat, "lon": s.lon,
-             "elevation_m": s.elevation_m, "datum": "CN1985", "segment_id": s.segment_id, "gateway_id": s.gateway_id,
+             "elevation_m": s.elevation_m, "datum": s.datum, "datum_offset_m": s.datum_offset_m,
+             "segment_id": s.segment_id, "gateway_id": s.gateway_id,
              "quantities": list(s.quantities), "active": True,
              "props": Jsonb({"source": GEOGRAPHY_SOURCE, "assumed": list(s.assumed),
                              **({"wave_period_kind": s.wave_period_kind} if s.wave_period_kind else {})})}

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from haixun import contract
 from haixun.contract import ContractError, Reason, TopicKind
+from haixun.data.datum import to_warning_datum
 from haixun.ingest.qc import QcEngine, QcResult
 
 # Dead letters keep the raw payload for forensics, truncated for oversized ones.
@@ -119,9 +120,15 @@ def process(
     qc: QcEngine,
     max_bytes: int,
 ) -> Processed:
-    """Parse, check ids, QC. QC history is not committed (call ``qc.commit(out.qc)`` once stored)."""
+    """Parse, check ids, convert levels to CN1985, QC.
+
+    QC history is not committed (call ``qc.commit(out.qc)`` once stored). Levels
+    of a station whose datum is not CN1985 are converted with
+    ``qc.datum_offsets`` (loaded from ``stations.datum_offset_m``).
+    """
     out = Processed(messages=len(messages))
     pending: list[ReadingRow] = []
+    datum_offsets = qc.datum_offsets
     for m in messages:
         try:
             kind, parsed = _parse(root, m, max_bytes)
@@ -136,9 +143,14 @@ def process(
                                                     f"station {station_id!r} is not in the stations table"))
                 continue
             rat = m.received_at
+            # The one place where levels move to the warning datum (haixun/data/datum.py):
+            # QC, the readings table and riskcode only ever see CN1985.
+            offset = datum_offsets.get(station_id, 0.0)
             for obs in obs_list:
                 ts = obs.ts
                 for q, v in obs.values.items():
+                    if offset:
+                        v = to_warning_datum(q, v, offset)
                     pending.append(ReadingRow(station_id, q, ts, v, 0, rat))
         elif kind is TopicKind.EVENT:
             ev: contract.CameraEvent = parsed

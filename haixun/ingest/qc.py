@@ -317,6 +317,9 @@ class QcEngine:
                 flat_tolerance=q.flat_tolerance if has_flat else 0.0,
             )
         self._state: dict[Key, Series] = {}
+        # station id -> metres to add to its levels to get CN1985 (stations.datum_offset_m;
+        # applied by pipeline.process before QC, haixun/data/datum.py)
+        self.datum_offsets: dict[str, float] = {}
 
     def history(self, station_id: str, quantity: str) -> list[Point]:
         """The last accepted values (epoch seconds, value) kept for the spike/rate tests."""

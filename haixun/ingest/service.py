@@ -58,7 +58,7 @@ from prometheus_client import CollectorRegistry
 
 from haixun import contract
 from haixun.contract import Reason
-from haixun.ingest import writer
+from haixun.ingest import qcstore, writer
 from haixun.ingest.metrics import IngestMetrics, prometheus_text
 from haixun.ingest.pipeline import Processed, RawMessage, dead_letter, process, required_ids, utc_from_epoch
 from haixun.ingest.qc import QcConfig, QcEngine, load_qc_config
@@ -378,6 +378,7 @@ class IngestService:
 
     async def _refresh_cache(self, conn: psycopg.AsyncConnection) -> None:
         self._stations, self._cameras = await writer.known_ids(conn)
+        await qcstore.refresh_station_context(conn, self.qc)  # datum offsets, QC state (issue 13/14)
         self._cache_at = time.monotonic()
 
     async def _store_live(self, messages: list[RawMessage], progress: writer.SpoolProgress | None = None) -> None:

@@ -22,6 +22,7 @@ class SimStation:
     quantities: tuple[str, ...]
     gateway_id: str
     segment_id: str | None = None
+    datum_offset_m: float = 0.0  # metres to add to this station's levels to get CN1985
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,8 @@ class SimGeography:
 
 def sim_geography(geo: Geography) -> SimGeography:
     """The simulator's view of a validated geography: station/camera points, segment midpoints, low points."""
-    stations = tuple(SimStation(s.id, s.kind, s.lat, s.lon, s.quantities, s.gateway_id, s.segment_id)
-                     for s in geo.stations)
+    stations = tuple(SimStation(s.id, s.kind, s.lat, s.lon, s.quantities, s.gateway_id, s.segment_id,
+                                s.datum_offset_m) for s in geo.stations)
     segments = []
     for seg in geo.segments:
         lon, lat = seg.geometry.coords[len(seg.geometry.coords) // 2][:2]

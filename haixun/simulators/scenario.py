@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haixun.data.datum import from_warning_datum
 from haixun.simulators import surge as surge_mod
 from haixun.simulators import tide as tide_mod
 from haixun.simulators import typhoon as ty
@@ -21,8 +22,8 @@ from haixun.simulators import waves as wv
 from haixun.simulators import weather as wx
 from haixun.simulators.geo import SimGeography, SimSegment, SimStation
 
-DEFAULT_TOE_LEVEL_M = 0.0
-BUOY_BED_LEVEL_M = -8.0  # ASSUMPTION: bed level at the wave buoys, CN1985
+DEFAULT_TOE_LEVEL_M = -1.8  # CN1985 (re-based with the geography 1.3.0)
+BUOY_BED_LEVEL_M = -9.8  # ASSUMPTION: bed level at the wave buoys, CN1985 (re-based: was -8.0 on the old +2 m tide)
 DEFAULT_SHORE_FACES_DEG = 165.0
 CALM_SWELL_M = 0.25
 
@@ -220,10 +221,15 @@ def build_scenario(geo: SimGeography, start_s: float, end_s: float, *, track: tu
 
 def observe(station: SimStation, state: PointState, rng: np.random.Generator,
             noise: wx.SensorNoise = wx.SensorNoise()) -> dict[str, float]:
-    """The contract observation a station's sensors would report for this state."""
+    """The contract observation a station's sensors would report for this state.
+
+    Levels are on the station's own datum (``station.datum_offset_m``, haixun/data/datum.py):
+    the model is on CN1985, a gauge on the Wusong datum reports 1.717 m more.
+    """
     n = rng.normal
     candidates: dict[str, float] = {
-        "tide_level": round(state.level + n(0, noise.tide_level), 3),
+        "tide_level": round(from_warning_datum("tide_level", state.level + n(0, noise.tide_level),
+                                               station.datum_offset_m), 3),
         "wind_speed": round(max(0.0, state.wind_speed + n(0, noise.wind_speed)), 1),
         "wind_gust": round(max(0.0, state.wind_gust + n(0, noise.wind_speed)), 1),
         "wind_dir": round((state.wind_dir + n(0, noise.wind_dir)) % 360.0, 0),

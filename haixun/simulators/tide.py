@@ -6,8 +6,11 @@ V_k are the equilibrium arguments from the mean longitudes of the Moon (s),
 Sun (h), lunar perigee (p) and the mean solar hour angle (T); f, u are the
 usual first-order nodal corrections. Amplitudes and phases for Zhapu are an
 ASSUMPTION of Hangzhou Bay order (see docs/simulators.md): spring range about
-5.5-6 m, mean range about 4.3 m, mean level +2.2 m CN1985 so that spring high
-waters reach about 4.5-5.0 m, and the M2 phase is tuned so that a high water
+5.5-6 m, mean range about 4.3 m, mean level +0.2 m CN1985 (the 1985 datum's
+zero is close to mean sea level; Zhejiang coastal gauges sit a few decimetres
+above it) so that spring high waters reach about 2.7-3.2 m and spring lows
+about -2.6 to -3.0 m (until geography 1.3.0 the mean level was +2.0 m, on a
+datum 1.8 m too low: every level was re-based by -1.8 m), and the M2 phase is tuned so that a high water
 falls about an hour after In-fa's landfall at Pinghu (01:50 UTC 26 July 2021).
 """
 
@@ -45,7 +48,7 @@ class TideSite:
 
 # ASSUMPTION (Hangzhou Bay north bank order of magnitude; tuned, not published values).
 ZHAPU = TideSite(
-    mean_level_m=2.0,
+    mean_level_m=0.2,
     constituents=(
         Constituent("M2", 1.80, 37.0),
         Constituent("S2", 0.66, 75.0),

@@ -30,6 +30,7 @@ import numpy as np
 from shapely.geometry import mapping
 
 from haixun.data.geography import Geography, load_geography
+from haixun.data.datum import to_warning_datum
 from haixun.riskcode import (
     AreaIndex,
     AreaSpec,
@@ -219,7 +220,9 @@ def run_timeline(options: TimelineOptions = TimelineOptions(), *, geo: SimGeogra
             next_cam += options.camera_period_s
         events = [e for e in events if (now - e.ts).total_seconds() <= hold_s]
         station_states: dict[str, PointState] = {st.id: scenario.station_state(st.id, now_s) for st in geo.stations}
-        observations = {st.id: {q: Observation(v, now) for q, v in observe(st, station_states[st.id], obs_rng).items()}
+        # observe() reports each station's own datum; ingest converts to CN1985 (haixun/data/datum.py)
+        observations = {st.id: {q: Observation(to_warning_datum(q, v, st.datum_offset_m), now)
+                                for q, v in observe(st, station_states[st.id], obs_rng).items()}
                         for st in geo.stations}
         inputs = ShorelineInputs(observations=observations, tide_predictions=predictions, camera_events=tuple(events))
         result = evaluate_shoreline(config, specs, inputs, prev, now, areas)
