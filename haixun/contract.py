@@ -70,6 +70,13 @@ class Reason(StrEnum):
     OUT_OF_PHYSICAL_RANGE = "out_of_physical_range"
     UNKNOWN_STATION = "unknown_station"
     UNKNOWN_CAMERA = "unknown_camera"
+    # Admission rules of ingest (haixun/ingest/admission.py), from the geography and the clock:
+    UNMEASURED_QUANTITY = "unmeasured_quantity"  # a quantity the station does not measure (geography)
+    UNKNOWN_GATEWAY = "unknown_gateway"  # a status for a gateway no station or camera belongs to
+    TOO_OLD = "too_old"  # older than the history window (admission.toml history_max_days)
+    # The message passed the contract but could not be stored: the database
+    # refused it (e.g. a NUL character), or ingest failed on it unexpectedly.
+    REJECTED = "rejected"
 
 
 class ContractError(ValueError):
@@ -176,7 +183,10 @@ def parse_ts(value: Any) -> datetime:
         raise ContractError(Reason.BAD_TIMESTAMP, f"ts {value!r} is not RFC 3339") from None
     if ts.tzinfo is None:
         raise ContractError(Reason.BAD_TIMESTAMP, f"ts {value!r} has no UTC offset")
-    return ts.astimezone(timezone.utc)
+    try:
+        return ts.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ContractError(Reason.BAD_TIMESTAMP, f"ts {value!r} is outside the representable range in UTC") from None
 
 
 def format_ts(ts: datetime) -> str:
@@ -280,16 +290,50 @@ def parse_event(camera_id: str, payload: bytes, max_bytes: int = 256 * 1024) -> 
     if not isinstance(etype, str) or not _valid_id(etype):
         raise ContractError(Reason.BAD_SCHEMA, f"type must be a short identifier, got {etype!r}")
     conf = obj["confidence"]
-    if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not (0.0 <= float(conf) <= 1.0):
-        raise ContractError(Reason.BAD_SCHEMA, f"confidence must be a number in [0, 1], got {conf!r}")
+    if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not (0 <= conf <= 1):
+        # compared as int or float, never converted first: float() of a
+        # 400-digit integer raises OverflowError; repr of it is cut short
+        shown = repr(conf) if not isinstance(conf, int) or abs(conf) < 10**20 else f"an integer of {len(str(conf))} digits"
+        raise ContractError(Reason.BAD_SCHEMA, f"confidence must be a number in [0, 1], got {shown[:80]}")
     seg = obj.get("segment_id")
     if seg is not None and (not isinstance(seg, str) or not _valid_id(seg)):
         raise ContractError(Reason.BAD_SCHEMA, f"segment_id must be an id string, got {seg!r}")
     url = obj.get("snapshot_url")
     if url is not None and not isinstance(url, str):
         raise ContractError(Reason.BAD_SCHEMA, "snapshot_url must be a string")
+    if url is not None and "\x00" in url:
+        raise ContractError(Reason.BAD_SCHEMA, "snapshot_url contains a NUL character")
     extra = {k: v for k, v in obj.items() if k not in ("ts", "type", "confidence", "segment_id", "snapshot_url")}
+    check_extra(extra)
     return CameraEvent(camera_id, ts, etype, float(conf), seg, url, extra)
+
+
+MAX_EXTRA_DEPTH = 16
+
+
+def check_extra(extra: dict[str, Any]) -> None:
+    """Extra keys are stored as jsonb: at most ``MAX_EXTRA_DEPTH`` levels deep, no NUL characters.
+
+    Iterative (a recursive walk, like ``json.dumps``, fails with RecursionError
+    on a 975-deep object that ``json.loads`` still accepts). PostgreSQL's
+    jsonb refuses ``\u0000`` in strings and keys.
+    """
+    stack: list[tuple[Any, int]] = [(extra, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > MAX_EXTRA_DEPTH:
+                raise ContractError(Reason.BAD_SCHEMA, f"extra keys nested deeper than {MAX_EXTRA_DEPTH} levels")
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, child in items:
+                if isinstance(k, str) and "\x00" in k:
+                    raise ContractError(Reason.BAD_SCHEMA, "extra key contains a NUL character")
+                stack.append((child, depth + 1))
+        elif isinstance(v, str) and "\x00" in v:
+            raise ContractError(Reason.BAD_SCHEMA, "extra value contains a NUL character")
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**20:
+            # jsonb stores numerics up to 131072 digits, but nothing needs more than this
+            raise ContractError(Reason.BAD_SCHEMA, f"extra number of {len(str(v))} digits")
 
 
 def parse_status(gateway_id: str, payload: bytes, max_bytes: int = 64 * 1024) -> GatewayStatus:
@@ -302,6 +346,7 @@ def parse_status(gateway_id: str, payload: bytes, max_bytes: int = 64 * 1024) ->
         raise ContractError(Reason.BAD_SCHEMA, "status must be 'online'/'offline' or {\"status\": \"online\"|\"offline\", ...}")
     ts = parse_ts(obj["ts"]) if "ts" in obj else None
     extra = {k: v for k, v in obj.items() if k not in ("status", "ts")}
+    check_extra(extra)
     return GatewayStatus(gateway_id, obj["status"] == "online", ts, extra)
 
 

@@ -68,6 +68,8 @@ def _metric(text: str, name: str, labels: str = "") -> float:
 async def test_every_malformed_kind_is_dead_lettered(settings, mqtt_endpoint):
     add_stations(settings.database_url, ["GOOD"])
     add_cameras(settings.database_url, ["CAM1"])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:  # GOOD belongs to gateway GW1
+        conn.execute("UPDATE stations SET gateway_id = 'GW1' WHERE id = 'GOOD'")
     ts = format_ts(_now())
     obs = settings.topic("obs", "GOOD")
     cases: list[tuple[str, str | bytes, Reason]] = [
@@ -87,6 +89,7 @@ async def test_every_malformed_kind_is_dead_lettered(settings, mqtt_endpoint):
         (settings.topic("event", "CAM1"), json.dumps({"ts": ts, "type": "overtopping", "confidence": 2}),
          Reason.BAD_SCHEMA),
         (settings.topic("status", "GW1"), b"maybe", Reason.BAD_JSON),
+        (settings.topic("status", "GWX"), b"offline", Reason.UNKNOWN_GATEWAY),  # a stranger's gateway id
     ]
     good = [
         (obs, obs_json(ts, {"tide_level": 3.2})),

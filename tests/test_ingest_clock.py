@@ -58,7 +58,7 @@ async def test_mqtt_311_ingest_with_a_replay_clock(settings, mqtt_endpoint):
         await publish_all(mqtt_endpoint, first)
         await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 5)
     # ingest away: the broker keeps QoS 1 messages for the persistent 3.1.1 session
-    later = [(s.topic("obs", "C1"), obs_json(format_ts(now + timedelta(minutes=k)), {"tide_level": 2.1}))
+    later = [(s.topic("obs", "C1"), obs_json(format_ts(now + timedelta(seconds=5 * k)), {"tide_level": 2.1}))
              for k in range(1, 4)]
     await publish_all(mqtt_endpoint, later)
     async with IngestService(s):

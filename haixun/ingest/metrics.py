@@ -67,6 +67,10 @@ class IngestMetrics:
     mqtt_reconnects: Counter
     batch_seconds: Histogram
     latency_seconds: WeightedHistogram
+    writer_alive: Gauge
+    last_store_age: Gauge
+    task_restarts: Counter
+    unrecorded: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> IngestMetrics:
@@ -90,6 +94,15 @@ class IngestMetrics:
                                     registry=registry),
             latency_seconds=WeightedHistogram(p + "latency_seconds", "received_at - sensor ts of stored readings",
                                               buckets=LATENCY_BUCKETS, registry=registry),
+            writer_alive=Gauge(p + "writer_alive", "1 while the writer task runs", registry=registry),
+            last_store_age=Gauge(p + "last_store_age_seconds",
+                                 "seconds since the writer last stored or spooled a batch (since start if never)",
+                                 registry=registry),
+            task_restarts=Counter(p + "task_restarts", "crashed ingest tasks restarted by the supervisor", ["task"],
+                                  registry=registry),
+            unrecorded=Counter(p + "unrecorded_messages",
+                               "messages the database refused even as a minimal dead letter (logged, dropped)",
+                               registry=registry),
         )
 
 

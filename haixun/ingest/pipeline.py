@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from haixun import contract
 from haixun.contract import ContractError, Reason, TopicKind
 from haixun.data.datum import to_warning_datum
+from haixun.ingest.admission import Admission
 from haixun.ingest.qc import QcEngine, QcResult
 
 # Dead letters keep the raw payload for forensics, truncated for oversized ones.
@@ -84,8 +85,27 @@ class NeedLookup(Exception):
         self.ids = ids
 
 
+# Topics are cut to this many characters in dead letters: the btree index on
+# dead_letters.topic takes entries of at most ~2700 bytes (issue 14: an
+# 8000-character topic made the dead-letter insert itself fail).
+DEAD_LETTER_TOPIC_MAX = 512
+DEAD_LETTER_DETAIL_MAX = 2000
+
+
+def _text(s: str, limit: int) -> str:
+    """Safe for a PostgreSQL text column: no NUL, no lone surrogates, at most ``limit`` characters."""
+    s = s[:limit] + ("..." if len(s) > limit else "")
+    return s.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
 def dead_letter(msg: RawMessage, reason: str, detail: str) -> DeadLetterRow:
-    return DeadLetterRow(msg.received_at, msg.topic, msg.payload[:DEAD_LETTER_PAYLOAD_MAX], reason, detail)
+    return DeadLetterRow(msg.received_at, _text(msg.topic, DEAD_LETTER_TOPIC_MAX),
+                         msg.payload[:DEAD_LETTER_PAYLOAD_MAX], reason, _text(detail, DEAD_LETTER_DETAIL_MAX))
 
 
 def _parse(root: str, msg: RawMessage, max_bytes: int) -> tuple[TopicKind, Any]:
@@ -119,8 +139,9 @@ def process(
     cameras: Collection[str],
     qc: QcEngine,
     max_bytes: int,
+    admission: Admission | None = None,
 ) -> Processed:
-    """Parse, check ids, convert levels to CN1985, QC.
+    """Parse, check ids, admission, convert levels to CN1985, QC.
 
     QC history is not committed (call ``qc.commit(out.qc)`` once stored). Levels
     of a station whose datum is not CN1985 are converted with
@@ -132,8 +153,13 @@ def process(
     for m in messages:
         try:
             kind, parsed = _parse(root, m, max_bytes)
+            if admission is not None:
+                admission.check(kind, parsed, m.received_at)
         except ContractError as exc:
             out.dead_letters.append(dead_letter(m, exc.reason.value, exc.detail))
+            continue
+        except Exception as exc:  # noqa: BLE001 - no message may stop the writer (issue 14)
+            out.dead_letters.append(dead_letter(m, Reason.REJECTED.value, f"ingest failed on it: {describe(exc)}"))
             continue
         if kind is TopicKind.OBS:
             obs_list: list[contract.ObsMessage] = parsed

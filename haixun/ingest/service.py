@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import aiomqtt
 import psycopg
@@ -60,7 +60,17 @@ from haixun import contract
 from haixun.contract import Reason
 from haixun.ingest import qcstore, writer
 from haixun.ingest.metrics import IngestMetrics, prometheus_text
-from haixun.ingest.pipeline import Processed, RawMessage, dead_letter, process, required_ids, utc_from_epoch
+from haixun.ingest.admission import Admission, AdmissionConfig, Directory, load_admission_config
+from haixun.ingest.pipeline import (
+    DeadLetterRow,
+    Processed,
+    RawMessage,
+    dead_letter,
+    describe,
+    process,
+    required_ids,
+    utc_from_epoch,
+)
 from haixun.ingest.qc import QcConfig, QcEngine, load_qc_config
 from haixun.ingest.spool import Spool, SpoolFull, read_segment
 from haixun.settings import Settings
@@ -72,6 +82,9 @@ BACKOFF_MAX_S = 30.0
 CACHE_REFRESH_S = 30.0
 CACHE_MISS_REFRESH_MIN_S = 1.0
 DB_CONNECT_TIMEOUT_S = 3
+# /healthz: unhealthy when messages wait and nothing was stored or spooled for this long
+STALL_S = 60.0
+RESTART_BACKOFF_S = 1.0
 
 
 class DbUnavailable(Exception):
@@ -117,11 +130,13 @@ class IngestService:
         qc_config: QcConfig | None = None,
         receive_maximum: int = 1000,
         spool_dir: Path | None = None,
+        admission_config: AdmissionConfig | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = IngestMetrics.create(self.registry)
         self.qc = QcEngine(qc_config or load_qc_config(), clock=settings.clock)
+        self.admission = Admission(admission_config or load_admission_config(), clock=settings.clock)
         self.receive_maximum = receive_maximum
         self.spool = Spool(spool_dir or settings.spool_dir, settings.spool_max_bytes)
         if receive_maximum > settings.ingest_queue_max:
@@ -144,6 +159,11 @@ class IngestService:
         self._next_drain_at = 0.0
         self._drain_backoff = BACKOFF_MIN_S
         self._tasks: list[asyncio.Task[None]] = []
+        self._writer_task: asyncio.Task[None] | None = None
+        self._started_mono = time.monotonic()
+        self._last_progress_mono: float | None = None  # last batch stored or spooled
+        self.metrics.writer_alive.set_function(lambda: 1.0 if self.writer_alive else 0.0)
+        self.metrics.last_store_age.set_function(self._last_store_age)
 
     # ---- lifecycle -------------------------------------------------------
     async def __aenter__(self) -> IngestService:
@@ -156,9 +176,12 @@ class IngestService:
     async def start(self, *, wait_connected: float | None = 10.0) -> None:
         log.info("ingest %s: QC config %s, spool %s (%d bytes pending)", self.settings.ingest_client_id,
                  self.qc.config.version, self.spool.directory, self.spool.bytes)
+        log.info("admission rules %s (history window %g days)", self.admission.config.version,
+                 self.admission.config.history_max_days)
         self.metrics.spool_bytes.set(self.spool.bytes)
-        self._tasks = [asyncio.create_task(self._run_writer(), name="ingest-writer"),
-                       asyncio.create_task(self._run_mqtt(), name="ingest-mqtt")]
+        self._started_mono = time.monotonic()
+        self._tasks = [asyncio.create_task(self._supervise("writer", self._run_writer), name="ingest-writer"),
+                       asyncio.create_task(self._supervise("mqtt", self._run_mqtt), name="ingest-mqtt")]
         if wait_connected:
             await asyncio.wait_for(self._connected.wait(), wait_connected)
 
@@ -185,6 +208,73 @@ class IngestService:
 
     def metrics_text(self) -> bytes:
         return prometheus_text(self.registry)
+
+    # ---- supervision and health -------------------------------------------
+    async def _supervise(self, name: str, run: Callable[[], Any]) -> None:
+        """Run ``run()``; if it crashes, log it, count it, and start it again.
+
+        A crash of the writer loses nothing: the messages it held were not
+        acknowledged, and the MQTT connection is dropped so that the broker
+        redelivers them (persistent session) to the restarted writer.
+        """
+        while True:
+            if name == "writer":
+                self._writer_running = True
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the supervisor's whole point
+                log.exception("ingest task %s crashed; restarting it in %.1f s", name, RESTART_BACKOFF_S)
+                self.metrics.task_restarts.labels(task=name).inc()
+                if name == "writer":
+                    self._writer_running = False
+                    self._drop_connection_for_redelivery()
+                if self._stopping.is_set() and name == "mqtt":
+                    return
+                await asyncio.sleep(RESTART_BACKOFF_S)
+            finally:
+                if name == "writer":
+                    self._writer_running = False
+
+    def _drop_connection_for_redelivery(self) -> None:
+        client = self._live_client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client._client.disconnect()  # noqa: SLF001 - aiomqtt then raises MqttError and reconnects
+        # what is still queued belongs to this connection: it comes again
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._queue.task_done()
+
+    _writer_running = False
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._writer_running
+
+    def _last_store_age(self) -> float:
+        ref = self._last_progress_mono if self._last_progress_mono is not None else self._started_mono
+        return max(0.0, time.monotonic() - ref)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) for ``/healthz``: the writer runs, and it is not stalled with messages waiting."""
+        queued = self._queue.qsize()
+        age = self._last_store_age()
+        stalled = queued > 0 and age > STALL_S
+        body: dict[str, Any] = {
+            "writer_alive": self.writer_alive,
+            "mqtt_connected": self.connected,
+            "db_up": bool(self.metrics.db_up._value.get()),  # noqa: SLF001
+            "queue_depth": queued,
+            "spool_bytes": self.spool.bytes,
+            "last_store_age_s": round(age, 1),
+            "stalled": stalled,
+        }
+        ok = self.writer_alive and not stalled
+        body["status"] = "ok" if ok else "unhealthy"
+        return ok, body
 
     @property
     def connected(self) -> bool:
@@ -330,6 +420,7 @@ class IngestService:
                 continue
             try:
                 await self._store_or_spool(items)
+                self._last_progress_mono = time.monotonic()
             finally:
                 for _ in items:
                     self._queue.task_done()
@@ -377,11 +468,37 @@ class IngestService:
         return self._conn
 
     async def _refresh_cache(self, conn: psycopg.AsyncConnection) -> None:
-        self._stations, self._cameras = await writer.known_ids(conn)
+        stations, self._cameras, gateways = await writer.directory(conn)
+        self._stations = set(stations)
+        self.admission.directory = Directory(stations, frozenset(gateways))
         await qcstore.refresh_station_context(conn, self.qc)  # datum offsets, QC state (issue 13/14)
         self._cache_at = time.monotonic()
 
+    def _process(self, messages: list[RawMessage]) -> Processed:
+        return process(self.settings.topic_root, messages, stations=self._stations, cameras=self._cameras,
+                       qc=self.qc, max_bytes=self.settings.ingest_max_payload_bytes, admission=self.admission)
+
+    async def _store(self, conn: psycopg.AsyncConnection, batch: Processed,
+                     progress: writer.SpoolProgress | None) -> writer.StoreResult:
+        return await writer.store_batch(conn, batch, partitioned=bool(self._partitioned), days_seen=self._days_seen,
+                                        progress=progress, clock=self.settings.clock)
+
+    async def _down(self, conn: psycopg.AsyncConnection | None, exc: BaseException) -> DbUnavailable:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        self._conn = None
+        self.metrics.db_up.set(0)
+        return DbUnavailable(str(exc).strip() or type(exc).__name__)
+
     async def _store_live(self, messages: list[RawMessage], progress: writer.SpoolProgress | None = None) -> None:
+        """Store ``messages`` (one transaction), else one by one; raise DbUnavailable only on connection loss.
+
+        Every other failure, of the batch or of one message (a database
+        error that is not connection loss, or an unexpected exception), ends
+        in dead letters with a reason: a message never stops the writer, and
+        never makes a healthy database look down (issue 14).
+        """
         t0 = time.perf_counter()
         conn = await self._connection()
         try:
@@ -391,53 +508,77 @@ class IngestService:
             missing = bool(need_s - self._stations or need_c - self._cameras)
             if age > CACHE_REFRESH_S or (missing and age > CACHE_MISS_REFRESH_MIN_S):
                 await self._refresh_cache(conn)
-            batch = process(root, messages, stations=self._stations, cameras=self._cameras, qc=self.qc,
-                            max_bytes=max_bytes)
-            try:
-                result = await writer.store_batch(conn, batch, partitioned=bool(self._partitioned),
-                                                  days_seen=self._days_seen, progress=progress)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                raise
-            except psycopg.Error as exc:
-                # The database refused the batch (e.g. a NUL character in a
-                # JSON string). Store message by message; refused ones become
-                # dead letters so one bad message never blocks the stream.
-                log.warning("batch refused by the database (%s); storing message by message", exc)
-                result = await self._store_one_by_one(conn, messages, progress, batch)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            with contextlib.suppress(Exception):
-                await conn.close()
-            self._conn = None
-            self.metrics.db_up.set(0)
-            raise DbUnavailable(str(exc).strip()) from exc
+        except Exception as exc:
+            if writer.is_connection_loss(exc, conn):
+                raise await self._down(conn, exc) from exc
+            log.warning("station cache refresh failed (%s); using the cached one", describe(exc))
+        try:
+            batch = self._process(messages)
+            result = await self._store(conn, batch, progress)
+        except Exception as exc:
+            if writer.is_connection_loss(exc, conn):
+                raise await self._down(conn, exc) from exc
+            # The batch failed (a database refusal such as a NUL character,
+            # a size limit, or a bug): store message by message; refused
+            # ones become dead letters so one bad message never blocks the stream.
+            log.warning("batch of %d refused (%s); storing message by message", len(messages), describe(exc))
+            batch, result = await self._store_one_by_one(conn, messages, progress)
+        else:
+            if batch.qc is not None:
+                self.qc.commit(batch.qc)
         self.metrics.db_up.set(1)
-        if batch.qc is not None:
-            self.qc.commit(batch.qc)
         self._observe(batch, result, time.perf_counter() - t0)
 
     async def _store_one_by_one(self, conn: psycopg.AsyncConnection, messages: list[RawMessage],
-                                progress: writer.SpoolProgress | None, batch: Processed) -> writer.StoreResult:
+                                progress: writer.SpoolProgress | None) -> tuple[Processed, writer.StoreResult]:
+        total = Processed()
         offered = inserted = 0
         stations: set[str] = set()
         for i, m in enumerate(messages):
-            one = process(self.settings.topic_root, [m], stations=self._stations, cameras=self._cameras,
-                          qc=self.qc, max_bytes=self.settings.ingest_max_payload_bytes)
             prog = progress if i == len(messages) - 1 else None
             try:
-                r = await writer.store_batch(conn, one, partitioned=bool(self._partitioned),
-                                             days_seen=self._days_seen, progress=prog)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                raise
-            except psycopg.Error as exc:
-                dl = Processed(dead_letters=[dead_letter(m, Reason.BAD_SCHEMA.value,
-                                                         f"rejected by the database: {exc}".strip())])
-                r = await writer.store_batch(conn, dl, partitioned=bool(self._partitioned),
-                                             days_seen=self._days_seen, progress=prog)
-                batch.dead_letters.extend(dl.dead_letters)
+                one = self._process([m])
+                r = await self._store(conn, one, prog)
+                if one.qc is not None:
+                    self.qc.commit(one.qc)
+            except Exception as exc:
+                if writer.is_connection_loss(exc, conn):
+                    raise await self._down(conn, exc) from exc
+                one = Processed(dead_letters=[dead_letter(m, Reason.REJECTED.value,
+                                                          f"not stored: {describe(exc)}")])
+                r = await self._store_dead_letter(conn, one, prog)
             offered += r.offered
             inserted += r.inserted
             stations.update(r.stations)
-        return writer.StoreResult(offered, inserted, sorted(stations), None)
+            total.readings.extend(one.readings)
+            total.events.extend(one.events)
+            total.statuses.extend(one.statuses)
+            total.dead_letters.extend(one.dead_letters)
+            total.messages += 1
+        return total, writer.StoreResult(offered, inserted, sorted(stations), None)
+
+    async def _store_dead_letter(self, conn: psycopg.AsyncConnection, one: Processed,
+                                 progress: writer.SpoolProgress | None) -> writer.StoreResult:
+        """Store a dead letter; if even that is refused, a minimal one (no payload); if that too, log it."""
+        try:
+            return await self._store(conn, one, progress)
+        except Exception as exc:
+            if writer.is_connection_loss(exc, conn):
+                raise await self._down(conn, exc) from exc
+            d = one.dead_letters[0]
+            minimal = DeadLetterRow(d.received_at, d.topic[:200], b"", d.reason,
+                                    f"{d.detail[:500]}; payload of {len(d.payload)} bytes not kept: {describe(exc)}")
+            one.dead_letters[0] = minimal
+            try:
+                return await self._store(conn, one, progress)
+            except Exception as exc2:
+                if writer.is_connection_loss(exc2, conn):
+                    raise await self._down(conn, exc2) from exc2
+                log.error("message on %r could not even be dead-lettered (%s); dropped", d.topic[:200],
+                          describe(exc2))
+                self.metrics.unrecorded.inc()
+                one.dead_letters.clear()
+                return writer.StoreResult(0, 0, [], None)
 
     def _observe(self, batch: Processed, result: writer.StoreResult, seconds: float) -> None:
         m = self.metrics
@@ -497,5 +638,10 @@ class IngestService:
             self._drain_backoff = BACKOFF_MIN_S
         except DbUnavailable as exc:
             log.info("spool drain deferred: database unavailable (%s)", exc)
+            self._next_drain_at = time.monotonic() + self._drain_backoff
+            self._drain_backoff = min(self._drain_backoff * 2, BACKOFF_MAX_S)
+        except Exception:  # noqa: BLE001 - never a crash loop of the writer on a spool segment
+            log.exception("spool drain failed; retrying in %.1f s", self._drain_backoff)
+            self.metrics.task_restarts.labels(task="spool-drain").inc()
             self._next_drain_at = time.monotonic() + self._drain_backoff
             self._drain_backoff = min(self._drain_backoff * 2, BACKOFF_MAX_S)

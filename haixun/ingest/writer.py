@@ -12,17 +12,21 @@ by PostgreSQL at commit, so listeners never see uncommitted rows).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from haixun.clock import SYSTEM_CLOCK, Clock
 from haixun.contract import format_ts
 from haixun.ingest.pipeline import Processed, ReadingRow
 from haixun.store.channels import INGEST_CHANNEL
+
+log = logging.getLogger(__name__)
 
 NOTIFY_MAX_BYTES = 7900  # PostgreSQL's limit is 8000 bytes
 
@@ -39,13 +43,17 @@ WITH ins AS (
     ON CONFLICT (station_id, quantity, ts) DO NOTHING
     RETURNING station_id, quantity, ts, value, qc, received_at
 ), latest AS (
-    INSERT INTO latest_readings AS l (station_id, quantity, ts, value, qc, received_at)
-    SELECT DISTINCT ON (station_id, quantity) station_id, quantity, ts, value, qc, received_at
+    -- order_ts = least(ts, receipt on the clock): see migration 050
+    INSERT INTO latest_readings AS l (station_id, quantity, ts, value, qc, received_at, order_ts)
+    SELECT DISTINCT ON (station_id, quantity) station_id, quantity, ts, value, qc, received_at,
+           least(ts, %(sim0)s::timestamptz + (received_at - %(wall0)s::timestamptz) * %(speed)s::float8)
     FROM ins WHERE qc <> 4
-    ORDER BY station_id, quantity, ts DESC
+    ORDER BY station_id, quantity, least(ts, %(sim0)s::timestamptz + (received_at - %(wall0)s::timestamptz) * %(speed)s::float8) DESC, ts DESC
     ON CONFLICT (station_id, quantity) DO UPDATE
-        SET ts = EXCLUDED.ts, value = EXCLUDED.value, qc = EXCLUDED.qc, received_at = EXCLUDED.received_at
-        WHERE l.ts < EXCLUDED.ts
+        SET ts = EXCLUDED.ts, value = EXCLUDED.value, qc = EXCLUDED.qc, received_at = EXCLUDED.received_at,
+            order_ts = EXCLUDED.order_ts
+        WHERE coalesce(l.order_ts, l.ts) < EXCLUDED.order_ts
+           OR (coalesce(l.order_ts, l.ts) = EXCLUDED.order_ts AND l.ts < EXCLUDED.ts)
     RETURNING 1
 )
 SELECT count(*), coalesce(array_agg(DISTINCT station_id), '{}'), max(received_at) FROM ins
@@ -135,6 +143,58 @@ async def readings_partitioned(conn: psycopg.AsyncConnection) -> bool:
     return row is not None and row[0] == "partitioned"
 
 
+def is_connection_loss(exc: BaseException, conn: psycopg.AsyncConnection | None = None) -> bool:
+    """True if ``exc`` means the database cannot be reached (spool and retry), not that it refused this data.
+
+    Only connection loss is "down" (issue 14: an index-size error on one
+    message made ingest think a healthy database was down, forever):
+    the connection is closed or broken, or SQLSTATE class 08 (connection
+    exception), 57P01-57P03 (shutdown, crash, cannot connect now), 53300
+    (too many connections), or no SQLSTATE at all (a client-side failure to
+    connect). Everything else (a constraint, a size limit, out of memory) is
+    about the statement: the batch is retried message by message and a
+    message the database refuses becomes a dead letter.
+    """
+    if conn is not None and (conn.closed or conn.broken):
+        return True
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _clock_params(clock: Clock) -> dict[str, object]:
+    """receipt on the clock = sim0 + (received_at - wall0) * speed."""
+    if clock.sim_start is None or clock.wall_start is None:
+        return {"sim0": _EPOCH, "wall0": _EPOCH, "speed": 1.0}
+    return {"sim0": clock.sim_start, "wall0": clock.wall_start, "speed": clock.speed}
+
+
+async def ensure_partitions(conn: psycopg.AsyncConnection, days: set[date], days_seen: set[date]) -> None:
+    """Create the day partitions of ``days``, each in its own short transaction.
+
+    Never thousands in one transaction (issue 14: 4,800 new partitions in one
+    transaction ran out of shared memory for locks). A partition that cannot
+    be created is not fatal: its rows go to the default partition.
+    """
+    for d in sorted(days - days_seen):
+        try:
+            await conn.execute("SELECT haixun_ensure_readings_partition(%s)", (d,))
+        except psycopg.Error as exc:
+            if is_connection_loss(exc, conn):
+                raise
+            log.warning("partition for %s not created (%s): its rows go to readings_default", d, exc)
+            continue
+        days_seen.add(d)
+
+
 async def store_batch(
     conn: psycopg.AsyncConnection,
     batch: Processed,
@@ -142,14 +202,18 @@ async def store_batch(
     partitioned: bool,
     days_seen: set[date],
     progress: SpoolProgress | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> StoreResult:
-    """Store ``batch`` in one transaction on ``conn`` (an autocommit connection)."""
+    """Store ``batch`` in one transaction on ``conn`` (an autocommit connection).
+
+    ``clock``: the system clock (a replay's clock), to order latest_readings
+    by the time of receipt on it (migration 050).
+    """
     inserted, stations, max_rat = 0, [], None
-    days = reading_days(batch.readings) if partitioned else set()
+    if partitioned and batch.readings:
+        await ensure_partitions(conn, reading_days(batch.readings), days_seen)
     async with conn.transaction():
         if batch.readings:
-            for d in sorted(days - days_seen):
-                await conn.execute("SELECT haixun_ensure_readings_partition(%s)", (d,))
             await conn.execute(_TEMP)
             async with conn.cursor() as cur:
                 text = copy_text(batch.readings)
@@ -159,7 +223,7 @@ async def store_batch(
                     else:
                         for r in batch.readings:
                             await copy.write_row(r)
-                await cur.execute(_INSERT_READINGS)
+                await cur.execute(_INSERT_READINGS, _clock_params(clock))
                 row = await cur.fetchone()
                 assert row is not None
                 inserted, stations, max_rat = int(row[0]), list(row[1]), row[2]
@@ -203,7 +267,6 @@ async def store_batch(
         if inserted or batch.events or batch.statuses:
             await conn.execute("SELECT pg_notify(%s, %s)",
                                (INGEST_CHANNEL, notify_payload(stations, inserted, max_rat)))
-    days_seen.update(days)
     return StoreResult(len(batch.readings), inserted, stations, max_rat)
 
 
@@ -220,8 +283,23 @@ async def forget_spool_segment(conn: psycopg.AsyncConnection, consumer: str, seg
 
 async def known_ids(conn: psycopg.AsyncConnection) -> tuple[set[str], set[str]]:
     """Active station ids and camera ids."""
-    cur = await conn.execute("SELECT id FROM stations WHERE active")
-    stations = {r[0] for r in await cur.fetchall()}
-    cur = await conn.execute("SELECT id FROM cameras WHERE active")
-    cameras = {r[0] for r in await cur.fetchall()}
-    return stations, cameras
+    stations, cameras, _ = await directory(conn)
+    return set(stations), cameras
+
+
+async def directory(conn: psycopg.AsyncConnection) -> tuple[dict[str, frozenset[str]], set[str], set[str]]:
+    """Active stations (id -> declared quantities), active camera ids, and the gateways they belong to."""
+    cur = await conn.execute("SELECT id, quantities, gateway_id FROM stations WHERE active")
+    stations: dict[str, frozenset[str]] = {}
+    gateways: set[str] = set()
+    for sid, quantities, gw in await cur.fetchall():
+        stations[sid] = frozenset(quantities or ())
+        if gw:
+            gateways.add(gw)
+    cur = await conn.execute("SELECT id, gateway_id FROM cameras WHERE active")
+    cameras: set[str] = set()
+    for cid, gw in await cur.fetchall():
+        cameras.add(cid)
+        if gw:
+            gateways.add(gw)
+    return stations, cameras, gateways
