@@ -148,3 +148,23 @@ def test_xsd_rejects_an_invalid_alert() -> None:
            "<sent>2021-07-26T01:00:00Z</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope></alert>")
     assert not schema.is_valid(bad)  # CAP forbids "Z": an explicit offset is required
     assert schema.is_valid(bad.replace("01:00:00Z", "01:00:00+00:00"))
+
+
+def test_location_scrubbing_covers_every_spelling_of_the_path() -> None:
+    from haixun.api.logfilter import scrub
+
+    for target in ("/api/v1/risk?lat=30.6012&lon=121.0234", "/api/v1/risk/?lat=30.6012&lon=121.0234",
+                   "/ws/risk/?lat=30.6012&lon=121.0234", "//api/v1//risk?lat=30.6012&lon=121.0234",
+                   "/api/v1/./risk?lon=121.0234&lat=30.6012", "/API/V1/RISK?lat=30.6012&lon=121.0234",
+                   "/api/v1/%72isk?lat=30.6012&lon=121.0234", "/api/v1/risk%3Flat=30.6012&lon=121.0234",
+                   "/api/v1/risk%253Flat=30.6012&lon=121.0234", "/anything?x=1&lat=30.6012&lon=121.0234",
+                   "/ws/risk?lang=en&lat=30.6012&lon=121.0234"):
+        for fmt in ('%s - "%s %s HTTP/%s" %d', '%s - "WebSocket %s" [accepted]'):
+            args = (("127.0.0.1:5", "GET", target, "1.1", 200) if fmt.count("%") == 5 else ("127.0.0.1:5", target))
+            rec = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, fmt, args, None)
+            LocationScrubber().filter(rec)
+            msg = rec.getMessage()
+            assert "30.6012" not in msg and "121.0234" not in msg, (target, msg)
+        assert "30.6012" not in scrub(f'GET {target} HTTP/1.1" 200')
+    # other query strings stay
+    assert scrub("/api/v1/stations/ST1/readings?quantity=tide_level") == "/api/v1/stations/ST1/readings?quantity=tide_level"

@@ -4,21 +4,42 @@ location paths from uvicorn's access and websocket log lines."""
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import unquote_plus
 
 PRIVATE_PATHS = ("/api/v1/risk", "/ws/risk")
 
+_TOKEN = re.compile(r"[^\s\"']+")
+_QMARK = re.compile(r"\?|%(?:25)*3[fF]")  # "?", or "?" percent-encoded once or more
+_COORD_KEY = re.compile(r"(?:^|[&;?])\s*(?:lat|lon|lng|latitude|longitude)\s*=", re.IGNORECASE)
+
+
+def _decoded(text: str, rounds: int = 4) -> str:
+    for _ in range(rounds):
+        nxt = unquote_plus(text)
+        if nxt == text:
+            break
+        text = nxt
+    return text
+
+
+def _scrub_token(token: str) -> str:
+    m = _QMARK.search(token)
+    if m is None:
+        return token
+    path, _, query = _decoded(token).partition("?")
+    # a location path in any spelling (trailing or doubled slashes, dot segments, case, percent-encoding),
+    # or any query that names a coordinate
+    if "risk" in path.lower() or _COORD_KEY.search("&" + query):
+        return token[: m.start()]
+    return token
+
 
 def scrub(text: str) -> str:
-    for path in PRIVATE_PATHS:
-        marker = path + "?"
-        i = text.find(marker)
-        while i >= 0:
-            end = i + len(marker)
-            while end < len(text) and text[end] not in ' "\'':
-                end += 1
-            text = text[: i + len(path)] + text[end:]
-            i = text.find(marker, i + len(path))
-    return text
+    """``text`` with the query string of every location request removed (path kept)."""
+    if "?" not in text and "%" not in text:
+        return text
+    return _TOKEN.sub(lambda m: _scrub_token(m.group(0)), text)
 
 
 class LocationScrubber(logging.Filter):

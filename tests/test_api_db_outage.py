@@ -1,0 +1,108 @@
+"""Issue 14 item 10: connections the server killed are never handed out (API and engine pools), and
+DB-backed routes answer 503 with a message during an outage instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from haixun.engine.service import EngineService
+from haixun.settings import Settings
+from tests.api_support import running_api, sync_test_geography
+from tests.conftest import PG_SERVER
+from tests.test_engine_support import FAST, calm, insert_geography_stations, utcnow, wait_for
+
+DB_ROUTES = ("/api/v1/stations", "/api/v1/shelters", "/api/v1/segments", "/api/v1/warnings", "/api/v1/cap/alerts")
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _terminate_others(db_url: str) -> int:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                                "AND pid <> pg_backend_pid()", (_dbname(db_url),)).fetchall())
+
+
+def _allow_connections(db_url: str, allow: bool) -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(_dbname(db_url)), sql.Literal(allow)))
+
+
+async def test_terminated_pool_connections_are_replaced_not_handed_out(settings: Settings, db_url: str,
+                                                                       tmp_path: Path) -> None:
+    sync_test_geography(db_url)
+    async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base, timeout=20) as c:
+        for path in DB_ROUTES:  # warm the pool: several idle connections
+            assert (await c.get(path)).status_code == 200
+        for _ in range(3):
+            assert _terminate_others(db_url) > 0
+            for path in DB_ROUTES:
+                r = await c.get(path)
+                assert r.status_code == 200, (path, r.status_code, r.text)
+
+
+async def test_db_routes_fail_fast_with_503_during_an_outage(settings: Settings, db_url: str,
+                                                             tmp_path: Path) -> None:
+    sync_test_geography(db_url)
+    async with running_api(settings, tmp_path, db_checkout_timeout_s=1.0) as api, \
+            httpx.AsyncClient(base_url=api.base, timeout=8) as c:
+        assert (await c.get("/api/v1/stations")).status_code == 200
+        _allow_connections(db_url, False)
+        try:
+            _terminate_others(db_url)
+            for path in DB_ROUTES:
+                r = await c.get(path)  # before: the pool's 30 s wait (the client gives up after 8 s)
+                assert r.status_code == 503, (path, r.status_code, r.text)
+                assert r.json()["error"]["code"] == "unavailable" and "database" in r.json()["error"]["message"]
+                assert r.headers["retry-after"]
+            assert (await c.get("/healthz")).status_code == 200
+            assert (await c.get("/api/v1/risk", params={"lat": 30.6009, "lon": 121.02})).status_code == 200
+        finally:
+            _allow_connections(db_url, True)
+        # and back once the database is
+        for _ in range(50):
+            if (await c.get("/api/v1/stations")).status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert (await c.get("/api/v1/stations")).status_code == 200
+
+
+async def test_a_statement_stuck_behind_a_lock_is_cut_short(settings: Settings, db_url: str,
+                                                            tmp_path: Path) -> None:
+    sync_test_geography(db_url)
+    async with running_api(settings, tmp_path, db_statement_timeout_ms=800) as api, \
+            httpx.AsyncClient(base_url=api.base, timeout=8) as c:
+        with psycopg.connect(db_url) as locker:
+            locker.execute("LOCK TABLE stations IN ACCESS EXCLUSIVE MODE")
+            r = await c.get("/api/v1/stations")
+            assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+            locker.rollback()
+        assert (await c.get("/api/v1/stations")).status_code == 200
+
+
+async def test_engine_promotes_again_after_its_pool_connections_were_terminated(settings: Settings) -> None:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        calm(conn, utcnow())
+    a = EngineService(settings, options=FAST)
+    await a.start()
+    try:
+        await asyncio.wait_for(a.leading.wait(), 5)
+        await wait_for(lambda: a.last_seq)
+        changes = a.metrics.leader_changes._value.get()
+        # every session of the engine dies (lock session and pooled connections)
+        _terminate_others(settings.database_url)
+        await wait_for(lambda: not a.leading.is_set(), timeout=10)
+        # it wins the lock again and its promotion (pool reads) succeeds with fresh connections
+        await wait_for(lambda: a.is_leader and a.metrics.leader_changes._value.get() > changes, timeout=30)
+        seq = a.last_seq
+        await wait_for(lambda: a.last_seq and a.last_seq > seq, timeout=15)
+    finally:
+        await a.stop()
