@@ -4,10 +4,12 @@ DB-backed routes answer 503 with a message during an outage instead of hanging."
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from psycopg import sql
 
 from haixun.engine.service import EngineService
@@ -87,7 +89,9 @@ async def test_a_statement_stuck_behind_a_lock_is_cut_short(settings: Settings, 
         assert (await c.get("/api/v1/stations")).status_code == 200
 
 
-async def test_engine_promotes_again_after_its_pool_connections_were_terminated(settings: Settings) -> None:
+async def test_engine_promotes_again_after_its_pool_connections_were_terminated(settings: Settings,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="haixun.engine")
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
         calm(conn, utcnow())
@@ -104,5 +108,7 @@ async def test_engine_promotes_again_after_its_pool_connections_were_terminated(
         await wait_for(lambda: a.is_leader and a.metrics.leader_changes._value.get() > changes, timeout=30)
         seq = a.last_seq
         await wait_for(lambda: a.last_seq and a.last_seq > seq, timeout=15)
+        # before: the first promotion got a dead pooled connection ("promotion failed; giving up the lock")
+        assert "promotion failed" not in caplog.text
     finally:
         await a.stop()
