@@ -29,7 +29,7 @@ from shapely.ops import substring
 
 from haixun.data.projection import PINGHU, LocalProjection
 
-VERSION = "1.3.0"
+VERSION = "1.4.0"
 SEGMENT_COUNT = 27
 COASTAL_DEPTH_M = 7_000.0      # coastal towns reach this far inland
 FRONT_DEPTH_M = 3_000.0        # front-row villages (next to the wall)
@@ -45,25 +45,35 @@ AREA_SETBACK_M = 0.5
 
 G = TypeVar("G", bound=BaseGeometry)
 
-# Published/approximate anchor points (lon, lat), from docs/domain brief.
+# Anchor points (lon, lat) of the domain brief (/work/shared/domain/README.md "Geography"), 1.4.0:
+# the crest line passes through the brief's anchors themselves (tests/test_geography_anchors.py
+# checks every one against the file); quantang and huanggu are points on the line between them.
+# (1.3.0 and before put the headland tip at 30.582 N, 1.4 km south of the brief's 30.595 N, and
+# the Zhapu frontage at 30.597 N, ~1 km south of the brief's 30.6058 N.)
 ANCHORS: dict[str, tuple[float, float]] = {
-    "haiyan_border": (121.030, 30.570),
-    "zhapu_port": (121.088, 30.597),       # port frontage in front of Zhapu town (30.6058 N 121.0911 E)
-    "jiulongshan": (121.140, 30.582),      # tip of the headland (scenic area ~30.595 N 121.14 E)
-    "quantang": (121.168, 30.602),
-    "dushangang_port": (121.198, 30.624),  # Dushangang ~30.63 N 121.20 E
-    "huanggu": (121.240, 30.654),
-    "jinshan_border": (121.260, 30.670),
+    "haiyan_border": (121.030, 30.570),    # brief: Haiyan border ~30.57 N 121.03 E
+    "zhapu_port": (121.0911, 30.6058),     # brief: Zhapu port / town centre 30.6058 N 121.0911 E
+    "jiulongshan": (121.140, 30.595),      # brief: Jiulongshan headland ~30.595 N 121.14 E
+    "quantang": (121.170, 30.6105),        # between the headland and Dushangang (not a brief anchor)
+    "dushangang_port": (121.200, 30.630),  # brief: Dushangang ~30.63 N 121.20 E
+    "huanggu": (121.240, 30.6575),         # between Dushangang and the border (not a brief anchor)
+    "jinshan_border": (121.260, 30.670),   # brief: Jinshan border ~30.67 N 121.26 E
 }
+# The anchors of the domain brief and how far the crest line may lie from each (m): the
+# position error the data README states (the line is drawn through them).
+BRIEF_ANCHORS = ("haiyan_border", "zhapu_port", "jiulongshan", "dushangang_port", "jinshan_border")
+ANCHOR_TOLERANCE_M = 150.0
 
-# Control points of the crest line, west -> east. The wall bends south around
-# the Jiulongshan headland. Smoothed (Chaikin) and resampled below.
+# Control points of the crest line, west -> east, through the anchors (each anchor repeated so
+# that the Chaikin smoothing keeps the line on it). The wall runs NE from the Haiyan border to the
+# Zhapu frontage, then ESE out to the Jiulongshan headland (the seaward bulge: 2.5 km south of the
+# borders' straight line) and NE past Quantang, Dushangang and Huanggu to the Jinshan border.
 CREST_CONTROL: tuple[tuple[float, float], ...] = (
-    (121.030, 30.570), (121.045, 30.578), (121.060, 30.586), (121.075, 30.592),
-    (121.088, 30.597), (121.100, 30.598), (121.112, 30.596), (121.124, 30.591),
-    (121.132, 30.585), (121.140, 30.582), (121.148, 30.585), (121.155, 30.591),
-    (121.165, 30.600), (121.178, 30.610), (121.190, 30.619), (121.200, 30.625),
-    (121.212, 30.633), (121.225, 30.643), (121.240, 30.654), (121.260, 30.670),
+    (121.030, 30.570), (121.045, 30.580), (121.060, 30.590), (121.075, 30.5995),
+    (121.0911, 30.6058), (121.0911, 30.6058), (121.105, 30.6062), (121.118, 30.6035), (121.130, 30.599),
+    (121.140, 30.595), (121.140, 30.595), (121.150, 30.5985), (121.160, 30.6045), (121.170, 30.6105),
+    (121.180, 30.6165), (121.190, 30.6232), (121.200, 30.630), (121.200, 30.630), (121.212, 30.638),
+    (121.225, 30.6475), (121.240, 30.6575), (121.260, 30.670),
 )
 
 SOURCES = [
@@ -80,8 +90,8 @@ SOURCES = [
 ]
 
 ASSUMPTIONS = [
-    "Seawall crest line is a plausible line through the anchor points (smoothed, ~7 vertices per km), not a survey; "
-    "expect 100-500 m position errors.",
+    "Seawall crest line is drawn through the domain brief's anchor points (within 150 m of each; smoothed, ~7 "
+    "vertices per km), not a survey; between the anchors its error against the real wall is unknown (may exceed 500 m).",
     "Seawall sections: 100-year standard seawall with a wave wall; crest (top of the wave wall) 7.9-8.5 m CN1985 "
     "on sloped dikes, 7.6 m on the port quay walls, 8.0-8.1 m at Jiulongshan; armoured slopes with a berm folded into "
     "an average slope 1:3-1:4; EurOtop roughness gamma_f 0.75 (concrete blocks, west), 0.60 (rock, east), 0.55 "
@@ -262,7 +272,7 @@ def build_context(proj: LocalProjection) -> Context:
     crest = build_crest(proj)
     frame = trend_frame(crest)
     anchor_ch = {k: crest.project(Point(proj.to_xy(*v))) for k, v in ANCHORS.items()}
-    town_split_ch = crest.project(Point(proj.to_xy(121.156, 30.592)))
+    town_split_ch = crest.project(Point(proj.to_xy(121.156, 30.601)))
     step = crest.length / SEGMENT_COUNT
     segments = [substring(crest, i * step, (i + 1) * step if i < SEGMENT_COUNT - 1 else crest.length)
                 for i in range(SEGMENT_COUNT)]
@@ -468,14 +478,20 @@ BERM_WIDTH_M, BERM_BELOW_CREST_M = 6.0, 5.0
 WAVE_WALL_M, HEADLAND_WAVE_WALL_M, WAVE_WALL_ANGLE_DEG = 1.0, 0.8, 90.0
 
 
+def _nearest_segments(ctx: Context, chainage: float, n: int) -> set[int]:
+    step = ctx.crest.length / SEGMENT_COUNT
+    return set(sorted(range(SEGMENT_COUNT), key=lambda k: abs((k + 0.5) * step - chainage))[:n])
+
+
 def segment_properties(ctx: Context, i: int) -> dict[str, Any]:
     seg = ctx.segments[i]
     step = ctx.crest.length / SEGMENT_COUNT
     mid_ch = (i + 0.5) * step
     town_id = "T01" if mid_ch < ctx.town_split_ch else "T02"
-    port = min(abs(mid_ch - ctx.anchor_ch["zhapu_port"]), abs(mid_ch - ctx.anchor_ch["dushangang_port"]) - 400)
     headland = abs(mid_ch - ctx.anchor_ch["jiulongshan"]) < 1_600
-    vertical = port < 900
+    # the port frontages: the two segments nearest Zhapu's anchor and 400 m east of Dushangang's
+    vertical = any(i in _nearest_segments(ctx, ctx.anchor_ch[name] + shift, 2)
+                   for name, shift in (("zhapu_port", 0.0), ("dushangang_port", 400.0)))
     fraction = mid_ch / ctx.crest.length
     if vertical:
         crest_level, slope, toe, foreshore, gamma_f = PORT_WALL

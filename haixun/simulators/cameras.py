@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from haixun.contract import CameraEventType, format_ts
+from haixun.riskcode.overtopping import mean_overtopping
 from haixun.simulators.geo import SimCamera, SimLowPoint, SimSegment
 from haixun.simulators.scenario import PointState
 
@@ -36,24 +37,18 @@ class CameraParams:
 
 
 def overtopping_lpsm(segment: SimSegment, level_m: float, hs: float, tm10: float) -> float:
-    """Mean overtopping discharge q (l/s per m), EurOtop 2018 eq. 5.10/5.11 (sloped) or 7.1 (vertical, non-impulsive).
-
-    Smooth, normal incidence apart from the segment's roughness factor; negative
-    freeboard (water over the crest) returns the maximum form.
-    """
-    rc = segment.crest_level_m - level_m
-    if hs <= 0.05 or tm10 <= 0.0:
-        return 0.0 if rc > 0 else 1000.0
-    scale = math.sqrt(G * hs**3) * 1000.0
-    rc = max(rc, 0.0)
-    if segment.structure == "vertical_wall":
-        return scale * 0.047 * math.exp(-((2.35 * rc / hs) ** 1.3))
-    gf = segment.roughness_gamma_f
-    lm = G * tm10 * tm10 / (2.0 * math.pi)
-    xi = segment.slope_tan / math.sqrt(hs / lm)
-    q = 0.023 / math.sqrt(segment.slope_tan) * xi * math.exp(-((2.7 * rc / (xi * hs * gf)) ** 1.3))
-    q_max = 0.09 * math.exp(-((1.5 * rc / (hs * gf)) ** 1.3))
-    return scale * min(q, q_max)
+    """Mean overtopping discharge q (l/s per m) of the simulator's toe sea state: riskcode's EurOtop 2018
+    calculation (``mean_overtopping``) with the section's geometry (berm, wave wall, roughness; vertical
+    walls with the impulsive check), normal incidence. Water over the crest includes the weir overflow."""
+    if tm10 <= 0.0:
+        hs = 0.0
+    return mean_overtopping(
+        structure="vertical_wall" if segment.structure == "vertical_wall" else "sloped_dike",
+        still_water_m=level_m, crest_level_m=segment.crest_level_m, hm0_m=max(0.0, hs) if hs > 0.05 else 0.0,
+        period_s=tm10 if tm10 > 0 else 1.0, slope_tan=segment.slope_tan, toe_level_m=segment.toe_level_m,
+        gamma_f=segment.roughness_gamma_f, berm_width_m=segment.berm_width_m, berm_level_m=segment.berm_level_m,
+        wave_wall_angle_deg=segment.wave_wall_angle_deg if segment.wave_wall_height_m > 0 else None,
+    ).q_lpsm
 
 
 @dataclass(slots=True)

@@ -39,6 +39,10 @@ class SimSegment:
     warning_levels_m: dict[str, float] = field(default_factory=dict)
     tide_station: str | None = None
     wave_station: str | None = None
+    berm_width_m: float = 0.0            # EurOtop section geometry (geography 1.2.0)
+    berm_level_m: float | None = None
+    wave_wall_height_m: float = 0.0
+    wave_wall_angle_deg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,9 @@ def sim_geography(geo: Geography) -> SimGeography:
             id=seg.id, lat=float(lat), lon=float(lon), crest_level_m=seg.crest_level_m, toe_level_m=seg.toe_level_m,
             structure=seg.structure, slope_tan=seg.slope_tan, roughness_gamma_f=seg.roughness_gamma_f,
             orientation_deg=seg.orientation_deg, warning_levels_m=seg.warning_levels.as_dict(),
-            tide_station=seg.tide_station, wave_station=seg.wave_station))
+            tide_station=seg.tide_station, wave_station=seg.wave_station, berm_width_m=seg.berm_width_m,
+            berm_level_m=seg.berm_level_m, wave_wall_height_m=seg.wave_wall_height_m,
+            wave_wall_angle_deg=seg.wave_wall_angle_deg))
     cameras = tuple(SimCamera(c.id, c.kind, c.lat, c.lon, c.segment_ids, c.gateway_id) for c in geo.cameras)
     low_points = tuple(SimLowPoint(r.id, lp.lat, lp.lon, lp.ground_level_m) for r in geo.roads for lp in r.low_points)
     return SimGeography(stations, tuple(segments), cameras, low_points, source=f"{geo.source} {geo.version}")
