@@ -1,0 +1,312 @@
+"""``demo --check``: does the replay tell the storm's story, with timing, on the replay's own clock?
+
+Pure logic (``check_story``) over an expected ``Story`` and the levels a witness
+saw per segment (``level_changes`` rows, or the ``/ws/live`` stream), each a
+time-ordered list of ``(sim time, level)``. ``build_story`` derives the
+expectation from the simulator's own model of the replay window (the same
+``ModelSource`` the replay publishes from, without sensor noise).
+
+The checks (issue 12), per segment:
+
+* **rise**: at every expected high water whose modeled water reaches a warning
+  tide level, the segment shows at least that level within ``tolerance`` (1 h);
+* **peak**: at the highest water of the replay it shows at least that water's
+  level within ``tolerance``;
+* **fall**: once the modeled drivers (water class, wind class on the gale
+  table, wave class) are at blue or below for good (``quiet_at``), the
+  segment is blue or none by ``quiet_at + dwell + tolerance`` and stays so;
+* **no flapping**: at most one up-down reversal per segment per hour
+  (a reversal = a step down that follows a step up; ``unknown`` is skipped);
+* **outage**: a station switched off mid-storm makes each segment that reads
+  it ``unknown`` (never a plain colour) within the station's staleness limit
+  (+ ``outage_allowance``: one engine cycle and the pipeline);
+* **downgrade**: a newer bulletin lowering a bulletin-held level: the
+  segment's level falls below the old bulletin's level by the newer one's
+  issue time + dwell + tolerance.
+
+A check that the replay window cannot show (e.g. it ends before the calm) fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from haixun.riskcode.levels import Level
+
+KNOWN = (Level.NONE, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED)
+LOW = (Level.NONE, Level.BLUE)
+
+
+@dataclass(frozen=True, slots=True)
+class HighWater:
+    at: datetime
+    level_m: float
+    level: Level  # the warning tide level the modeled water reaches
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentStory:
+    segment_id: str
+    high_waters: tuple[HighWater, ...]  # those reaching blue or more
+    peak: HighWater | None  # the highest water of the window (if it reaches blue)
+    quiet_at: datetime | None  # modeled drivers <= blue from here to the end
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    station_id: str
+    off_at: datetime
+    back_at: datetime
+    segments: tuple[str, ...]
+    max_age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Downgrade:
+    """A newer bulletin (issued ``at``) lowering ``from_level`` to ``to_level`` on ``segments``."""
+
+    at: datetime
+    segments: tuple[str, ...]
+    from_level: Level
+    to_level: Level
+    identifier: str = ""
+
+
+@dataclass(frozen=True)
+class Story:
+    start: datetime
+    end: datetime
+    segments: Mapping[str, SegmentStory]
+    dwell_s: float
+    outages: tuple[Outage, ...] = ()
+    downgrades: tuple[Downgrade, ...] = ()
+    tolerance_s: float = 3600.0
+    outage_allowance_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str  # rise | peak | fall | flap | outage | downgrade
+    subject: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class StoryVerdict:
+    witness: str
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.findings) and all(f.ok for f in self.findings)
+
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ok]
+
+    def summary_lines(self, max_failures: int = 8) -> list[str]:
+        by_check: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            by_check.setdefault(f.check, []).append(f)
+        lines = []
+        for check in ("rise", "peak", "fall", "flap", "outage", "downgrade"):
+            fs = by_check.get(check, [])
+            if not fs:
+                continue
+            bad = [f for f in fs if not f.ok]
+            lines.append(f"{self.witness} {check}: {len(fs) - len(bad)}/{len(fs)} ok")
+            for f in bad[:max_failures]:
+                lines.append(f"{self.witness} {check} FAILED {f.subject}: {f.detail}")
+        if not self.findings:
+            lines.append(f"{self.witness}: nothing to check")
+        return lines
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%m-%d %H:%M")
+
+
+class Track:
+    """One subject's shown level over time (a step function; ``initial`` before the first change)."""
+
+    def __init__(self, changes: Iterable[tuple[datetime, Level]], initial: Level = Level.NONE) -> None:
+        self.changes = sorted(changes, key=lambda c: c[0])
+        self.initial = initial
+
+    def at(self, t: datetime) -> Level:
+        level = self.initial
+        for when, lv in self.changes:
+            if when > t:
+                break
+            level = lv
+        return level
+
+    def levels_in(self, a: datetime, b: datetime) -> list[Level]:
+        return [self.at(a)] + [lv for when, lv in self.changes if a < when <= b]
+
+    def max_known_in(self, a: datetime, b: datetime) -> Level:
+        known = [lv for lv in self.levels_in(a, b) if lv in KNOWN]
+        return max(known, key=lambda lv: lv.rank, default=Level.NONE)
+
+    def reversals(self) -> list[datetime]:
+        """Times of a step down that follows a step up (known levels only)."""
+        out: list[datetime] = []
+        prev = self.initial if self.initial in KNOWN else None
+        going_up = False
+        for when, lv in self.changes:
+            if lv not in KNOWN:
+                continue
+            if prev is not None:
+                if lv.rank > prev.rank:
+                    going_up = True
+                elif lv.rank < prev.rank:
+                    if going_up:
+                        out.append(when)
+                    going_up = False
+            prev = lv
+        return out
+
+
+def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]]], witness: str = "level_changes",
+                initial: Mapping[str, Level] | None = None) -> StoryVerdict:
+    tol = timedelta(seconds=story.tolerance_s)
+    dwell = timedelta(seconds=story.dwell_s)
+    findings: list[Finding] = []
+    tracks = {sid: Track(seen.get(sid, ()), (initial or {}).get(sid, Level.NONE)) for sid in story.segments}
+    for sid, seg in story.segments.items():
+        tr = tracks[sid]
+        for hw in seg.high_waters:
+            if hw.at - tol < story.start or hw.at + tol > story.end:
+                continue  # not fully inside the window
+            got = tr.max_known_in(hw.at - tol, hw.at + tol)
+            findings.append(Finding("rise", sid, got.rank >= hw.level.rank,
+                                    f"high water {hw.level_m:.2f} m at {_fmt(hw.at)} ({hw.level.value}): "
+                                    f"shown up to {got.value} within 1 h"))
+        if seg.peak is not None and story.start <= seg.peak.at - tol and seg.peak.at + tol <= story.end:
+            got = tr.max_known_in(seg.peak.at - tol, seg.peak.at + tol)
+            findings.append(Finding("peak", sid, got.rank >= seg.peak.level.rank,
+                                    f"peak water {seg.peak.level_m:.2f} m at {_fmt(seg.peak.at)} "
+                                    f"({seg.peak.level.value}): shown up to {got.value} within 1 h"))
+        if seg.quiet_at is not None:
+            due = seg.quiet_at + dwell + tol
+            if due > story.end:
+                findings.append(Finding("fall", sid, False, f"the replay ended at {_fmt(story.end)} before the "
+                                                            f"fall was due ({_fmt(due)})"))
+            else:
+                after = tr.levels_in(due, story.end)
+                bad = [lv for lv in after if lv not in LOW]
+                findings.append(Finding("fall", sid, not bad,
+                                        f"drivers at blue or below from {_fmt(seg.quiet_at)}: shown "
+                                        f"{'/'.join(sorted({lv.value for lv in after}))} from {_fmt(due)} "
+                                        "(want blue/none)"))
+        revs = tr.reversals()
+        flaps = [b for a, b in zip(revs, revs[1:]) if b - a < timedelta(hours=1)]
+        findings.append(Finding("flap", sid, not flaps,
+                                f"{len(revs)} up-down reversals" + (f", two within 1 h at {_fmt(flaps[0])}" if flaps else "")))
+    for o in story.outages:
+        limit = o.off_at + timedelta(seconds=o.max_age_s + story.outage_allowance_s)
+        for sid in o.segments:
+            tr = tracks.get(sid) or Track(seen.get(sid, ()))
+            seen_unknown = [w for w, lv in tr.changes if lv is Level.UNKNOWN and o.off_at <= w <= limit]
+            if tr.at(o.off_at) is Level.UNKNOWN:
+                seen_unknown.insert(0, o.off_at)
+            plain = [lv for lv in tr.levels_in(limit, min(o.back_at, story.end)) if lv is not Level.UNKNOWN]
+            ok = bool(seen_unknown) and not plain
+            findings.append(Finding("outage", sid, ok,
+                                    f"{o.station_id} off at {_fmt(o.off_at)}: "
+                                    + (f"unknown at {_fmt(seen_unknown[0])}" if seen_unknown else
+                                       f"not unknown by {_fmt(limit)} (shown {tr.at(limit).value})")
+                                    + (f"; plain {plain[0].value} while off" if plain else "")))
+    for d in story.downgrades:
+        due = d.at + dwell + tol
+        for sid in d.segments:
+            tr = tracks.get(sid) or Track(seen.get(sid, ()))
+            if due > story.end:
+                findings.append(Finding("downgrade", sid, False, f"replay ended before {_fmt(due)}"))
+                continue
+            held = tr.max_known_in(d.at - tol, d.at)
+            now = tr.at(due)
+            ok = held.rank >= d.from_level.rank and now in KNOWN and now.rank < d.from_level.rank
+            findings.append(Finding("downgrade", sid, ok,
+                                    f"bulletin {d.from_level.value} -> {d.to_level.value} at {_fmt(d.at)}: "
+                                    f"shown {held.value} before, {now.value} at {_fmt(due)}"))
+    return StoryVerdict(witness, tuple(findings))
+
+
+# --------------------------------------------------------------------------- expectation from the model
+
+def _classify(value: float, thresholds: Mapping[str, float]) -> Level:
+    level = Level.NONE
+    for lv in (Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED):
+        t = thresholds.get(lv.value)
+        if t is not None and value >= t:
+            level = lv
+    return level
+
+
+def _wind_class(config, mean: float, gust: float) -> Level:
+    table = config.wind.gale  # the stricter table: the drivers are not lower than what the engine can show
+    level = Level.NONE
+    for lv in (Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED):
+        sig = table.signal(lv)
+        if mean >= config.wind.mps(sig.mean_bft) or gust >= config.wind.mps(sig.gust_bft):
+            level = lv
+    return level
+
+
+def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Outage] = (),
+                downgrades: Sequence[Downgrade] = (), step: timedelta = timedelta(minutes=10),
+                config=None, geography=None) -> Story:
+    """The expected story of the replay window [start, end] (sim time) from the replay's ``ModelSource``."""
+    import numpy as np
+
+    from haixun.data.geography import load_geography
+    from haixun.riskcode import load_config
+    from haixun.simulators.timeline import segment_specs
+
+    config = config or load_config()
+    specs = segment_specs(geography or load_geography())
+    warning = {s.id: s.warning_levels_m for s in source.geo.segments}
+    n = int((end - start) / step) + 1
+    times = [start + step * i for i in range(n)]
+    cache: dict[str, list] = {}
+
+    def states(station: str) -> list:
+        if station not in cache:
+            cache[station] = [source.station_state(station, t) for t in times]
+        return cache[station]
+
+    wave_t = {k: float(v) for k, v in config.wave.thresholds_m.model_dump().items() if v is not None}
+    segments: dict[str, SegmentStory] = {}
+    for spec in specs:
+        levels = dict(warning.get(spec.id, {}))
+        water = np.array([s.level for s in states(spec.tide_station)])
+        wind = states(spec.wind_station)
+        wave = states(spec.wave_station) if spec.wave_station else None
+        water_cls = [_classify(float(w), levels) for w in water]
+        drivers = []
+        for i in range(n):
+            d = max(water_cls[i], _wind_class(config, wind[i].wind_speed, wind[i].wind_gust), key=lambda lv: lv.rank)
+            if wave is not None:
+                d = max(d, _classify(wave[i].hs, wave_t), key=lambda lv: lv.rank)
+            drivers.append(d)
+        d = np.diff(water)
+        idx = np.where((d[:-1] > 0) & (d[1:] <= 0))[0] + 1
+        hws = tuple(HighWater(times[i], float(water[i]), water_cls[i]) for i in idx if water_cls[i].rank >= Level.BLUE.rank)
+        k = int(np.argmax(water))
+        peak = HighWater(times[k], float(water[k]), water_cls[k]) if water_cls[k].rank >= Level.BLUE.rank else None
+        loud = [i for i in range(n) if drivers[i].rank > Level.BLUE.rank]
+        quiet_at = None if not loud else (times[loud[-1] + 1] if loud[-1] + 1 < n else end)
+        segments[spec.id] = SegmentStory(spec.id, hws, peak, quiet_at)
+    return Story(start, end, segments, float(config.hysteresis.dwell_s), tuple(outages), tuple(downgrades))
+
+
+def station_segments(station_ids: Iterable[str], geography=None) -> tuple[str, ...]:
+    """Segments whose storm tide (tide station) is read from one of these stations."""
+    from haixun.data.geography import load_geography
+    from haixun.simulators.timeline import segment_specs
+
+    ids = set(station_ids)
+    return tuple(s.id for s in segment_specs(geography or load_geography()) if s.tide_station in ids)

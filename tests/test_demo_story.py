@@ -1,0 +1,127 @@
+"""``demo --check`` story checker (haixun/demo/story.py): pure logic, and the story of the
+default In-fa window built from the simulator's model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from haixun.demo.story import (Downgrade, HighWater, Outage, SegmentStory, Story, Track, build_story,
+                               check_story, station_segments)
+from haixun.riskcode.levels import Level
+
+T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+B, Y, O, R, N, U = Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED, Level.NONE, Level.UNKNOWN
+
+
+def _story(**kw) -> Story:
+    seg = SegmentStory("PH05", (HighWater(T0 + 14 * H, 5.8, Y), HighWater(T0 + 26 * H, 6.3, O)),
+                       HighWater(T0 + 26 * H, 6.3, O), quiet_at=T0 + 30 * H)
+    base = dict(start=T0, end=T0 + 40 * H, segments={"PH05": seg}, dwell_s=1800.0)
+    base.update(kw)
+    return Story(**base)
+
+
+GOOD = [(T0 + 6 * H, B), (T0 + 12 * H, Y), (T0 + 25 * H, O), (T0 + 28 * H, Y), (T0 + 31 * H, B), (T0 + 36 * H, N)]
+# What the demo of issue 12 recorded: a red bulletin at the first reading, held to the end
+ALWAYS_RED = [(T0 + timedelta(minutes=1), R)]
+
+
+def test_a_storm_told_right_passes() -> None:
+    v = check_story(_story(), {"PH05": GOOD})
+    assert v.ok, v.summary_lines()
+    assert {f.check for f in v.findings} == {"rise", "peak", "fall", "flap"}
+
+
+def test_todays_always_red_fails() -> None:
+    v = check_story(_story(), {"PH05": ALWAYS_RED})
+    assert not v.ok
+    assert {f.check for f in v.failures()} == {"fall"}
+    assert any("fall FAILED PH05" in line for line in v.summary_lines())
+
+
+def test_late_rise_and_missed_peak_fail() -> None:
+    late = [(T0 + 6 * H, B), (T0 + 27.5 * H, O), (T0 + 31 * H, B)]  # orange 1.5 h after the peak water
+    v = check_story(_story(), {"PH05": late})
+    assert {f.check for f in v.failures()} == {"rise", "peak"}
+
+
+def test_a_fall_after_the_dwell_plus_one_hour_fails_and_a_window_too_short_fails() -> None:
+    slow = [(T0 + 12 * H, Y), (T0 + 25 * H, O), (T0 + 32 * H, B)]  # quiet at 30 h; due 31.5 h
+    assert [f.check for f in check_story(_story(), {"PH05": slow}).failures()] == ["fall"]
+    short = check_story(_story(end=T0 + 31 * H), {"PH05": GOOD})
+    assert [f.check for f in short.failures()] == ["fall"]
+
+
+def test_flapping_is_two_reversals_within_an_hour() -> None:
+    flappy = GOOD + [(T0 + 20 * H, O), (T0 + 20.2 * H, Y), (T0 + 20.5 * H, O), (T0 + 20.9 * H, Y)]
+    assert [f.check for f in check_story(_story(), {"PH05": flappy}).failures()] == ["flap"]
+    # one reversal per hour is fine; unknown in between is not a colour step
+    calm = GOOD + [(T0 + 20 * H, O), (T0 + 20.2 * H, Y), (T0 + 21.5 * H, O), (T0 + 22 * H, U), (T0 + 22.8 * H, O),
+                   (T0 + 23 * H, Y)]
+    assert check_story(_story(), {"PH05": sorted(calm)}).ok
+    assert Track([(T0, B), (T0 + H, Y), (T0 + 2 * H, B), (T0 + 3 * H, N)]).reversals() == [T0 + 2 * H]
+
+
+def test_an_offline_station_must_make_its_segment_unknown_within_the_staleness_limit() -> None:
+    out = Outage("ZP-T01", T0 + 20 * H, T0 + 22 * H, ("PH05",), max_age_s=600.0)
+    story = _story(outages=(out,))
+    ok = sorted(GOOD + [(T0 + 20 * H + timedelta(minutes=11), U), (T0 + 22 * H + timedelta(minutes=2), Y)])
+    assert check_story(story, {"PH05": ok}).ok
+    # issue 12: the offline Zhapu gauge left PH05 blue/yellow (a known lower hazard hid the unknown)
+    v = check_story(story, {"PH05": GOOD})
+    assert [f.check for f in v.failures()] == ["outage"]
+    late = sorted(GOOD + [(T0 + 20 * H + timedelta(minutes=20), U), (T0 + 22 * H + timedelta(minutes=2), Y)])
+    assert [f.check for f in check_story(story, {"PH05": late}).failures()] == ["outage"]
+    dips = sorted(ok + [(T0 + 21 * H, B), (T0 + 21.1 * H, U)])  # a plain blue while the gauge is off
+    assert [f.check for f in check_story(story, {"PH05": dips}).failures()] == ["outage"]
+
+
+def test_a_newer_bulletin_must_lower_a_bulletin_held_level() -> None:
+    drill = Downgrade(T0 + 3 * H, ("PH05",), Y, B, "x")
+    story = _story(downgrades=(drill,))
+    held = sorted(GOOD + [(T0 + 2 * H, Y), (T0 + 3.5 * H, B), (T0 + 5 * H, N)])
+    assert check_story(story, {"PH05": held}).ok
+    # every valid bulletin counting (issue 12): the yellow stays until it expires
+    stuck = sorted(GOOD + [(T0 + 2 * H, Y), (T0 + 5.5 * H, N)])
+    assert [f.check for f in check_story(story, {"PH05": stuck}).failures()] == ["downgrade"]
+    # never raised by the bulletin at all: nothing was held, the check fails
+    assert [f.check for f in check_story(story, {"PH05": GOOD}).failures()] == ["downgrade"]
+    assert [f.check for f in check_story(story, {"PH05": ALWAYS_RED}).failures()] == ["fall", "downgrade"]
+
+
+@pytest.fixture(scope="module")
+def infa_story() -> tuple[Story, float]:
+    from haixun.simulators import typhoon as ty
+    from haixun.simulators.cli import DEFAULT_AFTER_H, DEFAULT_PEAK_IN_H
+    from haixun.simulators.geo import load_sim_geography
+    from haixun.simulators.source import replay_source
+
+    geo = load_sim_geography()
+    start = datetime(2030, 7, 1, tzinfo=timezone.utc)
+    src = replay_source(geo, start, historical=False, peak_in=timedelta(hours=DEFAULT_PEAK_IN_H))
+    story = build_story(src, start, start + timedelta(hours=DEFAULT_PEAK_IN_H + DEFAULT_AFTER_H),
+                        step=timedelta(minutes=20))
+    assert ty.INFA_LANDFALL_PINGHU
+    return story, src.offset_s
+
+
+def test_the_default_window_story_has_the_overnight_high_water_as_peak_and_a_calm_end(infa_story) -> None:
+    from haixun.simulators import typhoon as ty
+
+    infa_story, offset = infa_story
+
+    def storm_time(t: datetime) -> datetime:
+        return datetime.fromtimestamp(t.timestamp() - offset, ty.CST)
+
+    zp = infa_story.segments["PH05"]
+    assert zp.peak is not None and zp.peak.level is Level.ORANGE
+    assert abs(storm_time(zp.peak.at) - datetime(2021, 7, 25, 22, 40, tzinfo=ty.CST)) <= timedelta(minutes=40)
+    assert all(s.quiet_at is not None and s.quiet_at + timedelta(hours=1.5) <= infa_story.end
+               for s in infa_story.segments.values()), "every segment can be seen falling"
+    assert set(station_segments(["ZP-T01"])) >= {"PH05", "PH06", "PH07"}
+    # today's always-red sequence fails this story on every segment
+    v = check_story(infa_story, {sid: [(infa_story.start, Level.RED)] for sid in infa_story.segments})
+    assert not v.ok and {f.subject for f in v.failures() if f.check == "fall"} == set(infa_story.segments)
