@@ -122,6 +122,11 @@ def test_the_default_window_story_has_the_overnight_high_water_as_peak_and_a_cal
     assert all(s.quiet_at is not None and s.quiet_at + timedelta(hours=1.5) <= infa_story.end
                for s in infa_story.segments.values()), "every segment can be seen falling"
     assert set(station_segments(["ZP-T01"])) >= {"PH05", "PH06", "PH07"}
+    names = [p for _, p in infa_story.phases]
+    assert names == ["calm", "rising", "peak", "falling", "after"]
+    rising = infa_story.phases[1][0]
+    assert rising - infa_story.start >= timedelta(hours=3), "hours of calm before the first rise"
+    assert infa_story.phase_at(infa_story.end) == "after"
     # today's always-red sequence fails this story on every segment
     v = check_story(infa_story, {sid: [(infa_story.start, Level.RED)] for sid in infa_story.segments})
     assert not v.ok and {f.subject for f in v.failures() if f.check == "fall"} == set(infa_story.segments)

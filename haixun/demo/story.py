@@ -84,6 +84,15 @@ class Story:
     downgrades: tuple[Downgrade, ...] = ()
     tolerance_s: float = 3600.0
     outage_allowance_s: float = 300.0
+    phases: tuple[tuple[datetime, str], ...] = ()  # (from, phase) in order: calm, rising, peak, falling, after
+
+    def phase_at(self, t: datetime) -> str:
+        name = "calm"
+        for when, phase in self.phases:
+            if when > t:
+                break
+            name = phase
+        return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +289,7 @@ def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Out
 
     wave_t = {k: float(v) for k, v in config.wave.thresholds_m.model_dump().items() if v is not None}
     segments: dict[str, SegmentStory] = {}
+    coast = [Level.NONE] * n
     for spec in specs:
         levels = dict(warning.get(spec.id, {}))
         water = np.array([s.level for s in states(spec.tide_station)])
@@ -292,6 +302,8 @@ def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Out
             if wave is not None:
                 d = max(d, _classify(wave[i].hs, wave_t), key=lambda lv: lv.rank)
             drivers.append(d)
+            if d.rank > coast[i].rank:
+                coast[i] = d
         d = np.diff(water)
         idx = np.where((d[:-1] > 0) & (d[1:] <= 0))[0] + 1
         hws = tuple(HighWater(times[i], float(water[i]), water_cls[i]) for i in idx if water_cls[i].rank >= Level.BLUE.rank)
@@ -300,7 +312,25 @@ def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Out
         loud = [i for i in range(n) if drivers[i].rank > Level.BLUE.rank]
         quiet_at = None if not loud else (times[loud[-1] + 1] if loud[-1] + 1 < n else end)
         segments[spec.id] = SegmentStory(spec.id, hws, peak, quiet_at)
-    return Story(start, end, segments, float(config.hysteresis.dwell_s), tuple(outages), tuple(downgrades))
+    phases: list[tuple[datetime, str]] = [(start, "calm")]
+    warn = [i for i in range(n) if coast[i].rank >= Level.BLUE.rank]
+    high = [i for i in range(n) if coast[i].rank >= Level.ORANGE.rank]
+    if warn:
+        # the storm's rise: the start of the run of warning levels that leads to the peak (a spring
+        # high water touching blue hours before, and falling back, is still the calm before)
+        first = high[0] if high else warn[-1]
+        k = first
+        while k > 0 and coast[k - 1].rank >= Level.BLUE.rank:
+            k -= 1
+        phases.append((times[k], "rising"))
+        if high:
+            phases.append((times[high[0]], "peak"))
+            phases.append((times[high[-1]] + step, "falling"))
+        quiet = max((s.quiet_at for s in segments.values() if s.quiet_at), default=None)
+        if quiet is not None and (not high or quiet > times[high[-1]]):
+            phases.append((quiet, "after"))
+    return Story(start, end, segments, float(config.hysteresis.dwell_s), tuple(outages), tuple(downgrades),
+                 phases=tuple(phases))
 
 
 def station_segments(station_ids: Iterable[str], geography=None) -> tuple[str, ...]:
