@@ -4,6 +4,7 @@ orange/red and fell again, seen both in level_changes and on /ws/live."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -16,18 +17,29 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_check_end_to_end() -> None:
+    """Issue 12's first "Done when": the storm through the real services (ingest, engine, API, a
+    websocket client); the story (rise at the high waters, peak at the peak water, fall after the
+    dwell, no flapping, the Zhapu gateway switched off -> unknown, a bulletin downgrade) judged on
+    the level_changes and on the /ws/live stream. The window starts at 17:50 CST 24 July (calm
+    enough for the bulletin drill) and ends calm at 00:00 27 July, at 1000x."""
     with private_state_dir() as state:
         result = subprocess.run(
             [sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", "--embedded", "--check",
-             "--speed", "600", "--duration", "240", "--port", str(free_port())],
-            env=demo_env(state), capture_output=True, text=True, timeout=290, cwd=ROOT,
+             "--speed", "1000", "--duration", "330", "--progress-every", "3", "--port", str(free_port()),
+             "--replay-args=--peak-in 40 --after 14"],
+            env=demo_env(state), capture_output=True, text=True, timeout=420, cwd=ROOT,
         )
         leftovers = processes_of(state)
     out = result.stdout
-    assert result.returncode == 0, out + result.stderr[-3000:]
+    assert result.returncode == 0, out[-6000:] + result.stderr[-3000:]
     assert "check passed" in out
     assert "database level_changes: rose" in out and "and fell" in out
     assert "websocket /ws/live (connected" in out
+    for witness in ("level_changes", "websocket"):
+        for check in ("rise", "peak", "fall", "flap", "outage", "downgrade"):
+            assert re.search(rf"{witness} {check}: (\d+)/\1 ok", out), (witness, check, out[-4000:])
+    assert "phase: calm" in out or "phase: rising" in out
+    assert "phase: peak" in out and "the replay has finished" in out
     assert leftovers == []
 
 

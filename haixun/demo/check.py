@@ -80,6 +80,8 @@ class DatabaseWitness:
         self.tide_models = 0
         self.bulletins = 0
         self._last_id = 0
+        self.segment_changes: dict[str, list[tuple[Any, Level]]] = {}  # segment -> [(at, to_level)]
+        self.segment_initial: dict[str, Level] = {}  # segment -> from_level of its first change
 
     @property
     def passed(self) -> bool:
@@ -101,7 +103,7 @@ class DatabaseWitness:
     async def poll(self, conn: psycopg.AsyncConnection) -> None:
         try:
             cur = await conn.execute(
-                "SELECT id, subject_kind, subject_id, to_level FROM level_changes "
+                "SELECT id, subject_kind, subject_id, to_level, at, from_level FROM level_changes "
                 "WHERE id > %s AND subject_kind IN ('segment', 'city') ORDER BY id",
                 (self._last_id,),
             )
@@ -110,11 +112,15 @@ class DatabaseWitness:
             return
         self.tide_models = await self._count(conn, "tide_models")
         self.bulletins = await self._count(conn, "official_feeds")
-        for row_id, kind, subject_id, to_level in rows:
+        for row_id, kind, subject_id, to_level, at, from_level in rows:
             self._last_id = max(self._last_id, int(row_id))
             level = _level(to_level)
             if level is not None:
                 self.track.observe(f"{kind}:{subject_id}", level)
+                if kind == "segment":
+                    if subject_id not in self.segment_changes and _level(from_level) is not None:
+                        self.segment_initial[subject_id] = _level(from_level)  # type: ignore[assignment]
+                    self.segment_changes.setdefault(subject_id, []).append((at, level))
 
 
 class WebsocketWitness:
@@ -127,6 +133,7 @@ class WebsocketWitness:
         self.connected_once = False
         self.last_seq: int | None = None
         self.last_error: str | None = None
+        self.segment_changes: dict[str, list[tuple[Any, Level]]] = {}  # segment -> [(server_now, level)] on change
 
     def handle(self, message: dict[str, Any]) -> None:
         self.messages += 1
@@ -138,12 +145,16 @@ class WebsocketWitness:
         body = message.get("body")
         if not isinstance(body, dict):
             return
+        when = _server_now(message)
         segments = body.get("segments")
         if isinstance(segments, dict):
             for segment_id, entry in segments.items():
                 level = _level(entry.get("level")) if isinstance(entry, dict) else None
                 if level is not None:
                     self.track.observe(f"segment:{segment_id}", level)
+                    seq = self.segment_changes.setdefault(str(segment_id), [])
+                    if when is not None and (not seq or seq[-1][1] is not level):
+                        seq.append((when, level))
         areas = body.get("areas")
         city = areas.get("city") if isinstance(areas, dict) else None
         if isinstance(city, dict):
@@ -183,6 +194,20 @@ class WebsocketWitness:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             except asyncio.TimeoutError:
                 pass
+
+
+def _server_now(message: dict[str, Any]):
+    """The replay-clock time of a websocket message (``server_now``), None if absent or bad."""
+    from datetime import datetime
+
+    raw = message.get("server_now")
+    if not isinstance(raw, str):
+        return None
+    try:
+        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 
@@ -24,6 +25,7 @@ from haixun.clock import Clock
 DEMO_FEED_KEY_NAME = "haixun-demo-replay"
 DEMO_ACTOR = "haixun demo"
 BACKFILL_DAYS = 30
+CST = timezone(timedelta(hours=8))
 
 
 def demo_clock(speed: float, now: datetime | None = None) -> Clock:
@@ -42,3 +44,97 @@ def demo_feed_key(database_url: str) -> str:
 
 def feeds_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/api/v1/feeds/{{source}}"
+
+
+# --------------------------------------------------------------------------- the replay's plan
+
+DRILL_SEGMENT = "PH01"
+OUTAGE_GATEWAY = "gw-zhapu"
+OUTAGE_BEFORE_LANDFALL_S = 6600.0  # 1 h 50 min before landfall (issue 12's case)
+OUTAGE_FOR_S = 7200.0  # simulated seconds the gateway stays away
+
+
+@dataclass
+class ReplayPlan:
+    """Where the replay lies on the replay clock, and (with --check) the story it must tell."""
+
+    start: datetime
+    end: datetime
+    landfall: datetime
+    offset_s: float  # storm time = sim time - offset
+    source: object  # simulators.source.ModelSource
+    check_args: tuple[str, ...] = ()
+    outage: object | None = None  # story.Outage
+    drill: tuple = ()  # ((sim time, msgType, level), ...) of the --check bulletin drill
+    story: object | None = None  # story.Story (built lazily: build_story)
+
+    def storm_time(self, t: datetime) -> datetime:
+        return datetime.fromtimestamp(t.timestamp() - self.offset_s, CST)
+
+    @classmethod
+    def build(cls, options, catalog=None, now: datetime | None = None) -> "ReplayPlan":
+        import argparse
+
+        from haixun.demo.story import Downgrade, Outage, build_story, station_segments
+        from haixun.riskcode import load_config
+        from haixun.riskcode.levels import Level
+        from haixun.simulators import cli as sim_cli
+        from haixun.simulators import typhoon as ty
+        from haixun.simulators.geo import load_sim_geography
+        from haixun.simulators.source import replay_source
+
+        parser = argparse.ArgumentParser(add_help=False)
+        sim_cli.configure(parser.add_subparsers())
+        ns, _ = parser.parse_known_args(["simulate", "replay", *options.replay_args])
+        start = ns.start or (now or datetime.now(UTC)).replace(microsecond=0)
+        peak_in_h, after_h = sim_cli.replay_window(ns.peak_in, ns.after)
+        geo = load_sim_geography()
+        source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=peak_in_h), seed=ns.seed)
+        end = start + timedelta(hours=peak_in_h + after_h)
+        if ns.duration is not None:
+            end = start + timedelta(seconds=ns.duration)
+        landfall = start + timedelta(hours=peak_in_h)
+        plan = cls(start, end, landfall, source.offset_s, source)
+        if options.check:
+            config = load_config()
+            extra: list[str] = []
+            outages = []
+            off_after = peak_in_h * 3600.0 - OUTAGE_BEFORE_LANDFALL_S
+            if not ns.fault and off_after > 0 and start + timedelta(seconds=off_after + OUTAGE_FOR_S) < end:
+                extra += ["--fault", f"offline@{OUTAGE_GATEWAY}", "--fault-after", f"{off_after:g}",
+                          "--offline-for", f"{OUTAGE_FOR_S / options.speed:g}"]
+                stations = [s.id for s in geo.stations if s.gateway_id == OUTAGE_GATEWAY]
+                off_at = start + timedelta(seconds=off_after)
+                outages.append(Outage(",".join(stations), off_at, off_at + timedelta(seconds=OUTAGE_FOR_S),
+                                      station_segments(stations), float(config.staleness.max_age_s["tide_level"])))
+                plan.outage = outages[0]
+            downgrades = []
+            if start + timedelta(hours=4) < end:
+                plan.drill = ((start + timedelta(hours=1), "Alert", "yellow"),
+                              (start + timedelta(hours=2), "Update", "blue"),
+                              (start + timedelta(hours=3), "Cancel", "none"))
+                downgrades.append(Downgrade(start + timedelta(hours=2), (DRILL_SEGMENT,), Level.YELLOW, Level.BLUE))
+            plan.check_args = tuple(extra)
+            plan.story = build_story(source, start, end, outages=outages, downgrades=downgrades, config=config)
+        else:
+            plan.story = build_story(source, start, end, step=timedelta(minutes=20))
+        assert ty.INFA_LANDFALL_PINGHU
+        return plan
+
+
+def drill_bulletin(plan: ReplayPlan, index: int):
+    """The --check drill: a yellow surge bulletin for one segment, its blue Update, its Cancel."""
+    from haixun.contract import format_ts
+    from haixun.simulators.feeds import SURGE_SOURCE, Bulletin
+
+    at, msg_type, level = plan.drill[index]
+    run = plan.start.strftime("%Y%m%dT%H%M%S")
+    ident = f"haixun-demo-drill.{run}.{index}"
+    refs = [f"haixun-demo-drill.{run}.{index - 1}"] if index else []
+    return Bulletin(SURGE_SOURCE, {
+        "identifier": ident, "external_id": ident, "msgType": msg_type, "references": refs, "sent": format_ts(at),
+        "issuer": "haixun demo --check (drill, not a forecast)", "kind": "surge_forecast", "level": level,
+        "area": {"segments": [DRILL_SEGMENT]}, "valid_from": format_ts(at),
+        "valid_to": format_ts(at + timedelta(hours=12)), "issued_at": format_ts(at),
+        "text_zh": "演练：风暴潮警报测试。", "text_en": f"DRILL: storm surge {msg_type} {level} (demo --check).",
+    })

@@ -16,14 +16,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
 import signal
 import sys
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -31,7 +34,9 @@ from haixun.demo.check import DatabaseWitness, WebsocketWitness, verdict
 from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
-from haixun.demo.replay import BACKFILL_DAYS, demo_clock, demo_feed_key, feeds_url
+from haixun.demo.cleanup import record_run, remove_previous_run
+from haixun.demo.replay import BACKFILL_DAYS, ReplayPlan, demo_feed_key, drill_bulletin, feeds_url
+from haixun.demo.story import check_story
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
 from haixun.clock import Clock
@@ -115,7 +120,8 @@ def demo_jwt_secret(settings: Settings) -> str:
 
 
 def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
-                   feed_key: str | None = None) -> list[str]:
+                   feed_key: str | None = None, start: datetime | None = None, backfilled: bool = False,
+                   extra: Sequence[str] = ()) -> list[str]:
     argv = list(component.command)
     if component is API:
         if catalog.accepts(API.command, "--host"):
@@ -125,11 +131,13 @@ def component_argv(component: Component, catalog: CommandCatalog, options: DemoO
     if component is REPLAY:
         if catalog.accepts(REPLAY.command, "--speed"):
             argv += ["--speed", f"{options.speed:g}"]  # informative: HAIXUN_CLOCK sets the pace
-        if catalog.accepts(REPLAY.command, "--backfill-days"):
+        if start is not None:
+            argv += ["--start", start.isoformat()]
+        if not backfilled and catalog.accepts(REPLAY.command, "--backfill-days"):
             argv += ["--backfill-days", str(BACKFILL_DAYS)]
         if feed_key is not None and catalog.accepts(REPLAY.command, "--api-key"):
             argv += ["--api-url", feeds_url(options.port), "--api-key", feed_key]
-        argv += list(options.replay_args)
+        argv += list(extra) + list(options.replay_args)
     return haixun_argv(argv, options.child_log_level)
 
 
@@ -174,6 +182,8 @@ class DemoRun:
         self.supervisor: Supervisor | None = None
         self.clock: Clock | None = None
         self.feed_key: str | None = None
+        self.plan: ReplayPlan | None = None
+        self.drill_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self) -> int:
@@ -229,18 +239,80 @@ class DemoRun:
 
         if not await self._load_geography():
             return 1 if opts.check else await self._idle_until_stopped()
+        await self._remove_previous_run()
+        self.plan = await asyncio.to_thread(ReplayPlan.build, opts, self.catalog)
+        await self._backfill_before_the_clock()
         await self._prepare_replay()
         await self._start_services()
         await self._start_replay()
         return await self._monitor()
 
     # -- steps --------------------------------------------------------------
+    async def _remove_previous_run(self) -> None:
+        """An earlier run's replay data never mixes with this one (docs/operations.md)."""
+        assert self.services is not None
+        try:
+            removed = await asyncio.to_thread(remove_previous_run, self.settings.state_dir, self.services.database_url)
+        except psycopg.Error as exc:
+            self.say(f"could not remove the earlier run's replay data ({exc})")
+            return
+        if removed:
+            self.say("removed the earlier run's replay data: " + ", ".join(f"{k} {v}" for k, v in removed.items()))
+
+    async def _backfill_before_the_clock(self) -> None:
+        """History first (ingest on the system clock; the history ends at the replay start, which is
+        now or earlier), then the replay clock starts: no storm hour is skipped while it loads."""
+        assert self.supervisor is not None and self.services is not None and self.plan is not None
+        if not (self.catalog.has(REPLAY.command) and self.catalog.accepts(REPLAY.command, "--backfill-only")
+                and self._available(INGEST)):
+            return
+        plan = self.plan
+        await asyncio.to_thread(record_run, self.settings.state_dir, self.services.database_url,
+                                plan.start - timedelta(days=BACKFILL_DAYS), plan.end)
+        began = time.monotonic()
+        self.supervisor.env.pop("HAIXUN_CLOCK", None)
+        ingest = self.supervisor.start(INGEST.name, component_argv(INGEST, self.catalog, self.options))
+        await self._wait_for_ingest(ingest.process.pid)
+        argv = haixun_argv(["simulate", "replay", "--start", plan.start.isoformat(), "--backfill-days",
+                            str(BACKFILL_DAYS), "--backfill-only", "--no-feeds", "--no-cameras"],
+                           self.options.child_log_level)
+        self.say(f"backfill: {BACKFILL_DAYS} days of hourly history before the replay start "
+                 f"{plan.start.isoformat()} (the replay clock waits for it)")
+        code, child = await asyncio.to_thread(self.supervisor.run_once, "backfill", argv, 900.0)
+        if code != 0:
+            self.say(f"backfill failed (exit {code}); see {child.log_path}:\n{child.log_tail()}")
+        expected = _backfill_count(child.log_tail(40))
+        stored = await self._wait_for_history(plan.start, expected)
+        self.supervisor.stop(INGEST.name)
+        self.say(f"backfill stored ({stored} readings) in {time.monotonic() - began:.1f} s")
+
+    async def _wait_for_history(self, start: datetime, expected: int | None, timeout_s: float = 300.0) -> int:
+        """Until ingest has stored the history (``expected`` readings, or no growth for 5 s)."""
+        assert self.services is not None
+        deadline = time.monotonic() + timeout_s
+        last, still = -1, time.monotonic()
+        async with await psycopg.AsyncConnection.connect(self.services.database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline and not self.stop_event.is_set():
+                cur = await conn.execute("SELECT count(*) FROM readings WHERE ts < %s", (start,))
+                row = await cur.fetchone()
+                n = int(row[0]) if row else 0
+                if expected is not None and n >= expected:
+                    return n
+                if n != last:
+                    last, still = n, time.monotonic()
+                elif n > 0 and time.monotonic() - still >= (15.0 if expected else 5.0):
+                    return n
+                await asyncio.sleep(0.5)
+        return max(last, 0)
+
     async def _prepare_replay(self) -> None:
         """The shared replay clock (into every child's env) and the replay's feed key."""
         assert self.services is not None and self.supervisor is not None
         if not self.catalog.has(REPLAY.command):
             return
-        self.clock = demo_clock(self.options.speed)
+        assert self.plan is not None
+        self.clock = Clock.replay(self.plan.start, self.options.speed,
+                                  wall_start=datetime.now(UTC).replace(microsecond=0))
         self.supervisor.env["HAIXUN_CLOCK"] = self.clock.spec()
         self.say(f"replay clock HAIXUN_CLOCK={self.clock.spec()} (every component judges data on it)")
         if self.catalog.accepts(REPLAY.command, "--api-key"):
@@ -274,6 +346,8 @@ class DemoRun:
     async def _start_services(self) -> None:
         assert self.supervisor is not None and self.services is not None
         for component in SERVICES:
+            if component is INGEST and not self.catalog.has(INGEST.command):
+                continue
             if self._available(component):
                 self.supervisor.start(component.name, component_argv(component, self.catalog, self.options))
         ingest = self.supervisor.get(INGEST.name)
@@ -320,11 +394,34 @@ class DemoRun:
         self.say(f"the API did not answer /healthz on port {self.options.port} within {timeout_s:.0f} s")
 
     async def _start_replay(self) -> None:
-        assert self.supervisor is not None
+        assert self.supervisor is not None and self.plan is not None
         if self._available(REPLAY):
-            self.supervisor.start(REPLAY.name, component_argv(REPLAY, self.catalog, self.options,
-                                                              feed_key=self.feed_key))
-            self.say(f"replaying typhoon In-fa (2021) at {self.options.speed:g}x")
+            argv = component_argv(REPLAY, self.catalog, self.options, feed_key=self.feed_key,
+                                  start=self.plan.start, backfilled=self.catalog.accepts(REPLAY.command, "--backfill-only"),
+                                  extra=self.plan.check_args)
+            self.supervisor.start(REPLAY.name, argv)
+            p = self.plan
+            self.say(f"replaying typhoon In-fa (2021) at {self.options.speed:g}x: storm time "
+                     f"{p.storm_time(p.start):%d %b %H:%M} .. {p.storm_time(p.end):%d %b %H:%M} CST "
+                     f"(landfall {p.storm_time(p.landfall):%d %b %H:%M}) on the replay clock "
+                     f"{p.start:%Y-%m-%d %H:%M} .. {p.end:%Y-%m-%d %H:%M} UTC")
+            if p.drill:
+                self.drill_task = asyncio.create_task(self._post_drill())
+
+    async def _post_drill(self) -> None:
+        """--check: a yellow bulletin for one segment, then its blue Update and its Cancel (docs/operations.md)."""
+        from haixun.simulators.feeds import post_bulletin
+
+        assert self.plan is not None and self.clock is not None
+        for i, (at, msg_type, level) in enumerate(self.plan.drill):
+            delay = self.clock.wall_delay_until(at)
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, delay))
+                return
+            except asyncio.TimeoutError:
+                pass
+            status = await post_bulletin(feeds_url(self.options.port), drill_bulletin(self.plan, i), self.feed_key)
+            self.say(f"check drill: {msg_type} {level} bulletin for the drill segment -> HTTP {status}")
 
     async def _idle_until_stopped(self) -> int:
         self.say("nothing else to run; press Ctrl-C to stop")
@@ -345,19 +442,25 @@ class DemoRun:
         if opts.check and self.state.missing:
             self.say("--check cannot pass without: " + ", ".join(self.state.missing))
         deadline = time.monotonic() + opts.duration_s if opts.duration_s else None
+        finished_at: float | None = None
         conn = await psycopg.AsyncConnection.connect(self.services.database_url, autocommit=True)
         try:
             while not self.stop_event.is_set():
                 self._report_exits()
+                replay_done = REPLAY.name in self.state.finished
+                if replay_done and finished_at is None:
+                    finished_at = time.monotonic()
+                    self.say("the replay has finished: the storm is over (Ctrl-C stops the demo)"
+                             if not opts.check else "the replay has finished; judging the story")
                 try:
                     progress = await sampler.sample(conn)
-                    self.say(progress.line() + self._children_summary())
+                    self.say(progress.line() + self._phase(replay_done) + self._children_summary())
                     if opts.check:
                         await db_witness.poll(conn)
                 except psycopg.OperationalError as exc:
                     self.say(f"database not answering: {exc}")
-                if opts.check and db_witness.passed and ws_witness is not None and ws_witness.track.passed:
-                    break
+                if opts.check and finished_at is not None and time.monotonic() - finished_at >= 2 * opts.progress_every_s:
+                    break  # the engine has caught up with the last readings
                 if opts.check and self.state.missing:
                     break  # cannot pass; do not burn the whole duration
                 if deadline is not None and time.monotonic() >= deadline:
@@ -376,13 +479,39 @@ class DemoRun:
         self.stop_event.set()
         if ws_task is not None:
             await ws_task
+        if self.drill_task is not None:
+            await self.drill_task
         if not opts.check:
             return 130 if interrupted else 0
         result = verdict(db_witness, ws_witness, self.state.missing, self.state.crashed)
-        for line in result.lines:
-            self.say(("check: " if result.ok else "check FAILED: ") + line)
-        self.say("check passed" if result.ok else "check failed")
-        return 0 if result.ok else 1
+        lines, ok = list(result.lines), result.ok
+        if self.plan is not None and self.plan.story is not None:
+            story = self.plan.story
+            if self.clock is not None:  # the part of the window the replay clock reached
+                story = dataclasses.replace(story, end=min(story.end, self.clock.now()))
+            for name, changes, initial in self._witness_tracks(db_witness, ws_witness):
+                v = check_story(story, changes, name, initial)
+                lines += v.summary_lines()
+                ok = ok and v.ok
+        for line in lines:
+            self.say(("check: " if ok else "check FAILED: ") + line)
+        self.say("check passed" if ok else "check failed")
+        return 0 if ok else 1
+
+    @staticmethod
+    def _witness_tracks(db: DatabaseWitness, ws: WebsocketWitness | None):
+        yield "level_changes", db.segment_changes, db.segment_initial
+        if ws is not None:
+            yield "websocket", ws.segment_changes, {}
+
+    def _phase(self, replay_done: bool) -> str:
+        if self.plan is None or self.plan.story is None or self.clock is None:
+            return ""
+        if replay_done:
+            return " | phase: after (replay finished)"
+        now = self.clock.now()
+        storm = self.plan.storm_time(now)
+        return f" | phase: {self.plan.story.phase_at(now)} (storm time {storm:%d %b %H:%M} CST)"
 
     def _report_exits(self) -> None:
         assert self.supervisor is not None
@@ -399,6 +528,12 @@ class DemoRun:
         assert self.supervisor is not None
         down = [c.name for c in self.supervisor.children if not c.alive and c.returncode != 0]
         return f" | down: {', '.join(down)}" if down else ""
+
+
+def _backfill_count(log_tail: str) -> int | None:
+    """``backfill_observations=N`` from the backfill child's summary line."""
+    m = re.findall(r"backfill_observations=(\d+)", log_tail)
+    return int(m[-1]) if m else None
 
 
 def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None] | None = None) -> int:

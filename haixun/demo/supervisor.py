@@ -113,6 +113,16 @@ class Supervisor:
                 return child
         return None
 
+    def stop(self, name: str, timeout_s: float = 15.0) -> None:
+        """Stop one child (SIGTERM to its group, then SIGKILL) and forget it."""
+        child = self.get(name)
+        if child is None:
+            return
+        self._stop_child(child, timeout_s)
+        child.exit_reported = True
+        self.children.remove(child)
+        child.log_handle.close()
+
     def stop_all(self, timeout_s: float = 15.0) -> None:
         for child in reversed(self.children):
             self._stop_child(child, timeout_s)

@@ -99,6 +99,9 @@ def configure(subparsers: argparse._SubParsersAction) -> None:
     _feed_args(p)
     p.add_argument("--no-cameras", action="store_true")
     p.add_argument("--no-feeds", action="store_true")
+    p.add_argument("--backfill-only", action="store_true",
+                   help="publish the --backfill-days history ending at the start, then exit (the demo runs this "
+                        "before it starts the replay clock)")
     p.set_defaults(func=cmd_replay, speed=60.0)
 
     p = sub.add_parser("cameras", help="camera analytics events only (replay conditions)")
@@ -217,6 +220,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     cfg.cameras = not args.no_cameras
     cfg.feeds = not args.no_feeds
     cfg.api_url, cfg.api_key, cfg.feed_period_s = args.api_url, args.api_key, args.feed_period
+    cfg.backfill_only = args.backfill_only
     return _run(settings, geo, source, cfg)
 
 

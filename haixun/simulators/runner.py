@@ -45,6 +45,7 @@ class RunConfig:
     # the replay clock shared with ingest/engine/api (HAIXUN_CLOCK); None: one is
     # built (sim_start, speed) when the live run starts, after the backfill
     clock: Clock | None = None
+    backfill_only: bool = False  # publish the history, then stop (no live run)
 
 
 @dataclass(slots=True)
@@ -118,6 +119,8 @@ async def run_simulation(settings: Settings, geo: SimGeography, source: ModelSou
     stats = RunStats()
     if cfg.backfill is not None and cfg.gateways_enabled:
         stats.backfill = await publish_backfill(settings, source, list(geo.stations), cfg.sim_start, cfg.backfill)
+    if cfg.backfill_only:
+        return stats
     # an own clock starts after the history is out (the first live tick is sim_start
     # at once); a shared clock runs on, and ticks it already passed go out at once
     clock = cfg.clock or Clock.replay(cfg.sim_start, cfg.speed)
