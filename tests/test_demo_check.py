@@ -16,6 +16,9 @@ from tests.test_demo import ROOT, demo_env, private_state_dir, processes_of
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: today's engine keeps every valid bulletin (no downgrade, no fall) "
+                   "and hides an unknown storm tide under a known wind colour (no outage unknown); passes "
+                   "once bulletin supersession and unknown-with-floor land (then drop this marker)")
 def test_demo_check_end_to_end() -> None:
     """Issue 12's first "Done when": the storm through the real services (ingest, engine, API, a
     websocket client); the story (rise at the high waters, peak at the peak water, fall after the
