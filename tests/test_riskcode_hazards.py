@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import CameraEventInput, FeedItem, Observation
@@ -78,10 +80,20 @@ def _wind_cases(table_name: str) -> list[tuple[str, float, Level]]:
     return cases
 
 
+def _persistent(value: float, n: int = 2) -> dict[str, dict[str, list[Observation]]]:
+    """``n`` gust readings of ``value`` one minute apart, the last at NOW (wind station W01)."""
+    return {"W01": {"wind_gust": [Observation(value, NOW - timedelta(minutes=k)) for k in range(n)]}}
+
+
+def _wind(o, feeds=(), recent=None):
+    return _hazard(evaluate_segment(CONFIG, SEG, o, None, [], list(feeds), NOW, None, recent), "wind")
+
+
 @pytest.mark.parametrize(("which", "value", "expected"), _wind_cases("gale"))
 def test_gale_table_without_typhoon(which: str, value: float, expected: Level) -> None:
+    # gust cases: the gust persists (two readings in 10 min), issue 13
     o = obs_for(1, wind=value if which == "mean" else 0.0, gust=value if which == "gust" else 0.0)
-    assert _hazard(evaluate_segment(CONFIG, SEG, o, None, [], [], NOW), "wind").level is expected
+    assert _wind(o, recent=_persistent(value) if which == "gust" else None).level is expected
 
 
 def _typhoon(level: Level = Level.BLUE) -> FeedItem:
@@ -89,18 +101,47 @@ def _typhoon(level: Level = Level.BLUE) -> FeedItem:
                     NOW - timedelta(hours=6), NOW + timedelta(hours=6), "In-fa")
 
 
+def _gale_level(which: str, value: float) -> Level:
+    o = obs_for(1, wind=value if which == "mean" else 0.0, gust=value if which == "gust" else 0.0)
+    return _wind(o, recent=_persistent(value) if which == "gust" else None).level
+
+
 @pytest.mark.parametrize(("which", "value", "expected"), _wind_cases("typhoon"))
 def test_typhoon_table_when_typhoon_warning_active(which: str, value: float, expected: Level) -> None:
+    """The typhoon table applies, but the level is never below the gale table's (issue 13: a typhoon
+    warning arriving must never lower the local wind level)."""
     o = obs_for(1, wind=value if which == "mean" else 0.0, gust=value if which == "gust" else 0.0)
-    d = evaluate_segment(CONFIG, SEG, o, None, [], [_typhoon()], NOW)
-    assert _hazard(d, "wind").level is expected
-    assert "typhoon table" in _hazard(d, "wind").detail
+    r = _wind(o, [_typhoon()], _persistent(value) if which == "gust" else None)
+    gale = _gale_level(which, value)
+    assert r.level is (expected if expected.rank >= gale.rank else gale)
+    assert ("typhoon table" in r.detail) if expected.rank >= gale.rank else ("never lowers" in r.detail)
 
 
-def test_gust_force_7_is_blue_for_gale_but_not_typhoon() -> None:
+def test_gust_force_7_needs_persistence_and_a_typhoon_never_lowers_it() -> None:
     o = obs_for(1, wind=0.0, gust=14.0)  # force 7 gust
-    assert _hazard(evaluate_segment(CONFIG, SEG, o, None, [], [], NOW), "wind").level is Level.BLUE
-    assert _hazard(evaluate_segment(CONFIG, SEG, o, None, [], [_typhoon()], NOW), "wind").level is Level.NONE
+    assert _wind(o).level is Level.NONE                                  # one gust: not sustained wind
+    assert "not persistent" in _wind(o).detail
+    assert _wind(o, recent=_persistent(14.0)).level is Level.BLUE          # two in 10 min: gale blue
+    assert _wind(o, [_typhoon()], _persistent(14.0)).level is Level.BLUE   # typhoon table says none: gale kept
+
+
+def test_single_3s_gust_at_an_exposed_station_does_not_raise_gale_blue() -> None:
+    """Issue 13: a lone 15 m/s gust (force 7) with a 9 m/s mean is no gale; older gusts outside the
+    10-min window do not count either."""
+    o = obs_for(1, wind=9.0, gust=15.0)
+    assert _wind(o).level is Level.NONE
+    stale = {"W01": {"wind_gust": [Observation(15.0, NOW), Observation(15.0, NOW - timedelta(minutes=11))]}}
+    assert _wind(o, recent=stale).level is Level.NONE
+    assert _wind(o, recent=_persistent(15.0)).level is Level.BLUE
+    assert _wind(obs_for(1, wind=10.8, gust=11.0)).level is Level.BLUE   # the mean alone still raises
+
+
+@settings(max_examples=200, deadline=None)
+@given(mean=st.floats(0.0, 60.0), gust=st.floats(0.0, 70.0), n=st.integers(1, 4))
+def test_a_typhoon_warning_never_lowers_the_local_wind_level(mean: float, gust: float, n: int) -> None:
+    o = obs_for(1, wind=mean, gust=gust)
+    recent = _persistent(gust, n)
+    assert _wind(o, [_typhoon()], recent).level.rank >= _wind(o, (), recent).level.rank
 
 
 @pytest.mark.parametrize("quantity", ["tide_level", "wave_height", "wind_speed"])

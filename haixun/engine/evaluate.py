@@ -200,7 +200,9 @@ class RiskEvaluator:
         inputs = ShorelineInputs(observations=observations(raw), tide_predictions=dict(tide),
                                  camera_events=camera_events(raw), feeds=feed_items(raw), overrides=overrides(raw),
                                  wave_period_kinds={sid: s.wave_period_kind for sid, s in raw.stations.items()
-                                                    if s.wave_period_kind})
+                                                    if s.wave_period_kind},
+                                 recent={sid: {"wind_gust": [Observation(v, ts, qc) for v, ts, qc in rows]}
+                                         for sid, rows in raw.recent_gusts.items()})
         result = evaluate_shoreline(self.config, self.geography.segments, inputs, prev, now, self.areas)
         return to_evaluation(result)
 

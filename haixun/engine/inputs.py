@@ -51,6 +51,9 @@ class RawInputs:
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
     official_feeds: list[dict[str, Any]] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    # station -> recent wind_gust readings (value, ts, qc), for riskcode's gust persistence rule (it keeps
+    # those within its configured window; gather reads the last 30 min)
+    recent_gusts: dict[str, list[tuple[float, datetime, int]]] = field(default_factory=dict)
 
 
 async def table_exists(conn: psycopg.AsyncConnection, name: str) -> bool:
@@ -59,7 +62,8 @@ async def table_exists(conn: psycopg.AsyncConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
-async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0) -> RawInputs:
+async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0,
+                 gust_window_s: float = 1800.0) -> RawInputs:
     """Read stations, latest non-failed readings, gateways, recent camera
     events, and the feeds and overrides valid at ``now``."""
     out = RawInputs(now=now)
@@ -71,6 +75,11 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
         "SELECT station_id, quantity, value, ts, qc, received_at FROM latest_readings WHERE qc <> 4")
     for sid, q, value, ts, qc, rec in await cur.fetchall():
         out.latest.setdefault(sid, {})[q] = LatestValue(value, ts, qc, rec)
+    cur = await conn.execute(
+        "SELECT station_id, value, ts, qc FROM readings WHERE quantity = 'wind_gust' AND qc <> 4"
+        " AND ts > %s AND ts <= %s ORDER BY ts", (now - timedelta(seconds=gust_window_s), now))
+    for sid, value, ts, qc in await cur.fetchall():
+        out.recent_gusts.setdefault(sid, []).append((value, ts, qc))
     cur = await conn.execute("SELECT gateway_id, online FROM gateway_status")
     out.gateways_online = {gw: online for gw, online in await cur.fetchall()}
     cur = conn.cursor(row_factory=dict_row)

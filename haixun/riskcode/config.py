@@ -145,9 +145,16 @@ class WindTable(_Strict):
         return getattr(self, level.value)
 
 
+class GustPersistence(_Strict):
+    source: str
+    window_s: PositiveFloat
+    min_readings: int = Field(ge=1)
+
+
 class WindConfig(_Strict):
     beaufort_source: str
     beaufort_lower_mps: dict[str, PositiveFloat]
+    gust_persistence: GustPersistence
     typhoon: WindTable
     gale: WindTable
 

@@ -4,6 +4,7 @@ bounds (value >= threshold reaches the level)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from haixun.riskcode.config import RiskConfig, WarningThresholds
@@ -88,34 +89,77 @@ def wave(config: RiskConfig, hs: Observation) -> HazardReason:
                         f"Hs {hs.value:.2f} m" + (f" >= {level.value} {bound} m" if bound is not None else f" < blue {shown} m"))
 
 
-def wind(config: RiskConfig, mean: Observation | None, gust: Observation | None, typhoon_active: bool) -> HazardReason:
-    """Signal table: typhoon while a typhoon warning is active, gale otherwise. Level reached when
-    mean >= mean_bft bound OR gust >= gust_bft bound. At least one of mean/gust must be given."""
+def _persistent_gust(config: RiskConfig, gusts: Sequence[Observation], bound: float,
+                     now: datetime) -> Observation | None:
+    """The latest gust reaching ``bound`` when at least ``min_readings`` readings within the window do."""
+    p = config.wind.gust_persistence
+    hits = [g for g in gusts if g.value >= bound and 0 <= (now - g.ts).total_seconds() <= p.window_s]
+    return max(hits, key=lambda g: g.ts) if len(hits) >= p.min_readings else None
+
+
+def _wind_table(config: RiskConfig, table_name: str, mean: Observation | None, gusts: Sequence[Observation],
+                now: datetime) -> HazardReason | None:
     w = config.wind
-    table = w.typhoon if typhoon_active else w.gale
-    table_name = "typhoon" if typhoon_active else "gale"
-    if mean is None and gust is None:
-        raise ValueError("wind needs mean or gust")
+    table = w.typhoon if table_name == "typhoon" else w.gale
+    src = f"{table.source}; {w.beaufort_source}; {w.gust_persistence.source}"
+    p = w.gust_persistence
     for level in (Level.RED, Level.ORANGE, Level.YELLOW, Level.BLUE):
         sig = table.signal(level)
         m_bound, g_bound = w.mps(sig.mean_bft), w.mps(sig.gust_bft)
         if mean is not None and mean.value >= m_bound:
-            return HazardReason("wind", level, mean.value, "m/s", m_bound, f"{table.source}; {w.beaufort_source}", mean.ts,
+            return HazardReason("wind", level, mean.value, "m/s", m_bound, src, mean.ts,
                                 f"{table_name} table: mean {mean.value:.1f} m/s >= force {sig.mean_bft} ({m_bound} m/s)")
-        if gust is not None and gust.value >= g_bound:
-            return HazardReason("wind", level, gust.value, "m/s", g_bound, f"{table.source}; {w.beaufort_source}", gust.ts,
-                                f"{table_name} table: gust {gust.value:.1f} m/s >= force {sig.gust_bft} ({g_bound} m/s)")
-    sig = table.signal(Level.BLUE)
+        g = _persistent_gust(config, gusts, g_bound, now)
+        if g is not None:
+            n = sum(1 for x in gusts if x.value >= g_bound and 0 <= (now - x.ts).total_seconds() <= p.window_s)
+            return HazardReason("wind", level, g.value, "m/s", g_bound, src, g.ts,
+                                f"{table_name} table: gust {g.value:.1f} m/s >= force {sig.gust_bft} ({g_bound} m/s) "
+                                f"in {n} readings within {p.window_s:.0f} s (persistent)")
+    return None
+
+
+def wind(config: RiskConfig, mean: Observation | None, gust: Observation | None, typhoon_active: bool,
+         gusts: Sequence[Observation] = (), now: datetime | None = None) -> HazardReason:
+    """Signal tables on the sustained wind: level reached when mean >= mean_bft bound OR the gust bound is
+    reached by at least ``gust_persistence.min_readings`` gust readings within ``window_s`` (``gusts``: the
+    station's recent gust readings; the latest ``gust`` is one of them). Under an active typhoon warning the
+    level is the higher of the typhoon and the gale table (a typhoon warning never lowers the local level).
+    At least one of mean/gust must be given."""
+    w = config.wind
+    if mean is None and gust is None:
+        raise ValueError("wind needs mean or gust")
     ref = mean if mean is not None else gust
     assert ref is not None
+    now = now or max(o.ts for o in (mean, gust) if o is not None)
+    series = list(gusts)
+    if gust is not None and all(g.ts != gust.ts for g in series):
+        series.append(gust)
+    found = [r for r in (_wind_table(config, "typhoon", mean, series, now) if typhoon_active else None,
+                         _wind_table(config, "gale", mean, series, now)) if r is not None]
+    if found:
+        best = max(found, key=lambda r: r.level.rank)  # first (typhoon) wins a tie
+        if typhoon_active and "gale table" in best.detail:
+            best = HazardReason(best.hazard, best.level, best.value, best.unit, best.threshold, best.threshold_source,
+                                best.input_ts, best.detail + "; typhoon warning active: the gale table gives the higher "
+                                "level and a typhoon warning never lowers it")
+        return best
+    table_name = "typhoon" if typhoon_active else "gale"
+    sig = (w.typhoon if typhoon_active else w.gale).signal(Level.BLUE)
+    gsig = w.gale.signal(Level.BLUE)
     parts = []
     if mean is not None:
-        parts.append(f"mean {mean.value:.1f} < {w.mps(sig.mean_bft)} m/s")
+        parts.append(f"mean {mean.value:.1f} < {w.mps(min(sig.mean_bft, gsig.mean_bft))} m/s")
     if gust is not None:
-        parts.append(f"gust {gust.value:.1f} < {w.mps(sig.gust_bft)} m/s")
+        gb = w.mps(min(sig.gust_bft, gsig.gust_bft))
+        parts.append(f"gust {gust.value:.1f} m/s" + (f" < {gb} m/s" if gust.value < gb else
+                                                       f" >= {gb} m/s but not persistent (fewer than "
+                                                       f"{w.gust_persistence.min_readings} readings in "
+                                                       f"{w.gust_persistence.window_s:.0f} s)"))
     missing = "" if (mean is not None and gust is not None) else f"; {'gust' if mean is not None else 'mean'} unavailable"
+    table = w.typhoon if typhoon_active else w.gale
     return HazardReason("wind", Level.NONE, ref.value, "m/s", w.mps(sig.mean_bft if mean is not None else sig.gust_bft),
-                        f"{table.source}; {w.beaufort_source}", ref.ts, f"{table_name} table: " + ", ".join(parts) + missing)
+                        f"{table.source}; {w.beaufort_source}; {w.gust_persistence.source}", ref.ts,
+                        f"{table_name} table: " + ", ".join(parts) + missing)
 
 
 def overtopping(config: RiskConfig, result: OvertoppingResult, input_ts: datetime, note: str = "") -> HazardReason:

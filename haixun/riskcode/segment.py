@@ -134,9 +134,11 @@ def evaluate_segment(
     feeds: Sequence[FeedItem],
     now: datetime,
     period_kinds: Mapping[str, str] | None = None,
+    recent: Mapping[str, Mapping[str, Sequence[Observation]]] | None = None,
 ) -> SegmentDecision:
     """All hazards of one segment at ``now``. ``feeds`` are those whose area covers the segment.
-    ``period_kinds``: station id -> the wave period it reports (station metadata ``wave_period_kind``)."""
+    ``period_kinds``: station id -> the wave period it reports (station metadata ``wave_period_kind``).
+    ``recent``: station -> quantity -> recent readings (the gust persistence rule uses ``wind_gust``)."""
     st = config.storm_tide
     warn = warning_levels(config, segment)
     reasons: list[HazardReason] = []
@@ -181,7 +183,9 @@ def evaluate_segment(
     if mean is None and gust is None:
         reasons.append(hazards.unknown_reason("wind", "m/s", config.wind.beaufort_source, f"{why_mean}; {why_gust}"))
     else:
-        reasons.append(_with_note(hazards.wind(config, mean, gust, typhoon_active), _flag_note(mean, gust)))
+        series = [g for g in (recent or {}).get(segment.wind_station, {}).get("wind_gust", ())
+                  if g.qc in config.qc.accepted_flags and math.isfinite(g.value) and g.ts <= now]
+        reasons.append(_with_note(hazards.wind(config, mean, gust, typhoon_active, series, now), _flag_note(mean, gust)))
 
     # 5. overtopping
     ot: OvertoppingResult | None = None

@@ -42,6 +42,8 @@ class ShorelineInputs:
     feeds: Sequence[FeedItem] = ()
     overrides: Sequence[Override] = ()
     wave_period_kinds: Mapping[str, str] = field(default_factory=dict)  # station -> Tm-1,0 | Tp | T1/3 | Tz
+    # station -> quantity -> readings of the last minutes (wind_gust: the gust persistence rule)
+    recent: Mapping[str, Mapping[str, Sequence[Observation]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +240,7 @@ def evaluate_shoreline(
     for seg in segments:
         seg_feeds = feeds_for_segment(active_feeds, seg, LineString(seg.coords)) if active_feeds else []
         decision = evaluate_segment(config, seg, inputs.observations, inputs.tide_predictions.get(seg.tide_station),
-                                    events, seg_feeds, now, inputs.wave_period_kinds)
+                                    events, seg_feeds, now, inputs.wave_period_kinds, inputs.recent)
         before = prev.segments.get(seg.id) if prev else None
         held, _ = step(before.held if before else None, decision.raw, now, config.hysteresis.dwell_s)
         ovr = active_override(inputs.overrides, seg.id, now)
