@@ -24,7 +24,7 @@ from haixun.api.geo import ServedGeography
 from haixun.api.listener import StateListener, load_initial
 from haixun.api.live import Hub, LiveState, StateRow
 from haixun.api.metrics import ApiMetrics
-from haixun.api.middleware import RequestMetrics
+from haixun.api.middleware import RequestMetrics, TransportAbort
 from haixun.api.options import ApiOptions
 from haixun.api.ratelimit import LoginLimiter
 from haixun.api.risk import parse_state_ts
@@ -158,6 +158,8 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
             gc.freeze()
             yield
         finally:
+            if ctx.risk_push_task is not None:
+                ctx.tasks.append(ctx.risk_push_task)
             for t in ctx.tasks:
                 t.cancel()
             for t in ctx.tasks:
@@ -174,6 +176,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
     errors.install(app)
 
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(TransportAbort)  # added last: outermost, sees uvicorn's own send
 
     from haixun.api import health, routes_cap, routes_ops, routes_public, routes_tide, routes_ws
 

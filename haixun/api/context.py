@@ -61,6 +61,9 @@ class ApiContext:
     login_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10, 30, 600.0))
     hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)
 
+    risk_push_task: asyncio.Task[None] | None = None   # routes_ws.push_risk_updates
+    risk_push_dirty: bool = False
+
     config_version: int = 0          # bumped by use_config (part of the risk cache key)
 
     def use_config(self, config: RiskConfig) -> None:

@@ -115,6 +115,9 @@ class Client:
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     drop_reason: str = ""
     context: dict[str, Any] = field(default_factory=dict)
+    addr: str = ""
+    # sent before the queue (a replay of any length): the queue bounds only what arrives meanwhile
+    backlog: list[str] = field(default_factory=list)
 
     def offer(self, text: str) -> bool:
         if self.dropped.is_set():
@@ -136,17 +139,37 @@ class Hub:
         self.metrics = metrics
         self.clock = clock
         self.clients: set[Client] = set()
+        self.per_addr: dict[str, int] = {}
 
-    def register(self, channel: str, **context: Any) -> Client:
-        c = Client(channel=channel, queue=asyncio.Queue(maxsize=self.queue_max), context=dict(context))
+    def admit(self, addr: str, max_total: int, max_per_addr: int) -> str | None:
+        """None when one more connection from ``addr`` fits the caps, else the reason it does not."""
+        if len(self.clients) >= max_total:
+            return "too many connections"
+        if self.per_addr.get(addr, 0) >= max_per_addr:
+            return "too many connections from this address"
+        return None
+
+    def register(self, channel: str, addr: str = "", **context: Any) -> Client:
+        c = Client(channel=channel, queue=asyncio.Queue(maxsize=self.queue_max), context=dict(context), addr=addr)
         self.clients.add(c)
+        self.per_addr[addr] = self.per_addr.get(addr, 0) + 1
         self.metrics.ws_clients.labels(channel).inc()
         return c
 
     def unregister(self, c: Client) -> None:
         if c in self.clients:
             self.clients.discard(c)
+            n = self.per_addr.get(c.addr, 1) - 1
+            if n > 0:
+                self.per_addr[c.addr] = n
+            else:
+                self.per_addr.pop(c.addr, None)
             self.metrics.ws_clients.labels(c.channel).dec()
+
+    def send_backlog(self, c: Client, msgs: list[dict[str, Any]]) -> None:
+        """Messages sent ahead of the queue, however many (a replay)."""
+        c.backlog.extend(self.encode(stamp(m, self.clock)) for m in msgs)
+        self.metrics.ws_messages.labels(c.channel, "replay").inc(len(msgs))
 
     @staticmethod
     def encode(msg: dict[str, Any]) -> str:

@@ -12,6 +12,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from haixun.api.metrics import ApiMetrics
 
 
+ABORT_KEY = "haixun.abort"
+
+
+class TransportAbort:
+    """Websocket scopes get ``scope[ABORT_KEY]``: a callable that aborts the TCP connection (uvicorn's
+    protocol transport), for clients that never read the close frame. Outermost: sees uvicorn's own
+    ``send`` (a bound method of its protocol object)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None and hasattr(transport, "abort"):
+                scope[ABORT_KEY] = transport.abort
+        await self.app(scope, receive, send)
+
+
 class RequestMetrics:
     """``haixun_api_requests{method, route, status}`` and ``haixun_api_request_seconds{route}`` for
     every HTTP request. ``route`` is the matched route's path template (never the concrete path,

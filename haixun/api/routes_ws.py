@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketState
 from haixun.api.context import ApiContext, ws_ctx
 from haixun.api.listener import fetch_rows_after
 from haixun.api.live import CLOSE_TOO_SLOW, Client, row_message
+from haixun.api.middleware import ABORT_KEY
 from haixun.api.risk import OutsideServedArea, risk_signature
 from haixun.api.routes_public import pick_lang, risk_for
 
@@ -21,18 +22,50 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
+CLOSE_UNSUPPORTED = 1003   # RFC 6455: a data type the endpoint does not accept (binary frames)
+CLOSE_TRY_AGAIN = 1013     # RFC 6455: try again later (connection caps)
+
+
 async def _pump(ws: WebSocket, client: Client) -> None:
-    """Send queued messages until the client is dropped or disconnects."""
+    """Send the backlog (a replay of any length), then queued messages, until dropped or disconnected."""
+    backlog, client.backlog = client.backlog, []
+    for text in backlog:
+        await ws.send_text(text)
     while True:
         text = await client.queue.get()
         await ws.send_text(text)
 
 
-async def _reader(ws: WebSocket) -> None:
-    """Consume (and ignore) client messages; returns on disconnect."""
+async def _reader(ws: WebSocket) -> int | None:
+    """Consume (and ignore) client text messages; returns on disconnect (None) or on a binary frame
+    (CLOSE_UNSUPPORTED: the caller closes with that code)."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            await ws.receive_text()
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            if message.get("bytes") is not None:
+                return CLOSE_UNSUPPORTED
+    return None
+
+
+def _abort(ws: WebSocket) -> None:
+    """Drop the TCP connection now (a client that reads nothing never takes the close frame, and a
+    plain close waits for the send buffer to drain: forever)."""
+    abort = ws.scope.get(ABORT_KEY)
+    if abort is not None:
+        with contextlib.suppress(Exception):
+            abort()
+
+
+async def _close(ws: WebSocket, ctx: ApiContext, code: int, reason: str, *, abort_after: bool) -> None:
+    if ws.client_state == WebSocketState.CONNECTED:
+        try:
+            await asyncio.wait_for(ws.close(code, reason), timeout=ctx.options.ws_close_timeout_s)
+        except (Exception, asyncio.TimeoutError):
+            abort_after = True
+    if abort_after:
+        _abort(ws)
 
 
 async def serve_client(ws: WebSocket, ctx: ApiContext, client: Client) -> None:
@@ -46,13 +79,35 @@ async def serve_client(ws: WebSocket, ctx: ApiContext, client: Client) -> None:
             pump.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await pump
-            if ws.client_state == WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(CLOSE_TOO_SLOW, "too slow"), timeout=2.0)
+            # the close frame if it still fits; the socket is aborted either way (a reader this slow
+            # would hold it, and its buffers, until it closed itself)
+            await _close(ws, ctx, CLOSE_TOO_SLOW, "too slow", abort_after=True)
+        elif reader in done and not reader.cancelled() and reader.exception() is None \
+                and reader.result() == CLOSE_UNSUPPORTED:
+            ctx.metrics.ws_refused.labels("binary_frame").inc()
+            pump.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pump
+            await _close(ws, ctx, CLOSE_UNSUPPORTED, "binary frames are not accepted", abort_after=False)
     finally:
         for t in (pump, reader, dropped):
             t.cancel()
         ctx.hub.unregister(client)
+
+
+def _client_addr(ws: WebSocket) -> str:
+    return ws.client.host if ws.client else "unknown"
+
+
+async def _admit(ws: WebSocket, ctx: ApiContext) -> bool:
+    """Accept the handshake; False (and closed with 1013) when the connection caps are reached."""
+    reason = ctx.hub.admit(_client_addr(ws), ctx.options.ws_max_clients, ctx.options.ws_max_per_address)
+    await ws.accept()
+    if reason is None:
+        return True
+    ctx.metrics.ws_refused.labels("cap").inc()
+    await _close(ws, ctx, CLOSE_TRY_AGAIN, reason, abort_after=False)
+    return False
 
 
 @router.websocket("/ws/live")
@@ -69,7 +124,8 @@ async def ws_live(ws: WebSocket) -> None:
             await ws.accept()
             await ws.close(4400, "since must be a non-negative integer")
             return
-    await ws.accept()
+    if not await _admit(ws, ctx):
+        return
     replay: list[dict[str, Any]] | None = None
     if since is not None:
         rows = ctx.live.replay_from_ring(since)
@@ -81,12 +137,12 @@ async def ws_live(ws: WebSocket) -> None:
     # stream join without a gap or a duplicate.
     if replay is not None and (replay[-1]["seq"] if replay else since) != ctx.live.seq:
         replay = None  # the DB read raced with new rows: fall back to a snapshot
-    client = ctx.hub.register("live")
+    client = ctx.hub.register("live", addr=_client_addr(ws))
     if replay is None:
         ctx.hub.send(client, ctx.live.snapshot_message("since_unavailable" if since is not None else None))
     else:
-        for m in replay:
-            ctx.hub.send(client, m)
+        # any length: sent ahead of the queue at the reader's pace (a fast reader is never dropped for it)
+        ctx.hub.send_backlog(client, replay)
     await serve_client(ws, ctx, client)
 
 
@@ -122,26 +178,50 @@ async def ws_risk(ws: WebSocket) -> None:
         await ws.close(4422, "lat and lon must be valid WGS84 coordinates")
         return
     lang = pick_lang(ws.query_params.get("lang"), ws.headers.get("accept-language"))
+    if not await _admit(ws, ctx):
+        return
     try:
         first = risk_for(ctx, lat, lon, lang)
     except OutsideServedArea:
-        await ws.accept()
         await ws.close(4404, "outside the served area")
         return
-    await ws.accept()
-    client = ctx.hub.register("risk", lat=lat, lon=lon, lang=lang, sig=risk_signature(first))
+    client = ctx.hub.register("risk", addr=_client_addr(ws), lat=lat, lon=lon, lang=lang, sig=risk_signature(first))
     ctx.hub.send(client, {"type": "risk", "seq": first["seq"], "risk": first})
     await serve_client(ws, ctx, client)
 
 
 def push_risk_updates(ctx: ApiContext) -> None:
-    """After a state change: recompute each /ws/risk client's code, push if it changed."""
-    for c in [c for c in ctx.hub.clients if c.channel == "risk"]:
-        try:
-            r = risk_for(ctx, c.context["lat"], c.context["lon"], c.context["lang"])
-        except OutsideServedArea:
-            continue
-        sig = risk_signature(r)
-        if sig != c.context.get("sig"):
-            c.context["sig"] = sig
-            ctx.hub.send(c, {"type": "risk", "seq": r["seq"], "risk": r})
+    """After a state, status or config change: recompute /ws/risk clients' codes (one computation per
+    distinct location cell, ``risk_for``'s rounding and cache key) in a task that yields to the event loop
+    every ``ws_risk_batch`` cells; changes arriving meanwhile make one more pass, never a backlog."""
+    ctx.risk_push_dirty = True
+    task = ctx.risk_push_task
+    if task is None or task.done():
+        ctx.risk_push_task = asyncio.get_running_loop().create_task(_risk_pusher(ctx), name="haixun-ws-risk")
+
+
+async def _risk_pusher(ctx: ApiContext) -> None:
+    batch = max(1, ctx.options.ws_risk_batch)
+    while ctx.risk_push_dirty:
+        ctx.risk_push_dirty = False
+        cells: dict[tuple[float, float, str], list[Client]] = {}
+        for c in ctx.hub.clients:
+            if c.channel == "risk" and not c.dropped.is_set():
+                key = (round(c.context["lat"], 4), round(c.context["lon"], 4), c.context["lang"])
+                cells.setdefault(key, []).append(c)
+        for i, ((lat, lon, lang), clients) in enumerate(cells.items()):
+            if i and i % batch == 0:
+                await asyncio.sleep(0)  # let requests and other sockets through
+            try:
+                r = risk_for(ctx, lat, lon, lang)
+            except OutsideServedArea:
+                continue
+            except Exception:  # noqa: BLE001 - one bad cell must not stop the others' pushes
+                log.exception("risk push failed for one cell")
+                continue
+            sig = risk_signature(r)
+            changed = [c for c in clients if c.context.get("sig") != sig and c in ctx.hub.clients]
+            for c in changed:
+                c.context["sig"] = sig
+            if changed:
+                ctx.hub.broadcast("risk", {"type": "risk", "seq": r["seq"], "risk": r}, clients=changed)
