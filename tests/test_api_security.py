@@ -141,7 +141,9 @@ async def test_password_hashing_does_not_block_the_event_loop(settings: Settings
     verify_password("wrong password", stored)
     one_hash = time.perf_counter() - t0
     n = 8
-    async with running_api(settings, tmp_path, login_user_max_failures=1000, login_addr_max_failures=1000) as api, \
+    # one hashing thread: a core stays for the loop on a busy 2-core machine
+    async with running_api(settings, tmp_path, login_user_max_failures=1000, login_addr_max_failures=1000,
+                           password_threads=1) as api, \
             httpx.AsyncClient(base_url=api.base) as c:
         # The server runs on this test's event loop: a hash on the loop stalls this ticker too.
         stalled = 0.0
@@ -160,8 +162,8 @@ async def test_password_hashing_does_not_block_the_event_loop(settings: Settings
         done.set()
         await tick
     assert all(r.status_code == 401 for r in rs)
-    # on the loop, the n hashes stall it for about n * one_hash
-    assert stalled < 0.5 * n * one_hash, (stalled, one_hash)
+    # on the loop, the n hashes stall it for about n * one_hash (measured: 0.95 n * one_hash before)
+    assert stalled < 0.6 * n * one_hash, (stalled, one_hash)
 
 
 async def test_old_hashes_are_replaced_at_login_with_argon2id(settings: Settings, db_url: str,
