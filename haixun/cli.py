@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "haixun.api.cli",        # api
     "haixun.simulators.cli", # simulate ...
     "haixun.demo.cli",       # demo
+    "haixun.gateways.cli",   # gateways (broker users, ACL, TLS)
     "haixun.bench_cli",      # bench
 )
 

@@ -28,25 +28,29 @@ def default_state_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class MqttEndpoint:
-    """A broker address parsed from an ``mqtt://user:pass@host:port`` URL."""
+    """A broker address parsed from an ``mqtt://user:pass@host:port`` (``mqtts://`` for TLS) URL."""
 
     host: str
     port: int
     username: str | None = None
     password: str | None = None
+    tls: bool = False
 
     @classmethod
     def from_url(cls, url: str) -> "MqttEndpoint":
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp", ""):
-            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} in {url!r} (use mqtt://host:port)")
+        if parts.scheme not in ("mqtt", "tcp", "", "mqtts", "ssl"):
+            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} in {url!r} "
+                             "(use mqtt://host:port, or mqtts://host:port for TLS)")
         if not parts.hostname:
             raise ValueError(f"MQTT URL {url!r} has no host")
+        tls = parts.scheme in ("mqtts", "ssl")
         return cls(
             host=parts.hostname,
-            port=parts.port or 1883,
+            port=parts.port or (8883 if tls else 1883),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            tls=tls,
         )
 
 
@@ -63,6 +67,13 @@ class Settings(BaseSettings):
     # that parallel runs on one broker never see each other's messages.
     topic_root: str = "haixun"
     state_dir: Path = Field(default_factory=default_state_dir)
+    # Broker authentication (docs/operations.md "Broker authentication"):
+    # the credentials file written by `haixun gateways init` (JSON, mode 0600).
+    # A gateway simulator connects as its gateway's user from it; ingest as
+    # `haixun-ingest` unless the URL names a user. CA file: for mqtts:// URLs
+    # (the certificate of `haixun gateways certs`; default: the system CAs).
+    mqtt_credentials_file: Path | None = None
+    mqtt_ca_file: Path | None = None
 
     # ingest
     ingest_client_id: str = "haixun-ingest"

@@ -9,6 +9,7 @@ defaults, max_queued_messages 1000, drop beyond that: see docs/ingest.md).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -16,13 +17,17 @@ from pathlib import Path
 
 
 class PrivateBroker:
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, config_text: str | None = None) -> None:
+        """``config_text``: a whole Mosquitto config instead of the default one (it must listen on ``port``)."""
         self.folder = folder
         self.port = port
         self.url = f"mqtt://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
         self.config = folder / "mosquitto.conf"
+        if config_text is not None:
+            self.config.write_text(config_text + ("user root\n" if os.geteuid() == 0 else ""))
+            return
         self.config.write_text(
             f"listener {port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -49,6 +54,18 @@ class PrivateBroker:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port}")
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password and ACL files."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash (no persistence save since the last autosave)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(5)
+            self.proc = None
 
     def stop(self) -> None:
         """SIGTERM: Mosquitto saves its persistence file on a clean exit."""

@@ -107,7 +107,12 @@ def test_mosquitto_config_mounted_and_persistent(compose: dict[str, Any]) -> Non
     directives = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip() and not line.startswith("#")}
     assert directives["persistence"] == ["true"]
     assert directives["persistence_location"] == ["/mosquitto/data/"]
-    assert directives["listener"][0] == "1883"
+    listeners = [line.split()[1] for line in text.splitlines() if line.startswith("listener ")]
+    assert listeners == ["1883", "8883"]  # plain for the compose network, TLS for gateways (issue 14)
+    assert directives["allow_anonymous"] == ["false"]
+    assert directives["password_file"] == ["/mosquitto/config/auth/passwd"]
+    assert directives["acl_file"] == ["/mosquitto/config/auth/acl"]
+    assert any(v.endswith(":/mosquitto/config/auth:ro") for v in volumes)
     assert any(v.endswith(":/mosquitto/data") for v in volumes)
     assert set(compose["volumes"]) >= {"pgdata", "mosquitto-data"}
 

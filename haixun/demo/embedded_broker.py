@@ -51,6 +51,8 @@ def find_mosquitto() -> str | None:
 def mosquitto_config(port: int, work_dir: Path, user: str) -> str:
     return "\n".join([
         "# written by haixun demo (embedded broker); rewritten on every start",
+        "# Anonymous on purpose, and on 127.0.0.1 only: the demo's simulators need no setup and nothing",
+        "# off this machine can reach it. Production: docker/mosquitto.conf, `haixun gateways init`.",
         f"listener {port} 127.0.0.1",
         "allow_anonymous true",
         "persistence true",

@@ -111,7 +111,8 @@ class DemoServices:
         self.mqtt_url = self.broker.start()
         self.mqtt_protocol = self.broker.protocol
         self.notes.append(f"broker: embedded {self.broker.backend_used} (MQTT {self.mqtt_protocol}) on "
-                          f"127.0.0.1:{self.broker.port} ({self.broker.startup_seconds:.2f} s)")
+                          f"127.0.0.1:{self.broker.port} ({self.broker.startup_seconds:.2f} s); anonymous, "
+                          "loopback only: no gateway passwords in the demo (docs/operations.md, Broker authentication)")
 
     def stop(self) -> None:
         """Broker first, then the database (children must already be stopped)."""

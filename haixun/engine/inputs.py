@@ -47,6 +47,7 @@ class RawInputs:
     stations: dict[str, StationInfo] = field(default_factory=dict)
     latest: dict[str, dict[str, LatestValue]] = field(default_factory=dict)  # station -> quantity -> value
     gateways_online: dict[str, bool] = field(default_factory=dict)
+    gateways_status_at: dict[str, datetime] = field(default_factory=dict)  # when ingest stored the status (wall)
     camera_events: list[dict[str, Any]] = field(default_factory=list)
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
     official_feeds: list[dict[str, Any]] = field(default_factory=list)
@@ -80,8 +81,10 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
         " AND ts > %s AND ts <= %s ORDER BY ts", (now - timedelta(seconds=gust_window_s), now))
     for sid, value, ts, qc in await cur.fetchall():
         out.recent_gusts.setdefault(sid, []).append((value, ts, qc))
-    cur = await conn.execute("SELECT gateway_id, online FROM gateway_status")
-    out.gateways_online = {gw: online for gw, online in await cur.fetchall()}
+    cur = await conn.execute("SELECT gateway_id, online, updated_at FROM gateway_status")
+    for gw, online, updated_at in await cur.fetchall():
+        out.gateways_online[gw] = online
+        out.gateways_status_at[gw] = updated_at
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT camera_id, ts, type, confidence, segment_id, snapshot_url, extra, received_at"

@@ -340,6 +340,12 @@ class EngineService:
             newest = max((v.ts for v in latest.values()), default=None)
             age = None if newest is None else round(max(0.0, (now - newest).total_seconds()), 1)
             gw_online = raw.gateways_online.get(info.gateway_id, True) if info.gateway_id else True
+            if not gw_online:
+                # Readings received after the 'offline' prove that the gateway delivers: an
+                # 'offline' (spoofed, or a stale last will) never hides a delivering station (issue 14).
+                at = raw.gateways_status_at.get(info.gateway_id or "")
+                newest_rx = max((v.received_at for v in latest.values()), default=None)
+                gw_online = at is not None and newest_rx is not None and newest_rx > at
             max_age = evaluator.station_max_age_s(tuple(latest) or info.quantities)
             out[sid] = {
                 "age_s": age,

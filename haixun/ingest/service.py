@@ -73,6 +73,7 @@ from haixun.ingest.pipeline import (
 )
 from haixun.ingest.qc import QcConfig, QcEngine, load_qc_config
 from haixun.ingest.spool import Spool, SpoolFull, read_segment
+from haixun.mqttauth import INGEST_USER, client_args
 from haixun.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -286,21 +287,19 @@ class IngestService:
         return self.settings.mqtt_protocol == "5"
 
     def _make_client(self) -> aiomqtt.Client:
-        ep = self.settings.mqtt
+        conn = client_args(self.settings, user=INGEST_USER)
         queue_type = cast("type[asyncio.Queue[aiomqtt.Message]]", functools.partial(_Inbox, self._on_message))
         if self.mqtt_v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.settings.ingest_session_expiry_s
             props.ReceiveMaximum = self.receive_maximum
             client = aiomqtt.Client(
-                ep.host, ep.port, username=ep.username, password=ep.password,
-                identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V5,
+                **conn, identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V5,
                 clean_start=False, properties=props, keepalive=30, timeout=10, queue_type=queue_type,
             )
         else:  # 3.1.1: persistent session without v5 properties (module docstring)
             client = aiomqtt.Client(
-                ep.host, ep.port, username=ep.username, password=ep.password,
-                identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V311,
+                **conn, identifier=self.settings.ingest_client_id, protocol=aiomqtt.ProtocolVersion.V311,
                 clean_session=False, keepalive=30, timeout=10, queue_type=queue_type,
             )
         # See the module docstring: paho's manual acknowledgement.

@@ -84,26 +84,36 @@ def backfill_messages(source: ModelSource, stations: list[SimStation], end: date
 
 async def publish_backfill(settings: Settings, source: ModelSource, stations: list[SimStation], end: datetime,
                            options: BackfillOptions) -> BackfillStats:
-    """Publish the history (QoS 1, one client, in order per station); returns when all are acknowledged."""
+    """Publish the history (QoS 1, one client per gateway, in order per station); returns when all are acknowledged."""
     messages = await asyncio.to_thread(lambda: list(backfill_messages(source, stations, end, options)))
     by_station: dict[str, list[tuple[bytes, int]]] = {}
     for sid, batch in messages:
         by_station.setdefault(sid, []).append((json.dumps(batch, separators=(",", ":")).encode(), len(batch)))
     stats = BackfillStats()
-    async with make_client(settings, f"sim-backfill-{settings.topic_root}") as client:
-        async def one_station(sid: str, payloads: list[tuple[bytes, int]]) -> None:
-            topic = obs_topic(settings.topic_root, sid)
-            for payload, count in payloads:  # sequential: the broker keeps one client's order per topic
-                try:
-                    await client.publish(topic, payload, qos=1)
-                except aiomqtt.MqttError as exc:
-                    stats.failed += 1
-                    log.warning("backfill of %s: publish failed (%s)", sid, exc)
-                    continue
-                stats.messages += 1
-                stats.observations += count
+    gateway_of = {s.id: s.gateway_id for s in stations}
 
-        await asyncio.gather(*(one_station(sid, p) for sid, p in by_station.items()))
+    async def one_station(client: aiomqtt.Client, sid: str, payloads: list[tuple[bytes, int]]) -> None:
+        topic = obs_topic(settings.topic_root, sid)
+        for payload, count in payloads:  # sequential: the broker keeps one client's order per topic
+            try:
+                await client.publish(topic, payload, qos=1)
+            except aiomqtt.MqttError as exc:
+                stats.failed += 1
+                log.warning("backfill of %s: publish failed (%s)", sid, exc)
+                continue
+            stats.messages += 1
+            stats.observations += count
+
+    async def one_gateway(gw: str, sids: list[str]) -> None:
+        # as the gateway's broker user: an authenticating broker lets a gateway
+        # publish only its own stations' topics (docs/operations.md)
+        async with make_client(settings, f"sim-backfill-{settings.topic_root}-{gw}", gateway_id=gw) as client:
+            await asyncio.gather(*(one_station(client, sid, by_station[sid]) for sid in sids))
+
+    groups: dict[str, list[str]] = {}
+    for sid in by_station:
+        groups.setdefault(gateway_of.get(sid, ""), []).append(sid)
+    await asyncio.gather(*(one_gateway(gw, sids) for gw, sids in groups.items()))
     log.info("backfill: %d messages, %d observations (%.1f days before %s), %d failed", stats.messages,
              stats.observations, options.days, end.isoformat(), stats.failed)
     return stats

@@ -182,7 +182,7 @@ class Gateway:
         offline_spec = self.faults.offline_gateways.get(self.gateway_id)
         while not stop.is_set():
             client = make_client(self.settings, f"sim-{self.settings.topic_root}-{self.gateway_id}", will=will,
-                                 keepalive=self.options.keepalive_s)
+                                 keepalive=self.options.keepalive_s, gateway_id=self.gateway_id)
             try:
                 async with client:
                     self.stats.connects += 1

@@ -6,15 +6,16 @@ import socket
 
 import aiomqtt
 
+from haixun.mqttauth import client_args
 from haixun.settings import Settings
 
 
 def make_client(settings: Settings, identifier: str, *, will: aiomqtt.Will | None = None, keepalive: int = 30,
-                max_inflight: int = 200) -> aiomqtt.Client:
-    ep = settings.mqtt
+                max_inflight: int = 200, gateway_id: str | None = None) -> aiomqtt.Client:
+    """A client; ``gateway_id``: connect as that gateway's broker user (haixun/mqttauth.py)."""
     protocol = aiomqtt.ProtocolVersion.V5 if settings.mqtt_protocol == "5" else aiomqtt.ProtocolVersion.V311
     client = aiomqtt.Client(
-        ep.host, ep.port, username=ep.username, password=ep.password, identifier=identifier,
+        **client_args(settings, user=gateway_id), identifier=identifier,
         protocol=protocol, will=will, keepalive=keepalive, max_inflight_messages=max_inflight,
     )
     # Many publishes in flight is the point here: silence aiomqtt's "pending calls" warning.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -64,10 +65,17 @@ async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource
     last: dict[tuple[str, str, str], datetime] = {}
     period = timedelta(seconds=cfg.camera_period_s)
     k = 0
-    client = make_client(settings, f"sim-cameras-{settings.topic_root}")
+    gateways = sorted({cam.gateway_id for cam in geo.cameras})
+
+    def clients() -> dict[str, aiomqtt.Client]:
+        # one connection per gateway, as its broker user: the broker's ACL lets a
+        # gateway publish only its own cameras' events (docs/operations.md)
+        return {gw: make_client(settings, f"sim-cameras-{settings.topic_root}-{gw}", gateway_id=gw) for gw in gateways}
+
     while not stop.is_set():
         try:
-            async with client:
+            async with contextlib.AsyncExitStack() as stack:
+                by_gateway = {gw: await stack.enter_async_context(c) for gw, c in clients().items()}
                 while not stop.is_set():
                     when = cfg.sim_start + k * period
                     if cfg.until is not None and when > cfg.until:
@@ -82,14 +90,13 @@ async def run_cameras(settings: Settings, geo: SimGeography, source: ModelSource
                             if prev is not None and (when - prev).total_seconds() < cfg.camera_repeat_s:
                                 continue
                             last[key] = when
-                            await client.publish(event_topic(settings.topic_root, cam.id),
-                                                 json.dumps(ev, ensure_ascii=False).encode(), qos=1)
+                            await by_gateway[cam.gateway_id].publish(event_topic(settings.topic_root, cam.id),
+                                                                     json.dumps(ev, ensure_ascii=False).encode(), qos=1)
                             stats.camera_events += 1
                     k += 1
         except aiomqtt.MqttError as exc:
             log.warning("cameras: MQTT error %s; reconnecting", exc)
             await asyncio.sleep(2.0)
-            client = make_client(settings, f"sim-cameras-{settings.topic_root}")
 
 
 async def run_feeds(geo: SimGeography, source: ModelSource, clock: Clock, cfg: RunConfig, stats: RunStats,
