@@ -115,7 +115,7 @@ def test_evaluate_without_commit_leaves_state_alone():
     first = [QcInput("S1", "tide_level", T0 + timedelta(minutes=k), 2.0 + 0.01 * k, rat) for k in range(10)]
     assert engine.evaluate(first).flags == [PASS] * 10
     engine.commit(engine.evaluate(first))
-    spike = [QcInput("S1", "tide_level", T0 + timedelta(minutes=10), 3.0, rat)]
+    spike = [QcInput("S1", "tide_level", T0 + timedelta(minutes=10), 3.5, rat)]  # 1.4 m off the trend: fail
     a = engine.evaluate(spike).flags
     b = engine.evaluate(spike).flags  # the uncommitted first call did not enter the history
     assert a == b == [FAIL]
@@ -130,7 +130,7 @@ def test_spike_roc_time_and_gross_range_flags():
     items.append(QcInput("S1", "tide_level", t + timedelta(minutes=120), 2.06 + 0.7, now))  # spike 0.7 > 0.5
     items.append(QcInput("S1", "tide_level", t + timedelta(minutes=140), 2.07, now))        # back to normal
     items.append(QcInput("S2", "air_pressure", t, 1000.0, now))
-    items.append(QcInput("S2", "air_pressure", t + timedelta(minutes=1), 1000.2, now))     # 12 hPa/h: suspect
+    items.append(QcInput("S2", "air_pressure", t + timedelta(minutes=1), 1000.3, now))     # 0.3 > 6 hPa/h x 1 min + 0.1: suspect
     items.append(QcInput("S3", "tide_level", now + timedelta(hours=1), 2.0, now))         # from the future
     items.append(QcInput("S3", "wind_speed", now - timedelta(days=8), 5.0, now))          # older than 7 days
     items.append(QcInput("S3", "wind_gust", now, 95.0, now))                              # beyond the sensor span

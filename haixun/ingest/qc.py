@@ -49,10 +49,11 @@ in the history: ``evaluate`` works on copies of the touched keys' state.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -79,6 +80,29 @@ class QuantityQc:
     flat_suspect_s: float | None = None
     flat_fail_s: float | None = None
     flat_tolerance: float = 0.0
+    # Interval-aware rate of change: flagged when |dx| > roc * dt + roc_allow (the change
+    # always allowed between two readings: sensor noise, resolution, short-period motion).
+    roc_allow_suspect: float = 0.0
+    roc_allow_fail: float = 0.0
+    # Spike reference: False = median of the references; True = their robust trend
+    # (Theil-Sen line) at the value's time, so a steadily rising tide is no spike at
+    # 5- or 10-minute reporting. With a tide model, always the prediction + current surge.
+    spike_trend: bool = False
+    # Tide gauge: a jump its own history flags (or a value without history) is
+    # cross-checked against neighbouring gauges and the prediction ([tide_crosscheck]).
+    crosscheck: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CrossCheckQc:
+    """Neighbour / prediction cross-check of tide gauges (qc.toml ``[tide_crosscheck]``)."""
+
+    max_km: float = 12.0
+    max_age_s: float = 900.0
+    surge_tolerance_m: float = 0.4
+    level_tolerance_m: float = 0.8
+    surge_band_m: tuple[float, float] = (-1.0, 3.0)
+    surge_max_age_s: float = 10800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +113,9 @@ class QcConfig:
     roc_max_gap_s: float
     spike_window_s: float
     quantities: dict[str, QuantityQc]
+    # a value more than this after the newest reference starts the references afresh
+    spike_max_gap_s: float = 1200.0
+    crosscheck: CrossCheckQc = field(default_factory=CrossCheckQc)
 
     @property
     def history_s(self) -> float:
@@ -111,6 +138,9 @@ class QcConfig:
                 raise ValueError(f"qc config: quantity.{name}.flat_tolerance must be > 0 when a flat-line "
                                  f"window is set (use about half the sensor's resolution), got {qq.flat_tolerance}")
             quantities[name] = qq
+        cc = dict(data.get("tide_crosscheck", {}))
+        if "surge_band_m" in cc:
+            cc["surge_band_m"] = tuple(cc["surge_band_m"])
         return cls(
             version=str(data["version"]),
             future_fail_s=float(t.get("future_fail_s", 300)),
@@ -118,11 +148,12 @@ class QcConfig:
             roc_max_gap_s=float(t.get("roc_max_gap_s", 3 * 3600)),
             spike_window_s=float(t.get("spike_window_s", 3600)),
             quantities=quantities,
+            spike_max_gap_s=float(t.get("spike_max_gap_s", 1200)),
+            crosscheck=CrossCheckQc(**cc),
         )
 
     def with_max_age(self, max_age_suspect_s: float) -> QcConfig:
-        return QcConfig(self.version, self.future_fail_s, max_age_suspect_s, self.roc_max_gap_s,
-                        self.spike_window_s, self.quantities)
+        return replace(self, max_age_suspect_s=max_age_suspect_s)
 
 
 def load_qc_config(path: Path | None = None) -> QcConfig:
@@ -246,14 +277,17 @@ class FlatLine:
 class Series:
     """QC state of one (station, quantity): the last accepted values and the flat run."""
 
-    __slots__ = ("recent", "flat")
+    __slots__ = ("recent", "flat", "last_fail")
 
-    def __init__(self, recent: tuple[Point, ...], flat: FlatLine | None) -> None:
+    def __init__(self, recent: tuple[Point, ...], flat: FlatLine | None, last_fail: Point | None = None) -> None:
         self.recent = recent  # last SPIKE_REFERENCE_N accepted values, oldest first (immutable: copies are free)
         self.flat = flat
+        # the newest value failed by the history tests alone (newer than ``recent``): when the
+        # next value agrees with it, the level really moved (recovery, see ``evaluate``)
+        self.last_fail = last_fail
 
     def copy(self) -> Series:
-        return Series(self.recent, self.flat.copy() if self.flat is not None else None)
+        return Series(self.recent, self.flat.copy() if self.flat is not None else None, self.last_fail)
 
 
 @dataclass(slots=True)
@@ -279,6 +313,15 @@ def _median(values: list[float]) -> float:
     return (data[n // 2 - 1] + data[n // 2]) / 2
 
 
+def _theil_sen_at(ref: list[Point], t: float) -> float:
+    """Robust line through the references (median of pairwise slopes), evaluated at ``t``."""
+    slopes = [(b[1] - a[1]) / (b[0] - a[0]) for j, a in enumerate(ref) for b in ref[j + 1:] if b[0] != a[0]]
+    if not slopes:
+        return _median([hv for _, hv in ref])
+    m = _median(slopes)
+    return _median([hv + m * (t - ht) for ht, hv in ref])
+
+
 def _ioos_flags(arr: Any) -> list[int]:
     """ioos_qc returns masked arrays; element access on those is slow."""
     return [int(f) for f in np.ma.getdata(arr).tolist()]
@@ -295,6 +338,12 @@ class _Rules:
     flat_suspect_s: float
     flat_fail_s: float
     flat_tolerance: float  # <= 0: no flat-line test
+    roc_suspect: float = 0.0
+    roc_fail: float = math.inf
+    roc_allow_suspect: float = 0.0
+    roc_allow_fail: float = 0.0
+    spike_trend: bool = False
+    crosscheck: bool = False
 
 
 class QcEngine:
@@ -315,11 +364,99 @@ class QcEngine:
                 flat_suspect_s=float(q.flat_suspect_s or 0.0) if has_flat else 0.0,
                 flat_fail_s=float(q.flat_fail_s or 0.0) if has_flat else 0.0,
                 flat_tolerance=q.flat_tolerance if has_flat else 0.0,
+                roc_suspect=float(q.roc_suspect or 0.0),
+                roc_fail=float(q.roc_fail) if q.roc_fail is not None else math.inf,
+                roc_allow_suspect=q.roc_allow_suspect, roc_allow_fail=q.roc_allow_fail,
+                spike_trend=q.spike_trend, crosscheck=q.crosscheck,
             )
         self._state: dict[Key, Series] = {}
         # station id -> metres to add to its levels to get CN1985 (stations.datum_offset_m;
         # applied by pipeline.process before QC, haixun/data/datum.py)
         self.datum_offsets: dict[str, float] = {}
+        # Station context for the tide cross-check (``qcstore.refresh_station_context``):
+        # tide station -> neighbouring tide stations within ``crosscheck.max_km``, and the
+        # astronomical prediction (epoch seconds, levels) of stations with a tide model.
+        self.neighbours: dict[str, tuple[str, ...]] = {}
+        self.predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.crosscheck_notes: list[tuple[str, str, float, float, str]] = []  # last evaluate's verdicts
+        self.restored = False  # QC state restored from the database (qcstore.restore_state)
+        self.clock = clock
+
+    def restore(self, station_id: str, quantity: str, points: Sequence[Point]) -> None:
+        """Seed one key's state from stored accepted values (oldest first), as if evaluated."""
+        st = self._new_series(quantity)
+        for t, v in points:
+            if st.flat is not None:
+                st.flat.add(t, v)
+        st.recent = tuple(points[-SPIKE_REFERENCE_N:])
+        self._state[(station_id, quantity)] = st
+
+    def _pred_at(self, station_id: str, t: float) -> float | None:
+        p = self.predictions.get(station_id)
+        if p is None:
+            return None
+        ts, lv = p
+        if t < ts[0] or t > ts[-1]:
+            return None
+        return float(np.interp(t, ts, lv))
+
+    def _deviation(self, ref: list[Point], t: float, v: float, pred: Callable[[float], float | None] | None,
+                   trend: bool) -> float:
+        """How far ``v`` is from what the references say the series should read at ``t``.
+
+        With a tide prediction: prediction + the references' median surge. Otherwise the
+        median of the references and, with ``trend``, also their Theil-Sen line at ``t``:
+        a value is a spike only when neither explains it (the line follows a rising tide
+        at 10-min reporting; the median is robust to one odd reference among three)."""
+        if pred is not None:
+            at = pred(t)
+            res = [hv - a for ht, hv in ref if (a := pred(ht)) is not None]
+            if at is not None and len(res) >= 2:
+                return abs(v - at - _median(res))
+        dev = abs(v - _median([hv for _, hv in ref]))
+        if trend:
+            dev = min(dev, abs(v - _theil_sen_at(ref, t)))
+        return dev
+
+    def _crosscheck(self, station_id: str, quantity: str, t: float, v: float, st: Series,
+                    work: dict[Key, Series]) -> tuple[int, str] | None:
+        """Neighbouring gauges and the prediction on a tide value; None without evidence."""
+        cc = self.config.crosscheck
+        mine = self._pred_at(station_id, t)
+        implied: list[float] = []
+        tol = cc.level_tolerance_m
+        for n in self.neighbours.get(station_id, ()):
+            sn = work.get((n, quantity)) or self._state.get((n, quantity))
+            if sn is None or not sn.recent:
+                continue
+            tn, vn = sn.recent[-1]
+            if abs(t - tn) > cc.max_age_s:
+                continue
+            theirs = self._pred_at(n, tn)
+            if mine is not None and theirs is not None:
+                implied.append(mine + (vn - theirs))  # their surge on my tide
+                tol = cc.surge_tolerance_m
+            else:
+                implied.append(vn)
+        if implied:
+            basis = f"neighbours {_median(implied):.2f} m"
+            dev = abs(v - _median(implied))
+        elif mine is not None:
+            fresh = [(ht, hv) for ht, hv in st.recent if t - cc.surge_max_age_s <= ht < t]
+            res = [hv - a for ht, hv in fresh if (a := self._pred_at(station_id, ht)) is not None]
+            if res:
+                expected = mine + _median(res)
+                basis = f"prediction + surge {expected:.2f} m"
+                dev = abs(v - expected)
+            else:
+                lo, hi = mine + cc.surge_band_m[0], mine + cc.surge_band_m[1]
+                basis = f"prediction {mine:.2f} m with a surge in [{cc.surge_band_m[0]}, {cc.surge_band_m[1]}] m"
+                dev = max(0.0, lo - v, v - hi)
+            tol = cc.surge_tolerance_m
+        else:
+            return None
+        flag = PASS if dev <= tol else SUSPECT if dev <= 2 * tol else FAIL
+        return flag, basis
 
     def history(self, station_id: str, quantity: str) -> list[Point]:
         """The last accepted values (epoch seconds, value) kept for the spike/rate tests."""
@@ -387,12 +524,17 @@ class QcEngine:
                 if g > flags[i] and g in _EVALUATED:
                     flags[i] = g
 
-        # 3. history tests, sequential per key (in-order values only)
+        # 3. history tests, sequential per key. Interval-aware (issue 13): references are
+        # reset after a gap of more than ``spike_max_gap_s``; the rate of change allows
+        # ``roc_allow`` between any two readings; the spike reference follows the trend
+        # (or the tide prediction + current surge). Out-of-order values are tested against
+        # the references around their time (issue 14) but do not feed the flat line.
         state = self._state
+        self.crosscheck_notes = []
         work: dict[Key, Series] = {}
-        roc_pairs: dict[str, list[tuple[int, float, float, float, float]]] = {}
         spike_window_s, roc_max_gap_s, history_s = cfg.spike_window_s, cfg.roc_max_gap_s, self._history_s
-        keep = SPIKE_REFERENCE_N - 1
+        max_gap_s = cfg.spike_max_gap_s
+        keep = SPIKE_REFERENCE_N
         for i, it in enumerate(items):
             quantity = it.quantity
             key = (it.station_id, quantity)
@@ -405,48 +547,71 @@ class QcEngine:
                 continue  # no history test for unknown config or an impossible clock
             t, v = epochs[i], it.value
             recent = st.recent
-            if recent:
-                pt, pv = recent[-1]
-                if t <= pt:
-                    continue  # duplicate / out of order: gross range and time only
-                if r.roc and t - pt <= roc_max_gap_s:
-                    pairs = roc_pairs.get(quantity)
-                    if pairs is None:
-                        pairs = roc_pairs[quantity] = []
-                    pairs.append((i, pt, pv, t, v))
-                if r.spike:
-                    ref = [hv for (ht, hv) in recent if t - ht <= spike_window_s]
-                    if len(ref) >= 2:
-                        f = _threshold_flag(abs(v - _median(ref)), r.spike_suspect, r.spike_fail)
-                        if f > flags[i]:
-                            flags[i] = f
+            if any(ht == t for ht, _ in recent):
+                continue  # duplicate: gross range and time only
+            in_order = not recent or t > recent[-1][0]
+            if in_order and recent and t - recent[-1][0] > max_gap_s:
+                recent = st.recent = ()  # after a gap the old references say nothing about now
+                st.last_fail = None
+            sid = it.station_id
+            pred = (lambda x, s_=sid: self._pred_at(s_, x)) if sid in self.predictions else None
+            hist = PASS
+            if r.roc and recent:
+                pt, pv = recent[-1] if in_order else min(recent, key=lambda p: abs(p[0] - t))
+                dt = abs(t - pt)
+                if dt <= roc_max_gap_s:
+                    d = abs(v - pv)
+                    if pred is not None:
+                        a_t, a_p = pred(t), pred(pt)
+                        if a_t is not None and a_p is not None:
+                            d = abs((v - a_t) - (pv - a_p))  # rate of the surge, not of the tide
+                    if d > r.roc_fail * dt + r.roc_allow_fail:
+                        hist = FAIL
+                    elif d > r.roc_suspect * dt + r.roc_allow_suspect:
+                        hist = SUSPECT
+            if r.spike:
+                ref = [p for p in recent if abs(t - p[0]) <= spike_window_s]
+                if len(ref) >= 2:
+                    f = _threshold_flag(self._deviation(ref, t, v, pred, r.spike_trend), r.spike_suspect,
+                                        r.spike_fail)
+                    if f > hist:
+                        hist = f
+            if r.crosscheck and (hist != PASS or not recent or flags[i] != PASS):
+                verdict = self._crosscheck(sid, quantity, t, v, st, work)
+                if verdict is not None:
+                    if hist != PASS and verdict[0] == PASS:
+                        recent = st.recent = ()  # the gauge is right, its own references are stale
+                    hist = verdict[0]
+                    if verdict[0] != PASS:
+                        self.crosscheck_notes.append((sid, quantity, t, v, verdict[1]))
+            if hist == FAIL and flags[i] != FAIL and in_order and st.last_fail is not None:
+                # Recovery: the previous value also failed only its history, and this one
+                # agrees with it: the level really moved (an outage, a surge step). Never
+                # more than one good reading fails in a row (issue 13).
+                lt, lv = st.last_fail
+                if t - lt <= max_gap_s and abs(v - lv) <= (r.spike_suspect or 0.0) + r.roc_suspect * (t - lt):
+                    hist = SUSPECT
+                    recent = st.recent = (st.last_fail,)
+            if hist > flags[i]:
+                flags[i] = hist
             if flags[i] != FAIL:
                 # failed values do not become the reference for the next ones
-                st.recent = (*recent[-keep:], (t, v)) if keep else ((t, v),)
-                flat = st.flat
-                if flat is not None:
-                    start = flat.add(t, v)
-                    if start <= t - r.flat_fail_s:
-                        flags[i] = FAIL
-                    elif start <= t - r.flat_suspect_s and flags[i] < SUSPECT:
-                        flags[i] = SUSPECT
-            elif recent and recent[-1][0] < t - history_s:
-                # everything kept is older than the history horizon: start afresh
-                work[key] = self._new_series(quantity)
-
-        # rate of change: one ioos_qc call per quantity on interleaved
-        # (previous, new) pairs; only the odd positions (new vs its own
-        # previous) are read back.
-        for name, pairs in roc_pairs.items():
-            qcfg = cfg.quantities[name]
-            vals = np.array([v for (_, _, pv, _, nv) in pairs for v in (pv, nv)])
-            times = np.array([tt for (_, pt, _, nt, _) in pairs for tt in (pt, nt)]) * 1000.0
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                roc = _ioos_flags(qartod.rate_of_change_test(vals, times.astype("datetime64[ms]"),
-                                                             qcfg.roc_suspect, qcfg.roc_fail))
-            for j, (i, *_rest) in enumerate(pairs):
-                g = roc[2 * j + 1]
-                if g > flags[i] and g in _EVALUATED:
-                    flags[i] = g
+                st.last_fail = None
+                if in_order:
+                    st.recent = (*recent[-(keep - 1):], (t, v)) if keep > 1 else ((t, v),)
+                    flat = st.flat
+                    if flat is not None:
+                        start = flat.add(t, v)
+                        if start <= t - r.flat_fail_s:
+                            flags[i] = FAIL
+                        elif start <= t - r.flat_suspect_s and flags[i] < SUSPECT:
+                            flags[i] = SUSPECT
+                else:
+                    st.recent = tuple(sorted((*recent, (t, v))))[-keep:]
+            else:
+                if hist == FAIL and in_order:
+                    st.last_fail = (t, v)
+                if recent and recent[-1][0] < t - history_s:
+                    # everything kept is older than the history horizon: start afresh
+                    work[key] = self._new_series(quantity)
         return QcResult(flags, work)
