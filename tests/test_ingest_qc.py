@@ -130,7 +130,7 @@ def test_spike_roc_time_and_gross_range_flags():
     items.append(QcInput("S1", "tide_level", t + timedelta(minutes=120), 2.06 + 0.7, now))  # spike 0.7 > 0.5
     items.append(QcInput("S1", "tide_level", t + timedelta(minutes=140), 2.07, now))        # back to normal
     items.append(QcInput("S2", "air_pressure", t, 1000.0, now))
-    items.append(QcInput("S2", "air_pressure", t + timedelta(minutes=1), 1000.3, now))     # 0.3 > 6 hPa/h x 1 min + 0.1: suspect
+    items.append(QcInput("S2", "air_pressure", t + timedelta(minutes=1), 1000.6, now))     # 0.6 > 20 hPa/h x 1 min + 0.1: suspect
     items.append(QcInput("S3", "tide_level", now + timedelta(hours=1), 2.0, now))         # from the future
     items.append(QcInput("S3", "wind_speed", now - timedelta(days=8), 5.0, now))          # older than 7 days
     items.append(QcInput("S3", "wind_gust", now, 95.0, now))                              # beyond the sensor span

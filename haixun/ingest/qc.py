@@ -9,19 +9,26 @@ Tests, per value (flag = the worst of them; 1 pass, 3 suspect, 4 fail):
   (``Clock.at_wall(received_at)``), so a replay passes with the packaged limits;
 * gross range (``ioos_qc.qartod.gross_range_test``), sensor span -> fail,
   climatological span -> suspect;
-* rate of change (``ioos_qc.qartod.rate_of_change_test``) against the
-  previous value of the same station/quantity;
+* rate of change against the previous value of the same station/quantity,
+  interval-aware: flagged when |dx| > roc * dt + roc_allow (``ioos_qc``'s
+  ``rate_of_change_test`` is |dx| / dt > roc, the case roc_allow = 0; computed
+  here because of the allowance and the tide prediction);
 * flat line: the rule of ``ioos_qc.qartod.flat_line_test`` (a value is
   suspect/fail when the range max - min of the values in the last
   ``flat_suspect_s``/``flat_fail_s`` seconds, up to and including it, is
   below ``flat_tolerance``), computed incrementally here, see below;
-* spike: |x_n - median(previous values)|. Hand-written because
+* spike: |x_n - reference|, the reference being the median of the previous
+  values and, for ``spike_trend`` quantities, also their Theil-Sen line at t_n
+  (flagged only when neither explains x_n), or prediction + median surge where
+  a tide model exists. References reset after ``spike_max_gap_s``; a value
+  failed by its history is followed by at most one more (recovery); tide
+  gauges cross-check flagged jumps with neighbours/prediction (docs/ingest.md
+  "Storm-proof history tests"). Hand-written because
   ``ioos_qc.qartod.spike_test`` is centred (it flags x[n-1] once x[n] is
   known) and we must flag the newest value before it reaches latest_readings.
 
 Cost. The ioos_qc functions cost 0.1-0.4 ms per call, so this module calls
-them once per batch and quantity (gross range; rate of change on interleaved
-(previous, new) pairs), never once per value.
+them once per batch and quantity (gross range), never once per value.
 
 Why the flat line is streamed by hand: ``flat_line_test`` needs the whole
 window (hours of values) on every call, i.e. one 0.1-0.4 ms call per
@@ -378,6 +385,7 @@ class QcEngine:
         # astronomical prediction (epoch seconds, levels) of stations with a tide model.
         self.neighbours: dict[str, tuple[str, ...]] = {}
         self.predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.prediction_meta: dict[str, tuple[Any, float]] = {}
         self.crosscheck_notes: list[tuple[str, str, float, float, str]] = []  # last evaluate's verdicts
         self.restored = False  # QC state restored from the database (qcstore.restore_state)
         self.clock = clock

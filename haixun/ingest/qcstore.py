@@ -1,17 +1,127 @@
 """What ingest's QC needs from the database (the only I/O of QC).
 
-* ``refresh_station_context``: per-station facts QC and the datum conversion
-  use (``stations.datum_offset_m``, positions), loaded with the station cache.
+* ``refresh_station_context`` (with the station cache, every 30 s): datum
+  offsets (``stations.datum_offset_m``), the neighbouring tide gauges of each
+  tide gauge (positions), the astronomical prediction of every station with a
+  row in ``tide_models`` (re-predicted when the model changes or the window
+  runs short), and, once per process, the QC state (``restore_state``).
+* ``restore_state``: QC state lived only in memory, so after every restart
+  the spike/rate references were empty and the first value of each station
+  (a spoofed 7.0 m included) passed. It is rebuilt from the accepted readings
+  (qc 1-3) of each station and quantity within that quantity's history horizon.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
 import psycopg
 
 from haixun.ingest.qc import QcEngine
+from haixun.riskcode.tides import TideModel, TidePrediction
+
+log = logging.getLogger(__name__)
+
+PREDICTION_BACK_S = 2 * 86400.0   # readings up to 2 days old are still checked against the prediction
+PREDICTION_AHEAD_S = 2 * 86400.0  # and future-dated ones up to the QC future limit; re-predicted daily
+PREDICTION_STEP_S = 600.0
+_EARTH_KM = 6371.0
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_KM * math.asin(math.sqrt(a))
+
+
+def _now(qc: QcEngine) -> datetime:
+    clock = getattr(qc, "clock", None)
+    return clock.now() if clock is not None else datetime.now(timezone.utc)
 
 
 async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
-    """Load the datum offsets of the active stations into ``qc`` (haixun/data/datum.py)."""
+    """Datum offsets, tide neighbours and predictions into ``qc``; the QC state on first call."""
     cur = await conn.execute("SELECT id, datum_offset_m FROM stations WHERE active AND datum_offset_m <> 0")
     qc.datum_offsets = {sid: float(off) for sid, off in await cur.fetchall()}
+    cur = await conn.execute("SELECT id, lat, lon FROM stations WHERE active AND"
+                             " (kind = 'tide_gauge' OR 'tide_level' = ANY(quantities))")
+    tide = [(sid, float(lat), float(lon)) for sid, lat, lon in await cur.fetchall()]
+    max_km = qc.config.crosscheck.max_km
+    qc.neighbours = {a: tuple(b for b, la2, lo2 in tide if b != a and _km(la, lo, la2, lo2) <= max_km)
+                     for a, la, lo in tide}
+    await _refresh_predictions(conn, qc)
+    if not qc.restored:
+        await restore_state(conn, qc)
+
+
+async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
+    now = _now(qc).timestamp()
+    seen = qc.prediction_meta  # station -> (fitted_at of the model predicted, re-predict after)
+    cur = await conn.execute("SELECT station_id, fitted_at FROM tide_models")
+    current = {sid: fitted for sid, fitted in await cur.fetchall()}
+    for sid in list(qc.predictions):
+        if sid not in current:
+            qc.predictions.pop(sid)
+            seen.pop(sid, None)
+    for sid, fitted in current.items():
+        have = seen.get(sid)
+        if have is not None and have[0] == fitted and now < have[1] - PREDICTION_AHEAD_S / 2:
+            continue
+        row = await (await conn.execute("SELECT model FROM tide_models WHERE station_id = %s", (sid,))).fetchone()
+        if row is None:
+            continue
+        try:
+            text = row[0] if isinstance(row[0], str) else json.dumps(row[0])
+            model = TideModel.from_json(text)
+            start = datetime.fromtimestamp(now - PREDICTION_BACK_S, timezone.utc)
+            end = datetime.fromtimestamp(now + PREDICTION_AHEAD_S, timezone.utc)
+            pred = TidePrediction.from_model(model, start, end, step_s=PREDICTION_STEP_S)
+        except Exception as exc:  # an unreadable model only costs the cross-check its prediction
+            log.warning("QC: tide model of %s unusable (%s)", sid, exc)
+            qc.predictions.pop(sid, None)
+            continue
+        qc.predictions[sid] = (np.asarray(pred.t_s, dtype=float), np.asarray(pred.level_m, dtype=float))
+        seen[sid] = (fitted, now + PREDICTION_AHEAD_S)
+
+
+async def restore_state(conn: psycopg.AsyncConnection, qc: QcEngine) -> int:
+    """Rebuild the QC history from the accepted readings; returns the number of keys restored."""
+    now = _now(qc)
+    cfg = qc.config
+    horizons = []
+    for name, q in cfg.quantities.items():
+        span = max(cfg.spike_window_s, cfg.roc_max_gap_s if q.roc_suspect is not None else 0.0,
+                   float(q.flat_fail_s or q.flat_suspect_s or 0.0))
+        horizons.append((name, now - timedelta(seconds=span)))
+    if not horizons:
+        qc.restored = True
+        return 0
+    values = ", ".join(["(%s, %s::timestamptz)"] * len(horizons))
+    params: list[object] = [x for pair in horizons for x in pair]
+    params.append(now + timedelta(seconds=cfg.future_fail_s))
+    cur = await conn.execute(
+        "SELECT r.station_id, r.quantity, extract(epoch FROM r.ts)::float8, r.value"
+        f" FROM readings r JOIN (VALUES {values}) AS h(quantity, since) ON h.quantity = r.quantity"
+        " WHERE r.ts >= h.since AND r.ts <= %s AND r.qc IN (1, 2, 3)"
+        " ORDER BY r.station_id, r.quantity, r.ts", params)
+    n = 0
+    key: tuple[str, str] | None = None
+    points: list[tuple[float, float]] = []
+    async for sid, quantity, t, v in cur:
+        if (sid, quantity) != key:
+            if key is not None:
+                qc.restore(key[0], key[1], points)
+                n += 1
+            key, points = (sid, quantity), []
+        points.append((float(t), float(v)))
+    if key is not None:
+        qc.restore(key[0], key[1], points)
+        n += 1
+    qc.restored = True
+    log.info("QC state restored from the database: %d station/quantity series", n)
+    return n
