@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.store.channels import ALARM_CHANNEL
@@ -22,7 +22,8 @@ from haixun.api.context import ApiContext, get_ctx
 from haixun.api.live import iso
 from haixun.api.routes_public import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
-from haixun.riskcode import FeedKind
+from haixun.store.feeds import series_feeds
+from haixun.riskcode import FeedItem, FeedKind, Level, feed_statuses
 from haixun.riskcode.config import ConfigError, RiskConfig
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
@@ -327,77 +328,202 @@ class FeedArea(BaseModel):
         return self
 
 
+def _reference_ids(v: Any) -> list[str]:
+    """CAP ``references``: a space-separated string or a list; each entry an identifier or a CAP
+    triple ``sender,identifier,sent`` (the identifier is taken)."""
+    if v is None:
+        return []
+    items = v.split() if isinstance(v, str) else v
+    if not isinstance(items, list):
+        raise ValueError("references: a list of identifiers or a space-separated string")
+    out: list[str] = []
+    for it in items:
+        if not isinstance(it, str) or not it.strip():
+            raise ValueError("references: every entry is a non-empty identifier")
+        parts = it.strip().split(",")
+        ident = parts[1] if len(parts) == 3 else it.strip()
+        check_text(ident, "references")
+        if not ident or len(ident) > 200:
+            raise ValueError("references: identifiers have 1 to 200 characters")
+        if ident not in out:
+            out.append(ident)
+    if len(out) > 50:
+        raise ValueError("references: at most 50 identifiers")
+    return out
+
+
 class FeedIn(BaseModel):
+    """A bulletin, CAP style (docs/api.md "Bulletin series"). ``identifier`` (alias ``external_id``),
+    ``references``, ``msgType`` (alias ``msg_type``) and ``sent`` (alias ``issued_at``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     issuer: SafeStr = Field(min_length=1, max_length=200)
     kind: FeedKind  # riskcode's vocabulary, the one the engine evaluates
-    level: SetLevel
-    area: FeedArea
-    valid_from: SafeTs
-    valid_to: SafeTs
+    level: SetLevel | None = None
+    area: FeedArea | None = None
+    valid_from: SafeTs | None = None
+    valid_to: SafeTs | None = None
     text_zh: SafeStr = Field(default="", max_length=10_000)
     text_en: SafeStr = Field(default="", max_length=10_000)
-    issued_at: SafeTs
-    external_id: SafeStr | None = Field(default=None, max_length=200)
+    sent: SafeTs = Field(validation_alias=AliasChoices("sent", "issued_at"))
+    identifier: SafeStr | None = Field(default=None, min_length=1, max_length=200,
+                                       validation_alias=AliasChoices("identifier", "external_id"))
+    references: Annotated[list[str], BeforeValidator(_reference_ids)] = Field(default_factory=list)
+    msg_type: Literal["Alert", "Update", "Cancel"] = Field(default="Alert",
+                                                           validation_alias=AliasChoices("msgType", "msg_type"))
 
-    @field_validator("valid_from", "valid_to", "issued_at")
+    @field_validator("valid_from", "valid_to", "sent")
     @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
             raise ValueError("timestamp needs a UTC offset")
         return v
 
     @model_validator(mode="after")
-    def _order(self) -> "FeedIn":
-        if self.valid_to <= self.valid_from:
+    def _series(self) -> "FeedIn":
+        if self.msg_type in ("Update", "Cancel") and not self.references:
+            raise ValueError(f"msgType {self.msg_type} needs references: the identifier(s) of the bulletin(s) it "
+                             "replaces")
+        if self.identifier is not None and self.identifier in self.references:
+            raise ValueError("a bulletin cannot reference itself")
+        if self.msg_type == "Cancel":
+            if self.level not in (None, "none"):
+                raise ValueError("a Cancel holds no level: leave level out (or 'none')")
+            self.level = "none"
+            if self.valid_from is None:
+                self.valid_from = self.sent
+        else:
+            missing = [k for k in ("level", "area", "valid_from", "valid_to") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"msgType {self.msg_type} needs {', '.join(missing)}")
+        if self.valid_from is not None and self.valid_to is not None and self.valid_to <= self.valid_from:
             raise ValueError("valid_to must be after valid_from")
         return self
 
 
 FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
 FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
-             "received_at, received_by")
+             "received_at, received_by, msg_type, refs")
+
+
+def _feed_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored feed with its CAP names too (identifier, references, msgType, sent)."""
+    out = _j(row)
+    if out is None:
+        return None
+    out.update(identifier=out.get("external_id"), references=list(out.get("refs") or []),
+               msgType=out.get("msg_type", "Alert"), sent=out.get("issued_at"))
+    return out
+
+
+async def _referenced(cur: Any, source: str, body: FeedIn) -> list[dict[str, Any]]:
+    """The stored bulletins ``body`` references; 409/422 with a message when a reference is wrong."""
+    if not body.references:
+        return []
+    await cur.execute("SELECT external_id, kind, area, valid_from, valid_to, issued_at, msg_type FROM official_feeds"
+                      " WHERE source = %s AND external_id = ANY(%s)", (source, body.references))
+    found = {r["external_id"]: r for r in await cur.fetchall()}
+    unknown = [r for r in body.references if r not in found]
+    if unknown:
+        raise HTTPException(409, f"references unknown bulletin(s) of source {source!r}: {', '.join(unknown)} "
+                                 "(post the bulletin it replaces first, with that identifier)")
+    for ident, r in found.items():
+        if r["kind"] != body.kind:
+            raise HTTPException(422, f"bulletin {ident!r} is a {r['kind']}: an {body.msg_type} of a {body.kind} "
+                                     "can only replace bulletins of the same kind")
+        if r["msg_type"] == "Cancel":
+            raise HTTPException(409, f"bulletin {ident!r} is a Cancel: that series has ended (start a new one with "
+                                     "an Alert)")
+        if r["issued_at"] > body.sent:
+            raise HTTPException(422, f"bulletin {ident!r} was sent at {iso(r['issued_at'])}, after this one "
+                                     f"({iso(body.sent)}): a bulletin only replaces earlier ones")
+    return [found[i] for i in body.references]
 
 
 @router.post("/feeds/{source}", status_code=201, summary="Official forecast or warning (duty or feed key)")
 async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN),
                     p: Principal = Depends(require_feed_writer), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    if body.area.segments:
+    if body.area is not None and body.area.segments:
         unknown = [s for s in body.area.segments if s not in ctx.geo.segments]
         if unknown:
             raise HTTPException(422, f"unknown segment(s): {', '.join(unknown)}")
-    area = body.area.model_dump(exclude_none=True)
-    values = (source, body.external_id, body.issuer, body.kind, body.level, Jsonb(area), body.valid_from, body.valid_to,
-              body.text_zh, body.text_en, body.issued_at, p.actor)
     async with ctx.db().connection() as conn, conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
+        refs = await _referenced(cur, source, body)
+        area = body.area.model_dump(exclude_none=True) if body.area is not None else None
+        valid_from, valid_to = body.valid_from, body.valid_to
+        if area is None:  # a Cancel without an area: the area of what it cancels
+            segs = [sg for r in refs for sg in (r["area"] or {}).get("segments") or []]
+            if refs and all((r["area"] or {}).get("segments") for r in refs):
+                area = {"segments": list(dict.fromkeys(segs))}
+            else:
+                area = refs[0]["area"]
+        assert valid_from is not None
+        if valid_to is None:  # a Cancel: its own validity does not matter (it holds no level)
+            valid_to = max([r["valid_to"] for r in refs] + [valid_from + timedelta(seconds=1)])
+        values = (source, body.identifier, body.issuer, body.kind, body.level, Jsonb(area), valid_from, valid_to,
+                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references)
         before = None
-        if body.external_id:
+        if body.identifier:
             await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE source = %s AND external_id = %s FOR UPDATE",
-                              (source, body.external_id))
+                              (source, body.identifier))
             before = await cur.fetchone()
         if before:
             await cur.execute(
                 "UPDATE official_feeds SET issuer=%s, kind=%s, level=%s, area=%s, valid_from=%s, valid_to=%s, text_zh=%s, "
-                f"text_en=%s, issued_at=%s, received_by=%s, received_at=now() WHERE id=%s RETURNING {FEED_COLS}",
-                (*values[2:], before["id"]))
+                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, received_at=now() WHERE id=%s "
+                f"RETURNING {FEED_COLS}", (*values[2:], before["id"]))
         else:
             await cur.execute(
                 "INSERT INTO official_feeds (source, external_id, issuer, kind, level, area, valid_from, valid_to, "
-                f"text_zh, text_en, issued_at, received_by) VALUES ({', '.join(['%s'] * 12)}) RETURNING {FEED_COLS}",
-                values)
+                f"text_zh, text_en, issued_at, received_by, msg_type, refs) VALUES ({', '.join(['%s'] * 14)}) "
+                f"RETURNING {FEED_COLS}", values)
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
                           target=f"official_feeds:{after['id']}", before=_j(before), after=_j(after))
-    return _j(after) or {}
+    return _feed_json(after) or {}
+
+
+def _feed_item(row: dict[str, Any]) -> FeedItem:
+    area = row.get("area") or {}
+    return FeedItem(id=str(row["id"]), issuer=row["issuer"], kind=row["kind"], level=Level(row["level"]),
+                    valid_from=row["valid_from"], valid_to=row["valid_to"],
+                    segment_ids=tuple(area.get("segments") or ()),
+                    polygon=tuple(tuple(pt[:2]) for pt in area.get("polygon") or ()),
+                    source=row["source"], identifier=row.get("external_id") or f"#{row['id']}",
+                    references=tuple(row.get("refs") or ()), msg_type=row.get("msg_type") or "Alert",
+                    sent=row["issued_at"], seq=int(row["id"]))
 
 
 async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
+    """Feeds with their series ``status`` at the clock's now (riskcode.feeds.feed_statuses):
+    effective / superseded / cancelled / cancel / expired / pending, and ``superseded_by``.
+    ``active_only``: the effective ones (those that hold a level now)."""
+    now = ctx.settings.clock.now()
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        where = "WHERE valid_from <= %(now)s AND valid_to > %(now)s" if active_only else ""
-        await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds {where} ORDER BY issued_at DESC, id DESC LIMIT 500",
-                          {"now": ctx.settings.clock.now()})
-        return [_j(r) or {} for r in await cur.fetchall()]
+        if active_only:
+            rows = await series_feeds(cur, now)
+            ids = [r["id"] for r in rows]
+            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE id = ANY(%s)", (ids,))
+        else:
+            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds ORDER BY issued_at DESC, id DESC LIMIT 500")
+        rows = list(await cur.fetchall())
+    segments = {sid: tuple(seg.geometry.coords) for sid, seg in ctx.geo.segments.items()}
+    try:
+        statuses = feed_statuses([_feed_item(r) for r in rows], now, segments)
+    except ValueError:  # a stored row riskcode cannot read (e.g. an old level name): no status rather than no list
+        statuses = {}
+    out = []
+    for r in sorted(rows, key=lambda r: (r["issued_at"], r["id"]), reverse=True):
+        st = statuses.get(str(r["id"]))
+        if active_only and (st is None or not st.effective):
+            continue
+        item = _feed_json(r) or {}
+        item.update(status=st.status if st else None, superseded_by=st.by if st else None)
+        out.append(item)
+    return out
 
 
 @router.get("/feeds", summary="Official feeds (viewer)")

@@ -138,7 +138,10 @@ def feed_items(raw: RawInputs) -> list[FeedItem]:
             id=f"{f['source']}:{f['id']}", issuer=f["issuer"], kind=f["kind"], level=Level(f["level"]),
             valid_from=f["valid_from"], valid_to=f["valid_to"], text="",
             segment_ids=tuple(area.get("segments") or ()),
-            polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ())))
+            polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ()),
+            source=f["source"], identifier=f.get("external_id") or f"#{f['id']}",
+            references=tuple(f.get("refs") or ()), msg_type=f.get("msg_type") or "Alert",
+            sent=f.get("issued_at"), seq=int(f["id"])))
     return out
 
 

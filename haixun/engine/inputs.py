@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from haixun.engine.model import LatencyMark
-from haixun.riskcode import FEED_KINDS
+from haixun.store.feeds import series_feeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +95,7 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
         await cur.execute("SELECT id, segment_ids FROM cameras")
         out.camera_segments = {r["id"]: tuple(r["segment_ids"] or ()) for r in await cur.fetchall()}
     if await table_exists(conn, "official_feeds"):
-        await cur.execute(
-            "SELECT id, source, issuer, kind, level, area, valid_from, valid_to, issued_at"
-            " FROM official_feeds WHERE valid_from <= %s AND valid_to > %s AND kind = ANY(%s) ORDER BY issued_at",
-            (now, now, list(FEED_KINDS)))
-        out.official_feeds = list(await cur.fetchall())
+        out.official_feeds = await series_feeds(cur, now)
     if await table_exists(conn, "segment_overrides"):
         await cur.execute(
             "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at"

@@ -126,9 +126,17 @@ FeedKind = Literal["surge_forecast", "wave_forecast", "typhoon_warning", "gale_w
 FEED_KINDS: tuple[str, ...] = get_args(FeedKind)
 
 
+MSG_TYPES: tuple[str, ...] = ("Alert", "Update", "Cancel")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """An official warning/forecast. ``segment_ids`` or ``polygon`` (lon, lat ring); neither = whole shoreline."""
+    """An official warning/forecast. ``segment_ids`` or ``polygon`` (lon, lat ring); neither = whole shoreline.
+
+    CAP-style series fields (docs/riskcode.md "Bulletin series"): ``source`` (the feed, e.g.
+    ``zj_marine``), ``identifier`` (the bulletin id of its source), ``references`` (identifiers of
+    the same source it replaces), ``msg_type`` Alert / Update / Cancel, ``sent`` (None: ``valid_from``)
+    and ``seq`` (arrival order, breaks ties of ``sent``)."""
 
     id: str
     issuer: str
@@ -139,9 +147,24 @@ class FeedItem:
     text: str = ""
     segment_ids: tuple[str, ...] = ()
     polygon: tuple[tuple[float, float], ...] = ()
+    source: str = ""
+    identifier: str = ""
+    references: tuple[str, ...] = ()
+    msg_type: str = "Alert"
+    sent: datetime | None = None
+    seq: int = 0
 
     def active(self, now: datetime) -> bool:
+        """Inside its validity window (supersession aside: see ``riskcode.feeds.effective_feeds``)."""
         return self.valid_from <= now and (self.valid_to is None or now < self.valid_to)
+
+    @property
+    def sent_at(self) -> datetime:
+        return self.sent if self.sent is not None else self.valid_from
+
+    @property
+    def is_cancel(self) -> bool:
+        return self.msg_type == "Cancel"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from shapely.geometry import LineString, Polygon
 
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.dynamics import LevelState, active_override, step
+from haixun.riskcode.feeds import effective_feeds
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import (
     CameraEventInput,
@@ -232,7 +233,8 @@ def evaluate_shoreline(
     """One engine cycle. ``now`` must be timezone-aware; nothing reads the clock."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    active_feeds = [f for f in inputs.feeds if f.active(now)]
+    # bulletin series (docs/riskcode.md): only the newest valid bulletin per source x kind x area counts
+    active_feeds = effective_feeds(inputs.feeds, now, {s.id: s.coords for s in segments}) if inputs.feeds else []
     events = [e for e in inputs.camera_events if e.ts <= now]
     results: dict[str, SegmentResult] = {}
     seg_states: dict[str, SegmentState] = {}
