@@ -215,6 +215,13 @@ def feeds_for_segment(feeds: Sequence[FeedItem], segment: SegmentSpec, line: Lin
     return out
 
 
+def with_official(local: Status, official: Level) -> Status:
+    """The shown status: the local held status raised to the official level (an unknown stays
+    unknown with the higher floor; unknown over red is red)."""
+    floor = official if official.rank > local.floor.rank else local.floor
+    return Status(Level.UNKNOWN, floor) if local.is_unknown else Status(floor)
+
+
 def _explains(r: HazardReason, shown: Status) -> bool:
     """Reasons kept with a level change: the unknown ones when unknown, and those at or above the floor."""
     if r.level is Level.UNKNOWN:
@@ -244,9 +251,12 @@ def evaluate_shoreline(
         decision = evaluate_segment(config, seg, inputs.observations, inputs.tide_predictions.get(seg.tide_station),
                                     events, seg_feeds, now, inputs.wave_period_kinds, inputs.recent)
         before = prev.segments.get(seg.id) if prev else None
-        held, _ = step(before.held if before else None, decision.raw, now, config.hysteresis.dwell_s)
+        # The dwell filters the LOCAL level (sensors, cameras); official bulletins apply as issued on
+        # top of it: an official downgrade applies at once down to the local held level, which itself
+        # comes down only after the dwell (docs/riskcode.md "Official downgrade and the local dwell").
+        held, _ = step(before.held if before else None, decision.local, now, config.hysteresis.dwell_s)
         ovr = active_override(inputs.overrides, seg.id, now)
-        shown = Status(ovr.level) if ovr is not None else held.status
+        shown = Status(ovr.level) if ovr is not None else with_official(held.status, decision.official_level)
         if before is None or before.status != shown:
             since = now
         else:
