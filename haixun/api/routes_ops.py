@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
-from haixun.store.channels import ALARM_CHANNEL
+from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
 from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.errors import check_text, check_ts
@@ -482,6 +482,8 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
                           target=f"official_feeds:{after['id']}", before=_j(before), after=_j(after))
+        # the engine recomputes at once (it LISTENs on the ingest channel), not at its next validity check
+        await conn.execute("SELECT pg_notify(%s, %s)", (INGEST_CHANNEL, json.dumps({"feeds": after["id"]})))
     return _feed_json(after) or {}
 
 

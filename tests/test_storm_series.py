@@ -1,0 +1,128 @@
+"""Issue 12 through the real services (ingest over MQTT, engine, API, a /ws/live client):
+a red bulletin followed by a blue Update turns blue, a Cancel ends it; wrong references
+get a clear 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import websockets
+from prometheus_client import CollectorRegistry
+
+from haixun.contract import format_ts
+from haixun.engine.service import EngineService
+from haixun.ingest.service import IngestService
+from haixun.settings import Settings
+from tests.api_support import add_user, running_api
+from tests.brokers import obs_json, publish_all
+from tests.test_engine_support import FAST, current_level, insert_geography_stations, utcnow, wait_for
+
+
+async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.0) -> dict[str, Any]:
+    """Read /ws/live until segment ``sid`` is at ``want``; return its entry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{sid} never {want} on /ws/live")
+        m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if m.get("type") in ("snapshot", "delta"):
+            e = (m["body"].get("segments") or {}).get(sid)
+            if e and e["level"] == want:
+                return e
+
+
+async def publish_calm(settings: Settings, mqtt_endpoint: Any, ts) -> None:
+    """PH01's stations (tide and wind XB-M01, waves ZP-B01), through MQTT and ingest."""
+    await publish_all(mqtt_endpoint, [
+        (settings.topic("obs", "XB-M01"), obs_json(format_ts(ts), {"tide_level": 4.0, "wind_speed": 3.0,
+                                                                    "wind_gust": 5.0})),
+        (settings.topic("obs", "ZP-B01"), obs_json(format_ts(ts), {"wave_height": 0.4, "wave_period": 4.0}))])
+
+
+async def test_red_bulletin_blue_update_turns_blue_and_cancel_ends_it(settings: Settings, db_url: str,
+                                                                      tmp_path: Path, mqtt_endpoint: Any) -> None:
+    add_user(db_url, "dora", "duty")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        async with IngestService(settings), running_api(settings, tmp_path, project_geography=True) as api, \
+                httpx.AsyncClient(base_url=api.base) as c, \
+                EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            now = utcnow()
+            await publish_calm(settings, mqtt_endpoint, now)
+            await wait_for(lambda: (r := current_level(conn, "segment", "PH01")) and r[0] == "none", timeout=20)
+            token = (await c.post("/api/v1/auth/login", json={"username": "dora",
+                                                              "password": "correct horse battery"})).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+
+            def bulletin(ident: str, msg: str, level: str | None, refs: list[str], sent_s: float) -> dict[str, Any]:
+                sent = now + timedelta(seconds=sent_s)
+                b: dict[str, Any] = {"identifier": ident, "msgType": msg, "references": refs, "sent": format_ts(sent),
+                                     "issuer": "浙江省海洋监测预报中心", "kind": "surge_forecast",
+                                     "area": {"segments": ["PH01", "PH02"]}, "valid_from": format_ts(sent),
+                                     "valid_to": format_ts(sent + timedelta(hours=12))}
+                if level is not None:
+                    b["level"] = level
+                return b
+
+            async with websockets.connect(api.ws + "/ws/live") as ws:
+                r = await c.post("/api/v1/feeds/zj_marine", json=bulletin("SS-1", "Alert", "red", [], -60), headers=auth)
+                assert r.status_code == 201, r.text
+                e = await segment_level_on_ws(ws, "PH01", "red")
+                assert e["official_level"] == "red" and e["local_level"] == "none"
+
+                r = await c.post("/api/v1/feeds/zj_marine", json=bulletin("SS-2", "Update", "blue", ["SS-1"], -30),
+                                 headers=auth)
+                assert r.status_code == 201, r.text
+                assert r.json()["msgType"] == "Update" and r.json()["references"] == ["SS-1"]
+                e = await segment_level_on_ws(ws, "PH01", "blue")  # at once: no dwell on an official downgrade
+                assert e["official_level"] == "blue"
+                assert [h["threshold_source"] for h in e["hazards"] if h["hazard"].startswith("official")] == \
+                    ["浙江省海洋监测预报中心 (zj_marine:%d)" % r.json()["id"]]
+                feeds = (await c.get("/api/v1/feeds?active=false", headers=auth)).json()["items"]
+                by_id = {f["identifier"]: f for f in feeds}
+                assert by_id["SS-1"]["status"] == "superseded" and by_id["SS-1"]["superseded_by"] == "SS-2"
+                assert by_id["SS-2"]["status"] == "effective"
+                active = (await c.get("/api/v1/feeds", headers=auth)).json()["items"]
+                assert [f["identifier"] for f in active] == ["SS-2"]
+                warnings = (await c.get("/api/v1/warnings")).json()
+                assert [f["identifier"] for f in warnings["official"]] == ["SS-2"]
+
+                # wrong references: a clear 4xx, nothing stored
+                r = await c.post("/api/v1/feeds/zj_marine", json=bulletin("SS-X", "Update", "red", ["NOPE"], -20),
+                                 headers=auth)
+                assert r.status_code == 409 and "NOPE" in r.text, r.text
+                r = await c.post("/api/v1/feeds/zj_marine", json=bulletin("SS-Y", "Update", "red", [], -20),
+                                 headers=auth)
+                assert r.status_code == 422 and "references" in r.text, r.text
+                wrong_kind = bulletin("SS-Z", "Update", "red", ["SS-2"], -20) | {"kind": "typhoon_warning"}
+                r = await c.post("/api/v1/feeds/zj_marine", json=wrong_kind, headers=auth)
+                assert r.status_code == 422 and "same kind" in r.text, r.text
+                r = await c.post("/api/v1/feeds/other_src", json=bulletin("SS-W", "Cancel", None, ["SS-2"], -20),
+                                 headers=auth)
+                assert r.status_code == 409, r.text  # identifiers are per source
+                assert conn.execute("SELECT count(*) FROM official_feeds").fetchone()[0] == 2
+
+                # the Cancel (no level, no area, no validity needed) ends the series
+                cancel = {"identifier": "SS-3", "msgType": "Cancel", "references": "zj_marine,SS-2,x",
+                          "sent": format_ts(now - timedelta(seconds=10)), "issuer": "浙江省海洋监测预报中心",
+                          "kind": "surge_forecast"}
+                r = await c.post("/api/v1/feeds/zj_marine", json=cancel, headers=auth)
+                assert r.status_code == 201, r.text
+                assert r.json()["level"] == "none" and r.json()["area"] == {"segments": ["PH01", "PH02"]}
+                await segment_level_on_ws(ws, "PH01", "none")
+                assert (await c.get("/api/v1/feeds", headers=auth)).json()["items"] == []
+                # a Cancel's series is over: an Update of it is refused
+                r = await c.post("/api/v1/feeds/zj_marine", json=bulletin("SS-4", "Update", "red", ["SS-3"], -5),
+                                 headers=auth)
+                assert r.status_code == 409 and "ended" in r.text, r.text
+            level, _, _, decision = current_level(conn, "segment", "PH01")
+            assert level == "none" and decision["official_level"] == "none"
