@@ -15,6 +15,9 @@ from haixun.riskcode.model import FeedItem
 from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
 
 H = timedelta(hours=1)
+WARN = CONFIG.storm_tide.default_warning_levels_m  # the fixture segments have no levels of their own
+CALM = WARN.blue - 1.0
+ORANGE_TIDE = (WARN.orange + WARN.red) / 2
 SEGS = [segment(i) for i in range(1, 5)]
 LINES = {s.id: s.coords for s in SEGS}
 
@@ -72,7 +75,7 @@ def test_expired_superseder_never_resurrects_the_old_one() -> None:
 def test_engine_level_follows_the_series() -> None:
     obs = {}
     for i in range(1, 5):
-        obs.update(obs_for(i, tide=4.0, hs=0.3))
+        obs.update(obs_for(i, tide=CALM, hs=0.3))
     red = feed("A1", Level.RED, -3)
     blue = feed("A2", Level.BLUE, -1, refs=("A1",), msg="Update")
     r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs, feeds=[red, blue]), None, NOW)
@@ -145,16 +148,16 @@ def test_official_downgrade_applies_at_once_down_to_the_local_held_level() -> No
     red = feed("A1", Level.RED, -3)
     blue = feed("A2", Level.BLUE, 0.5, refs=("A1",), msg="Update")
     # gauges quiet: the bulletin held red; the blue Update applies at once (no 30 min dwell)
-    r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(_obs(4.0, NOW), feeds=[red, blue]), None, NOW)
+    r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(_obs(CALM, NOW), feeds=[red, blue]), None, NOW)
     assert r.segments["PH01"].level is Level.RED
     t = NOW + timedelta(minutes=31)
-    r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(_obs(4.0, t), feeds=[red, blue]), r.state, t)
+    r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(_obs(CALM, t), feeds=[red, blue]), r.state, t)
     assert r.segments["PH01"].level is Level.BLUE
     # gauges orange under the red bulletin: the Update brings it to orange at once, the gauges' orange
     # then comes down only after the dwell
     seg = [segment(1)]
     st = None
-    for m, tide in ((0, 6.1), (31, 6.1), (32, 4.0), (50, 4.0), (63, 4.0)):
+    for m, tide in ((0, ORANGE_TIDE), (31, ORANGE_TIDE), (32, CALM), (50, CALM), (63, CALM)):
         t = NOW + timedelta(minutes=m)
         r = evaluate_shoreline(CONFIG, seg, ShorelineInputs(obs_for(1, tide=tide, hs=0.3, ts=t), feeds=[red, blue]),
                                st, t)

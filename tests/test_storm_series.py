@@ -17,6 +17,7 @@ import websockets
 from prometheus_client import CollectorRegistry
 
 from haixun.contract import format_ts
+from haixun.data.geography import load_geography
 from haixun.engine.service import EngineService
 from haixun.ingest.service import IngestService
 from haixun.settings import Settings
@@ -39,10 +40,16 @@ async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.
                 return e
 
 
+def calm_tide(segment_id: str = "PH01") -> float:
+    """A water level 1 m under the segment's blue warning tide level (geography)."""
+    seg = next(s for s in load_geography().segments if s.id == segment_id)
+    return round(seg.warning_levels.blue - 1.0, 2)
+
+
 async def publish_calm(settings: Settings, mqtt_endpoint: Any, ts) -> None:
     """PH01's stations (tide and wind XB-M01, waves ZP-B01), through MQTT and ingest."""
     await publish_all(mqtt_endpoint, [
-        (settings.topic("obs", "XB-M01"), obs_json(format_ts(ts), {"tide_level": 4.0, "wind_speed": 3.0,
+        (settings.topic("obs", "XB-M01"), obs_json(format_ts(ts), {"tide_level": calm_tide(), "wind_speed": 3.0,
                                                                     "wind_gust": 5.0})),
         (settings.topic("obs", "ZP-B01"), obs_json(format_ts(ts), {"wave_height": 0.4, "wave_period": 4.0}))])
 
