@@ -10,6 +10,7 @@ buffered gateways, an array of ``batch`` observations every ``batch`` periods).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import zlib
@@ -49,6 +50,8 @@ class GatewayOptions:
     max_in_flight: int = 200
     reconnect_delay_s: float = 2.0
     seed: int = 0
+    # messages kept for resending while the link is down (a gateway's buffer); beyond: dropped
+    buffer_max: int = 100_000
 
 
 @dataclass(slots=True)
@@ -59,6 +62,8 @@ class GatewayStats:
     faults: dict[str, int] = field(default_factory=dict)
     connects: int = 0
     abrupt_disconnects: int = 0
+    resent: int = 0  # messages published again after a reconnect (their first publish failed)
+    link_losses: int = 0
 
     def count_fault(self, kind: str) -> None:
         self.faults[kind] = self.faults.get(kind, 0) + 1
@@ -98,6 +103,9 @@ class Gateway:
         self._rng = np.random.default_rng([options.seed, zlib.crc32(gateway_id.encode())])
         self._offline_done = False
         self.will_topic = status_topic(settings.topic_root, gateway_id)
+        # Publishes that failed (the broker went away): resent, in order, after the reconnect.
+        self._unsent: list[tuple[str, bytes]] = []
+        self._link_lost = asyncio.Event()
 
     # ---- pure-ish message building -------------------------------------------------
     def _active(self, spec: FaultSpec, sim_time: datetime) -> bool:
@@ -169,9 +177,51 @@ class Gateway:
             self.stats.messages += 1
             self.stats.readings += _count_readings(payload)
         except aiomqtt.MqttError:
-            self.stats.dropped += 1
+            # Not swallowed (issue 14 item 9): the link is down; keep the message and
+            # make the run loop reconnect.
+            self._keep_unsent(topic, payload)
+            self._link_lost.set()
         finally:
             sem.release()
+
+    def _keep_unsent(self, topic: str, payload: bytes) -> None:
+        if len(self._unsent) < self.options.buffer_max:
+            self._unsent.append((topic, payload))
+        else:
+            self.stats.dropped += 1
+
+    async def _resend(self, client: aiomqtt.Client) -> None:
+        """Publish what failed on the previous connection, oldest first; a failure here is a new link loss."""
+        while self._unsent:
+            topic, payload = self._unsent[0]
+            await client.publish(topic, payload, qos=1)
+            self._unsent.pop(0)
+            self.stats.messages += 1
+            self.stats.readings += _count_readings(payload)
+            self.stats.resent += 1
+
+    async def _watch_link(self, client: aiomqtt.Client) -> None:
+        """Ends when the connection is lost (aiomqtt's message iterator raises), even while no publish is due."""
+        try:
+            async for _ in client.messages:
+                pass
+        except aiomqtt.MqttError:
+            pass
+        self._link_lost.set()
+
+    async def _sleep_until_or_lost(self, sim_time: datetime) -> None:
+        sleeper = asyncio.ensure_future(sleep_until(self.clock, sim_time))
+        lost = asyncio.ensure_future(self._link_lost.wait())
+        try:
+            await asyncio.wait({sleeper, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, lost):
+                t.cancel()
+        self._raise_if_lost()
+
+    def _raise_if_lost(self) -> None:
+        if self._link_lost.is_set():
+            raise aiomqtt.MqttError("connection to the broker lost")
 
     async def run(self, until: datetime | None = None, stop: asyncio.Event | None = None) -> GatewayStats:
         """Publish until simulated time ``until`` (inclusive) or ``stop`` is set."""
@@ -183,10 +233,14 @@ class Gateway:
         while not stop.is_set():
             client = make_client(self.settings, f"sim-{self.settings.topic_root}-{self.gateway_id}", will=will,
                                  keepalive=self.options.keepalive_s, gateway_id=self.gateway_id)
+            watcher: asyncio.Task[None] | None = None
             try:
                 async with client:
+                    self._link_lost.clear()
+                    watcher = asyncio.create_task(self._watch_link(client))
                     self.stats.connects += 1
                     await client.publish(self.will_topic, b"online", qos=1, retain=True)
+                    await self._resend(client)
                     sem = asyncio.Semaphore(self.options.max_in_flight)
                     pending: set[asyncio.Task] = set()
                     while not stop.is_set():
@@ -194,9 +248,11 @@ class Gateway:
                         if until is not None and sim_time > until:
                             if pending:
                                 await asyncio.gather(*pending, return_exceptions=True)
+                            self._raise_if_lost()  # reconnect and resend what failed before saying goodbye
+                            await self._resend(client)
                             await client.publish(self.will_topic, b"offline", qos=1, retain=True)
                             return self.stats
-                        await sleep_until(self.clock, sim_time)
+                        await self._sleep_until_or_lost(sim_time)
                         if (offline_spec is not None and not self._offline_done
                                 and (sim_time - self.start).total_seconds() >= offline_spec.after_s):
                             self._offline_done = True
@@ -209,14 +265,21 @@ class Gateway:
                             raise _WentOffline(offline_spec.offline_for_s)
                         await self._publish_tick(client, sim_time, sem, pending)
                         tick += 1
+                        self._raise_if_lost()
             except _WentOffline as off:
                 await _sleep_or_stop(stop, off.seconds)
                 # Simulated time went on while the gateway was away: skip the missed ticks.
                 tick = max(tick, int((self.clock.now() - self.start) / period))
             except aiomqtt.MqttError as exc:
-                log.warning("gateway %s: MQTT error %s; reconnecting in %.0f s", self.gateway_id, exc,
-                            self.options.reconnect_delay_s)
+                self.stats.link_losses += 1
+                log.warning("gateway %s: MQTT error %s; reconnecting in %.0f s (%d messages to resend)",
+                            self.gateway_id, exc, self.options.reconnect_delay_s, len(self._unsent))
                 await _sleep_or_stop(stop, self.options.reconnect_delay_s)
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
         return self.stats
 
 
