@@ -75,7 +75,7 @@ async def _on_alarm(ctx: ApiContext, payload: dict[str, Any]) -> None:
         await ctx.reload_ops()
         push_risk_updates(ctx)
         return
-    if event not in ("new", "renotify", "ack") or not isinstance(payload.get("id"), int):
+    if event not in ("new", "renotify", "ack", "cleared") or not isinstance(payload.get("id"), int):
         return
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)

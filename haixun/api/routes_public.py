@@ -317,8 +317,17 @@ async def get_roads(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
 @router.get("/alarms", summary="Level changes (alarms), newest first")
 async def get_alarms(unacked: bool | None = None, level: Literal["none", "unknown", "blue", "yellow", "orange", "red"] | None = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100, before_id: int | None = None,
+                     alarm_type: Literal["level", "data_outage"] | None = None,
+                     is_open: Annotated[bool | None, Query(alias="open")] = None,
                      ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     where, params = ["TRUE"], []
+    if alarm_type:
+        where.append("alarm_type = %s")
+        params.append(alarm_type)
+    if is_open is True:
+        where.append("cleared_at IS NULL")
+    elif is_open is False:
+        where.append("cleared_at IS NOT NULL")
     if unacked is True:
         where.append("acknowledged_at IS NULL")
     elif unacked is False:

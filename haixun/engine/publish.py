@@ -60,10 +60,69 @@ class CyclePlan:
     level_changes: list[tuple[SubjectDecision, str, str | None]] = field(default_factory=list)  # (decision, from_level, from_floor)
     stations: dict[str, Any] = field(default_factory=dict)
     snapshot: bool = False
+    outages_new: list[Outage] = field(default_factory=list)     # data-outage alarms to raise
+    outages_cleared: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) whose data came back
 
     @property
     def empty(self) -> bool:
-        return not (self.changed or self.stations or self.snapshot or self.history)
+        return not (self.changed or self.stations or self.snapshot or self.history or self.outages_new
+                    or self.outages_cleared)
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A station or gateway silent past its staleness limit (or reported offline)."""
+
+    kind: str  # station | gateway
+    id: str
+    since: datetime | None  # newest reading (data time); None: reported offline without a reading
+    detail: str
+
+
+def outages(stations: dict[str, Any], infos: dict[str, Any], gateways_offline: dict[str, datetime | None],
+            max_age: dict[str, float]) -> dict[tuple[str, str], Outage]:
+    """Stations and gateways in a data outage now (docs/engine.md "Data-outage alarms").
+
+    A station is out when it has delivered before and its station entry is not online (newest
+    reading older than its staleness limit, riskcode.toml ``staleness.max_age_s``, or its gateway
+    reported offline). A station that never delivered is not an outage (its segments are unknown
+    anyway). A gateway is out when it reported offline (gateway status) and none of its stations
+    delivers, or when every station of it that delivered before is silent."""
+    out: dict[tuple[str, str], Outage] = {}
+    by_gw: dict[str, list[tuple[str, bool]]] = {}
+    for sid, st in stations.items():
+        newest = max((v["ts"] for v in (st.get("latest") or {}).values()), default=None)
+        gw = getattr(infos.get(sid), "gateway_id", None)
+        if gw:
+            by_gw.setdefault(gw, []).append((sid, bool(st.get("online"))))
+        if newest is None or st.get("online"):
+            continue
+        age = st.get("age_s")
+        why = (f"gateway {gw} reported offline" if gw in gateways_offline and age is not None
+               and age <= max_age.get(sid, float("inf")) else
+               f"no reading for {age:.0f} s (limit {max_age.get(sid, 0):.0f} s, riskcode.toml staleness)")
+        out[("station", sid)] = Outage("station", sid, newest, f"station {sid} silent since {iso(newest)}: {why}")
+    for gw, members in by_gw.items():
+        delivered = [sid for sid, _ in members if ("station", sid) in out or stations[sid].get("online")]
+        any_online = any(online for _, online in members)
+        if any_online:
+            continue
+        if gw in gateways_offline or delivered:
+            since = max((o.since for k, o in out.items() if k[0] == "station" and o.since is not None
+                         and getattr(infos.get(k[1]), "gateway_id", None) == gw), default=None)
+            why = "reported offline (gateway status)" if gw in gateways_offline else "all its stations silent"
+            out[("gateway", gw)] = Outage("gateway", gw, since,
+                                          f"gateway {gw} {why}" + (f"; newest reading {iso(since)}" if since else ""))
+    for gw, at in gateways_offline.items():
+        if gw not in by_gw and ("gateway", gw) not in out:
+            out[("gateway", gw)] = Outage("gateway", gw, None, f"gateway {gw} reported offline (gateway status)")
+    return out
+
+
+def plan_outages(plan: CyclePlan, now_out: dict[tuple[str, str], Outage], open_alarms: dict[tuple[str, str], int]) -> None:
+    """New outages to raise, returned ones to clear (against the open data-outage alarms)."""
+    plan.outages_new = [o for k, o in sorted(now_out.items()) if k not in open_alarms]
+    plan.outages_cleared = sorted(k for k in open_alarms if k not in now_out)
 
 
 def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow], stations: dict[str, Any],
@@ -122,11 +181,15 @@ def build_body(seq: int, at: datetime, config_version: str, evaluation: Evaluati
 
 
 async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, plan: CyclePlan, now: datetime,
-                      decided_at: datetime, latency: LatencyMark | None, instance_id: str) -> tuple[int, dict]:
+                      decided_at: datetime, latency: LatencyMark | None, instance_id: str,
+                      outage_ids: dict[tuple[str, str], int] | None = None) -> tuple[int, dict]:
     """The single write transaction of a cycle. Returns (seq, body).
 
     ``now`` (the clock's data time) is the state's ``at``; ``decided_at``
-    (wall) stamps decisions, alarms and the leader's ``last_cycle_at``."""
+    (wall) stamps decisions, alarms and the leader's ``last_cycle_at``. ``outage_ids``: the open
+    data-outage alarms (kind, id) -> alarm id, updated in place."""
+    if outage_ids is None:
+        outage_ids = {}
     async with conn.transaction():
         cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('state_log', 'seq'))")
         seq = int((await cur.fetchone())[0])  # type: ignore[index]
@@ -159,6 +222,25 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
             lc_id = (await cur.fetchone())[0]  # type: ignore[index]
             await conn.execute("SELECT pg_notify(%s, %s)",
                                (ALARM_CHANNEL, json.dumps({"event": "new", "id": lc_id})))
+        for o in plan.outages_new:
+            reasons = [{"hazard": "data_outage", "level": "unknown", "value": None, "unit": "", "threshold": None,
+                        "source": "riskcode.toml [staleness]", "threshold_source": "riskcode.toml [staleness]",
+                        "input_ts": iso(o.since) if o.since else None, "detail": o.detail}]
+            cur = await conn.execute(
+                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, alarm_type, detail,"
+                " reasons, last_notified_at) VALUES (%s, %s, %s, 'online', 'unknown', 'data_outage', %s, %s, %s)"
+                " RETURNING id", (o.kind, o.id, decided_at, o.detail, Jsonb(reasons), decided_at))
+            oid = (await cur.fetchone())[0]  # type: ignore[index]
+            outage_ids[(o.kind, o.id)] = oid
+            await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "new", "id": oid})))
+        for kind, sid in plan.outages_cleared:
+            cur = await conn.execute(
+                "UPDATE level_changes SET cleared_at = %s WHERE alarm_type = 'data_outage' AND subject_kind = %s"
+                " AND subject_id = %s AND cleared_at IS NULL RETURNING id", (decided_at, kind, sid))
+            for (cid,) in await cur.fetchall():
+                await conn.execute("SELECT pg_notify(%s, %s)",
+                                   (ALARM_CHANNEL, json.dumps({"event": "cleared", "id": cid})))
+            outage_ids.pop((kind, sid), None)
         await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
                            (seq, now, "snapshot" if plan.snapshot else "delta", Jsonb(body)))
         await conn.execute("UPDATE engine_leader SET last_cycle_at = %s, last_seq = %s WHERE id = 1"
@@ -186,6 +268,13 @@ async def restore_current(conn: psycopg.AsyncConnection) -> dict[tuple[str, str]
         # entry {}: the first cycle of a new leader re-writes every subject (a snapshot anyway)
         out[(kind, sid)] = (CurrentRow(level, raw, since, {}, last_hist), decision)
     return out
+
+
+async def open_outages(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], int]:
+    """Data-outage alarms not cleared yet (a new leader continues them, never raises them twice)."""
+    cur = await conn.execute("SELECT subject_kind, subject_id, max(id) FROM level_changes"
+                             " WHERE alarm_type = 'data_outage' AND cleared_at IS NULL GROUP BY 1, 2")
+    return {(k, s): i for k, s, i in await cur.fetchall()}
 
 
 async def prune_state_log(conn: psycopg.AsyncConnection, keep: timedelta, now: datetime) -> int:

@@ -38,7 +38,8 @@ from haixun.engine.leader import InstanceInfo, LeaderLock
 from haixun.engine.metrics import EngineMetrics
 from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, Trigger
 from haixun.engine.options import EngineOptions
-from haixun.engine.publish import jsonable, plan_cycle, prune_state_log, restore_current, write_cycle
+from haixun.engine.publish import (jsonable, open_outages, outages, plan_cycle, plan_outages, prune_state_log,
+                                   restore_current, write_cycle)
 from haixun.engine.tide import TideCache
 from haixun.settings import Settings
 from haixun.store.channels import INGEST_CHANNEL
@@ -85,6 +86,7 @@ class EngineService:
         self._tide_fitting = asyncio.Lock()  # the refit and the new-station check never fit at the same time
         self._last_mark: LatencyMark | None = None
         self._validity_checked: tuple[datetime, datetime] | None = None  # (clock, wall) of the last check
+        self._outage_ids: dict[tuple[str, str], int] = {}  # open data-outage alarms (kind, id) -> level_changes.id
         self.last_seq: int | None = None
         self.cycles_done = 0
 
@@ -165,6 +167,7 @@ class EngineService:
         async with self._pool.connection() as conn:
             self._evaluator = await load_evaluator(conn)
             restored = await restore_current(conn)
+            self._outage_ids = await open_outages(conn)
             self._tide = TideCache(self.options)
             await self._tide.load(conn)
             # inputs older than the promotion are not this leader's latency to report
@@ -290,14 +293,19 @@ class EngineService:
                           snapshot=snapshot,
                           refresh_stations=refresh,
                           history_every=timedelta(seconds=self.options.history_every_s))
+        plan_outages(plan, outages(stations, raw.stations, self._gateways_offline(raw),
+                                   {sid: evaluator.station_max_age_s(tuple(raw.latest.get(sid, {})) or info.quantities)
+                                    for sid, info in raw.stations.items()}), self._outage_ids)
         seq: int | None = None
+        outage_ids = dict(self._outage_ids)
         if not plan.empty:
             async with self._write_lock:
                 if not self._lock.held:
                     return None
                 seq, _body = await write_cycle(self._lock.conn, evaluation=evaluation, plan=plan, now=now,
                                                decided_at=decided_at, latency=latency,
-                                               instance_id=self.instance.instance_id)
+                                               instance_id=self.instance.instance_id, outage_ids=outage_ids)
+            self._outage_ids = outage_ids  # committed
             committed = utcnow()
             self.last_seq = seq
             self.metrics.last_seq.set(seq)
@@ -332,6 +340,20 @@ class EngineService:
         h.labels("stored_to_decided").observe(max(0.0, (decided_at - mark.stored_at).total_seconds()))
         h.labels("received_to_decided").observe(max(0.0, (decided_at - mark.received_at).total_seconds()))
         h.labels("decided_to_committed").observe(max(0.0, (committed - decided_at).total_seconds()))
+
+    @staticmethod
+    def _gateways_offline(raw: inputs_mod.RawInputs) -> dict[str, datetime | None]:
+        """Gateways whose status says offline, unless a station of theirs delivered after that status."""
+        out: dict[str, datetime | None] = {}
+        for gw, online in raw.gateways_online.items():
+            if online:
+                continue
+            at = raw.gateways_status_at.get(gw)
+            rx = [v.received_at for sid, info in raw.stations.items() if info.gateway_id == gw
+                  for v in raw.latest.get(sid, {}).values()]
+            if at is None or not rx or max(rx) <= at:
+                out[gw] = at
+        return out
 
     def _station_entries(self, raw: inputs_mod.RawInputs, evaluator: Evaluator, now: datetime) -> dict[str, Any]:
         out: dict[str, Any] = {}
