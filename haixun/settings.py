@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # one, only loopback clients, unless metrics_public (docs/api.md, metrics).
     metrics_token: str = ""
     metrics_public: bool = False
+    # web pages: an optional basemap under the map (docs/web.md). Empty: the
+    # offline default drawn from the geography the package ships. An XYZ tile
+    # URL template ("https://.../{z}/{x}/{y}.png", e.g. Tianditu or an
+    # OpenStreetMap tile server on the LAN) and its attribution text.
+    basemap_url: str = ""
+    basemap_attribution: str = ""
 
     @field_validator("clock_spec")
     @classmethod

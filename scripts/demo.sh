@@ -9,4 +9,16 @@ if [ ! -x "$VENV/bin/haixun" ]; then
   "${PYTHON:-python3}" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e .
 fi
+# The pages' third-party assets from the npm registry (docs/web.md); npm from Debian if missing.
+if ! "$VENV/bin/python" -m haixun.web.build_assets --check 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null) \
+        || { echo "could not install npm (needed to install the web assets)" >&2; exit 1; }
+    else
+      echo "npm is missing: run 'sudo apt-get install npm' (needed to install the web assets)" >&2; exit 1
+    fi
+  fi
+  "$VENV/bin/python" -m haixun.web.build_assets >/dev/null
+fi
 exec "$VENV/bin/haixun" demo "$@"

@@ -51,6 +51,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
 
+# 3b. The pages' third-party assets (Leaflet, uPlot, Swagger UI, a Noto Sans SC
+# subset) from the npm registry, pinned by haixun/web/npm/package-lock.json
+# (docs/web.md). npm comes from Debian if it is missing.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian npm for the web assets"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null) \
+      || { echo "could not install npm (needed to install the web assets)" >&2; exit 1; }
+  else
+    echo "npm is missing: run 'sudo apt-get install npm' (needed to install the web assets)" >&2
+    exit 1
+  fi
+fi
+"$VENV/bin/python" -m haixun.web.build_assets --if-missing >/dev/null
+
 # 4. The suite. pytest's exit code 5 (no tests collected) is a failure here.
 set +e
 "$VENV/bin/python" -m pytest "$@"

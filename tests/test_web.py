@@ -102,13 +102,15 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
     expect(alarm).to_have_attribute("data-level", "orange")
     # without login there is no ack button
     assert alarm.locator("button[data-ack]").count() == 0
-    # the tide chart of XB-M01 draws the observed series and the 4 warning levels of PH01
-    page.locator('#station-picker button[data-station="XB-M01"]').click()
-    expect(page.locator('#tide-chart .chart-hline')).to_have_count(4)
-    expect(page.locator('#tide-chart path[data-series="observed"]')).to_have_count(1, timeout=10_000)
+    # PH01 is the worst segment: the panel and the charts follow it without a click; the tide
+    # chart of its gauge XB-M01 draws the observed series and the 4 warning levels of PH01
+    expect(page.locator("#seg-panel")).to_have_attribute("data-segment", "PH01", timeout=10_000)
+    expect(page.locator("#station-picker [data-station=\"XB-M01\"]")).to_have_count(1)
+    expect(page.locator('#tide-chart [data-series="observed"]')).to_have_count(1, timeout=20_000)
+    assert page.evaluate("window.haixunScreen.charts.tide.model.bands.length") == 4
     # no history, so no tidal model: the caption says so and no astronomical curve is drawn
     expect(page.locator("#tide-caption")).to_contain_text("no tidal model yet")
-    assert page.locator('#tide-chart path[data-series="astronomical"]').count() == 0
+    assert page.locator('#tide-chart [data-series="astronomical"]').count() == 0
     shot(page, "screen-orange")
 
     # a wrong password is refused
@@ -158,13 +160,13 @@ def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack:
     errors = page_errors(page)
     page.goto(stack.base + "/screen")
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LEVEL_WAIT_MS)
-    page.locator('#station-picker button[data-station="XB-M01"]').click()
-    astro_path = page.locator('#tide-chart path[data-series="astronomical"]')
+    page.locator('[data-layer="seawall_segment"][data-id="PH01"]').click()
+    astro_path = page.locator('#tide-chart [data-series="astronomical"]')
     expect(astro_path).to_have_count(1, timeout=15_000)
     assert int(astro_path.get_attribute("data-points")) > 200  # 60 h at 10 min
     # forecast = astronomical + decaying surge, after now; the next high water marked
-    expect(page.locator('#tide-chart path[data-series="forecast"]')).to_have_count(1, timeout=15_000)
-    expect(page.locator('#tide-chart circle.chart-marker')).to_have_count(1)
+    expect(page.locator('#tide-chart [data-series="forecast"]')).to_have_count(1, timeout=15_000)
+    expect(page.locator('#tide-chart [data-series="next_high_water"]')).to_have_count(1)
     caption = page.locator("#tide-caption")
     expect(caption).to_contain_text("astronomical (utide")
     expect(caption).to_contain_text(re.compile(r"surge \+0\.[345]\d m"))

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi import FastAPI
 from psycopg.rows import dict_row
 
 from haixun.api import errors, logfilter
@@ -170,7 +168,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
             ctx.pool = None
             ctx.hasher.close()
 
-    app = FastAPI(title="haixun API", version="1", lifespan=lifespan,
+    app = FastAPI(title="haixun API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Pinghu marine-hazard monitoring and location risk codes. See docs/api.md.")
     app.state.ctx = ctx
     errors.install(app)
@@ -187,28 +185,8 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
     app.include_router(routes_ops.router)
     app.include_router(routes_ws.router)
 
-    web = opts.web_dir or default_web_dir()
-    if (web / "static").is_dir():
-        app.mount("/static", StaticFiles(directory=web / "static"), name="static")
+    from haixun.api.routes_web import install_web
 
-    def page(name: str) -> FileResponse:
-        path = web / name
-        if not path.is_file():
-            raise HTTPException(404, f"{name} is not installed")
-        return FileResponse(path, media_type="text/html; charset=utf-8")
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return page("index.html")
-
-    @app.get("/screen", include_in_schema=False)
-    async def screen() -> FileResponse:
-        return page("screen.html")
-
-    geo_file = opts.geo_path or default_geo_path()
-
-    @app.get("/api/v1/geography", tags=["public"], summary="The served geography (GeoJSON, docs/data-model.md) drawn by the web pages")
-    async def geography() -> FileResponse:
-        return FileResponse(geo_file, media_type="application/geo+json")
-
+    install_web(app, web_dir=opts.web_dir or default_web_dir(), geo_file=opts.geo_path or default_geo_path(),
+                settings=settings)
     return app

@@ -15,13 +15,14 @@ from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
 from haixun.api.risk import OutsideServedArea, assess_location, status_of
+from haixun.api.risk_area import assess_town
 from haixun.data.geography import Segment
 from haixun.riskcode.levels import Level, Status, combine
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
-OUTSIDE_MSG = ("outside the served area: this service covers the Pinghu shoreline (Zhapu, Dushangang) only / "
-               "不在服务范围内：本服务仅覆盖平湖沿海（乍浦、独山港）")
+OUTSIDE_MSG = ("outside the served area: this service covers the towns of Pinghu in its geography only / "
+               "不在服务范围内：本服务仅覆盖平湖市（乍浦、独山港、当湖）")
 LEVEL_KEYS = ("none", "unknown", "blue", "yellow", "orange", "red")
 Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")]
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
@@ -46,8 +47,11 @@ def _risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
         ctx.metrics.risk_cache.labels("hit").inc()
         return hit
     ctx.metrics.risk_cache.labels("miss").inc()
-    result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang,
-                             now=ctx.settings.clock.now())
+    now = ctx.settings.clock.now()
+    try:
+        result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now=now)
+    except OutsideServedArea:  # elsewhere in the city: the town's level, said so (risk_area.py)
+        result = assess_town(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now)
     body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
     ctx.risk_cache.put(key, body)
     return body

@@ -1,320 +1,320 @@
-// SVG map of the Pinghu shoreline drawn from the geography FeatureCollection
-// (docs/data-model.md). Equirectangular projection around the data's mean
-// latitude: x = lon * cos(lat0), y = -lat, scaled to a 1000-unit-wide viewBox.
-// No tiles, no library: every layer is an SVG element carrying
-// data-layer / data-id / data-level attributes (the tests read them too).
+// Shoreline map on Leaflet (docs/web.md): pan, zoom, scale bar, north arrow,
+// attribution and a basemap. The offline default basemap is drawn from the
+// geography the package ships (sea, served land, towns, villages, place
+// names); an XYZ tile URL from GET /api/v1/web-config (HAIXUN_BASEMAP_URL,
+// e.g. Tianditu or an OpenStreetMap server on the LAN) goes underneath.
+//
+// Every drawn subject keeps data-layer / data-id / data-level attributes
+// (the tests read them), and segments and stations are focusable: Tab to
+// reach them, Enter or Space to select.
 
-import { addPatternDefs, fillFor, lineStyle, norm, svgEl as el, word, COLOURS, tag } from "./levels.js";
+import * as L from "/static/vendor/leaflet/leaflet-src.esm.js";
+import { COLOURS, norm, word, tag, GRADES } from "./levels.js";
 
-const LAYER_ORDER = [
-  "land_boundary", "town", "village", "road", "seawall_segment", "shelter", "camera", "station",
-];
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-function eachCoord(geom, fn) {
-  const walk = (c) => {
-    if (typeof c[0] === "number") fn(c);
-    else for (const x of c) walk(x);
-  };
-  if (geom && geom.coordinates) walk(geom.coordinates);
+function setAttrs(node, attrs) {
+  if (!node) return;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
 }
 
+function activateOnKey(node, fn) {
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); fn(ev); }
+  });
+}
+
+// Sea-side offset (pixels) of a label from a point on the wall: the segment's
+// seaward bearing (orientation_deg, clockwise from north) times the distance.
+function seaward(props, dist) {
+  const o = (((props && props.orientation_deg) ?? 160) * Math.PI) / 180;
+  return [Math.sin(o) * dist, -Math.cos(o) * dist];
+}
+
+const SEA_LABELS = [
+  { at: [30.565, 121.16], zh: "杭州湾", en: "Hangzhou Bay" },
+];
+
 export class ShoreMap {
-  constructor(svg, fc, opts = {}) {
-    this.svg = svg;
-    this.fc = fc;
-    this.prefix = opts.prefix || "pat";
-    this.lang = opts.lang || "zh";
-    this.mode = opts.mode || "screen";
-    this.opts = opts;
-    this.features = {}; // layer -> id -> feature
-    this.nodes = {}; // "layer:id" -> <g>
-    this.segmentLevels = {};
+  // container: a <div>; fc: the geography FeatureCollection
+  constructor(container, fc, { mode = "screen", lang = "zh", basemap = null, fit = ["seawall_segment", "station"] } = {}) {
+    this.container = container;
+    this.mode = mode;
+    this.lang = lang;
+    this.features = {};
     for (const f of fc.features || []) {
       const p = f.properties || {};
       (this.features[p.layer] ||= {})[p.id] = f;
     }
-    this._fit();
-    this._draw();
-  }
-
-  // The view fits the layers in opts.fit (default: everything) and, when
-  // opts.aspect (width / height) is given, grows the short side to match it
-  // so the drawing fills its box. Features outside are clipped by the view.
-  _fit() {
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    let latSum = 0, n = 0;
-    const fit = this.opts.fit ? new Set(this.opts.fit) : null;
-    const feats = (this.fc.features || []).filter((f) => !fit || fit.has((f.properties || {}).layer));
-    for (const f of feats) eachCoord(f.geometry, ([lon, lat]) => { latSum += lat; n++; });
-    this.k = Math.cos(((n ? latSum / n : 30.6) * Math.PI) / 180);
-    for (const f of feats) {
-      eachCoord(f.geometry, ([lon, lat]) => {
-        const x = lon * this.k, y = -lat;
-        minX = Math.min(minX, x); maxX = Math.max(maxX, x);
-        minY = Math.min(minY, y); maxY = Math.max(maxY, y);
-      });
-    }
-    if (!isFinite(minX)) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
-    const pad = this.opts.pad ?? 0.04;
-    let w = (maxX - minX) * (1 + 2 * pad), hgt = (maxY - minY) + (maxX - minX) * 2 * pad;
-    let cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
-    if (this.opts.aspect && isFinite(this.opts.aspect) && this.opts.aspect > 0) {
-      if (w / hgt > this.opts.aspect) hgt = w / this.opts.aspect;
-      else w = hgt * this.opts.aspect;
-    }
-    this.x0 = cx - w / 2; this.y0 = cy - hgt / 2;
-    this.s = 1000 / w;
-    this.W = 1000;
-    this.H = Math.round(hgt * this.s);
-    this.svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-    this.fitAspect(this.opts.aspect);
-  }
-
-  // Widens the view (without redrawing) to the box's width / height so the
-  // map fills it; opts.margin adds user units around the fitted layers.
-  fitAspect(aspect) {
-    const m = this.opts.margin || 0;
-    let x = -m, y = -m, w = this.W + 2 * m, hh = this.H + 2 * m;
-    if (aspect && isFinite(aspect) && aspect > 0) {
-      if (w / hh < aspect) { const nw = hh * aspect; x -= (nw - w) / 2; w = nw; }
-      else { const nh = w / aspect; y -= (nh - hh) / 2; hh = nh; }
-    }
-    this.svg.setAttribute("viewBox", `${x.toFixed(1)} ${y.toFixed(1)} ${w.toFixed(1)} ${hh.toFixed(1)}`);
-  }
-
-  // Keeps the view filling the element when it changes size.
-  autoFit() {
-    const ro = new ResizeObserver(() => {
-      const r = this.svg.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0) this.fitAspect(r.width / r.height);
+    this.nodes = {};
+    this.layersById = {};
+    this.segmentLevels = {};
+    this.segmentFloors = {};
+    this.runMarkers = [];
+    this.stationMarkers = [];
+    this.onSegmentClick = null;
+    this.onStationClick = null;
+    this.onMapClick = null;
+    const map = L.map(container, {
+      zoomSnap: 0.25, zoomDelta: 0.5, wheelPxPerZoomLevel: 120, attributionControl: true, keyboard: true,
+      preferCanvas: false, minZoom: 9, maxZoom: 17,
     });
-    ro.observe(this.svg);
-    return ro;
-  }
-
-  project([lon, lat]) {
-    return [(lon * this.k - this.x0) * this.s, (-lat - this.y0) * this.s];
-  }
-
-  unproject(x, y) {
-    return [(x / this.s + this.x0) / this.k, -(y / this.s + this.y0)];
-  }
-
-  // Client (mouse) coordinates -> [lon, lat].
-  clientToLonLat(clientX, clientY) {
-    const pt = this.svg.createSVGPoint();
-    pt.x = clientX; pt.y = clientY;
-    const p = pt.matrixTransform(this.svg.getScreenCTM().inverse());
-    return this.unproject(p.x, p.y);
-  }
-
-  _path(geom) {
-    const ring = (coords, close) => coords.map((c, i) => {
-      const [x, y] = this.project(c);
-      return `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`;
-    }).join("") + (close ? "Z" : "");
-    switch (geom.type) {
-      case "LineString": return ring(geom.coordinates, false);
-      case "MultiLineString": return geom.coordinates.map((l) => ring(l, false)).join("");
-      case "Polygon": return geom.coordinates.map((r) => ring(r, true)).join("");
-      case "MultiPolygon": return geom.coordinates.map((p) => p.map((r) => ring(r, true)).join("")).join("");
-      default: return "";
+    this.map = map;
+    map.attributionControl.setPrefix(false);
+    map.attributionControl.addAttribution(
+      basemap && basemap.url ? esc(basemap.attribution || basemap.url) : (lang === "en" ? "Schematic geography: haixun" : "示意地理数据：haixun"));
+    map.attributionControl.addAttribution('<a href="https://leafletjs.com" title="Leaflet (BSD-2-Clause)">Leaflet</a>');
+    L.control.scale({ metric: true, imperial: false, maxWidth: mode === "screen" ? 200 : 120 }).addTo(map);
+    const North = L.Control.extend({
+      options: { position: "topright" },
+      onAdd: () => {
+        const d = L.DomUtil.create("div", "north-arrow");
+        d.setAttribute("aria-label", lang === "en" ? "North is up" : "上北");
+        d.setAttribute("role", "img");
+        d.innerHTML = '<svg viewBox="0 0 24 36" width="26" height="40" aria-hidden="true"><path d="M12 2 L20 26 L12 21 L4 26 Z" fill="currentColor"/></svg><span>N</span>';
+        return d;
+      },
+    });
+    new North().addTo(map);
+    for (const [name, z] of [["areas", 300], ["roads", 350], ["segments", 420], ["labels", 560], ["points", 600], ["runs", 650]]) {
+      map.createPane(name).style.zIndex = z;
     }
+    map.getPane("labels").style.pointerEvents = "none";
+    map.getPane("runs").style.pointerEvents = "none";
+    this.renderer = L.svg({ padding: 0.3 });
+    if (basemap && basemap.url) {
+      L.tileLayer(basemap.url, { maxZoom: 18, attribution: "" }).addTo(map);
+      container.classList.add("has-tiles");
+    }
+    // a view first: Leaflet adds layers to a map only once it has one
+    const bounds = this._bounds(fit);
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: mode === "screen" ? [30, 30] : [12, 12] });
+    else map.setView([30.62, 121.14], 11);
+    this._draw();
+    // Re-fit when the container changes size (layout settling, window resize) until the user moves the map.
+    this.fitLayers = fit;
+    this.autoFit = true;
+    for (const ev of ["mousedown", "wheel", "touchstart", "keydown"]) container.addEventListener(ev, () => { this.autoFit = false; }, { passive: true });
+    new ResizeObserver(() => {
+      map.invalidateSize({ pan: false });
+      if (this.autoFit) { const b = this._bounds(this.fitLayers); if (b.isValid()) map.fitBounds(b, { padding: mode === "screen" ? [30, 30] : [12, 12] }); }
+    }).observe(container);
+    map.on("click", (ev) => this.onMapClick && this.onMapClick(ev.latlng.lng, ev.latlng.lat, ev));
+    map.on("zoomend", () => this.relabelRuns());
   }
 
-  _centroid(f) {
-    let sx = 0, sy = 0, n = 0;
-    const g = f.geometry;
-    const coords = g.type === "Polygon" ? g.coordinates[0] : g.type === "MultiPolygon" ? g.coordinates[0][0] : null;
-    if (coords) {
-      for (const c of coords) { const [x, y] = this.project(c); sx += x; sy += y; n++; }
-    } else eachCoord(g, (c) => { const [x, y] = this.project(c); sx += x; sy += y; n++; });
-    return n ? [sx / n, sy / n] : [0, 0];
+  _bounds(layers) {
+    const b = L.latLngBounds([]);
+    for (const name of layers) {
+      for (const f of Object.values(this.features[name] || {})) {
+        const g = f.geometry;
+        const walk = (c) => (typeof c[0] === "number" ? b.extend([c[1], c[0]]) : c.forEach(walk));
+        walk(g.coordinates);
+      }
+    }
+    return b;
   }
+
+  fitAll() { const b = this._bounds(["seawall_segment", "station"]); if (b.isValid()) this.map.fitBounds(b, { padding: [30, 30] }); }
+  invalidate() { this.map.invalidateSize(); }
 
   _name(p) {
     return this.lang === "en" ? p.name_en || p.name || p.id : p.name || p.name_en || p.id;
   }
 
-  _draw() {
-    const svg = this.svg;
-    svg.innerHTML = "";
-    addPatternDefs(svg, this.prefix);
-    el("rect", { x: -5000, y: -5000, width: this.W + 10000, height: this.H + 10000, class: "sea" }, svg);
-    this.layers = {};
-    for (const name of LAYER_ORDER) this.layers[name] = el("g", { class: `layer layer-${name}` }, svg);
-    this.labelLayer = el("g", { class: "layer layer-labels" }, svg);
-    this.runLayer = el("g", { class: "layer layer-runs" }, svg);
+  _label(latlng, html, cls) {
+    return L.marker(latlng, {
+      pane: "labels", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: `map-label ${cls}`, html, iconSize: null }),
+    }).addTo(this.map);
+  }
 
+  _draw() {
+    const map = this.map;
+    const r = this.renderer;
     for (const f of Object.values(this.features.land_boundary || {})) {
-      el("path", { d: this._path(f.geometry), class: "land" }, this.layers.land_boundary);
+      const lay = L.geoJSON(f, { pane: "areas", renderer: r, interactive: false, style: { className: "land", weight: 1.5 } }).addTo(map);
+      lay.eachLayer((l) => setAttrs(l.getElement(), { "data-layer": "land_boundary" }));
     }
     for (const kind of ["town", "village"]) {
       for (const f of Object.values(this.features[kind] || {})) {
         const p = f.properties;
-        const g = el("g", { "data-layer": kind, "data-id": p.id, "data-level": "unknown", class: `area ${kind}` }, this.layers[kind]);
-        el("path", { d: this._path(f.geometry), class: "area-fill" }, g);
-        const [cx, cy] = this._centroid(f);
-        const t = el("text", { x: cx, y: cy, class: `area-label ${kind}-label` }, this.labelLayer);
-        t.textContent = this._name(p);
-        t.dataset.for = `${kind}:${p.id}`;
-        const q = el("text", { x: cx, y: cy + (kind === "town" ? 22 : 15), class: "area-unknown-mark" }, this.labelLayer);
-        q.textContent = "?";
-        q.dataset.for = `${kind}:${p.id}`;
-        this.nodes[`${kind}:${p.id}`] = g;
-        g.addEventListener("click", (ev) => this.onAreaClick && this.onAreaClick(kind, p.id, ev));
+        const lay = L.geoJSON(f, { pane: "areas", renderer: r, interactive: this.mode !== "screen",
+          style: { className: `area ${kind}`, weight: kind === "town" ? 2.2 : 0.8, fillOpacity: 1, dashArray: kind === "town" ? "8 4" : null } }).addTo(map);
+        lay.eachLayer((l) => {
+          setAttrs(l.getElement(), { "data-layer": kind, "data-id": p.id, "data-level": "unknown" });
+          this.nodes[`${kind}:${p.id}`] = l.getElement();
+        });
+        if (kind === "town" || this.mode === "screen") {
+          const c = lay.getBounds().getCenter();
+          const m = this._label(c, `<span class="name">${esc(this._name(p))}</span><span class="q" data-for="${kind}:${p.id}">?</span>`, `${kind}-label`);
+          this.nodes[`${kind}-label:${p.id}`] = m.getElement();
+        }
       }
     }
+    for (const s of SEA_LABELS) this._label(s.at, `<span>${esc(this.lang === "en" ? s.en : `${s.zh} ${s.en}`)}</span>`, "sea-label");
     for (const f of Object.values(this.features.road || {})) {
       const p = f.properties;
-      const g = el("g", { "data-layer": "road", "data-id": p.id, class: "road" + (p.closed ? " closed" : "") }, this.layers.road);
-      el("path", { d: this._path(f.geometry), class: "road-line" }, g);
-      this.nodes[`road:${p.id}`] = g;
+      const lay = L.geoJSON(f, { pane: "roads", renderer: r, interactive: false, style: { className: "road" + (p.closed ? " closed" : ""), weight: 2.5 } }).addTo(map);
+      lay.eachLayer((l) => { setAttrs(l.getElement(), { "data-layer": "road", "data-id": p.id }); this.nodes[`road:${p.id}`] = l.getElement(); });
     }
     const segs = Object.values(this.features.seawall_segment || {}).sort((a, b) => String(a.properties.id).localeCompare(String(b.properties.id)));
     this.segmentOrder = segs.map((f) => f.properties.id);
-    for (const f of segs) {
+    const w = this.mode === "screen" ? 13 : 8;
+    this.segWidth = w;
+    segs.forEach((f, i) => {
       const p = f.properties;
-      const d = this._path(f.geometry);
-      const g = el("g", { "data-layer": "seawall_segment", "data-id": p.id, "data-level": "unknown", class: "segment", tabindex: 0 }, this.layers.seawall_segment);
-      el("path", { d, class: "seg-casing" }, g);
-      el("path", { d, class: "seg-line" }, g);
-      el("path", { d, class: "seg-inner" }, g); // the white core of red's double line
-      el("path", { d, class: "seg-hit" }, g);
-      const title = el("title", {}, g);
-      title.textContent = `${p.id} ${this._name(p)}`;
-      this.nodes[`seawall_segment:${p.id}`] = g;
-      g.addEventListener("click", (ev) => this.onSegmentClick && this.onSegmentClick(p.id, ev));
-      this._styleSegment(p.id, "unknown");
-    }
-    this._drawSegmentTicks(segs);
+      const latlngs = f.geometry.coordinates.map(([x, y]) => [y, x]);
+      const casing = L.polyline(latlngs, { pane: "segments", renderer: r, className: "seg-casing", weight: w + 5, color: "#0b0f14", interactive: false, lineCap: "butt" }).addTo(map);
+      const line = L.polyline(latlngs, { pane: "segments", renderer: r, className: "seg-line", weight: w, color: COLOURS.unknown.fill, lineCap: "butt", bubblingMouseEvents: false }).addTo(map);
+      const inner = L.polyline(latlngs, { pane: "segments", renderer: r, className: "seg-inner", weight: 0, color: "#ffffff", interactive: false, lineCap: "butt" }).addTo(map);
+      const el = line.getElement();
+      const label = `${p.id} ${this._name(p)}`;
+      setAttrs(el, { "data-layer": "seawall_segment", "data-id": p.id, "data-level": "unknown", tabindex: 0, role: "button", "aria-label": label, focusable: "true" });
+      line.bindTooltip(label, { sticky: true, className: "map-tip" });
+      const pick = (ev) => { if (ev && ev.originalEvent) L.DomEvent.stopPropagation(ev.originalEvent); this.onSegmentClick && this.onSegmentClick(p.id, ev); };
+      line.on("click", (ev) => { L.DomEvent.stopPropagation(ev); pick(ev); });
+      activateOnKey(el, () => this.onSegmentClick && this.onSegmentClick(p.id));
+      this.nodes[`seawall_segment:${p.id}`] = el;
+      this.layersById[p.id] = { casing, line, inner, latlngs };
+      if (this.mode === "screen" && (i % 3 === 0 || i === segs.length - 1)) {
+        const mid = latlngs[Math.floor(latlngs.length / 2)];
+        const [dx, dy] = seaward(p, -26);
+        this._label(mid, `<span style="transform: translate(calc(-50% + ${dx.toFixed(0)}px), calc(-50% + ${dy.toFixed(0)}px))">${esc(p.id)}</span>`, "seg-id");
+      }
+      this._styleSegment(p.id);
+    });
     for (const f of Object.values(this.features.shelter || {})) {
       const p = f.properties;
-      const [x, y] = this.project(f.geometry.coordinates);
-      const g = el("g", { "data-layer": "shelter", "data-id": p.id, class: "shelter" + (p.open === false ? " closed" : ""), transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` }, this.layers.shelter);
-      el("path", { d: "M-6,4 L0,-6 L6,4 Z", class: "shelter-icon" }, g);
-      this.nodes[`shelter:${p.id}`] = g;
+      const [x, y] = f.geometry.coordinates;
+      const m = L.marker([y, x], { pane: "points", keyboard: false, title: this._name(p),
+        icon: L.divIcon({ className: "shelter-icon" + (p.open === false ? " closed" : ""), html: '<svg viewBox="-7 -7 14 14" width="16" height="16" aria-hidden="true"><path d="M-6,4 L0,-6 L6,4 Z"/></svg>', iconSize: [16, 16] }) }).addTo(map);
+      setAttrs(m.getElement(), { "data-layer": "shelter", "data-id": p.id });
+      this.nodes[`shelter:${p.id}`] = m.getElement();
     }
-    for (const f of Object.values(this.features.camera || {})) {
-      const p = f.properties;
-      const [x, y] = this.project(f.geometry.coordinates);
-      const g = el("g", { "data-layer": "camera", "data-id": p.id, class: `camera ${p.kind || ""}`, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` }, this.layers.camera);
-      el("rect", { x: -6, y: -5, width: 10, height: 10, rx: 2, class: "camera-body" }, g);
-      el("path", { d: "M4,-3 L9,-6 L9,6 L4,3 Z", class: "camera-lens" }, g);
-      const t = el("title", {}, g);
-      t.textContent = `${p.id} ${this._name(p)}`;
-      this.nodes[`camera:${p.id}`] = g;
+    if (this.mode === "screen") {
+      for (const f of Object.values(this.features.camera || {})) {
+        const p = f.properties;
+        const [x, y] = f.geometry.coordinates;
+        const m = L.marker([y, x], { pane: "points", keyboard: false, title: `${p.id} ${this._name(p)}`,
+          icon: L.divIcon({ className: "camera-icon", html: '<svg viewBox="-7 -6 17 12" width="18" height="13" aria-hidden="true"><rect x="-6" y="-5" width="10" height="10" rx="2"/><path d="M4,-3 L9,-6 L9,6 L4,3 Z"/></svg>', iconSize: [18, 13] }) }).addTo(map);
+        setAttrs(m.getElement(), { "data-layer": "camera", "data-id": p.id });
+      }
     }
     const stations = Object.values(this.features.station || {}).sort((a, b) => a.geometry.coordinates[0] - b.geometry.coordinates[0]);
     stations.forEach((f, i) => {
       const p = f.properties;
-      const [x, y] = this.project(f.geometry.coordinates);
-      const g = el("g", { "data-layer": "station", "data-id": p.id, "data-stale": "true", class: "station", transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, tabindex: 0 }, this.layers.station);
-      el("circle", { r: 8, class: "station-dot" }, g);
-      if (this.mode === "screen") {
-        // Value box on the sea side of the station's segment, alternately
-        // near and far so that neighbouring boxes do not overlap.
-        const seg = (this.features.seawall_segment || {})[p.segment_id];
-        const o = (((seg && seg.properties.orientation_deg) ?? 160) * Math.PI) / 180;
-        const d = i % 2 === 0 ? 70 : 118;
-        const bx = Math.sin(o) * d, by = -Math.cos(o) * d;
-        el("line", { x1: 0, y1: 0, x2: bx, y2: by, class: "station-leader" }, g);
-        const box = el("g", { class: "station-box", transform: `translate(${(bx - 58).toFixed(1)},${(by - 20).toFixed(1)})` }, g);
-        el("rect", { width: 116, height: 40, rx: 4, class: "station-box-bg" }, box);
-        const t1 = el("text", { x: 6, y: 15, class: "station-id" }, box);
-        t1.textContent = p.id;
-        const t2 = el("text", { x: 6, y: 33, class: "station-val" }, box);
-        t2.textContent = "?";
-        const t3 = el("text", { x: 110, y: 15, class: "station-age" }, box);
-        t3.textContent = "";
-        // the dot above its leader line
-        g.appendChild(g.querySelector(".station-dot"));
+      const [x, y] = f.geometry.coordinates;
+      const seg = (this.features.seawall_segment || {})[p.segment_id];
+      const box = this.mode === "screen"
+        ? `<svg class="leader" width="1" height="1" aria-hidden="true"><line x1="0" y1="0" x2="0" y2="0"/></svg>`
+          + `<span class="station-box"><span class="station-id">${esc(p.id)}</span><span class="station-age"></span><span class="station-val">?</span></span>`
+        : "";
+      const m = L.marker([y, x], { pane: "points", keyboard: true, title: `${p.id} ${this._name(p)}`, riseOnHover: true,
+        icon: L.divIcon({ className: "station", html: `<span class="station-dot"></span>${box}`, iconSize: [18, 18] }) }).addTo(map);
+      const el = m.getElement();
+      setAttrs(el, { "data-layer": "station", "data-id": p.id, "data-stale": "true", role: "button", "aria-label": `${p.id} ${this._name(p)}` });
+      m.on("click", (ev) => { L.DomEvent.stopPropagation(ev); this.onStationClick && this.onStationClick(p.id, ev); });
+      this.nodes[`station:${p.id}`] = el;
+      this.stationMarkers.push({ id: p.id, marker: m, seg: seg && seg.properties });
+    });
+  }
+
+  // Value boxes of the stations on the sea side, each pushed further out
+  // until it overlaps no box or run label placed before it.
+  layoutBoxes() {
+    if (this.mode !== "screen") return;
+    const placed = [];
+    const cont = this.container.getBoundingClientRect();
+    for (const m of this.runMarkers) {
+      const e = m.getElement() && m.getElement().firstElementChild;
+      if (e) placed.push(e.getBoundingClientRect());
+    }
+    const hit = (r) => placed.some((q) => r.left < q.right + 4 && r.right > q.left - 4 && r.top < q.bottom + 4 && r.bottom > q.top - 4);
+    for (const { marker, seg } of this.stationMarkers) {
+      const el = marker.getElement();
+      const box = el && el.querySelector(".station-box");
+      if (!box) continue;
+      const pt = this.map.latLngToContainerPoint(marker.getLatLng());
+      const bw = box.offsetWidth, bh = box.offsetHeight;
+      let best = null;
+      for (const d of [46, 80, 114, 148, 182, 216, 250]) {
+        const [dx, dy] = seaward(seg, d);
+        const left = cont.left + pt.x + dx - bw / 2, top = cont.top + pt.y + dy - bh / 2;
+        const r = { left, top, right: left + bw, bottom: top + bh };
+        best = { dx, dy, r };
+        if (!hit(r)) break;
       }
-      const title = el("title", {}, g);
-      title.textContent = `${p.id} ${this._name(p)}`;
-      this.nodes[`station:${p.id}`] = g;
-      g.addEventListener("click", (ev) => this.onStationClick && this.onStationClick(p.id, ev));
-    });
+      placed.push(best.r);
+      box.style.transform = `translate(${(best.dx - bw / 2).toFixed(0)}px, ${(best.dy - bh / 2).toFixed(0)}px)`;
+      const line = el.querySelector(".leader line");
+      if (line) { line.setAttribute("x2", best.dx.toFixed(0)); line.setAttribute("y2", best.dy.toFixed(0)); }
+    }
   }
 
-  _drawSegmentTicks(segs) {
-    // Small id labels on the land side of every 3rd segment keep the map readable.
-    segs.forEach((f, i) => {
-      const p = f.properties;
-      if (this.mode !== "screen" || (i % 3 !== 0 && i !== segs.length - 1)) return;
-      const c = f.geometry.coordinates;
-      const [x, y] = this.project(c[Math.floor(c.length / 2)]);
-      const o = ((p.orientation_deg ?? 160) * Math.PI) / 180;
-      const t = el("text", { x: x - Math.sin(o) * 18, y: y + Math.cos(o) * 18 + 4, class: "seg-id" }, this.labelLayer);
-      t.textContent = p.id;
-    });
+  _styleSegment(id) {
+    const L_ = this.layersById[id];
+    if (!L_) return;
+    const lv = this.segmentLevels[id] || "unknown";
+    const floor = this.segmentFloors[id];
+    const w = this.segWidth;
+    const dash = { yellow: `${w * 0.2} ${w * 0.8}`, orange: `${w * 2.2} ${w * 0.9}`, unknown: `${w * 0.9} ${w * 0.6}` }[lv] || null;
+    L_.line.setStyle({ color: lv === "unknown" ? COLOURS.unknown.fill : COLOURS[lv].stroke, dashArray: dash, lineCap: lv === "yellow" ? "round" : "butt" });
+    // unknown with a floor: the casing carries the floor colour (the level is at least that)
+    L_.casing.setStyle({ color: lv === "unknown" && floor && floor !== "none" ? COLOURS[floor].stroke : "#0b0f14", weight: w + (lv === "unknown" && floor ? 9 : 5) });
+    L_.inner.setStyle({ weight: lv === "red" ? w * 0.3 : 0 });
+    const el = L_.line.getElement();
+    setAttrs(el, { "data-level": lv, "data-floor": floor || "" });
   }
 
-  _styleSegment(id, level) {
-    const g = this.nodes[`seawall_segment:${id}`];
-    if (!g) return;
-    const lv = norm(level);
-    g.setAttribute("data-level", lv);
-    const w = this.mode === "screen" ? 15 : 9;
-    const st = lineStyle(lv, w);
-    const line = g.querySelector(".seg-line");
-    line.setAttribute("stroke", lv === "unknown" ? COLOURS.unknown.fill : COLOURS[lv].stroke);
-    line.setAttribute("stroke-width", w);
-    line.setAttribute("stroke-dasharray", st.dash);
-    line.setAttribute("stroke-linecap", st.cap);
-    const inner = g.querySelector(".seg-inner");
-    inner.setAttribute("stroke-width", lv === "red" ? w * 0.3 : 0);
-    g.querySelector(".seg-casing").setAttribute("stroke-width", w + 4);
-  }
-
-  setSegmentLevel(id, level) {
+  setSegmentLevel(id, level, floor = null) {
     this.segmentLevels[id] = norm(level);
-    this._styleSegment(id, level);
+    this.segmentFloors[id] = floor ? norm(floor) : null;
+    this._styleSegment(id);
   }
 
   // Label every run of neighbouring segments that share a warning (or
   // unknown) level with the level word, on the sea side.
   relabelRuns() {
-    this.runLayer.innerHTML = "";
+    for (const m of this.runMarkers) m.remove();
+    this.runMarkers = [];
     const order = this.segmentOrder || [];
+    const key = (id) => `${this.segmentLevels[id] || "unknown"}|${this.segmentFloors[id] || ""}`;
     let i = 0;
     while (i < order.length) {
-      const lv = this.segmentLevels[order[i]] || "unknown";
       let j = i;
-      while (j + 1 < order.length && (this.segmentLevels[order[j + 1]] || "unknown") === lv) j++;
-      if (lv !== "none") this._runLabel(order.slice(i, j + 1), lv);
+      while (j + 1 < order.length && key(order[j + 1]) === key(order[i])) j++;
+      const lv = this.segmentLevels[order[i]] || "unknown";
+      if (lv !== "none") this._runLabel(order.slice(i, j + 1), lv, this.segmentFloors[order[i]]);
       i = j + 1;
     }
+    this.layoutBoxes();
   }
 
-  _runLabel(ids, lv) {
+  _runLabel(ids, lv, floor) {
     const f = this.features.seawall_segment[ids[Math.floor(ids.length / 2)]];
     const c = f.geometry.coordinates;
-    const [x, y] = this.project(c[Math.floor(c.length / 2)]);
-    const o = ((f.properties.orientation_deg ?? 160) * Math.PI) / 180;
-    const dist = this.mode === "screen" ? 40 : 26;
-    const lx = x + Math.sin(o) * dist, ly = y - Math.cos(o) * dist;
-    const g = el("g", { class: `run-label run-${lv}`, "data-level": lv, "data-ids": ids.join(","), transform: `translate(${lx.toFixed(1)},${ly.toFixed(1)})` }, this.runLayer);
-    const text = lv === "unknown" ? `? ${word(lv, this.lang)}` : `${word(lv, "zh")} ${tag(lv, "en")}`;
+    const mid = c[Math.floor(c.length / 2)];
+    const [dx, dy] = seaward(f.properties, this.mode === "screen" ? 44 : 26);
+    let text;
+    if (lv === "unknown") {
+      text = floor && floor !== "none" ? `? ≥${this.lang === "en" ? word(floor, "en") : word(floor, "zh")}` : `? ${word(lv, this.lang)}`;
+    } else text = this.lang === "en" ? `${word(lv, "en").toUpperCase()} ${GRADES[lv] || ""}` : `${word(lv, "zh")} ${tag(lv, "en")}`;
     const span = ids.length > 1 ? `${ids[0]}–${ids[ids.length - 1]}` : ids[0];
-    const fs = this.mode === "screen" ? 22 : 13;
-    const wpx = Math.max(text.length, span.length) * fs * 0.62 + 14;
-    el("rect", { x: -wpx / 2, y: -fs - 4, width: wpx, height: fs * 2 + 10, rx: 4, fill: fillFor(lv, this.prefix), class: "run-bg" }, g);
-    const t = el("text", { x: 0, y: 0, class: "run-text", fill: COLOURS[lv].text }, g);
-    t.textContent = text;
-    const t2 = el("text", { x: 0, y: fs + 2, class: "run-span", fill: COLOURS[lv].text }, g);
-    t2.textContent = span;
+    const m = L.marker([mid[1], mid[0]], {
+      pane: "runs", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "run-anchor", iconSize: null,
+        html: `<span class="run-label lv" data-level="${lv}" data-ids="${esc(ids.join(","))}" style="transform: translate(calc(-50% + ${dx.toFixed(0)}px), calc(-50% + ${dy.toFixed(0)}px))"><b class="run-text">${esc(text)}</b><span class="run-span">${esc(span)}</span></span>` }),
+    }).addTo(this.map);
+    this.runMarkers.push(m);
   }
 
   setAreaLevel(kind, id, level) {
-    const g = this.nodes[`${kind}:${id}`];
-    if (!g) return;
     const lv = norm(level);
-    g.setAttribute("data-level", lv);
-    g.querySelector(".area-fill").setAttribute("fill", fillFor(lv, this.prefix));
-    for (const t of this.labelLayer.querySelectorAll(`[data-for="${kind}:${id}"].area-unknown-mark`)) {
-      t.style.display = lv === "unknown" ? "" : "none";
-    }
+    const el = this.nodes[`${kind}:${id}`];
+    if (el) el.setAttribute("data-level", lv);
+    const lab = this.nodes[`${kind}-label:${id}`];
+    if (lab) lab.setAttribute("data-level", lv);
   }
 
   // info: {age_s, online, stale, latest: {quantity: {value, ts, qc}}}
@@ -323,39 +323,39 @@ export class ShoreMap {
     if (!g) return;
     const stale = !info || info.online === false || info.stale === true || !(info.age_s <= staleAfterS);
     g.setAttribute("data-stale", stale ? "true" : "false");
-    g.querySelector(".station-dot").setAttribute("fill", stale ? fillFor("unknown", this.prefix) : "#0f7b6c");
     const val = g.querySelector(".station-val");
-    if (val) val.textContent = stationSummary(info, stale);
+    const txt = stationSummary(info, stale);
+    if (val && val.textContent !== txt) val.textContent = txt;
     const age = g.querySelector(".station-age");
-    if (age) age.textContent = info && info.age_s != null ? fmtAge(info.age_s) : "";
+    const a = info && info.age_s != null ? fmtAge(info.age_s) : "";
+    if (age && age.textContent !== a) age.textContent = a;
   }
 
   setMarker(lon, lat) {
-    let m = this.svg.querySelector(".you-marker");
-    if (!m) {
-      m = el("g", { class: "you-marker" }, this.svg);
-      el("circle", { r: 13, class: "you-halo" }, m);
-      el("circle", { r: 6, class: "you-dot" }, m);
-    }
-    const [x, y] = this.project([lon, lat]);
-    m.setAttribute("transform", `translate(${x.toFixed(1)},${y.toFixed(1)})`);
+    if (!this.you) {
+      this.you = L.marker([lat, lon], { pane: "points", keyboard: false, interactive: false,
+        icon: L.divIcon({ className: "you-marker", html: '<span class="you-halo"></span><span class="you-dot"></span>', iconSize: [26, 26] }) }).addTo(this.map);
+    } else this.you.setLatLng([lat, lon]);
   }
 
+  panTo(lon, lat) { this.map.panTo([lat, lon]); }
+
   highlight(layer, id) {
-    for (const n of this.svg.querySelectorAll(".selected")) n.classList.remove("selected");
+    for (const n of this.container.querySelectorAll(".selected")) n.classList.remove("selected");
     const g = this.nodes[`${layer}:${id}`];
     if (g) g.classList.add("selected");
+    if (layer === "seawall_segment" && this.layersById[id]) this.layersById[id].casing.getElement().classList.add("selected");
   }
 }
 
-const SHORT = { tide_level: ["", "m"], wind_speed: ["", "m/s"], wave_height: ["Hs ", "m"], wind_gust: ["G ", "m/s"] };
+const SHORT = { tide_level: ["", "m", 2], wind_speed: ["", "m/s", 0], wave_height: ["Hs ", "m", 1] };
 
 export function stationSummary(info, stale) {
   if (!info || !info.latest) return "?";
   const parts = [];
   for (const q of ["tide_level", "wind_speed", "wave_height"]) {
     const r = info.latest[q];
-    if (r && typeof r.value === "number") parts.push(`${SHORT[q][0]}${r.value.toFixed(q === "wind_speed" ? 0 : 2)}${SHORT[q][1]}`);
+    if (r && typeof r.value === "number") parts.push(`${SHORT[q][0]}${r.value.toFixed(SHORT[q][2])} ${SHORT[q][1]}`);
   }
   const s = parts.slice(0, 2).join(" ");
   return stale ? `? ${s}` : s || "–";
@@ -363,6 +363,7 @@ export function stationSummary(info, stale) {
 
 export function fmtAge(s) {
   if (s == null || !isFinite(s)) return "?";
+  s = Math.max(0, s);
   if (s < 90) return `${Math.round(s)}s`;
   if (s < 5400) return `${Math.round(s / 60)}m`;
   if (s < 172800) return `${Math.round(s / 3600)}h`;

@@ -1,15 +1,24 @@
-// Duty-room screen (/screen): live map, alarms with acknowledgement, tiered
-// counts, next high water per segment and station charts.
+// Duty-room screen (/screen): live map, the selected (by default the worst)
+// segment with its reasons, live charts of its stations, alarms grouped per
+// subject with bulk acknowledgement, and tiered counts. docs/web.md.
+//
+// Rendering is batched: live messages only mark what changed; one render
+// runs at most every RENDER_MIN_MS, and the alarm list is updated in place
+// (rows are kept, never rebuilt), so a click on a button always hits a node
+// that is still in the page.
 
 import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, serverClock, setLogin, token } from "./api.js";
-import { drawChart } from "./chart.js";
+import { TimeChart } from "./chart.js";
 import { loadGeography, byLayer } from "./geo.js";
 import { LiveClient } from "./live.js";
-import { COLOURS, GRADES, LEVELS, norm, rank, word } from "./levels.js";
+import { GRADES, LEVELS, addPatternDefs, norm, rank, word } from "./levels.js";
 import { ShoreMap, fmtAge } from "./map.js";
+import { fmtValue, hazardName } from "./names.js";
 
 const STALE_AFTER_S = 300; // a station reading older than this is shown as stale (grey hatch + "?")
 const SILENT_AFTER_MS = 40000; // no message (pings come every 15 s) for this long = connection suspect
+const RENDER_MIN_MS = 500; // at most 2 renders a second, whatever the update rate
+const CHART_EVERY_MS = 15000; // live chart refresh while new readings arrive
 const ORDER = ["red", "orange", "yellow", "blue", "unknown", "none"];
 
 const $ = (id) => document.getElementById(id);
@@ -24,18 +33,21 @@ const h = (tag, attrs = {}, ...kids) => {
   for (const k of kids) if (k != null) e.append(k);
   return e;
 };
-const lvSpan = (level, text) => h("span", { class: "lv", "data-level": norm(level), text: text ?? lvText(level) });
+const setText = (el, t) => { if (el && el.textContent !== t) el.textContent = t; };
+const setAttr = (el, k, v) => { if (el && el.getAttribute(k) !== v) el.setAttribute(k, v); };
 const lvText = (level) => {
   const lv = norm(level);
   if (lv === "unknown") return "? 不明";
-  if (lv === "none") return "无 none";
+  if (lv === "none") return "无 None";
   return `${word(lv, "zh")} ${GRADES[lv]}`;
 };
+const lvSpan = (level, text) => h("span", { class: "lv", "data-level": norm(level), text: text ?? lvText(level) });
 
 const app = {
   geo: null, layers: {}, map: null, live: null, state: null, stateAtMs: null,
-  alarms: new Map(), selectedStation: null, lastChartKey: null, lastChartAt: 0,
-  names: { town: {}, village: {} },
+  alarms: new Map(), selected: null, follow: true, names: { town: {}, village: {}, town_en: {}, village_en: {} },
+  dirty: new Set(), renderAt: 0, renderTimer: null, renders: 0, chartAt: 0, chartKey: null, charts: {},
+  config: { chart_lines: {} }, acking: false,
 };
 window.haixunScreen = app; // for debugging from the console and for tests
 
@@ -46,43 +58,98 @@ function nameOf(kind, id) {
   return (app.names[kind] && app.names[kind][id]) || id;
 }
 
+// ---------- batched rendering ----------
+function invalidate(...parts) {
+  for (const p of parts) app.dirty.add(p);
+  if (app.renderTimer) return;
+  const wait = Math.max(0, app.renderAt + RENDER_MIN_MS - Date.now());
+  app.renderTimer = setTimeout(() => requestAnimationFrame(render), wait);
+}
+
+function render() {
+  app.renderTimer = null;
+  app.renderAt = Date.now();
+  app.renders++;
+  document.body.dataset.renders = String(app.renders);
+  const d = app.dirty;
+  app.dirty = new Set();
+  if (app.state && d.has("state")) renderState();
+  if (d.has("alarms")) renderAlarms();
+}
+
 // ---------- live state ----------
 function onState(state, info) {
   app.state = state;
   app.stateAtMs = state.at ? Date.parse(state.at) : serverClock.nowMs();
   app.lastMessageMs = Date.now();
-  const segIds = new Set([...Object.keys(state.segments), ...(app.map ? app.map.segmentOrder : [])]);
-  for (const id of segIds) app.map.setSegmentLevel(id, state.segments[id] ? state.segments[id].level : "unknown");
+  if (info.latency) app.latency = { ...info.latency, pushed_at: info.pushed_at, receivedAt: info.receivedAt, raw: info.body.latency };
+  document.body.dataset.seq = state.seq ?? "";
+  invalidate("state");
+  if (info.kind === "delta" && info.body && (info.body.segments || info.body.areas)) scheduleAlarmRefresh();
+}
+
+function segState(id) {
+  return (app.state && app.state.segments[id]) || { level: "unknown" };
+}
+
+function ttSeconds(s) {
+  const t = s.time_to_threshold;
+  return t && t.seconds != null && rank(t.level) > rank(s.level) ? t.seconds : Infinity;
+}
+
+function worstSegment() {
+  const ids = app.map ? app.map.segmentOrder : [];
+  let best = null;
+  for (const id of ids) {
+    const s = segState(id);
+    if (!best) { best = id; continue; }
+    const b = segState(best);
+    const cmp = rank(s.level) - rank(b.level) || ttSeconds(b) - ttSeconds(s);
+    if (cmp > 0) best = id;
+  }
+  return best;
+}
+
+function renderState() {
+  const state = app.state;
+  for (const id of app.map.segmentOrder) {
+    const s = state.segments[id];
+    app.map.setSegmentLevel(id, s ? s.level : "unknown", s && s.floor);
+  }
   app.map.relabelRuns();
   for (const [id, a] of Object.entries(state.areas.towns || {})) app.map.setAreaLevel("town", id, a && a.level);
   for (const [id, a] of Object.entries(state.areas.villages || {})) app.map.setAreaLevel("village", id, a && a.level);
   renderStations();
   renderCity();
   renderTiers();
-  renderHighWater();
-  $("last-update").textContent = fmtTime(state.at || new Date(serverClock.nowMs()).toISOString());
-  $("last-update").dataset.seq = state.seq ?? "";
-  if (info.latency) renderLatency(info.latency);
-  document.body.dataset.seq = state.seq ?? "";
-  if (info.kind === "delta" && info.body && (info.body.segments || info.body.areas)) scheduleAlarmRefresh();
+  if (app.follow) {
+    const w = worstSegment();
+    if (w && w !== app.selected) selectSegment(w, { auto: true });
+  }
+  renderSegment();
+  setText($("last-update"), fmtTime(state.at || new Date(serverClock.nowMs()).toISOString(), { date: true }));
+  if (app.latency) renderLatency(app.latency);
   maybeRefreshCharts();
 }
 
+// Latency on the wall clock (docs/architecture.md): ingest receipt -> websocket
+// push, both stamped by the servers; never negative. The sensor's own time is
+// data time (a replay's clock) and is not compared with wall times.
 function renderLatency(l) {
-  const parts = [];
-  const e2e = l.pushed_s ?? l.decided_s;
   const el = $("latency");
-  el.textContent = e2e != null ? `${e2e.toFixed(1)} s` : "–";
-  const detail = [];
-  if (l.decided_s != null) detail.push(`decided ${l.decided_s.toFixed(2)} s`);
-  if (l.pushed_s != null) detail.push(`pushed ${l.pushed_s.toFixed(2)} s`);
-  if (l.screen_s != null) detail.push(`screen ${l.screen_s.toFixed(2)} s`);
-  el.title = `sensor ${fmtTime(l.sensor_ts)} → ${detail.join(", ")}`;
-  el.dataset.pushedS = l.pushed_s ?? "";
-  el.dataset.decidedS = l.decided_s ?? "";
-  const d = h("span", { class: "dim", text: ` (${detail.slice(0, 2).join(" · ")})` });
-  el.append(d);
-  parts.push(d);
+  const raw = l.raw || {};
+  const rec = Date.parse(raw.received_at || "");
+  const pushed = Date.parse(l.pushed_at || "");
+  const dec = Date.parse(raw.decided_at || "");
+  if (!isFinite(rec) || !isFinite(pushed)) { setText(el, "–"); return; }
+  const e2e = Math.max(0, (pushed - rec) / 1000);
+  const decided = isFinite(dec) ? Math.max(0, (dec - rec) / 1000) : null;
+  const screen = l.receivedAt ? Math.max(0, (l.receivedAt - pushed) / 1000) : null;
+  setText(el, `${e2e.toFixed(1)} s`);
+  el.title = `received → decided ${decided != null ? decided.toFixed(2) : "?"} s, → pushed ${e2e.toFixed(2)} s`
+    + (screen != null ? `, push → this screen ${screen.toFixed(2)} s` : "") + " (wall clock)";
+  el.dataset.pushedS = String(e2e);
+  el.dataset.decidedS = decided != null ? String(decided) : "";
 }
 
 // Data ages against the server's clock (simulated time during a replay), not the browser's.
@@ -104,8 +171,8 @@ function renderCity() {
   const c = app.state.areas.city;
   const lv = norm(c ? c.level : "unknown");
   const el = $("city-level");
-  el.dataset.level = lv;
-  el.querySelector(".lb-word").textContent = lv === "unknown" ? "? 数据不明" : lv === "none" ? "无预警 None" : `${word(lv, "zh")}预警 ${GRADES[lv]} ${word(lv, "en").toUpperCase()}`;
+  setAttr(el, "data-level", lv);
+  setText(el.querySelector(".lb-word"), lv === "unknown" ? "? 数据不明" : lv === "none" ? "无预警 None" : `${word(lv, "zh")}预警 ${GRADES[lv]} ${word(lv, "en").toUpperCase()}`);
 }
 
 function countBy(obj) {
@@ -116,63 +183,113 @@ function countBy(obj) {
 
 function renderTiers() {
   const t = $("tiers");
-  t.innerHTML = "";
-  const head = h("tr", {}, h("th", { text: "" }), ...ORDER.map((l) => h("th", { scope: "col" }, lvSpan(l, l === "unknown" ? "?" : l === "none" ? "无" : word(l, "zh")))));
-  t.append(h("thead", {}, head));
+  const rows = [];
+  const segs = {};
+  for (const id of app.map.segmentOrder) segs[id] = segState(id);
+  rows.push(["海塘 Segments", countBy(segs), null, "seg"]);
+  rows.push(["镇街 Towns", countBy(app.state.areas.towns), null, "town"]);
+  rows.push(["村社 Villages", countBy(app.state.areas.villages), null, "village"]);
+  for (const [id, a] of Object.entries(app.state.areas.towns || {}).sort()) if (a) rows.push([`· ${nameOf("town", id)}`, a.counts || {}, a.level, `town:${id}`]);
+  const key = JSON.stringify(rows);
+  if (t.dataset.key === key) return;
+  t.dataset.key = key;
+  t.replaceChildren();
+  t.append(h("thead", {}, h("tr", {}, h("th", { text: "分级 Tiers" }), ...ORDER.map((l) => h("th", { scope: "col" }, lvSpan(l, l === "unknown" ? "?" : l === "none" ? "无" : word(l, "zh")))))));
   const tb = h("tbody");
-  const row = (label, counts, cls = "", level = null) => {
-    const tr = h("tr", { class: cls, "data-tier": label });
-    tr.append(h("th", { scope: "row", text: label }));
+  for (const [label, counts, level, k] of rows) {
+    const tr = h("tr", { "data-tier": label, class: level ? "sub" : "" });
+    const th = h("th", { scope: "row", text: label });
+    if (level) th.append(" ", lvSpan(level, word(level, "zh")));
+    tr.append(th);
     for (const l of ORDER) {
       const n = counts[l] || 0;
       tr.append(h("td", { class: n ? "" : "zero", "data-level": l, text: String(n) }));
     }
-    if (level) tr.firstChild.append(" ", lvSpan(level, word(level, "zh")));
-    return tr;
-  };
-  const segs = {};
-  for (const id of app.map.segmentOrder) segs[id] = app.state.segments[id] || { level: "unknown" };
-  tb.append(row("海塘 Segments", countBy(segs)));
-  tb.append(row("镇街 Towns", countBy(app.state.areas.towns)));
-  tb.append(row("村社 Villages", countBy(app.state.areas.villages)));
-  for (const [id, a] of Object.entries(app.state.areas.towns || {}).sort()) {
-    if (!a) continue;
-    const counts = a.counts || {};
-    const tr = row(`· ${nameOf("town", id)}`, counts, "sub");
-    tr.firstChild.append(" ", lvSpan(a.level, word(a.level, "zh")));
-    tr.dataset.town = id;
+    if (k.startsWith("town:")) tr.dataset.town = k.slice(5);
     tb.append(tr);
   }
   t.append(tb);
 }
 
-function renderHighWater() {
-  const t = $("hw");
-  t.innerHTML = "";
-  t.append(h("thead", {}, h("tr", {}, ...["段 Seg", "等级", "下次高潮 HW", "到达阈值 To threshold"].map((x) => h("th", { scope: "col", text: x })))));
-  const tb = h("tbody");
-  const rows = app.map.segmentOrder.map((id) => ({ id, s: app.state.segments[id] || { level: "unknown" } }));
-  const ttt = (s) => (s.time_to_threshold && s.time_to_threshold.seconds != null ? s.time_to_threshold.seconds : Infinity);
-  rows.sort((a, b) => rank(b.s.level) - rank(a.s.level) || ttt(a.s) - ttt(b.s) || a.id.localeCompare(b.id));
-  const MAX = 7;
-  for (const { id, s } of rows.slice(0, MAX)) {
-    const hw = s.next_high_water;
-    const tt = s.time_to_threshold;
-    tb.append(h("tr", { "data-segment": id, "data-level": norm(s.level) },
-      h("td", { text: id }),
-      h("td", {}, lvSpan(s.level)),
-      h("td", { text: hw ? `${fmtTime(hw.at, { seconds: false })} ${hw.level_m != null ? hw.level_m.toFixed(2) + " m" : ""}` : "–" }),
-      h("td", {}, tt && tt.level ? lvSpan(tt.level, word(tt.level, "zh")) : "", tt ? ` ${tt.seconds <= 0 ? "已达 reached" : fmtDuration(tt.seconds)}` : "–"),
-    ));
-  }
-  if (rows.length > MAX) {
-    const rest = countBy(Object.fromEntries(rows.slice(MAX).map((r) => [r.id, r.s])));
-    const txt = ORDER.filter((l) => rest[l]).map((l) => `${rest[l]} ${word(l, "zh")}`).join(" · ");
-    tb.append(h("tr", { class: "more" }, h("td", { colspan: 4, text: `另 ${rows.length - MAX} 段 more: ${txt}` })));
-  }
-  t.append(tb);
+// ---------- the selected segment ----------
+function selectSegment(id, { auto = false } = {}) {
+  if (!id) return;
+  if (!auto) { app.follow = false; $("follow-worst").setAttribute("aria-pressed", "false"); }
+  if (app.selected === id) return;
+  app.selected = id;
+  app.map.highlight("seawall_segment", id);
+  app.chartKey = null;
+  renderSegment();
+  buildPicker();
+  refreshCharts();
 }
 
+function sinceText(s) {
+  if (!s.since) return "";
+  const ago = Math.max(0, (serverClock.nowMs() - Date.parse(s.since)) / 1000);
+  return `自 since ${fmtTime(s.since, { seconds: false, date: true })} (${fmtDuration(ago)})`;
+}
+
+function renderSegment() {
+  const id = app.selected;
+  if (!id || !app.state) return;
+  const f = app.layers.seawall_segment[id];
+  const p = f ? f.properties : {};
+  const s = segState(id);
+  const lv = norm(s.level);
+  $("seg-panel").dataset.segment = id;
+  $("seg-panel").dataset.level = lv;
+  setText($("seg-title"), `${id} ${p.name || ""}`);
+  const badge = $("seg-level");
+  setAttr(badge, "data-level", lv);
+  const floor = s.floor && norm(s.floor) !== "none" ? norm(s.floor) : null;
+  setText(badge, lv === "unknown" && floor ? `? ≥ ${word(floor, "zh")}` : lvText(lv));
+  setAttr(badge, "data-floor", floor || "");
+  setText($("seg-since"), sinceText(s));
+  const out = $("seg-outage");
+  const off = s.sensors_offline_since;
+  const outageTxt = s.official_only || off
+    ? `仅官方预警，传感器自 ${off ? fmtTime(off, { seconds: false, date: true }) : "?"} 离线 · official only, sensors offline since ${off ? fmtTime(off, { seconds: false, date: true }) : "?"}`
+    : lv === "unknown" ? `数据不明：${(s.unknown_hazards || []).map((k) => hazardName({ hazard: k }, "zh")).join("、") || "关键监测数据缺失"} · unknown: key data missing` : "";
+  out.hidden = !outageTxt;
+  setText(out, outageTxt);
+  // every hazard: value vs threshold, level and source; the worst first
+  const hz = [...(s.hazards || [])].sort((a, b) => rank(b.level) - rank(a.level));
+  const key = JSON.stringify(hz);
+  const t = $("seg-hazards");
+  if (t.dataset.key !== key) {
+    t.dataset.key = key;
+    t.replaceChildren(h("thead", {}, h("tr", {}, ...["因素 Hazard", "实测 / 阈值 Value / threshold", "等级", "依据 Source"].map((x) => h("th", { scope: "col", text: x })))));
+    const tb = h("tbody");
+    for (const z of hz) {
+      const val = z.value != null ? fmtValue(z.value, z.unit, { lang: "en", precise: true }) : "?";
+      const thr = z.threshold != null ? ` / ${fmtValue(z.threshold, z.unit, { lang: "en", precise: true })}` : "";
+      const src = String(z.source || z.threshold_source || "");
+      tb.append(h("tr", { "data-hazard": z.hazard, "data-level": norm(z.level) },
+        h("th", { scope: "row" }, h("div", { text: hazardName(z, "zh") }), h("div", { class: "dim en", text: hazardName(z, "en") })),
+        h("td", { class: "num" }, h("div", { text: `${val}${thr}` }), z.detail ? h("div", { class: "detail dim", text: z.detail }) : null),
+        h("td", {}, lvSpan(z.level)),
+        h("td", { class: "src dim", title: src, text: src.length > 48 ? src.slice(0, 46) + "…" : src }),
+      ));
+    }
+    if (!hz.length) tb.append(h("tr", {}, h("td", { colspan: 4, class: "dim", text: "无数据 no hazard data" })));
+    t.append(tb);
+  }
+  const hw = s.next_high_water;
+  setText($("seg-hw"), hw ? `${fmtTime(hw.at, { seconds: false, date: true })} · ${hw.level_m != null ? hw.level_m.toFixed(2) + " m" : "?"}` : "未知 unknown");
+  const tt = s.time_to_threshold;
+  const nextEl = $("seg-next");
+  if (tt && tt.level && rank(tt.level) > rank(lv) && tt.seconds != null) {
+    nextEl.replaceChildren(lvSpan(tt.level), ` ${tt.seconds <= 0 ? "现在 now" : `${fmtDuration(tt.seconds)} 后 (${fmtTime(tt.at, { seconds: false })})`}`);
+  } else if (lv === "red") {
+    setText(nextEl, "已是最高级 already the highest level");
+  } else {
+    setText(nextEl, "12 h 内无更高等级预计 no higher level expected within 12 h");
+  }
+  nextEl.dataset.level = tt && rank(tt.level) > rank(lv) ? norm(tt.level) : "";
+}
+
+// ---------- connection ----------
 function onStatus(status, detail) {
   const c = $("conn");
   c.dataset.state = status;
@@ -190,99 +307,207 @@ function setOffline(off) {
 }
 
 function tick() {
-  $("clock").textContent = fmtTime(new Date(serverClock.nowMs()).toISOString());
+  const now = new Date(serverClock.nowMs()).toISOString();
+  setText($("clock"), fmtTime(now));
+  setText($("clock-date"), new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" }).format(new Date(now)));
   if (app.live && app.live.ws && app.live.ws.readyState === 1) {
     app.everOpen = true;
     const silent = app.lastMessageMs && Date.now() - app.lastMessageMs > SILENT_AFTER_MS;
     if (silent) { $("conn").dataset.state = "silent"; $("conn").querySelector(".conn-text").textContent = "无数据 silent"; }
     setOffline(!!silent);
   }
-  if (app.stateAtMs) $("last-age").textContent = `(${fmtAge(Math.max(0, serverClock.nowMs() - app.stateAtMs) / 1000)} ago)`;
+  if (app.stateAtMs) setText($("last-age"), `(${fmtAge(Math.max(0, serverClock.nowMs() - app.stateAtMs) / 1000)} ago)`);
   renderStations();
+  if (app.selected && app.state) setText($("seg-since"), sinceText(segState(app.selected)));
 }
 
 // ---------- alarms ----------
 let alarmTimer = null;
 function scheduleAlarmRefresh() {
   clearTimeout(alarmTimer);
-  alarmTimer = setTimeout(loadAlarms, 400);
+  alarmTimer = setTimeout(loadAlarms, 1500);
 }
 
 async function loadAlarms() {
   try {
-    const data = await getJSON("/api/v1/alarms?limit=200");
-    app.alarms = new Map((data.items || []).filter(isDutyAlarm).map((a) => [a.id, a]));
-    renderAlarms();
+    const data = await getJSON("/api/v1/alarms?limit=500");
+    const items = data.items || [];
+    app.alarmsComplete = items.length < 500;
+    app.alarms = new Map(items.map((a) => [a.id, a]));
+    invalidate("alarms");
   } catch (e) {
     $("alarms").dataset.error = String(e.message || e);
   }
 }
 
-// Start-up transitions from "unknown" to "none" (the engine's first decision
-// for every subject) are not alarms for the duty room; everything else is.
-function isDutyAlarm(a) {
-  return !(norm(a.from_level) === "unknown" && norm(a.to_level) === "none");
+const KIND = { segment: "海塘", village: "村社", town: "镇街", city: "全市", station: "站点", gateway: "网关" };
+
+function subjectName(kind, id) {
+  if (kind === "city") return `全市 ${nameOf("city", id)}`;
+  if (kind === "segment") { const f = app.layers.seawall_segment && app.layers.seawall_segment[id]; return `海塘 ${id}${f && f.properties.name ? " " + f.properties.name : ""}`; }
+  return `${KIND[kind] || kind} ${nameOf(kind, id)}`;
 }
 
-function alarmSubject(a) {
-  const kind = { segment: "海塘", village: "村社", town: "镇街", city: "全市" }[a.subject_kind] || a.subject_kind;
-  if (a.subject_kind === "city") return nameOf("city", a.subject_id);
-  const name = a.subject_kind === "segment" ? a.subject_id : nameOf(a.subject_kind, a.subject_id);
-  return `${kind} ${name}`;
+function who(actor) {
+  return String(actor || "").replace(/^(user|key|feed):/, "");
 }
 
 function reasonText(a) {
-  const r = (a.reasons || [])[0];
+  const rs = [...(a.reasons || [])].filter((r) => r && (typeof r === "string" || norm(r.level) !== "none"));
+  rs.sort((x, y) => rank(y.level) - rank(x.level));
+  const r = rs[0] || (a.reasons || [])[0];
   if (!r) return "";
   if (typeof r === "string") return r;
-  if (r.text) return r.text;
-  const v = r.value != null ? `${Number(r.value).toFixed(2)}${r.unit ? " " + r.unit : ""}` : "";
-  const th = r.threshold != null ? ` ≥ ${r.threshold}` : "";
-  return `${r.hazard || ""} ${v}${th}`.trim();
+  const v = r.value != null ? fmtValue(Number(r.value), r.unit, { lang: "en", precise: true }) : "";
+  const th = r.threshold != null ? ` ≥ ${fmtValue(Number(r.threshold), r.unit, { lang: "en", precise: true })}` : "";
+  return `${hazardName(r, "zh")} ${v}${th}`.trim() + (rs.length > 1 ? ` +${rs.length - 1}` : "");
+}
+
+// Groups: one row per subject, newest transition first. A subject's first
+// transition out of "unknown" (the engine's first decision after start-up)
+// is a start-up state, not an alarm: counted below the list, never "new".
+function groups() {
+  const bySubject = new Map();
+  const items = [...app.alarms.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.id - b.id);
+  let startup = 0;
+  for (const a of items) {
+    const key = `${a.subject_kind}:${a.subject_id}`;
+    let g = bySubject.get(key);
+    const first = !g;
+    if (!g) { g = { key, kind: a.subject_kind, id: a.subject_id, items: [], startupIds: new Set() }; bySubject.set(key, g); }
+    if (first && norm(a.from_level) === "unknown" && app.alarmsComplete !== false) { g.startupIds.add(a.id); startup++; }
+    g.items.push(a);
+  }
+  const out = [];
+  for (const g of bySubject.values()) {
+    g.alarms = g.items.filter((a) => !g.startupIds.has(a.id));
+    if (!g.alarms.length) continue;
+    g.latest = g.alarms[g.alarms.length - 1];
+    g.unacked = g.alarms.filter((a) => !a.acknowledged_at);
+    g.level = norm(g.latest.to_level);
+    out.push(g);
+  }
+  const kindRank = { city: 0, town: 1, segment: 2, village: 3 };
+  out.sort((a, b) => (b.unacked.length > 0) - (a.unacked.length > 0) || rank(b.level) - rank(a.level)
+    || (kindRank[a.kind] ?? 9) - (kindRank[b.kind] ?? 9) || Date.parse(b.latest.at) - Date.parse(a.latest.at));
+  return { list: out, startup };
+}
+
+function canAck() {
+  return !!token() && ["duty", "admin"].includes((currentUser() || {}).role);
 }
 
 function renderAlarms() {
   const ol = $("alarms");
-  ol.innerHTML = "";
-  const items = [...app.alarms.values()].sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.id - a.id);
-  const canAck = !!token() && ["duty", "admin"].includes((currentUser() || {}).role);
-  for (const a of items.slice(0, 40)) {
-    const acked = !!a.acknowledged_at;
-
-    const li = h("li", { class: "alarm", "data-id": a.id, "data-acked": acked ? "true" : "false", "data-level": norm(a.to_level) },
-      lvSpan(a.to_level),
-      h("div", { class: "what", text: `${alarmSubject(a)}  ${word(a.from_level, "zh")} → ${word(a.to_level, "zh")}` }),
-      h("div", { class: "actions" },
-        acked ? h("span", { class: "acked", text: `✓ ${a.acknowledged_by || ""}` })
-          : canAck ? h("button", { class: "btn ack", type: "button", "data-ack": a.id, text: "确认 Ack", onclick: () => ack(a.id) }) : null),
-      h("div", { class: "when", text: `${fmtTime(a.at, { date: true })}  ${reasonText(a)}${a.notify_count > 1 ? `  ×${a.notify_count}` : ""}` }),
-    );
-    ol.append(li);
+  const { list, startup } = groups();
+  const ack = canAck();
+  $("bulk-ack").hidden = !ack;
+  const keep = new Set(list.map((g) => g.key));
+  for (const li of [...ol.querySelectorAll("li.alarm")]) if (!keep.has(li.dataset.key)) li.remove();
+  const empty = ol.querySelector("li.empty");
+  if (list.length && empty) empty.remove();
+  if (!list.length && !empty) ol.append(h("li", { class: "empty dim", text: "无告警 No alarms" }));
+  let prev = null;
+  for (const g of list.slice(0, 60)) {
+    let li = ol.querySelector(`li.alarm[data-key="${CSS.escape(g.key)}"]`);
+    if (!li) li = newAlarmRow(g);
+    updateAlarmRow(li, g, ack);
+    const want = prev ? prev.nextSibling : ol.firstChild;
+    if (want !== li) ol.insertBefore(li, want);
+    prev = li;
   }
-  if (!items.length) ol.append(h("li", { class: "dim", text: "无告警 No alarms" }));
-  const total = items.filter((a) => !a.acknowledged_at).length;
-  $("alarm-unacked").textContent = String(total);
+  const total = list.reduce((n, g) => n + g.unacked.length, 0);
+  setText($("alarm-unacked"), String(total));
   $("alarm-unacked").dataset.count = String(total);
+  setText($("startup-note"), startup ? `启动时的初始状态 ${startup} 条未列为告警 · ${startup} start-up transitions not listed as alarms` : "");
+  updateBulk();
 }
 
-async function ack(id) {
-  const btn = document.querySelector(`button[data-ack="${id}"]`);
-  if (btn) btn.disabled = true;
-  try {
-    const a = await getJSON(`/api/v1/alarms/${id}/ack`, { method: "POST", auth: true, body: { comment: "acknowledged on duty screen" } });
-    app.alarms.set(a.id, a);
-  } catch (e) {
-    if (e.status === 401 || e.status === 403) { logout(); $("login-error").textContent = "请重新登录 Please log in again"; }
-    else if (e.status === 409) await loadAlarms();
-    else alert(`确认失败 Ack failed: ${e.message}`);
+function newAlarmRow(g) {
+  const li = h("li", { class: "alarm", "data-key": g.key });
+  const box = h("input", { type: "checkbox", class: "pick", "aria-label": `选择 select ${g.key}` });
+  box.addEventListener("change", updateBulk);
+  const btn = h("button", { class: "btn ack", type: "button", "data-ack": g.key, text: "确认 Ack" });
+  btn.addEventListener("click", () => ackGroups([li.dataset.key]));
+  li.append(
+    h("span", { class: "pickcell" }, box),
+    h("span", { class: "lv" }),
+    h("div", { class: "what" }),
+    h("div", { class: "actions" }, btn, h("span", { class: "acked" })),
+    h("div", { class: "why" }),
+    h("div", { class: "when" }),
+  );
+  li.querySelector(".what").addEventListener("click", () => { if (g.kind === "segment") selectSegment(g.id); });
+  return li;
+}
+
+function updateAlarmRow(li, g, ack) {
+  const a = g.latest;
+  const acked = g.unacked.length === 0;
+  setAttr(li, "data-id", String(a.id));
+  setAttr(li, "data-acked", acked ? "true" : "false");
+  setAttr(li, "data-level", g.level);
+  setAttr(li, "data-ids", g.unacked.map((x) => x.id).join(","));
+  const lv = li.querySelector(".lv");
+  setAttr(lv, "data-level", g.level);
+  setText(lv, lvText(g.level));
+  setText(li.querySelector(".what"), `${subjectName(g.kind, g.id)}  ${word(a.from_level, "zh")} → ${word(a.to_level, "zh")}`);
+  setText(li.querySelector(".why"), reasonText(a));
+  const n = g.alarms.length;
+  setText(li.querySelector(".when"), `${fmtTime(a.at, { date: true, seconds: false })}${n > 1 ? ` · ${n} 次变化 changes` : ""}${g.unacked.length > 1 ? ` · ${g.unacked.length} 未确认 unacked` : ""}${a.notify_count > 1 ? ` · ×${a.notify_count}` : ""}`);
+  const btn = li.querySelector("button[data-ack]");
+  btn.hidden = acked || !ack;
+  li.querySelector(".pickcell").hidden = acked || !ack;
+  if (acked) li.querySelector(".pick").checked = false;
+  const by = [...new Set(g.alarms.filter((x) => x.acknowledged_by).map((x) => who(x.acknowledged_by)))];
+  const last = g.alarms.filter((x) => x.acknowledged_at).pop();
+  setText(li.querySelector(".acked"), by.length ? `✓ ${by.join(", ")}` : "");
+  li.querySelector(".acked").title = last && last.ack_comment ? last.ack_comment : "";
+}
+
+function updateBulk() {
+  const picked = [...document.querySelectorAll("#alarms li.alarm .pick:checked")];
+  $("ack-selected").disabled = !picked.length || app.acking;
+  setText($("ack-selected"), picked.length ? `确认所选 Ack selected (${picked.length})` : "确认所选 Ack selected");
+}
+
+async function ackGroups(keys) {
+  if (!canAck()) return;
+  const comment = $("ack-comment").value.trim() || "已在值班屏确认 acknowledged on the duty screen";
+  const ids = [];
+  for (const key of keys) {
+    const li = $("alarms").querySelector(`li.alarm[data-key="${CSS.escape(key)}"]`);
+    if (li && li.dataset.ids) ids.push(...li.dataset.ids.split(",").filter(Boolean).map(Number));
+    if (li) li.querySelector("button[data-ack]").disabled = true;
   }
-  renderAlarms();
+  app.acking = true;
+  updateBulk();
+  let ok = 0, failed = 0;
+  for (const id of ids) {
+    try {
+      const a = await getJSON(`/api/v1/alarms/${id}/ack`, { method: "POST", auth: true, body: { comment } });
+      app.alarms.set(a.id, a);
+      ok++;
+    } catch (e) {
+      if (e instanceof HttpError && (e.status === 401 || e.status === 403)) { logout(); $("login-error").textContent = "请重新登录 Please log in again"; break; }
+      if (e instanceof HttpError && e.status === 409) { ok++; continue; } // someone else acknowledged it first
+      failed++;
+    }
+  }
+  app.acking = false;
+  for (const key of keys) {
+    const li = $("alarms").querySelector(`li.alarm[data-key="${CSS.escape(key)}"]`);
+    if (li) li.querySelector("button[data-ack]").disabled = false;
+  }
+  setText($("ack-status"), failed ? `${failed} 条确认失败 failed` : `已确认 ${ok} 条 acknowledged ${ok}`);
+  if (failed || ok < ids.length) await loadAlarms();
+  invalidate("alarms");
 }
 
 function onLiveMessage(m, raw) {
-  if (m.kind === "alarm" && raw.alarm && isDutyAlarm(raw.alarm)) {
+  if (m.kind === "alarm" && raw.alarm) {
     app.alarms.set(raw.alarm.id, raw.alarm);
-    renderAlarms();
+    invalidate("alarms");
   } else if (m.kind === "ping") {
     app.lastMessageMs = Date.now();
   }
@@ -297,7 +522,7 @@ function renderAuth() {
   $("auth-user").hidden = !logged;
   $("auth-user").textContent = logged ? `${u.username} (${u.role})` : "";
   if (logged) $("login-form").hidden = true;
-  renderAlarms();
+  invalidate("alarms");
 }
 
 function logout() {
@@ -323,55 +548,52 @@ function setupLogin() {
       $("login-error").textContent = e.status === 401 ? "用户名或密码错误 Wrong user or password" : `登录失败 ${e.message}`;
     }
   });
+  $("bulk-ack").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const keys = [...document.querySelectorAll("#alarms li.alarm .pick:checked")].map((b) => b.closest("li").dataset.key);
+    ackGroups(keys);
+  });
+  $("ack-all").addEventListener("change", (ev) => {
+    for (const b of document.querySelectorAll("#alarms li.alarm .pick")) if (!b.closest(".pickcell").hidden) b.checked = ev.target.checked;
+    updateBulk();
+  });
   // Drop an expired token.
   const u = currentUser();
   if (u && u.expires_at && Date.parse(u.expires_at) < Date.now()) setLogin(null);
 }
 
 // ---------- charts ----------
-function stationsForSegment(segId) {
+function stationsFor(segId) {
   const f = app.layers.seawall_segment && app.layers.seawall_segment[segId];
   const p = f ? f.properties : {};
+  const has = (id, q) => { const s = id && app.layers.station[id]; return !!(s && (s.properties.quantities || []).includes(q)); };
   const near = Object.values(app.layers.station || {}).filter((s) => s.properties.segment_id === segId).map((s) => s.properties.id);
-  return { tide: p.tide_station || near[0], wind: p.wind_station || p.tide_station || near[0], wave: p.wave_station || p.tide_station || near[0] };
-}
-
-function tideStation(stId) {
-  const f = app.layers.station && app.layers.station[stId];
-  const p = f ? f.properties : {};
-  return p.kind === "tide_gauge" || (p.quantities || []).includes("tide_level");
-}
-
-function segmentForStation(stId) {
-  const st = app.layers.station && app.layers.station[stId];
-  if (st && st.properties.segment_id) return st.properties.segment_id;
-  const seg = Object.values(app.layers.seawall_segment || {}).find((f) => f.properties.tide_station === stId);
-  return seg ? seg.properties.id : null;
+  const pick = (q, ...cands) => cands.find((c) => has(c, q)) || near.find((c) => has(c, q)) || null;
+  return { tide: pick("tide_level", p.tide_station), wind: pick("wind_speed", p.wind_station, p.tide_station), wave: pick("wave_height", p.wave_station, p.tide_station) };
 }
 
 function buildPicker() {
   const p = $("station-picker");
-  p.innerHTML = "";
-  const sts = Object.values(app.layers.station || {}).sort((a, b) => a.geometry.coordinates[0] - b.geometry.coordinates[0]);
-  for (const f of sts) {
-    const id = f.properties.id;
-    p.append(h("button", { class: "btn small", type: "button", "data-station": id, "aria-pressed": "false", text: id, onclick: () => selectStation(id) }));
+  const ids = stationsFor(app.selected);
+  p.replaceChildren();
+  for (const [q, label] of [["tide", "潮位 Tide"], ["wind", "风 Wind"], ["wave", "浪 Wave"]]) {
+    if (ids[q]) p.append(h("span", { class: "chip", "data-station": ids[q], text: `${label} ${ids[q]}` }));
   }
 }
 
-function selectStation(id) {
-  app.selectedStation = id;
-  for (const b of document.querySelectorAll("#station-picker button")) b.setAttribute("aria-pressed", b.dataset.station === id ? "true" : "false");
-  app.map.highlight("station", id);
-  app.lastChartKey = null;
-  refreshCharts();
+function chartKey() {
+  const ids = stationsFor(app.selected);
+  const ts = [];
+  for (const id of Object.values(ids)) {
+    const st = id && app.state && app.state.stations[id];
+    if (st && st.latest) for (const r of Object.values(st.latest)) ts.push(r.ts);
+  }
+  return `${app.selected}|${ts.join(",")}`;
 }
 
 function maybeRefreshCharts() {
-  if (!app.selectedStation) return;
-  const st = app.state && app.state.stations[app.selectedStation];
-  const key = st && st.latest ? JSON.stringify(Object.values(st.latest).map((r) => r.ts)) : "none";
-  if (key !== app.lastChartKey && Date.now() - app.lastChartAt > 15000) refreshCharts();
+  if (!app.selected) return;
+  if (chartKey() !== app.chartKey && Date.now() - app.chartAt > CHART_EVERY_MS) refreshCharts();
 }
 
 async function series(station, quantity, from, to) {
@@ -386,23 +608,21 @@ async function series(station, quantity, from, to) {
 }
 
 // Astronomical tide from the engine's stored model (GET /api/v1/stations/{id}/tide).
-// {points: [[t, predicted]], surge: [t, m] | null, model} or {missing: "why"}.
 async function tidePrediction(station, from, to) {
+  if (!station) return { missing: "no_station" };
   const q = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), step: "600" });
   try {
     const r = await getJSON(`/api/v1/stations/${encodeURIComponent(station)}/tide?${q}`, { timeoutMs: 15000 });
     const pts = r.points || [];
     const observed = pts.filter((p) => p.surge_m != null);
     const last = observed[observed.length - 1];
-    return { points: pts.map((p) => [Date.parse(p.ts), p.predicted_m]), model: r.model,
-             surge: last ? [Date.parse(last.ts), last.surge_m] : null };
+    return { points: pts.map((p) => [Date.parse(p.ts), p.predicted_m]), model: r.model, surge: last ? [Date.parse(last.ts), last.surge_m] : null };
   } catch (e) {
     return { missing: e instanceof HttpError && e.status === 404 ? "no_model" : "error" };
   }
 }
 
-// Projection the engine uses: astronomical + surge now x exp(-dt / tau), tau from the
-// forecast's method text ("... exp(-dt/12h)"); none when tau is not known.
+// Projection the engine uses: astronomical + surge now x exp(-dt / tau).
 function projection(pred, surge, now, method) {
   const m = /exp\(-dt\/([0-9.]+)h\)/.exec(method || "");
   if (!m || !surge || !pred.length) return [];
@@ -411,69 +631,72 @@ function projection(pred, surge, now, method) {
 }
 
 function tideCaption(pred, hw) {
-  const hwText = hw ? `下次高潮 next HW ${fmtTime(hw.at, { seconds: false })} ${hw.level_m?.toFixed(2)} m (${hw.method || ""})` : "下次高潮: 未知 next HW unknown";
-  if (pred.missing === "no_model") {
-    return `实测 1 min 均值 observed 1-min means · 天文潮: 尚无潮汐模型 (需 15 天潮位历史) — no tidal model yet (needs 15 days of tide history), so no astronomical curve, surge or forecast · ${hwText}`;
-  }
-  if (pred.missing) return `实测 1 min 均值 observed 1-min means · 天文潮: 暂时无法获取 astronomical tide unavailable · ${hwText}`;
+  const hwText = hw ? `下次高潮 next HW ${fmtTime(hw.at, { seconds: false, date: true })} ${hw.level_m?.toFixed(2)} m` : "下次高潮未知 next HW unknown";
+  if (pred.missing === "no_model") return `实测 observed 1-min · 尚无潮汐模型 no tidal model yet (needs 15 days of tide history): no astronomical curve, surge or forecast · ${hwText}`;
+  if (pred.missing) return `实测 observed 1-min · 天文潮暂缺 astronomical tide unavailable · ${hwText}`;
   const md = pred.model || {};
-  const surge = pred.surge ? ` · 当前增水 surge ${pred.surge[1] >= 0 ? "+" : ""}${pred.surge[1].toFixed(2)} m` : "";
-  return `实测 1 min 均值 observed · 天文潮 astronomical (${md.method || "utide"}, ${md.n_obs ?? "?"} h over ${md.span_days ?? "?"} d, rms ${md.rms_residual_m ?? "?"} m)${surge} · 预报 forecast = 天文潮 + 增水衰减 · ${hwText}`;
+  const surge = pred.surge ? ` · 增水 surge ${pred.surge[1] >= 0 ? "+" : ""}${pred.surge[1].toFixed(2)} m` : "";
+  return `实测 observed · 天文潮 astronomical (${md.method || "utide"}, ${md.n_obs ?? "?"} h, rms ${md.rms_residual_m ?? "?"} m)${surge} · 预报 forecast = astronomical + decaying surge · ${hwText}`;
 }
 
 async function refreshCharts() {
-  const id = app.selectedStation;
-  if (!id) return;
-  app.lastChartAt = Date.now();
-  const st = app.state && app.state.stations[id];
-  app.lastChartKey = st && st.latest ? JSON.stringify(Object.values(st.latest).map((r) => r.ts)) : "none";
-  const segId = segmentForStation(id);
-  const seg = segId && app.layers.seawall_segment ? app.layers.seawall_segment[segId] : null;
-  const segState = segId && app.state ? app.state.segments[segId] : null;
-  // The window ends at the newest reading (replays may run on their own clock), else now.
+  const segId = app.selected;
+  if (!segId) return;
+  app.chartAt = Date.now();
+  app.chartKey = chartKey();
+  const ids = stationsFor(segId);
+  // The window ends at the newest reading of these stations, else at the server's now.
   let newest = 0;
-  if (st && st.latest) for (const r of Object.values(st.latest)) newest = Math.max(newest, Date.parse(r.ts) || 0);
-  const now = newest || serverClock.nowMs();
-  const from = now - 48 * 3600e3;
-  const hw = segState && segState.next_high_water;
-  const to = now + 12 * 3600e3;
-  const ids = segId ? stationsForSegment(segId) : { tide: id, wind: id, wave: id };
-  const isTide = !!(st && st.latest && st.latest.tide_level) || tideStation(id);
+  for (const id of Object.values(ids)) {
+    const st = id && app.state && app.state.stations[id];
+    if (st && st.latest) for (const r of Object.values(st.latest)) newest = Math.max(newest, Date.parse(r.ts) || 0);
+  }
+  const now = Math.max(newest, serverClock.known ? serverClock.nowMs() : 0) || Date.now();
+  const from = now - 48 * 3600e3, to = now + 12 * 3600e3;
+  const s = segState(segId);
+  const hw = s.next_high_water;
   const [tide, wind, gust, wave, pred] = await Promise.all([
-    series(id, "tide_level", from, now), series(ids.wind === id ? id : id, "wind_speed", from, now),
-    series(id, "wind_gust", from, now), series(id, "wave_height", from, now),
-    isTide ? tidePrediction(id, from, to) : Promise.resolve({ missing: "not_tide" }),
+    series(ids.tide, "tide_level", from, now), series(ids.wind, "wind_speed", from, now),
+    series(ids.wind, "wind_gust", from, now), series(ids.wave, "wave_height", from, now),
+    ids.tide ? tidePrediction(ids.tide, from, to) : Promise.resolve({ missing: "no_station" }),
   ]);
-  if (id !== app.selectedStation) return;
-  $("chart-station").textContent = `${id}${segId ? " · " + segId : ""}`;
+  if (segId !== app.selected) return;
+  setText($("chart-station"), `${segId} · ${[ids.tide, ids.wind, ids.wave].filter(Boolean).filter((v, i, a) => a.indexOf(v) === i).join(" / ")}`);
+  const seg = app.layers.seawall_segment[segId];
   const wl = (seg && seg.properties.warning_levels_m) || {};
   const astro = pred.points || [];
   const forecast = projection(astro, pred.surge, now, hw && hw.method);
   const hwPts = hw && hw.level_m != null ? [[Date.parse(hw.at), hw.level_m]] : [];
-  const tideSeries = [
-    { key: "astronomical", label: "天文潮 astronomical", points: astro, stroke: "#8fa3b8", dash: "5 4", width: 2, maxGapMs: 30 * 60e3 },
-    { key: "forecast", label: "预报 forecast", points: forecast, stroke: "#7fd1ff", width: 3, maxGapMs: 30 * 60e3 },
-    { key: "observed", label: "实测 observed", points: tide, stroke: "#e9eef4", width: 2.5, maxGapMs: 15 * 60e3 },
-    { key: "next_high_water", label: "下次高潮 next HW", points: hwPts, stroke: "#7fd1ff", width: 0, marker: true },
-  ];
-  drawChart($("tide-chart"), {
-    t0: from, t1: to, now, nowLabel: "now", yUnit: "m CN1985",
-    series: tideSeries.filter((x) => x.points.length),
-    hlines: ["blue", "yellow", "orange", "red"].filter((l) => wl[l] != null).map((l) => ({ value: wl[l], level: l })),
-    empty: tide.length || astro.length ? null : "无潮位数据 no tide readings",
-  });
-  $("tide-caption").textContent = tideCaption(pred, hw);
-  drawChart($("wind-chart"), {
-    t0: from, t1: to, now, nowLabel: "now", yUnit: "m/s", y2Unit: "Hs m", zeroBased: { left: true, right: true },
+  app.charts.tide.update({
+    t0: from, t1: to, now,
     series: [
-      { key: "wind_speed", label: "风速 wind", points: wind, stroke: "#7fd1ff", width: 2.5, maxGapMs: 15 * 60e3 },
-      { key: "wind_gust", label: "阵风 gust", points: gust, stroke: "#7fd1ff", dash: "3 4", width: 2, maxGapMs: 15 * 60e3 },
-      { key: "wave_height", label: "浪高 Hs", points: wave, stroke: "#f5c400", width: 2.5, axis: "right", maxGapMs: 15 * 60e3 },
+      { key: "observed", label: "实测 observed", points: tide, stroke: "#f2f6fa", width: 2.5 },
+      { key: "astronomical", label: "天文潮 astronomical", points: astro, stroke: "#8fa3b8", dash: [6, 5], width: 2 },
+      { key: "forecast", label: "预报 forecast", points: forecast, stroke: "#7fd1ff", width: 3 },
+      { key: "next_high_water", label: "下次高潮 next HW", points: hwPts, stroke: "#7fd1ff", marker: true },
     ],
-    hlines: [],
+    bands: ["blue", "yellow", "orange", "red"].filter((l) => wl[l] != null).map((l) => ({ value: wl[l], level: l })),
+    empty: !ids.tide ? "此段无潮位站 no tide gauge for this segment" : tide.length || astro.length ? null : "无潮位数据 no tide readings",
+  });
+  setText($("tide-caption"), ids.tide ? `${ids.tide}: ${tideCaption(pred, hw)}` : "");
+  const lines = app.config.chart_lines || {};
+  const gale = (lines.wind_mean_mps || []).map((l) => ({ value: l.value, label: `${word(l.level, "zh")} ${l.label}`, stroke: colourOf(l.level), axis: "y" }));
+  const waveLines = (lines.wave_m || []).map((l) => ({ value: l.value, label: "", stroke: colourOf(l.level), axis: "y2", dash: [2, 6] }));
+  app.charts.wind.update({
+    t0: from, t1: to, now,
+    series: [
+      { key: "wind_speed", label: "风速 wind", points: wind, stroke: "#7fd1ff", width: 2.5 },
+      { key: "wind_gust", label: "阵风 gust", points: gust, stroke: "#b9e6ff", dash: [3, 4], width: 1.5 },
+      { key: "wave_height", label: "浪高 Hs", points: wave, stroke: "#f5c400", width: 2.5, axis: "right" },
+    ],
+    lines: [...gale, ...(wave.length ? waveLines : [])],
     empty: wind.length || wave.length ? null : "无风浪数据 no wind/wave readings",
   });
-  $("wind-caption").textContent = "风速 10 min 均值 m/s (左), 有效波高 Hs m (右) · wind m/s (left), wave m (right)";
+  setText($("wind-caption"), `${ids.wind || "–"} 风 10 min 均值 wind m/s (左 left) · ${ids.wave || "–"} 有效波高 Hs m (右 right) · 实线标注 labelled lines: 大风预警平均风 gale signal mean wind · 点线 dotted: 浪高预警 wave bands ${(lines.wave_m || []).map((l) => l.value).join(" / ")} m`);
+}
+
+function colourOf(level) {
+  return { blue: "#5aa0ff", yellow: "#f5c400", orange: "#ff9a3c", red: "#ff4d6d" }[norm(level)] || "#c9d3dc";
 }
 
 // ---------- start ----------
@@ -483,11 +706,14 @@ function legend() {
 }
 
 async function main() {
+  addPatternDefs($("pattern-defs"), "pat");
   legend();
   setupLogin();
   renderAuth();
   setInterval(tick, 1000);
   tick();
+  app.charts.tide = new TimeChart($("tide-chart"), { yUnit: "m (CN1985)", height: 215 });
+  app.charts.wind = new TimeChart($("wind-chart"), { yUnit: "m/s", y2Unit: "Hs m", height: 215, zeroBased: { left: true, right: true } });
   let geo;
   for (let i = 0; ; i++) {
     try { geo = await loadGeography(); break; } catch (e) {
@@ -495,19 +721,21 @@ async function main() {
       await new Promise((r) => setTimeout(r, Math.min(10000, 1000 * 2 ** i)));
     }
   }
+  try { app.config = await getJSON("/api/v1/web-config"); } catch { /* defaults */ }
   app.geo = geo.fc;
   app.layers = byLayer(geo.fc);
-  app.map = new ShoreMap($("map"), geo.fc, {
-    mode: "screen", prefix: "pat", lang: "zh", fit: ["seawall_segment", "station", "camera"], pad: 0.02, margin: 60,
-  });
-  app.map.autoFit();
-  app.map.onSegmentClick = (id) => {
-    const s = stationsForSegment(id).tide;
-    app.map.highlight("seawall_segment", id);
-    if (s) selectStation(s);
+  app.map = new ShoreMap($("map"), geo.fc, { mode: "screen", lang: "zh", basemap: app.config.basemap });
+  app.map.onSegmentClick = (id) => selectSegment(id);
+  app.map.onStationClick = (id) => {
+    const seg = app.layers.station[id] && app.layers.station[id].properties.segment_id;
+    if (seg) selectSegment(seg);
   };
-  app.map.onStationClick = (id) => selectStation(id);
-  buildPicker();
+  $("follow-worst").addEventListener("click", () => {
+    app.follow = true;
+    $("follow-worst").setAttribute("aria-pressed", "true");
+    const w = worstSegment();
+    if (w) selectSegment(w, { auto: true });
+  });
   try {
     const w = await getJSON("/api/v1/warnings");
     if (w.city && w.city.name) app.names.city = w.city.name;
@@ -516,12 +744,11 @@ async function main() {
       for (const v of t.villages || []) app.names.village[v.id] = v.name;
     }
   } catch { /* names then come from the geography only */ }
+  // Until the first state arrives, the first segment is shown (unknown).
+  selectSegment(app.map.segmentOrder[0], { auto: true });
   loadAlarms();
   app.live = new LiveClient("/ws/live", { onState, onStatus, onMessage: onLiveMessage }).start();
-  // The station of the first tide gauge is selected by default.
-  const first = Object.values(app.layers.station || {}).find((f) => (f.properties.quantities || []).includes("tide_level") || f.properties.kind === "tide_gauge");
-  if (first) selectStation(first.properties.id);
-  setInterval(() => { if (Date.now() - app.lastChartAt > 60000) refreshCharts(); }, 5000);
+  setInterval(() => { if (Date.now() - app.chartAt > 60000) refreshCharts(); }, 5000);
   setInterval(loadAlarms, 60000);
 }
 
