@@ -35,7 +35,7 @@ export function worst(levels) {
 // white paper. Text colour is the one that passes WCAG AA on the fill.
 export const COLOURS = {
   none: { fill: "#e8f1ea", stroke: "#5b7f63", text: "#10301a" },
-  unknown: { fill: "#8a8f98", stroke: "#5d626b", text: "#ffffff" },
+  unknown: { fill: "#60666f", stroke: "#4a4f57", text: "#ffffff" },
   blue: { fill: "#1763c6", stroke: "#1763c6", text: "#ffffff" },
   yellow: { fill: "#f5c400", stroke: "#d9ad00", text: "#1a1a1a" },
   orange: { fill: "#f07800", stroke: "#e06a00", text: "#1a1a1a" },

@@ -7,8 +7,9 @@
 import { fmtDuration, fmtTime, getJSON, serverClock } from "./api.js";
 import { byLayer, interiorPoint, loadGeography } from "./geo.js";
 import { LiveClient } from "./live.js";
-import { GRADES, norm, word } from "./levels.js";
+import { GRADES, addPatternDefs, norm, rank, word } from "./levels.js";
 import { ShoreMap } from "./map.js";
+import { fmtValue, hazardKey, hazardName, isOfficial } from "./names.js";
 
 const T = {
   zh: {
@@ -19,7 +20,7 @@ const T = {
     updated: "更新时间", connection: "实时连接", switch_label: "Switch to English", switch: "English",
     gps_denied: "未获得定位权限。请在地图上点选位置或选择村（社区）。", gps_unavailable: "无法获取定位。请在地图上点选位置或选择村（社区）。",
     gps_unsupported: "此浏览器不支持定位。请在地图上点选位置或选择村（社区）。",
-    outside: "不在服务范围内", outside_text: "本服务仅覆盖平湖沿海（乍浦、独山港）。请在地图上选择服务范围内的位置。",
+    outside: "不在服务范围内", outside_text: "本服务覆盖平湖市（乍浦、独山港、当湖）。请在地图上选择范围内的位置。",
     your_location: "您的位置", place_gps: "当前定位", place_map: "地图选点", place_village: "",
     ttt: (lv, d) => `预计 ${d} 后达到${word(lv, "zh")}预警`, ttt_now: (lv) => `已达到${word(lv, "zh")}预警水位`,
     unknown_word: "数据不明", unknown_title: "暂时无法判断风险：监测数据缺失或过旧。请按橙色预警谨慎行事，远离海塘。",
@@ -35,6 +36,8 @@ const T = {
     no_contact: "该位置不在村（社区）范围内。", conn: { open: "已连接", connecting: "连接中", reconnecting: "重连中", waiting: "等待重连", disconnected: "已断开", closed: "已关闭" },
     hazards: { storm_tide: "风暴潮位", storm_tide_forecast: "风暴潮预报（暂无数据）", waves: "波浪", wave: "波浪", wind: "大风", overtopping: "越浪", official: "官方预警", camera: "视频识别" },
     ago: (s) => `（${s} 前）`, error: "暂时无法获取风险码，请稍后再试。", m: "米", km: "公里",
+    call_contact: "拨打社区电话", navigate: "导航前往", nearest: "最近安置点", threshold: "预警线", emergency: "紧急求助 110",
+    more_reasons: (n) => `另有 ${n} 项`, town_level: "镇街级预警", located_none: "尚未选择位置",
   },
   en: {
     title: "Pinghu marine hazard risk code", locating: "Finding your location…", choose_hint: "Allow location, or tap the map or pick your village from the list.",
@@ -44,7 +47,7 @@ const T = {
     updated: "Updated", connection: "Live connection", switch_label: "切换到中文", switch: "中文",
     gps_denied: "Location permission denied. Tap the map or choose your village.", gps_unavailable: "Location unavailable. Tap the map or choose your village.",
     gps_unsupported: "This browser has no location service. Tap the map or choose your village.",
-    outside: "Outside the served area", outside_text: "This service covers the Pinghu shoreline (Zhapu, Dushangang) only. Choose a place inside it on the map.",
+    outside: "Outside the served area", outside_text: "This service covers Pinghu (Zhapu, Dushangang, Danghu). Choose a place inside it on the map.",
     your_location: "Your location", place_gps: "Current location", place_map: "Chosen on map", place_village: "",
     ttt: (lv, d) => `${word(lv, "en")} level expected in ${d}`, ttt_now: (lv) => `${word(lv, "en")} water level reached`,
     unknown_word: "UNKNOWN", unknown_title: "The risk cannot be judged now: monitoring data missing or too old. Act as for orange: keep away from the seawall.",
@@ -60,6 +63,8 @@ const T = {
     no_contact: "This place is not inside a village or community.", conn: { open: "connected", connecting: "connecting", reconnecting: "reconnecting", waiting: "waiting to reconnect", disconnected: "disconnected", closed: "closed" },
     hazards: { storm_tide: "storm tide", storm_tide_forecast: "storm-tide forecast (no data yet)", waves: "waves", wave: "waves", wind: "wind", overtopping: "overtopping", official: "official warning", camera: "camera detection" },
     ago: (s) => ` (${s} ago)`, error: "The risk code is not available right now. Please try again later.", m: "m", km: "km",
+    call_contact: "Call community", navigate: "Directions", nearest: "Nearest shelter", threshold: "warning line", emergency: "Emergency 110",
+    more_reasons: (n) => `${n} more`, town_level: "Town-level warning", located_none: "No place chosen yet",
   },
 };
 
@@ -80,7 +85,9 @@ function initialLang() {
   const q = new URLSearchParams(location.search).get("lang");
   if (q === "en" || q === "zh") return q;
   try { const s = sessionStorage.getItem("haixun.lang"); if (s === "en" || s === "zh") return s; } catch { /* ignore */ }
-  return "zh"; // Chinese by default
+  // the browser's language picks the default: English for an English browser, else Chinese
+  const first = String((navigator.languages && navigator.languages[0]) || navigator.language || "zh").toLowerCase();
+  return first.startsWith("en") ? "en" : "zh";
 }
 
 const t = (k) => T[app.lang][k];
@@ -96,7 +103,7 @@ function applyLang() {
   b.textContent = t("switch");
   b.setAttribute("aria-label", t("switch_label"));
   b.setAttribute("lang", app.lang === "zh" ? "en" : "zh-CN");
-  $("map").setAttribute("aria-label", app.lang === "zh" ? "地图：点按选择位置" : "Map: tap to choose your location");
+  if ($("map")) $("map").setAttribute("aria-label", app.lang === "zh" ? "地图：点按选择位置" : "Map: tap to choose your location");
   fillVillages();
   if (app.risk) renderRisk(app.risk);
 }
@@ -134,7 +141,7 @@ function locate() {
     (pos) => setLocation(pos.coords.latitude, pos.coords.longitude, "gps"),
     (err) => {
       $("loc-msg").textContent = err.code === 1 ? t("gps_denied") : t("gps_unavailable");
-      if (!app.loc) $("code-place").textContent = t("your_location");
+      if (!app.loc) $("code-place").textContent = t("located_none");
     },
     { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 },
   );
@@ -189,6 +196,9 @@ function renderOutside() {
   $("code-word").textContent = t("outside");
   $("code-title").textContent = t("outside_text");
   $("code-ttt").hidden = true;
+  $("code-first").hidden = true;
+  $("quick-shelter").hidden = true;
+  $("quick-nav").hidden = true;
   for (const id of ["advice-card", "reasons-card", "wall-card", "shelters-card", "roads-card", "contact-card"]) $(id).hidden = true;
 }
 
@@ -196,6 +206,7 @@ function placeLabel(r) {
   const c = r.contact;
   const vname = c ? (app.lang === "en" ? c.village_en || c.village : c.village) : null;
   const src = app.loc ? { gps: t("place_gps"), map: t("place_map"), village: "" }[app.loc.source] : "";
+  if (r.coverage) return [src, vname, `${t("town_level")}: ${r.coverage.name}`].filter(Boolean).join(" · ");
   return [src, vname, r.zone && r.zone.name].filter(Boolean).join(" · ");
 }
 
@@ -213,7 +224,11 @@ function renderRisk(r) {
   $("code-title").textContent = lv === "unknown" ? (adv.title || t("unknown_title")) : adv.title || "";
   const tt = r.time_to_threshold;
   const ttt = $("code-ttt");
-  if (tt && tt.level && tt.seconds != null) {
+  const firstAction = (adv.actions || [])[0] || adv.text || "";
+  $("code-first").hidden = !firstAction;
+  $("code-first").textContent = firstAction;
+  // only a HIGHER level ahead is worth saying under the code
+  if (tt && tt.level && tt.seconds != null && rank(tt.level) > rank(lv)) {
     ttt.hidden = false;
     ttt.textContent = tt.seconds <= 0 ? t("ttt_now")(tt.level) : t("ttt")(tt.level, fmtDuration(tt.seconds));
   } else ttt.hidden = true;
@@ -221,22 +236,18 @@ function renderRisk(r) {
   $("advice-card").hidden = !(adv.text || (adv.actions || []).length);
   // advice.text is the actions joined into one paragraph: show each sentence once,
   // as the list when there is one, else the paragraph
-  const actions = adv.actions || [];
-  $("advice-text").textContent = actions.length ? "" : adv.text || "";
-  $("advice-text").hidden = !!actions.length;
+  const actions = (adv.actions || []).slice(1); // the first is under the code
+  $("advice-card").hidden = !actions.length;
+  $("advice-text").textContent = "";
+  $("advice-text").hidden = true;
   $("advice-actions").replaceChildren(...actions.map((a) => h("li", { text: a })));
 
-  const seen = new Set();
-  const reasons = (r.reasons || []).filter((x) => {
-    const key = `${x.level}|${x.text || x.hazard}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const reasons = residentReasons(r.reasons || []);
   $("reasons-card").hidden = !reasons.length;
-  $("reasons").replaceChildren(...reasons.map((x) => h("li", {},
-    x.level ? h("span", { class: "lv", "data-level": norm(x.level), text: norm(x.level) === "unknown" ? "?" : word(x.level, app.lang) }) : null,
-    x.text || `${(t("hazards")[x.hazard] || x.hazard)}${x.value != null ? ` ${x.value} ${x.unit ?? ""}` : ""}`)));
+  $("reasons").replaceChildren(...reasons.map((x) => h("li", { "data-hazard": x.key, "data-level": x.level },
+    h("span", { class: "lv", "data-level": x.level, text: x.level === "unknown" ? "?" : word(x.level, app.lang) }),
+    x.text)));
+  renderQuick(r);
 
   renderWall(r.wall);
   renderShelters(r.shelters || []);
@@ -249,6 +260,69 @@ function renderRisk(r) {
   tick();
 }
 
+// Reasons for a resident: each kind once (its worst level; the official
+// warnings of one kind once, at their highest level), the worst first,
+// numbers rounded with units, at most 4 lines.
+function residentReasons(list) {
+  const best = new Map();
+  for (const x of list) {
+    const lv = norm(x.level);
+    if (lv === "none") continue;
+    const key = hazardKey(x);
+    const old = best.get(key);
+    if (!old || rank(lv) > rank(old.level) || (rank(lv) === rank(old.level) && (x.value ?? -Infinity) > (old.value ?? -Infinity))) best.set(key, { ...x, key, level: lv });
+  }
+  const out = [...best.values()].sort((a, b) => rank(b.level) - rank(a.level));
+  return out.slice(0, 4).map((x) => {
+    let text;
+    if (x.key === "area_level" || x.key === "stale_data" && x.text) text = x.text;
+    else if (isOfficial(x) || x.value == null) text = hazardName(x, app.lang);
+    else {
+      const v = fmtValue(Number(x.value), x.unit, { lang: app.lang });
+      const th = x.threshold != null ? (app.lang === "zh" ? `（${t("threshold")} ${fmtValue(Number(x.threshold), x.unit, { lang: app.lang })}）` : ` (${t("threshold")} ${fmtValue(Number(x.threshold), x.unit, { lang: app.lang })})`) : "";
+      text = `${hazardName(x, app.lang)}${app.lang === "zh" ? "：" : ": "}${v}${th}`;
+    }
+    return { key: x.key, level: x.level, text };
+  });
+}
+
+function townName(id, fallback) {
+  const f = id && app.layers.town && app.layers.town[id];
+  if (!f) return app.lang === "en" ? "" : fallback || "";
+  return app.lang === "en" ? f.properties.name_en || "" : f.properties.name || fallback || "";
+}
+
+function geoUri(s) {
+  const name = app.lang === "en" ? s.name_en || s.name : s.name;
+  return `geo:${s.lat},${s.lon}?q=${s.lat},${s.lon}(${encodeURIComponent(name || "")})`;
+}
+
+function walkMinutes(m) {
+  return Math.max(1, Math.round((m * 1.3) / 75)); // x1.3 detour at 4.5 km/h = 75 m/min
+}
+
+// Right under the code (above the fold on a phone): the nearest open shelter
+// with distance, walking time and a navigation link, and the call button.
+function renderQuick(r) {
+  const s = (r.shelters || [])[0];
+  const qs = $("quick-shelter"), nav = $("quick-nav"), call = $("quick-call");
+  qs.hidden = !s;
+  nav.hidden = !s;
+  if (s) {
+    qs.replaceChildren(h("span", { class: "k", text: t("nearest") }), " ",
+      h("strong", { text: app.lang === "en" ? s.name_en || s.name : s.name }),
+      h("div", { class: "sub", text: t("walk")(fmtDist(s.distance_m), walkMinutes(s.distance_m)) }));
+    nav.href = geoUri(s);
+    nav.textContent = `➜ ${t("navigate")}`;
+  }
+  const c = r.contact;
+  const tel = c ? String(c.phone || "").replace(/[^0-9+]/g, "") : "";
+  call.hidden = false;
+  call.href = `tel:${tel || "110"}`;
+  call.textContent = tel ? `☎ ${t("call_contact")}` : `☎ ${t("emergency")}`;
+  call.dataset.kind = tel ? "contact" : "emergency";
+}
+
 function renderWall(w) {
   const dl = $("wall");
   $("wall-card").hidden = !w;
@@ -256,8 +330,8 @@ function renderWall(w) {
   const rows = [
     [t("segment"), w.segment_id],
     [t("structure"), t(w.structure) || w.structure],
-    [t("freeboard"), w.freeboard_m != null ? `${w.freeboard_m.toFixed(2)} m` : "?"],
-    [t("q"), w.overtopping_lpsm != null ? `${w.overtopping_lpsm === 0 ? "0" : w.overtopping_lpsm < 0.01 ? w.overtopping_lpsm.toExponential(1) : w.overtopping_lpsm.toFixed(2)} ${t("lpsm")}` : "?"],
+    [t("freeboard"), w.freeboard_m != null ? fmtValue(w.freeboard_m, "m", { lang: app.lang }) : "?"],
+    [t("q"), w.overtopping_lpsm != null ? (w.overtopping_lpsm < 0.01 ? (app.lang === "zh" ? "几乎为零" : "almost none") : fmtValue(w.overtopping_lpsm, "l/s/m", { lang: app.lang })) : "?"],
   ];
   if (w.overtopping_class) rows.push(["", t("q_class")[w.overtopping_class] || w.overtopping_class]);
   dl.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v ?? "–" })]));
@@ -266,16 +340,17 @@ function renderWall(w) {
 function renderShelters(list) {
   $("shelters-card").hidden = false;
   const ol = $("shelters");
-  for (const n of document.querySelectorAll(".shelter.nearest")) n.classList.remove("nearest");
+  for (const n of document.querySelectorAll(".shelter-icon.nearest")) n.classList.remove("nearest");
   if (!list.length) { ol.replaceChildren(h("li", { text: t("no_shelters") })); return; }
   ol.replaceChildren(...list.map((s) => {
-    const walkMin = Math.max(1, Math.round((s.distance_m * 1.3) / 75));
+    const walkMin = walkMinutes(s.distance_m);
     const n = app.map && app.map.nodes[`shelter:${s.id}`];
     if (n) n.classList.add("nearest");
     return h("li", { "data-shelter": s.id },
       h("strong", { text: app.lang === "en" ? s.name_en || s.name : s.name }),
       h("div", { class: "sub", text: t("walk")(fmtDist(s.distance_m), walkMin) }),
-      h("div", { class: "sub", text: `${s.address || ""}${s.capacity ? ` · ${t("capacity")} ${s.capacity} ${t("people")}` : ""}` }));
+      h("div", { class: "sub", text: [app.lang === "en" ? s.address_en : s.address, s.capacity ? `${t("capacity")} ${s.capacity} ${t("people")}` : null].filter(Boolean).join(" · ") }),
+      h("a", { class: "navlink", href: geoUri(s), text: `➜ ${t("navigate")}` }));
   }));
 }
 
@@ -299,7 +374,7 @@ function renderContact(c) {
   if (!c) { d.replaceChildren(h("p", { text: t("no_contact") })); return; }
   const tel = String(c.phone || "").replace(/[^0-9+]/g, "");
   d.replaceChildren(
-    h("div", { text: `${app.lang === "en" ? c.village_en || c.village : c.village} · ${app.lang === "en" ? "" : c.town || ""}` }),
+    h("div", { text: [app.lang === "en" ? c.village_en || c.village : c.village, townName(c.town_id, c.town)].filter(Boolean).join(" · ") }),
     h("div", { text: `${c.name || ""}${c.role ? " · " + c.role : ""}` }),
     c.sample ? h("div", { class: "sample", text: t("sample_contact") }) : null,
     tel ? h("a", { class: "tel", href: `tel:${tel}`, text: `☎ ${t("call")} ${c.phone}` }) : null,
@@ -317,6 +392,7 @@ function tick() {
 
 // ---------- start ----------
 async function main() {
+  addPatternDefs($("pattern-defs"), "pat");
   applyLang();
   $("lang-switch").addEventListener("click", () => {
     app.lang = app.lang === "zh" ? "en" : "zh";
@@ -336,11 +412,10 @@ async function main() {
   try {
     const geo = await loadGeography();
     app.layers = byLayer(geo.fc);
-    app.map = new ShoreMap($("map"), geo.fc, { mode: "resident", prefix: "rpat", lang: app.lang, fit: ["land_boundary", "seawall_segment"], pad: 0.02 });
-    $("map").addEventListener("click", (ev) => {
-      const [lon, lat] = app.map.clientToLonLat(ev.clientX, ev.clientY);
-      setLocation(lat, lon, "map");
-    });
+    let basemap = null;
+    try { basemap = (await getJSON("/api/v1/web-config")).basemap; } catch { /* offline default */ }
+    app.map = new ShoreMap($("map"), geo.fc, { mode: "resident", lang: app.lang, fit: ["land_boundary", "town"], basemap });
+    app.map.onMapClick = (lon, lat) => setLocation(lat, lon, "map");
     fillVillages();
     if (app.loc) app.map.setMarker(app.loc.lon, app.loc.lat);
     refreshMapLevels();

@@ -481,6 +481,7 @@ async function ackGroups(keys) {
     if (li) li.querySelector("button[data-ack]").disabled = true;
   }
   app.acking = true;
+  setText($("ack-status"), `确认中 acknowledging ${ids.length}…`);
   updateBulk();
   let ok = 0, failed = 0;
   for (const id of ids) {
