@@ -589,12 +589,14 @@ function chartKey() {
     const st = id && app.state && app.state.stations[id];
     if (st && st.latest) for (const r of Object.values(st.latest)) ts.push(r.ts);
   }
-  return `${app.selected}|${ts.join(",")}`;
+  const hw = segState(app.selected).next_high_water;
+  return `${app.selected}|${ts.join(",")}|${hw ? hw.at : ""}`;
 }
 
 function maybeRefreshCharts() {
   if (!app.selected) return;
-  if (chartKey() !== app.chartKey && Date.now() - app.chartAt > CHART_EVERY_MS) refreshCharts();
+  // at once when the first state arrives (the charts were drawn without it), else every CHART_EVERY_MS
+  if (chartKey() !== app.chartKey && (!app.chartHadState || Date.now() - app.chartAt > CHART_EVERY_MS)) refreshCharts();
 }
 
 async function series(station, quantity, from, to) {
@@ -645,6 +647,7 @@ async function refreshCharts() {
   if (!segId) return;
   app.chartAt = Date.now();
   app.chartKey = chartKey();
+  app.chartHadState = !!app.state;
   const ids = stationsFor(segId);
   // The window ends at the newest reading of these stations, else at the server's now.
   let newest = 0;
