@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from haixun.web.build_assets import missing as missing_assets
-from tests.test_web_support import Stack, launch_browser, shot, utcnow
+from tests.test_web_support import SEGMENTS, Stack, launch_browser, shot, utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,6 +27,12 @@ if missing_assets():
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 WAIT = 30_000
+
+
+def orange_of(seg: str) -> tuple[float, float]:
+    """A water level inside the segment's orange band (from the geography) and its orange line."""
+    wl = SEGMENTS[seg]["properties"]["warning_levels_m"]
+    return round(wl["orange"] + min(0.15, (wl["red"] - wl["orange"]) / 3), 2), wl["orange"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -81,8 +87,9 @@ CONTRAST = """() => {
 
 
 def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_a_storm(stack: Stack, browser) -> None:
-    # PH01's gauge XB-M01 at 6.2 m for 6 min: orange (PH01: 5.1 / 5.6 / 6.1 / 6.6 m), the worst segment
-    history(stack, 6, XB_M01={"tide_level": 6.2})
+    # PH01's gauge XB-M01 in PH01's orange band for 6 min: the worst segment
+    water, line = orange_of("PH01")
+    history(stack, 6, XB_M01={"tide_level": water})
     stack.add_user("duty1", "correct horse battery", "duty")
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors = errors_of(page)
@@ -94,7 +101,7 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
     expect(page.locator("#seg-level")).to_contain_text("橙色")
     expect(page.locator("#seg-since")).to_contain_text(re.compile(r"since \d\d/\d\d \d\d:\d\d"))
     tide_row = page.locator('#seg-hazards tr[data-hazard="storm_tide"]')
-    expect(tide_row).to_contain_text("6.20 m / 6.10 m")
+    expect(tide_row).to_contain_text(f"{water:.2f} m / {line:.2f} m")
     expect(tide_row).to_contain_text("GB/T 17839")
     assert page.locator("#seg-hazards tbody tr").count() >= 4  # storm tide, forecast, wave, wind, overtopping
     expect(page.locator("#seg-hw")).not_to_have_text("–")
@@ -143,7 +150,7 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
         i = 0
         while not stop.is_set() and i < 600:
             if i % 2 == 0:
-                stack.publish_calm(XB_M01={"tide_level": 6.2})
+                stack.publish_calm(XB_M01={"tide_level": water})
             lv = ["blue", "yellow", "orange"][i % 3]
             prev = ["orange", "blue", "yellow"][i % 3]
             stack.sql("WITH r AS (INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, reasons) "
@@ -196,7 +203,8 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
 def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_town_fallback_and_docs_offline(
         stack: Stack, browser) -> None:
     # Zhapu (PH06-PH08, gauge ZP-T01) orange
-    history(stack, 3, ZP_T01={"tide_level": 6.25})
+    water, line = orange_of("PH07")
+    history(stack, 3, ZP_T01={"tide_level": water})
     near = {"latitude": 30.6058, "longitude": 121.0911}
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, geolocation=near, permissions=["geolocation"],
                               locale="zh-CN")
@@ -224,7 +232,7 @@ def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_t
     levels = [ranks[items.nth(i).get_attribute("data-level")] for i in range(items.count())]
     assert levels == sorted(levels, reverse=True)
     text = page.locator("#reasons").inner_text()
-    assert "潮位：6.3 米（预警线" in text, text  # 6.25 rounded to 0.1 m, with the unit
+    assert f"潮位：{water:.1f} 米（预警线 {line:.1f} 米）" in text, text  # rounded to 0.1 m, with the unit
     assert not re.search(r"\d\.\d{3}", text), text
     # no "expected in" a lower level under the code
     ttt = page.locator("#code-ttt")
