@@ -200,8 +200,9 @@ def test_overtopping_period_fallback_and_missing() -> None:
     assert "estimated" in _hazard(d, "overtopping").detail and _hazard(d, "overtopping").level.is_warning
 
 
-def _cam(cam: str, minutes_ago: float, conf: float = 0.9, typ: str = "overtopping") -> CameraEventInput:
-    return CameraEventInput(cam, NOW - timedelta(minutes=minutes_ago), typ, conf, ("PH01",))
+def _cam(cam: str, minutes_ago: float, conf: float = 0.9, typ: str = "overtopping",
+         kind: str = "thermal_ptz") -> CameraEventInput:
+    return CameraEventInput(cam, NOW - timedelta(minutes=minutes_ago), typ, conf, ("PH01",), kind)
 
 
 def test_camera_event_confirmed_held_and_corroborated() -> None:
@@ -210,8 +211,10 @@ def test_camera_event_confirmed_held_and_corroborated() -> None:
     assert lvl([_cam("C1", 5, conf=0.79)]) is Level.NONE  # below min confidence
     assert lvl([_cam("C1", 5)]) is Level.YELLOW
     assert lvl([_cam("C1", 31)]) is Level.NONE  # older than hold 1800 s
-    d = evaluate_segment(CONFIG, SEG, o, None, [_cam("C1", 5), _cam("C2", 8)], [], NOW)
-    assert d.raw_level is Level.ORANGE and "corroborated by camera(s) C2" in _hazard(d, "camera:overtopping").detail
+    # issue 14: only a camera of another kind corroborates (tests/test_riskcode_camera.py has the rest)
+    d = evaluate_segment(CONFIG, SEG, o, None, [_cam("C1", 5), _cam("C2", 8, kind="starlight_dome")], [], NOW)
+    assert d.raw_level is Level.ORANGE and "corroborated by camera(s) of another kind C2" in \
+        _hazard(d, "camera:overtopping").detail
     # gauges corroborate: computed q above 0.1 l/s/m on a low crest
     seg = segment(1, crest=7.0, toe=0.0)
     d = evaluate_segment(CONFIG, seg, obs_for(1, tide=4.5, hs=1.5, tp=6.0), None, [_cam("C1", 5)], [], NOW)

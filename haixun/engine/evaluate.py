@@ -126,7 +126,8 @@ def camera_events(raw: RawInputs) -> list[CameraEventInput]:
     out = []
     for e in raw.camera_events:
         segs = (e["segment_id"],) if e.get("segment_id") else raw.camera_segments.get(e["camera_id"], ())
-        out.append(CameraEventInput(e["camera_id"], e["ts"], e["type"], float(e["confidence"]), tuple(segs)))
+        out.append(CameraEventInput(e["camera_id"], e["ts"], e["type"], float(e["confidence"]), tuple(segs),
+                                    raw.camera_kinds.get(e["camera_id"], "")))
     return out
 
 

@@ -50,6 +50,7 @@ class RawInputs:
     gateways_status_at: dict[str, datetime] = field(default_factory=dict)  # when ingest stored the status (wall)
     camera_events: list[dict[str, Any]] = field(default_factory=list)
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
+    camera_kinds: dict[str, str] = field(default_factory=dict)  # camera -> sensor kind (thermal_ptz, ...)
     official_feeds: list[dict[str, Any]] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
     # station -> recent wind_gust readings (value, ts, qc), for riskcode's gust persistence rule (it keeps
@@ -92,8 +93,10 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
         (now - timedelta(seconds=camera_window_s), now + timedelta(seconds=60)))
     out.camera_events = list(await cur.fetchall())
     if out.camera_events:
-        await cur.execute("SELECT id, segment_ids FROM cameras")
-        out.camera_segments = {r["id"]: tuple(r["segment_ids"] or ()) for r in await cur.fetchall()}
+        await cur.execute("SELECT id, kind, segment_ids FROM cameras")
+        for r in await cur.fetchall():
+            out.camera_segments[r["id"]] = tuple(r["segment_ids"] or ())
+            out.camera_kinds[r["id"]] = r["kind"] or ""
     if await table_exists(conn, "official_feeds"):
         out.official_feeds = await series_feeds(cur, now)
     if await table_exists(conn, "segment_overrides"):

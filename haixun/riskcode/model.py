@@ -113,11 +113,15 @@ class HazardReason:
 
 @dataclass(frozen=True, slots=True)
 class CameraEventInput:
+    """``camera_kind``: the camera's sensor kind (geography ``kind``: thermal_ptz, starlight_dome);
+    only a camera of another kind corroborates (empty: unknown, taken as the same kind)."""
+
     camera_id: str
     ts: datetime
     type: str
     confidence: float
     segment_ids: tuple[str, ...]
+    camera_kind: str = ""
 
 
 # The official feed kinds of the domain: the API's POST /api/v1/feeds/{source}

@@ -94,20 +94,26 @@ def camera_reasons(
         if not confirmed:
             continue
         latest = max(confirmed, key=lambda e: e.ts)
-        others = sorted({
-            e.camera_id for e in confirmed
-            if e.camera_id != latest.camera_id and abs((e.ts - latest.ts).total_seconds()) <= cam.corroboration_window_s
-        })
+        near = [e for e in confirmed
+                if e.camera_id != latest.camera_id and abs((e.ts - latest.ts).total_seconds()) <= cam.corroboration_window_s]
+        # Independent corroboration (issue 14): a camera of another sensor kind (thermal vs starlight), or the
+        # gauges. A second camera of the same kind (same optics, same analytics, same blind spots: spray,
+        # glare, rain on the lens) is not independent; an unknown kind is taken as the same.
+        others = sorted({e.camera_id for e in near if e.camera_kind and latest.camera_kind
+                         and e.camera_kind != latest.camera_kind})
+        same_kind = sorted({e.camera_id for e in near} - set(others))
         by_gauges = q_lpsm is not None and q_lpsm >= cam.corroboration_q_lpsm
         corroborations = []
         if others:
-            corroborations.append(f"camera(s) {', '.join(others)}")
+            corroborations.append(f"camera(s) of another kind {', '.join(others)}")
         if by_gauges:
             corroborations.append(f"gauges: computed overtopping q {q_lpsm:.3g} >= {cam.corroboration_q_lpsm} l/s/m")
         level = rule.corroborated_level if corroborations else rule.level
         detail = (f"{etype} seen by {latest.camera_id} at {latest.ts.isoformat()} (confidence {latest.confidence:.2f}), "
                   f"held {rule.hold_s:.0f} s; " + (f"corroborated by {' and '.join(corroborations)}" if corroborations
-                                                   else "not corroborated by a second source"))
+                                                   else "not corroborated by an independent source")
+                  + (f"; also seen by {', '.join(same_kind)} (same camera kind "
+                     f"{latest.camera_kind or 'unknown'}: not independent)" if same_kind else ""))
         out.append(HazardReason(f"camera:{etype}", level, latest.confidence, "confidence", cam.min_confidence,
                                 "riskcode.toml [camera] (ASSUMPTION)", latest.ts, detail))
     return out

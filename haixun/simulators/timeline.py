@@ -211,7 +211,7 @@ def run_timeline(options: TimelineOptions = TimelineOptions(), *, geo: SimGeogra
                     if not repeat.admit(cam.id, ev, when):
                         continue
                     seg_ids = (ev["segment_id"],) if ev.get("segment_id") else cam.segment_ids
-                    events.append(CameraEventInput(cam.id, when, ev["type"], float(ev["confidence"]), seg_ids))
+                    events.append(CameraEventInput(cam.id, when, ev["type"], float(ev["confidence"]), seg_ids, cam.kind))
                     published += 1
                     by_type[ev["type"]] = by_type.get(ev["type"], 0) + 1
                     if ev["type"] == "overtopping":
