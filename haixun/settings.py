@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # OpenStreetMap tile server on the LAN) and its attribution text.
     basemap_url: str = ""
     basemap_attribution: str = ""
+    # websocket connection caps of one API process (docs/api.md, limits). Behind a reverse proxy the
+    # address is the proxy's unless it sends X-Forwarded-For and uvicorn trusts it (--forwarded-allow-ips).
+    ws_max_clients: int = 5_000
+    ws_max_per_address: int = 32
 
     @field_validator("clock_spec")
     @classmethod

@@ -163,3 +163,29 @@ async def test_binary_frames_are_closed_with_1003(settings: Settings, db_url: st
             else:
                 assert re.match(r"risk|ping", (await _recv(ws))["type"])
             await ws.close()
+
+
+async def test_ws_risk_merges_fast_state_changes_and_ends_on_the_newest(settings: Settings, db_url: str,
+                                                                       tmp_path: Path) -> None:
+    engine_write(db_url, {"segments": {"PH01": seg_entry("none"), "PH02": seg_entry("none")}}, kind="snapshot")
+    async with running_api(settings, tmp_path, ws_risk_min_interval_s=1.0) as api:
+        async with websockets.connect(api.ws + "/ws/risk?lat=30.6009&lon=121.02&lang=en") as ws:
+            assert (await _recv(ws))["type"] == "risk"
+            levels = ["red", "yellow"] * 10 + ["orange"]
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                for lv in levels:  # 21 states as fast as the database takes them
+                    with conn.transaction():
+                        seq = conn.execute("INSERT INTO state_log (kind, body) VALUES ('delta', %s::jsonb) "
+                                           "RETURNING seq", (json.dumps({"segments": {"PH01": seg_entry(lv)}}),)
+                                           ).fetchone()[0]
+                        conn.execute("SELECT pg_notify('haixun_state', %s)", (str(seq),))
+            got = []
+            while True:
+                m = await _recv(ws, timeout=10)
+                if m["type"] == "risk":
+                    got.append(m["risk"]["segments"][0]["level"])
+                    if m["risk"]["seq"] == seq:
+                        break
+            # the newest state always arrives; the ones in between are merged (before: one push per change)
+            assert got[-1] == "orange"
+            assert len(got) <= 5, got

@@ -24,6 +24,9 @@ class ApiMetrics:
         self.renotify = Counter("haixun_alarm_renotify", "Red alarms re-notified by this process", registry=r)
         self.logins = Counter("haixun_api_logins", "Login attempts by result (ok, failed, throttled)", ["result"],
                               registry=r)
+        self.risk_push_passes = Counter("haixun_ws_risk_passes", "/ws/risk recompute passes", registry=r)
+        self.risk_push_cells = Counter("haixun_ws_risk_cells", "Location cells computed by /ws/risk passes",
+                                       registry=r)
         self.ws_refused = Counter("haixun_ws_refused", "Websocket connections refused", ["reason"], registry=r)
         self.listener_reconnects = Counter("haixun_api_listener_reconnects", "LISTEN connection restarts",
                                            registry=r)

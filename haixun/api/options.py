@@ -10,10 +10,13 @@ from pathlib import Path
 class ApiOptions:
     # websockets
     ws_queue_max: int = 256          # per-client send queue; full -> client dropped (close 4008)
-    ws_max_clients: int = 5_000      # websocket connections of this process (both channels); more -> close 1013
-    ws_max_per_address: int = 32     # websocket connections per client address; more -> close 1013
+    # websocket connections of this process (both channels) and per client address; more -> close 1013.
+    # None: Settings.ws_max_clients / ws_max_per_address (HAIXUN_WS_MAX_CLIENTS, HAIXUN_WS_MAX_PER_ADDRESS)
+    ws_max_clients: int | None = None
+    ws_max_per_address: int | None = None
     ws_close_timeout_s: float = 2.0  # a dropped client's close handshake; then the socket is aborted
-    ws_risk_batch: int = 256         # /ws/risk cells computed between two yields to the event loop
+    ws_risk_batch: int = 8           # /ws/risk cells computed between two yields to the event loop
+    ws_risk_min_interval_s: float = 1.0  # /ws/risk recompute passes at most this often (and half the time)
     ws_heartbeat_s: float = 15.0     # ping message interval
     ring_size: int = 2048            # states kept in memory for ?since= replay
     replay_max_rows: int = 10_000    # state_log fallback limit for ?since=

@@ -101,7 +101,9 @@ def _client_addr(ws: WebSocket) -> str:
 
 async def _admit(ws: WebSocket, ctx: ApiContext) -> bool:
     """Accept the handshake; False (and closed with 1013) when the connection caps are reached."""
-    reason = ctx.hub.admit(_client_addr(ws), ctx.options.ws_max_clients, ctx.options.ws_max_per_address)
+    o, st = ctx.options, ctx.settings
+    reason = ctx.hub.admit(_client_addr(ws), st.ws_max_clients if o.ws_max_clients is None else o.ws_max_clients,
+                           st.ws_max_per_address if o.ws_max_per_address is None else o.ws_max_per_address)
     await ws.accept()
     if reason is None:
         return True
@@ -201,27 +203,42 @@ def push_risk_updates(ctx: ApiContext) -> None:
 
 
 async def _risk_pusher(ctx: ApiContext) -> None:
+    """Passes over the /ws/risk cells while changes keep coming. A pass right after a quiet spell starts at
+    once; the next one waits ``ws_risk_min_interval_s`` after the previous start and at least as long as
+    that pass took, so pushing holds the event loop at most about half the time however fast states
+    arrive (later changes are merged into the next pass: a resident gets the newest code, not each one)."""
     batch = max(1, ctx.options.ws_risk_batch)
+    loop = asyncio.get_running_loop()
     while ctx.risk_push_dirty:
         ctx.risk_push_dirty = False
-        cells: dict[tuple[float, float, str], list[Client]] = {}
-        for c in ctx.hub.clients:
-            if c.channel == "risk" and not c.dropped.is_set():
-                key = (round(c.context["lat"], 4), round(c.context["lon"], 4), c.context["lang"])
-                cells.setdefault(key, []).append(c)
-        for i, ((lat, lon, lang), clients) in enumerate(cells.items()):
-            if i and i % batch == 0:
-                await asyncio.sleep(0)  # let requests and other sockets through
-            try:
-                r = risk_for(ctx, lat, lon, lang)
-            except OutsideServedArea:
-                continue
-            except Exception:  # noqa: BLE001 - one bad cell must not stop the others' pushes
-                log.exception("risk push failed for one cell")
-                continue
-            sig = risk_signature(r)
-            changed = [c for c in clients if c.context.get("sig") != sig and c in ctx.hub.clients]
-            for c in changed:
-                c.context["sig"] = sig
-            if changed:
-                ctx.hub.broadcast("risk", {"type": "risk", "seq": r["seq"], "risk": r}, clients=changed)
+        t0 = loop.time()
+        await _risk_pass(ctx, batch)
+        took = loop.time() - t0
+        if ctx.risk_push_dirty:
+            await asyncio.sleep(max(ctx.options.ws_risk_min_interval_s - took, took))
+
+
+async def _risk_pass(ctx: ApiContext, batch: int) -> None:
+    cells: dict[tuple[float, float, str], list[Client]] = {}
+    for c in ctx.hub.clients:
+        if c.channel == "risk" and not c.dropped.is_set():
+            key = (round(c.context["lat"], 4), round(c.context["lon"], 4), c.context["lang"])
+            cells.setdefault(key, []).append(c)
+    ctx.metrics.risk_push_passes.inc()
+    ctx.metrics.risk_push_cells.inc(len(cells))
+    for i, ((lat, lon, lang), clients) in enumerate(cells.items()):
+        if i and i % batch == 0:
+            await asyncio.sleep(0)  # let requests and other sockets through
+        try:
+            r = risk_for(ctx, lat, lon, lang)
+        except OutsideServedArea:
+            continue
+        except Exception:  # noqa: BLE001 - one bad cell must not stop the others' pushes
+            log.exception("risk push failed for one cell")
+            continue
+        sig = risk_signature(r)
+        changed = [c for c in clients if c.context.get("sig") != sig and c in ctx.hub.clients]
+        for c in changed:
+            c.context["sig"] = sig
+        if changed:
+            ctx.hub.broadcast("risk", {"type": "risk", "seq": r["seq"], "risk": r}, clients=changed)
