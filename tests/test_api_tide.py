@@ -26,12 +26,12 @@ def astro(t: datetime) -> float:
 
 
 def store_model(conn: psycopg.Connection, station: str) -> None:
-    times = [T0 + timedelta(hours=k) for k in range(20 * 24)]
+    times = [T0 + timedelta(hours=k) for k in range(30 * 24)]
     rng = np.random.default_rng(1)
     model = fit_tide(times, [astro(t) + float(rng.normal(0, 0.02)) for t in times], lat=30.6)
     conn.execute(
         "INSERT INTO tide_models (station_id, fitted_at, data_start, data_end, n_obs, span_days, rms_residual_m,"
-        " method, model) VALUES (%s, now(), %s, %s, %s, 20, %s, 'utide', %s)",
+        " method, model) VALUES (%s, now(), %s, %s, %s, 30, %s, 'utide', %s)",
         (station, model.fitted_from, model.fitted_to, model.n_obs, model.rms_residual_m,
          Jsonb(json.loads(model.to_json()))))
 
@@ -42,7 +42,7 @@ def add_station(conn: psycopg.Connection, sid: str) -> None:
 
 
 async def test_tide_prediction_observed_and_surge(settings: Settings, db_url: str, tmp_path: Path) -> None:
-    start = T0 + timedelta(days=21)
+    start = T0 + timedelta(days=31)
     with psycopg.connect(db_url, autocommit=True) as conn:
         add_station(conn, "TT-T01")
         add_station(conn, "TT-T02")
@@ -58,7 +58,7 @@ async def test_tide_prediction_observed_and_surge(settings: Settings, db_url: st
                         params={"from": start.isoformat(), "to": (start + timedelta(hours=6)).isoformat(), "step": 600})
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["step_s"] == 600 and body["model"]["method"] == "utide" and body["model"]["n_obs"] == 480
+        assert body["step_s"] == 600 and body["model"]["method"] == "utide" and body["model"]["n_obs"] == 720
         pts = body["points"]
         assert len(pts) == 37 and pts[0]["ts"] == start.isoformat().replace("+00:00", "Z")
         for p in pts:
@@ -70,7 +70,7 @@ async def test_tide_prediction_observed_and_surge(settings: Settings, db_url: st
         assert all(p["surge_m"] is None for p in pts[13:])
 
         r = await c.get("/api/v1/stations/TT-T02/tide")
-        assert r.status_code == 404 and "no tidal model" in r.json()["detail"] and "15 days" in r.json()["detail"]
+        assert r.status_code == 404 and "no tidal model" in r.json()["detail"] and "29 days" in r.json()["detail"]
         r = await c.get("/api/v1/stations/NOPE/tide")
         assert r.status_code == 404 and "unknown station" in r.json()["detail"]
         bad = [{"from": start.isoformat(), "to": (start - timedelta(hours=1)).isoformat()},

@@ -1,4 +1,4 @@
-"""Tide refit: >= 15 days of hourly history -> tide_models row -> predictions
+"""Tide refit: >= 29 days of hourly history -> tide_models row -> predictions
 feed surge / next high water; less history -> no model, forecast unknown."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
-        n = insert_history(conn, "XB-M01", now - timedelta(days=16), now - timedelta(hours=1))
+        n = insert_history(conn, "XB-M01", now - timedelta(days=29.5), now - timedelta(hours=1))
         surge = 0.45
         write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + surge, "wind_speed": 3.0, "wind_gust": 5.0})
         write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
@@ -53,7 +53,7 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
                 "SELECT n_obs, span_days, rms_residual_m, method, model FROM tide_models"
                 " WHERE station_id = 'XB-M01'").fetchone(), timeout=20)
             n_obs, span, rms, method, doc = model
-            assert method == "utide" and n_obs == n + 1 and span >= 15.0 and rms < 0.1
+            assert method == "utide" and n_obs == n + 1 and span >= 29.0 and rms < 0.1
             names = list(doc["coef"]["name"]["__ndarray__"])
             amps = dict(zip(names, doc["coef"]["A"]["__ndarray__"]))
             # utide divides by the nodal factor f (M2: ~0.96-1.04) that the synthetic series lacks
@@ -80,7 +80,7 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
 
 
 async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settings):
-    """The engine starts on an empty history; 20 days arrive later (a backfill: older than
+    """The engine starts on an empty history; 30 days arrive later (a backfill: older than
     7 days at receipt = suspect, as ingest flags them). The frequent check fits within
     seconds, not at the 6-hourly refit, and the next state carries surge, next high
     water and time to threshold for the station's segments."""
@@ -102,7 +102,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
                            timeout=10)
             assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
             received = datetime.now(UTC)
-            rows, t = [], now - timedelta(days=20)
+            rows, t = [], now - timedelta(days=30)
             rng = np.random.default_rng(3)
             while t < now:
                 late = (received - t).total_seconds() > 7 * 86400
@@ -119,7 +119,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
             n_obs = await wait_for(lambda: conn.execute(
                 "SELECT n_obs FROM tide_models WHERE station_id = 'XB-M01'").fetchone(), timeout=15)
             assert time.monotonic() - t0 < 10
-            assert n_obs[0] >= 20 * 24 - 1  # the suspect-by-age part was used
+            assert n_obs[0] >= 30 * 24 - 1  # the suspect-by-age part was used
 
             def state_with_forecast():
                 row = conn.execute("SELECT body FROM state_log ORDER BY seq DESC LIMIT 1").fetchone()

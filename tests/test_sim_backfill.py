@@ -79,7 +79,7 @@ async def test_backfill_is_published_before_the_live_run(settings: Settings):
 
 async def test_backfill_through_ingest_gives_the_engine_a_tide_model(settings: Settings):
     """History older than ingest's max_age_suspect_s (7 days) is stored as suspect (3);
-    the engine still fits with it (suspect-by-age only) as soon as it sees 15 days."""
+    the engine still fits with it (suspect-by-age only) as soon as it sees 29 days."""
     geo = load_sim_geography()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
@@ -87,17 +87,20 @@ async def test_backfill_through_ingest_gives_the_engine_a_tide_model(settings: S
     start = datetime.now(UTC).replace(microsecond=0)
     async with IngestService(settings) as _ingest, EngineService(settings, options=dataclasses.replace(FAST, tide_check_every_s=0.5)) as engine:
         await asyncio.wait_for(engine.leading.wait(), 10)
-        cfg = RunConfig(sim_start=start, until=start, speed=1.0, backfill=BackfillOptions(days=16))
+        cfg = RunConfig(sim_start=start, until=start, speed=1.0, backfill=BackfillOptions(days=30))
         small = dataclasses.replace(geo, stations=tuple(gauges))
         await asyncio.wait_for(run_simulation(settings, small, ModelSource(geo, 0.0, None, 0), cfg), 60)
         # async polling: a blocking query here could wait on ingest's partition lock
         # while ingest, on this same event loop, waits for the loop
         async with await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
             sid = gauges[0].id
-            counts = await wait_for(lambda: _qc_counts(conn, sid, start), timeout=30)
+            async def complete() -> dict[int, int] | None:  # all 30 days stored, not just the first batches
+                c = await _qc_counts(conn, sid, start)
+                return c if c and sum(c.values()) >= 30 * 24 - 1 else None
+            counts = await wait_for(complete, timeout=60)
             assert counts[1] >= 6 * 24 and counts[3] >= 8 * 24 and counts.get(4, 0) == 0
             model = await wait_for(lambda: _model(conn, sid), timeout=30)
-            assert model[0] >= 16 * 24 - 1 and model[1] >= 15.0
+            assert model[0] >= 30 * 24 - 1 and model[1] >= 29.0
 
 
 async def _model(conn: psycopg.AsyncConnection, station: str) -> tuple | None:

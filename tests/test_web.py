@@ -140,12 +140,12 @@ def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) 
 
 
 def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack: Stack, browser) -> None:
-    # 20 days of hourly history at XB-M01 (a backfill): the engine fits a model within seconds
+    # 30 days of hourly history at XB-M01 (a backfill): the engine fits a model within seconds
     spring_hw = utcnow() + timedelta(hours=3)
     astro = ("1.2 + 2 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12.4206012)"
              " + 0.5 * cos(2 * pi() * extract(epoch FROM t - %(hw)s) / 3600 / 12)")
     stack.sql("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at) SELECT 'XB-M01', 'tide_level', t, "
-              + astro + ", 1, now() FROM generate_series(now() - interval '20 days', now() - interval '1 hour',"
+              + astro + ", 1, now() FROM generate_series(now() - interval '30 days', now() - interval '1 hour',"
               " interval '1 hour') AS t RETURNING 1", {"hw": spring_hw})
     # live readings 0.4 m above the tide (surge), one a minute
     for k in range(5, -1, -1):

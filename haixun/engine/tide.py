@@ -33,6 +33,8 @@ from haixun.riskcode.tides import TideModel, TidePrediction, fit_tide
 
 log = logging.getLogger(__name__)
 
+OFFICIAL_METHOD = "official"  # tide_models.method of imported harmonic constants (haixun tide-import)
+
 # %(late)s: tide_late_suspect_s as an interval
 USABLE = "(qc = 1 OR (qc = 3 AND received_at - ts > %(late)s))"
 
@@ -103,6 +105,12 @@ class TideCache:
         if row is None:
             return False
         lat = float(row[0])
+        cur = await conn.execute("SELECT method, model FROM tide_models WHERE station_id = %s", (station_id,))
+        have = await cur.fetchone()
+        if have is not None and have[0] == OFFICIAL_METHOD:
+            # imported official constants (haixun tide-import) are never replaced by a fit
+            self._stations[station_id] = _Cached(TideModel.from_json(_as_text(have[1])))
+            return True
         cur = await conn.execute(_HOURLY_SQL, {"sid": station_id, "lo": now - timedelta(days=opts.tide_history_days),
                                                "hi": now, "late": timedelta(seconds=opts.tide_late_suspect_s)})
         rows = await cur.fetchall()

@@ -11,6 +11,7 @@ from haixun.riskcode.config import RiskConfig, WarningThresholds
 from haixun.riskcode.levels import Level
 from haixun.riskcode.model import HazardReason, NextHighWater, Observation
 from haixun.riskcode.overtopping import OvertoppingResult
+from haixun.riskcode.tides import MIN_FIT_DAYS
 
 
 def classify(value: float, thresholds: WarningThresholds) -> tuple[Level, float | None]:
@@ -52,7 +53,8 @@ def storm_tide(
     if astronomical_m is None:
         return HazardReason("storm_tide", Level.NONE, water.value, "m", nxt[1] if nxt else None,
                             st.warning_levels_source, water.ts,
-                            "no warning tide level reached; surge unknown (no tide prediction)")
+                            "no warning tide level reached; surge unknown: no tide prediction (a tide model needs "
+                            f">= {MIN_FIT_DAYS:g} days of levels or imported official constants)")
     # rounded to the gauges' 1 mm resolution so that float noise never decides a band edge
     surge = round(water.value - astronomical_m, 3)
     if surge >= st.surge_blue_min_m:

@@ -24,7 +24,7 @@ from haixun.riskcode.model import (
     TimeToThreshold,
 )
 from haixun.riskcode.overtopping import OvertoppingResult, mean_overtopping
-from haixun.riskcode.tides import TidePrediction, next_high_water, time_to_level
+from haixun.riskcode.tides import MIN_FIT_DAYS, TidePrediction, next_high_water, time_to_level
 
 StationObs = Mapping[str, Mapping[str, Observation]]
 
@@ -164,7 +164,9 @@ def evaluate_segment(
         reasons.append(_with_note(hazards.storm_tide(config, warn, water, astro), _flag_note(water)))
         if astro is None or prediction is None:
             reasons.append(hazards.unknown_reason("storm_tide_forecast", "m", st.warning_levels_source,
-                                                  "no astronomical tide prediction covering now", water.ts))
+                                                  "no astronomical tide prediction covering now (a tide model "
+                                                  f"needs >= {MIN_FIT_DAYS:g} days of levels or imported official "
+                                                  "constants): surge unknown", water.ts))
         else:
             surge = water.value - astro
             nhw, highest = next_high_water(prediction, now, surge, st.surge_efold_hours, st.forecast_horizon_hours)

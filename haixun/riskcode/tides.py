@@ -1,7 +1,10 @@
 """Astronomical tide (utide harmonic analysis), surge and projected high water.
 
-* ``fit_tide(times, levels, lat) -> TideModel``: utide ``solve`` on >= 15 days
-  (better 30) of hourly water levels; the model is JSON-serialisable.
+* ``fit_tide(times, levels, lat) -> TideModel``: utide ``solve`` (robust
+  IRLS, so storm surges do not bend the constants) on >= 29 days of hourly
+  water levels; the model is JSON-serialisable.
+* ``model_from_constants(...)``: a model from official harmonic constants
+  (``haixun tide-import``), no fit.
 * ``predict(model, times)``: utide ``reconstruct``. Slow-ish (ms per call):
   the engine precomputes a ``TidePrediction`` series once per station and
   period (``TidePrediction.from_model``), the per-cycle code only interpolates.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,7 +28,11 @@ from utide.utilities import Bunch
 
 from haixun.riskcode.model import NextHighWater
 
-MIN_FIT_DAYS = 15.0
+# Rayleigh criterion: separating N2 from M2 needs 1 / |f_M2 - f_N2| = 27.55 days of record
+# (K2 from S2: 182.6 d, P1 from K1: 182.6 d, left to nodal/inference). Shorter fits gave
+# 0.24-0.43 m prediction errors here (issue 13; domain brief), more than the 0.3 m surge-blue
+# threshold: 29 days (one lunar month + margin), utide's own recommendation.
+MIN_FIT_DAYS = 29.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -105,9 +112,11 @@ class TideModel:
 def fit_tide(
     times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float, *, nodal: bool = True
 ) -> TideModel:
-    """Harmonic analysis of (roughly hourly) water levels with utide (OLS, nodal corrections, no trend).
+    """Harmonic analysis of (roughly hourly) water levels with utide (robust IRLS, nodal corrections, no trend).
 
-    Needs >= 15 days of data (Rayleigh separation of M2/S2/N2 and K1/O1);
+    Needs >= ``MIN_FIT_DAYS`` (29) days of data (Rayleigh separation of N2 from M2).
+    ``method="robust"`` (iteratively reweighted least squares, Cauchy weights) gives a
+    storm surge of a day or two small weights instead of letting it bend the constants;
     NaN levels are ignored. ``nodal=False`` skips the 18.6-year nodal
     corrections (only useful to compare amplitudes with a synthetic record).
     """
@@ -121,8 +130,8 @@ def fit_tide(
         raise ValueError("need at least two finite levels")
     span_days = float((t64.max() - t64.min()) / np.timedelta64(1, "s")) / 86400.0
     if span_days < MIN_FIT_DAYS:
-        raise ValueError(f"record spans {span_days:.1f} days: at least {MIN_FIT_DAYS:.0f} days needed to separate M2/S2/N2")
-    coef = utide.solve(t64, u, lat=lat, method="ols", conf_int="none", trend=False, nodal=nodal, verbose=False)
+        raise ValueError(f"record spans {span_days:.1f} days: at least {MIN_FIT_DAYS:.0f} days needed to separate N2 from M2")
+    coef = utide.solve(t64, u, lat=lat, method="robust", conf_int="none", trend=False, nodal=nodal, verbose=False)
     resid = u - utide.reconstruct(t64, coef, verbose=False)["h"]
     return TideModel(
         lat=lat, coef=coef,
@@ -130,6 +139,44 @@ def fit_tide(
         fitted_to=_EPOCH + timedelta(seconds=int(t64.max().astype("int64"))),
         n_obs=int(u.size), rms_residual_m=float(np.sqrt(np.mean(resid**2))),
     )
+
+
+def model_from_constants(constants: Mapping[str, tuple[float, float]], mean_m: float, lat: float, *,
+                         valid_from: datetime, valid_to: datetime, zone_hours: float = 0.0) -> TideModel:
+    """A model from official harmonic constants (no fit).
+
+    ``constants``: utide constituent name -> (amplitude m, Greenwich phase lag g in degrees,
+    referred to UTC); ``mean_m``: Z0 on the warning datum CN1985. The utide coefficient
+    structure (frequencies, nodal options) is built by a solve with exactly these
+    constituents on a dummy 400-day record; its amplitudes, phases and mean are then
+    replaced by the official ones. ``valid_from``/``valid_to`` only document the record
+    the constants came from (``fitted_from``/``fitted_to``).
+
+    ``zone_hours``: the phases are referred to zone time UTC+Z (Chinese tables often use
+    Beijing time, Z = 8): h = A cos(sigma t_zone + V - kappa) with t_zone = t_utc + Z, so
+    g = kappa - sigma Z (sigma in degrees per hour)."""
+    if not constants:
+        raise ValueError("no constituents")
+    for name, (amp, g) in constants.items():
+        if not (math.isfinite(amp) and math.isfinite(g)) or amp < 0 or amp > 10:
+            raise ValueError(f"{name}: amplitude {amp} m / phase {g} deg out of range")
+    if not math.isfinite(mean_m) or abs(mean_m) > 10:
+        raise ValueError(f"mean level Z0 {mean_m} m out of range")
+    names = list(constants)
+    t = np.arange(np.datetime64("2000-01-01T00:00"), np.datetime64("2001-02-04T00:00"), np.timedelta64(1, "h"))
+    dummy = np.random.default_rng(0).normal(0.0, 0.01, t.size)
+    try:
+        coef = utide.solve(t, dummy, lat=lat, constit=names, method="ols", conf_int="none", trend=False,
+                           verbose=False)
+    except Exception as exc:  # utide raises bare errors for unknown names
+        raise ValueError(f"utide does not know one of {names}: {exc}") from None
+    order = [str(n) for n in coef["name"]]
+    coef["A"] = np.array([float(constants[n][0]) for n in order])
+    speed_deg_h = 360.0 * np.asarray(coef["aux"]["frq"], dtype=float)
+    coef["g"] = np.mod(np.array([float(constants[n][1]) for n in order]) - speed_deg_h * zone_hours, 360.0)
+    coef["mean"] = float(mean_m)
+    return TideModel(lat=lat, coef=coef, fitted_from=valid_from, fitted_to=valid_to, n_obs=0,
+                     rms_residual_m=0.0)
 
 
 def predict(model: TideModel, times: Sequence[datetime] | np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""Tide fits long enough to trust (issue 13): >= 29 days, storms kept out of the fit,
+official harmonic constants importable per station."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from haixun.engine.service import EngineService
+from haixun.engine.tide_import import import_constants, parse_constants
+from haixun.riskcode.tides import MIN_FIT_DAYS, fit_tide, model_from_constants, predict
+from haixun.simulators import tide as sim
+from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
+
+T0 = datetime(2021, 6, 1, tzinfo=UTC)
+SITE = sim.site_along_coast(121.09)
+
+
+def sim_levels(times: list[datetime]) -> np.ndarray:
+    return sim.tide_levels(np.array([t.timestamp() for t in times]), SITE)
+
+
+def hourly(days: float, start: datetime = T0) -> list[datetime]:
+    return [start + timedelta(hours=k) for k in range(int(days * 24) + 1)]
+
+
+def next_12h_error(model, times: list[datetime]) -> float:
+    future = [times[-1] + timedelta(hours=k) for k in range(1, 13)]
+    return float(np.abs(predict(model, future) - sim_levels(future)).max())
+
+
+def test_fits_shorter_than_29_days_are_refused() -> None:
+    assert MIN_FIT_DAYS >= 29
+    times = hourly(20)
+    with pytest.raises(ValueError, match="29 days"):
+        fit_tide(times, sim_levels(times), 30.6)
+
+
+def test_a_29_day_fit_predicts_the_next_12_h_within_centimetres() -> None:
+    times = hourly(29.5)
+    noise = np.random.default_rng(0).normal(0, 0.02, len(times))
+    assert next_12h_error(fit_tide(times, sim_levels(times) + noise, 30.6), times) < 0.03
+
+
+def test_a_storm_surge_in_the_record_does_not_bend_the_constants() -> None:
+    # 30 days with a 2 m, 1.5-day surge near the end (In-fa scale): an OLS fit is 7 cm off
+    # over the next 12 h; the robust fit keeps the surge out
+    times = hourly(30)
+    h = np.arange(len(times), dtype=float)
+    surge = 2.0 * np.exp(-((h - 0.8 * len(times)) / 12.0) ** 2)
+    noise = np.random.default_rng(1).normal(0, 0.02, len(times))
+    assert next_12h_error(fit_tide(times, sim_levels(times) + surge + noise, 30.6), times) < 0.03
+
+
+def test_constants_round_trip_and_zone_time_phases() -> None:
+    times = hourly(60)
+    fitted = fit_tide(times, sim_levels(times), 30.6)
+    constants = {str(n): (float(a), float(g)) for n, a, g in zip(fitted.coef["name"], fitted.coef["A"],
+                                                               fitted.coef["g"])}
+    model = model_from_constants(constants, float(fitted.coef["mean"]), 30.6, valid_from=T0, valid_to=T0)
+    future = [T0 + timedelta(days=300, hours=k) for k in range(30)]
+    assert np.abs(predict(model, future) - predict(fitted, future)).max() < 1e-6
+    # the same constants with phases referred to Beijing time (kappa = g + speed x 8 h)
+    speed = {str(n): 360.0 * f for n, f in zip(fitted.coef["name"], fitted.coef["aux"]["frq"])}
+    zone = {n: (a, (g + speed[n] * 8.0) % 360.0) for n, (a, g) in constants.items()}
+    model8 = model_from_constants(zone, float(fitted.coef["mean"]), 30.6, valid_from=T0, valid_to=T0, zone_hours=8)
+    assert np.abs(predict(model8, future) - predict(fitted, future)).max() < 1e-6
+
+
+def test_constants_file_errors_name_the_line() -> None:
+    with pytest.raises(ValueError, match="line 2"):
+        parse_constants("constituent,amplitude_m,phase_deg\nM2,abc,37\nZ0,0.2\n")
+    with pytest.raises(ValueError, match="Z0"):
+        parse_constants("M2,1.8,37\n")
+    consts, z0 = parse_constants("# Zhapu\nZ0,0.2\nM2,1.8,37.0  # main\nS2,0.66,75\n")
+    assert z0 == 0.2 and consts == {"M2": (1.8, 37.0), "S2": (0.66, 75.0)}
+
+
+ZHAPU_TABLE = "constituent,amplitude_m,phase_deg\nZ0,{z0}\n" + "\n".join(
+    f"{c.name},{c.amplitude_m},{c.phase_deg}" for c in sim.ZHAPU.constituents)
+
+
+async def test_imported_constants_are_used_at_once_and_never_refitted(settings, tmp_path: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        conn.execute("UPDATE stations SET datum = 'Wusong', datum_offset_m = -1.717 WHERE id = 'XB-M01'")
+        # the table's Z0 is on the station's (Wusong) datum: 0.2 m CN1985 = 1.917 m Wusong
+        summary = import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=1.917), source="test table")
+        assert summary["mean_cn1985_m"] == pytest.approx(0.2)
+        # 40 days of history exist too: the engine must not replace the official constants
+        rows = [("XB-M01", "tide_level", t, 5.0, 1, t) for t in hourly(40, now - timedelta(days=40))[:-1]]
+        conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
+                                  " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
+        write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.5, "wind_speed": 3.0, "wind_gust": 5.0})
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with EngineService(settings, options=FAST) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+
+            def surge_known():
+                row = current_level(conn, "segment", "PH01")
+                return row and row[3].get("next_high_water") and row[3]
+            decision = await wait_for(surge_known, timeout=20)
+            assert decision["next_high_water"]["surge_m"] == pytest.approx(0.5, abs=0.05)
+            await asyncio.sleep(1.5)  # the promotion refit and a tide check ran
+        method = conn.execute("SELECT method FROM tide_models WHERE station_id = 'XB-M01'").fetchone()[0]
+        assert method == "official"
+
+
+async def test_without_29_days_the_surge_is_unknown_with_the_reason(settings) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        rows = [("XB-M01", "tide_level", t, float(sim_levels([t])[0]), 1, t)
+                for t in hourly(20, now - timedelta(days=20))[:-1]]
+        conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
+                                  " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        write_readings(conn, "XB-M01", now, {"tide_level": 1.0, "wind_speed": 3.0, "wind_gust": 5.0})
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with EngineService(settings, options=FAST) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            row = await wait_for(lambda: current_level(conn, "segment", "PH01"), timeout=20)
+            await asyncio.sleep(1.5)
+            assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
+            hz = {h["hazard"]: h for h in current_level(conn, "segment", "PH01")[3]["hazards"]}
+            assert "surge unknown" in hz["storm_tide"]["detail"] and "29 days" in hz["storm_tide"]["detail"]
+            assert hz["storm_tide_forecast"]["level"] == "unknown"
+            assert "29 days" in hz["storm_tide_forecast"]["detail"]
+            assert row is not None
