@@ -635,7 +635,7 @@ function projection(pred, surge, now, method) {
 
 function tideCaption(pred, hw) {
   const hwText = hw ? `下次高潮 next HW ${fmtTime(hw.at, { seconds: false, date: true })} ${hw.level_m?.toFixed(2)} m` : "下次高潮未知 next HW unknown";
-  if (pred.missing === "no_model") return `实测 observed 1-min · 尚无潮汐模型 no tidal model yet (needs 15 days of tide history): no astronomical curve, surge or forecast · ${hwText}`;
+  if (pred.missing === "no_model") return `实测 observed 1-min · 尚无潮汐模型 no tidal model yet (needs 29 days of tide history): no astronomical curve, surge or forecast · ${hwText}`;
   if (pred.missing) return `实测 observed 1-min · 天文潮暂缺 astronomical tide unavailable · ${hwText}`;
   const md = pred.model || {};
   const surge = pred.surge ? ` · 增水 surge ${pred.surge[1] >= 0 ? "+" : ""}${pred.surge[1].toFixed(2)} m` : "";
