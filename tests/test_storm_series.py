@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from haixun.ingest.service import IngestService
 from haixun.settings import Settings
 from tests.api_support import add_user, running_api
 from tests.brokers import obs_json, publish_all
-from tests.test_engine_support import FAST, current_level, insert_geography_stations, utcnow, wait_for
+from tests.test_engine_support import FAST, current_level, insert_geography_stations, utcnow, wait_for, write_readings
 
 
 async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -38,6 +39,18 @@ async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.
             e = (m["body"].get("segments") or {}).get(sid)
             if e and e["level"] == want:
                 return e
+
+
+def behind(segment_id: str, metres: float) -> tuple[float, float]:
+    """(lat, lon) ``metres`` landward of the middle vertex of the segment's crest line. The issue's point
+    (30.597724, 121.089384) was 80 m behind PH07 in geography 1.2; geography 1.3 moved the Zhapu crest
+    line north to the brief's anchor, so the point is computed from the geography in use."""
+    seg = next(s for s in load_geography().segments if s.id == segment_id)
+    coords = list(seg.geometry.coords)
+    lon, lat = coords[len(coords) // 2][:2]
+    az = math.radians((seg.orientation_deg + 180.0) % 360.0)  # the wall faces the sea: land is behind
+    return (lat + metres * math.cos(az) / 111_320.0,
+            lon + metres * math.sin(az) / (111_320.0 * math.cos(math.radians(lat))))
 
 
 def calm_tide(segment_id: str = "PH01") -> float:
@@ -133,3 +146,69 @@ async def test_red_bulletin_blue_update_turns_blue_and_cancel_ends_it(settings: 
                 assert r.status_code == 409 and "ended" in r.text, r.text
             level, _, _, decision = current_level(conn, "segment", "PH01")
             assert level == "none" and decision["official_level"] == "none"
+
+
+async def test_zhapu_storm_tide_unknown_with_blue_wind_is_never_plain_blue_anywhere(settings: Settings, db_url: str,
+                                                                                    tmp_path: Path) -> None:
+    """Engine + API: the Zhapu tide gauge silent, wind blue -> "unknown, at least blue" for PH05-PH09 in
+    /api/v1/segments, the resident behind PH07 on /api/v1/risk, /api/v1/warnings; then a red bulletin with
+    every Zhapu sensor silent -> red everywhere, "official only, sensors offline since ..."."""
+    add_user(db_url, "dora", "duty")
+    zhapu = ("PH05", "PH06", "PH07", "PH08", "PH09")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        now = utcnow()
+        stale = now - timedelta(seconds=700)  # past the 600 s tide limit of riskcode.toml
+        write_readings(conn, "ZP-T01", stale, {"tide_level": calm_tide("PH07")})
+        write_readings(conn, "ZP-W01", now, {"wind_speed": 12.0, "wind_gust": 14.0})  # force 6 mean: gale blue
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with running_api(settings, tmp_path, project_geography=True) as api, \
+                httpx.AsyncClient(base_url=api.base) as c, \
+                EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            await wait_for(lambda: (r := current_level(conn, "segment", "PH07")) and r[0] == "unknown")
+
+            async def segs() -> dict[str, Any]:
+                fc = (await c.get("/api/v1/segments")).json()
+                return {f["id"]: f["properties"] for f in fc["features"]}
+
+            await wait_for(lambda: _props_level(segs, "PH07", "unknown, at least blue"))
+            props = await segs()
+            for sid in zhapu:
+                p = props[sid]
+                assert (p["level"], p["floor"], p["label"]) == ("unknown", "blue", "unknown, at least blue"), (sid, p["hazards"])
+                assert "storm_tide" in p["unknown_hazards"] and p["sensors_offline"] is False
+            lat, lon = behind("PH07", 80.0)
+            rr = await c.get("/api/v1/risk", params={"lat": lat, "lon": lon, "lang": "en"})
+            assert rr.status_code == 200, rr.text
+            risk = rr.json()
+            assert risk["code"] == "unknown" and risk["floor"] == "blue" and "storm_tide" in risk["unknown_hazards"]
+            assert "at least" in risk["advice"]["title"]
+            city = (await c.get("/api/v1/warnings")).json()["city"]
+            assert city["level"] == "unknown" and city["floor"] != "none"
+
+            # every Zhapu sensor silent, a red bulletin: red everywhere, official only
+            conn.execute("UPDATE latest_readings SET ts = %s WHERE station_id IN ('ZP-W01', 'ZP-B01')",
+                         (now - timedelta(hours=1),))  # past the wind (600 s) and wave (1800 s) limits
+            token = (await c.post("/api/v1/auth/login", json={"username": "dora",
+                                                              "password": "correct horse battery"})).json()
+            r = await c.post("/api/v1/feeds/zj_marine", headers={"Authorization": f"Bearer {token['access_token']}"},
+                             json={"identifier": "ZP-1", "msgType": "Alert", "sent": format_ts(now),
+                                   "issuer": "浙江省海洋监测预报中心", "kind": "surge_forecast", "level": "red",
+                                   "area": {"segments": list(zhapu)}, "valid_from": format_ts(now),
+                                   "valid_to": format_ts(now + timedelta(hours=12))})
+            assert r.status_code == 201, r.text
+            await wait_for(lambda: _props_level(segs, "PH07", "red"))
+            props = await segs()
+            for sid in zhapu:
+                p = props[sid]
+                assert p["level"] == "red" and p["official_only"] and p["sensors_offline"], (sid, p)
+                assert p["sensors_offline_since"] is not None
+            risk = (await c.get("/api/v1/risk", params={"lat": lat, "lon": lon})).json()
+            assert risk["code"] == "red" and risk["official_only"] is True
+            cap = (await c.get("/api/v1/cap")).text
+            assert "Extreme" in cap  # the CAP export says red, not nothing
+
+
+async def _props_level(segs, sid: str, label: str) -> bool:
+    return (await segs())[sid].get("label") == label

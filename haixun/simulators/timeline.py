@@ -76,12 +76,17 @@ class TimelineOptions:
     camera_repeat_s: float = 1800.0  # as RunConfig.camera_repeat_s
     cameras: bool = True
     seed: int = 0
+    # gateways switched off: (gateway id, from, until or None); their stations deliver nothing in that
+    # window, so riskcode sees their last readings ageing (as the live system does)
+    offline_gateways: tuple[tuple[str, datetime, datetime | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
     at: datetime
     levels: Mapping[str, Level]  # shown (after hysteresis)
+    floors: Mapping[str, Level]  # shown floor ("unknown, at least <floor>"; == level for a colour)
+    unknown_hazards: Mapping[str, tuple[str, ...]]
     raw_levels: Mapping[str, Level]
     dominant: Mapping[str, str]  # hazard(s) at the raw level, "" when none
     hazards: Mapping[str, Mapping[str, Level]]  # segment -> hazard -> level
@@ -197,6 +202,7 @@ def run_timeline(options: TimelineOptions = TimelineOptions(), *, geo: SimGeogra
     by_type: dict[str, int] = {}
     next_cam = t0
     prev: ShorelineState | None = None
+    last_seen: dict[str, Mapping[str, Observation]] = {}
     n = int(round((t1 - t0) / options.step_s))
     for k in range(n + 1):
         now_s = t0 + k * options.step_s
@@ -224,6 +230,11 @@ def run_timeline(options: TimelineOptions = TimelineOptions(), *, geo: SimGeogra
         observations = {st.id: {q: Observation(to_warning_datum(q, v, st.datum_offset_m), now)
                                 for q, v in observe(st, station_states[st.id], obs_rng).items()}
                         for st in geo.stations}
+        for st in geo.stations:
+            if any(gw == st.gateway_id and t_off <= now and (t_on is None or now < t_on)
+                   for gw, t_off, t_on in options.offline_gateways):
+                observations[st.id] = last_seen.get(st.id, {})  # nothing new: the last readings age
+        last_seen = {sid: o for sid, o in observations.items()}
         inputs = ShorelineInputs(observations=observations, tide_predictions=predictions, camera_events=tuple(events))
         result = evaluate_shoreline(config, specs, inputs, prev, now, areas)
         prev = result.state
@@ -247,6 +258,8 @@ def _record(result: ShorelineResult, observations: Mapping[str, Mapping[str, Obs
     return StepRecord(
         at=now,
         levels={k: v.level for k, v in result.segments.items()},
+        floors={k: v.floor for k, v in result.segments.items()},
+        unknown_hazards={k: v.decision.unknown_hazards for k, v in result.segments.items()},
         raw_levels={k: v.decision.raw_level for k, v in result.segments.items()},
         dominant={k: _dominant(v.decision) for k, v in result.segments.items()},
         hazards={k: {r.hazard: r.level for r in v.decision.hazards} for k, v in result.segments.items()},
