@@ -22,7 +22,9 @@ NS = {"c": CAP_NS}
 async def test_risk_outside_invalid_and_inside(settings: Settings, db_url: str, tmp_path: Path) -> None:
     engine_write(db_url, {"segments": {"PH01": seg_entry("orange", overtopping_lpsm=2.0, freeboard_m=0.8,
                                                           hazards=[{"hazard": "storm_tide", "level": "orange",
-                                                                    "value": 6.1, "unit": "m", "threshold": 6.0}]),
+                                                                    "value": 6.1, "unit": "m", "threshold": 6.0},
+                                                                   {"hazard": "overtopping", "level": "yellow",
+                                                                    "value": 2.0, "unit": "l/s/m", "threshold": 1.0}]),
                                        "PH02": seg_entry("none")}}, kind="snapshot")
     async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
         r = await c.get("/api/v1/risk", params={"lat": 31.5, "lon": 121.02})
@@ -38,7 +40,7 @@ async def test_risk_outside_invalid_and_inside(settings: Settings, db_url: str, 
         assert [s["id"] for s in body["shelters"]] == ["S01", "S02", "S03"]  # S04 nearer but closed
         assert body["contact"]["village_id"] == "V01"
         assert body["reasons"][0]["hazard"] == "storm_tide"
-        assert body["wall"]["freeboard_m"] == 0.8 and body["wall"]["overtopping_class"] == "trained_staff_only"
+        assert body["wall"]["freeboard_m"] == 0.8 and body["wall"]["overtopping_class"] == "people_off_the_crest"
         assert body["roads"][0]["id"] == "R01" and body["roads"][0]["flooded_low_points"][0]["ground_level_m"] == 3.0
         # on the beach (seaward, zone A): orange x A = red
         r = await c.get("/api/v1/risk", params={"lat": 30.5985, "lon": 121.02, "lang": "zh"})

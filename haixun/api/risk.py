@@ -16,15 +16,16 @@ from typing import Any
 from haixun.api.geo import ServedGeography
 from haixun.api.reasons import reason_text
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
-from haixun.riskcode.levels import Status
-from haixun.riskcode.geometry import code_for, exposure_from_row
+from haixun.riskcode.levels import Status, combine
+from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_row, hazard_codes
 
 ROAD_RADIUS_M = 2000.0
 SHELTERS_SHOWN = 3
 
-# EurOtop 2018 tolerable mean overtopping discharges (l/s per m), domain brief.
-OVERTOPPING_CLASSES = ((50.0, "crest_damage"), (10.0, "vehicles_at_risk"), (1.0, "trained_staff_only"),
-                       (0.1, "aware_pedestrians_only"), (0.03, "no_unaware_pedestrians"), (0.0, "tolerable"))
+# What the overtopping level of the wall in front means (riskcode: EurOtop 2018 Table 3.3 limits for the
+# Hm0 at the toe, riskcode.toml [overtopping]); the API keeps no discharge limits of its own.
+OVERTOPPING_CLASSES = {"none": "tolerable", "blue": "approaching_people_limit", "yellow": "people_off_the_crest",
+                       "orange": "vehicles_off_the_crest", "red": "crest_damage_flooding"}
 
 
 class OutsideServedArea(Exception):
@@ -81,13 +82,82 @@ def _advice(config: RiskConfig, level: Level | Status, zone_id: str, lang: str) 
     return {"title": title, "text": (" " if lang == "en" else "").join(actions), "actions": actions}
 
 
-def overtopping_class(q: float | None) -> str | None:
-    if q is None:
-        return None
-    for bound, name in OVERTOPPING_CLASSES:
-        if q >= bound:
-            return name
-    return "tolerable"
+def _combined_advice(config: RiskConfig, status: Status, single: Status, hc: HazardCodes, zone_id: str,
+                     lang: str) -> dict[str, Any]:
+    """Title from the combined code; actions: each hazard's advice (most severe first, config
+    ``advice.flood``/``wind``/``both``), then the zone note. When the single-colour code of the combined
+    level is the higher one (per-hazard hysteresis lagging), its general advice is added."""
+    actions = list(hc.advice_zh if lang == "zh" else hc.advice_en)
+    if single.severity > hc.combined.severity:
+        base = config.advice.code[single.level]
+        actions.insert(0, base.zh if lang == "zh" else base.en)
+    note = config.advice.zone[zone_id]  # type: ignore[index]
+    actions.append(note.zh if lang == "zh" else note.en)
+    title = _TITLES[lang][status.level.value]
+    if status.is_unknown and status.floor.is_warning:
+        title += f"（至少{_TITLES['zh'][status.floor.value]}）" if lang == "zh" else f" (at least {_TITLES['en'][status.floor.value].lower()})"
+    return {"title": title, "text": (" " if lang == "en" else "").join(actions), "actions": actions}
+
+
+def overtopping_class(level: str | None) -> str | None:
+    """The meaning of the front segment's overtopping level (None when the level is not known)."""
+    return OVERTOPPING_CLASSES.get(level) if isinstance(level, str) else None
+
+
+def _hazard_entry(entry: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((h for h in entry.get("hazards") or [] if h.get("hazard") == name), None)
+
+
+def group_statuses(config: RiskConfig, seg_states: dict[str, Any], segment_ids: tuple[str, ...]
+                   ) -> dict[str, dict[str, Status]]:
+    """group -> segment -> shown status, from each entry's ``hazard_levels``. An entry without them (an
+    older engine) is read as the old single colour: flood = its combined status, the other groups none."""
+    out: dict[str, dict[str, Status]] = {g: {} for g in config.hazard_groups}
+    for sid in segment_ids:
+        entry = seg_states.get(sid)
+        levels = (entry or {}).get("hazard_levels")
+        for g in config.hazard_groups:
+            if isinstance(levels, dict) and isinstance(levels.get(g), dict):
+                out[g][sid] = status_of(levels[g])
+            elif entry is None or not isinstance(levels, dict):
+                out[g][sid] = status_of(entry) if g == "flood" else (Status(Level.NONE) if entry else
+                                                                    Status(Level.UNKNOWN))
+            else:
+                out[g][sid] = Status(Level.UNKNOWN)  # a group missing from a new-style entry: unknown
+    return out
+
+
+def expected_water(served: ServedGeography, seg_states: dict[str, Any], segment_ids: tuple[str, ...]) -> float | None:
+    """The highest of the observed still water (crest - freeboard) and the projected high water
+    (the ``storm_tide_forecast`` reason) at the segments that count; None when none is known."""
+    vals = []
+    for sid in segment_ids:
+        e = seg_states.get(sid) or {}
+        fb, seg = e.get("freeboard_m"), served.segments.get(sid)
+        if isinstance(fb, (int, float)) and seg is not None:
+            vals.append(seg.crest_level_m - float(fb))
+        h = _hazard_entry(e, "storm_tide_forecast")
+        if h and h.get("level") != "unknown" and isinstance(h.get("value"), (int, float)):
+            vals.append(float(h["value"]))
+    return max(vals) if vals else None
+
+
+def ground_at(served: ServedGeography, config: RiskConfig, lon: float, lat: float) -> Ground | None:
+    """The ground elevation at a point where the geography has it: the lowest road low point within
+    ``flood_exposure.low_point_radius_m``, else the village's typical ground level; None without either."""
+    here = served.metric(lon, lat)
+    radius = config.flood_exposure.low_point_radius_m
+    cands: list[Ground] = []
+    for r in served.roads.values():
+        for lp in r.low_points:
+            if served.metric(lp.lon, lp.lat).distance(here) <= radius:
+                cands.append(Ground(lp.ground_level_m, f"road {r.id} low point"))
+    if cands:  # the most local data first: a road low point near the point
+        return min(cands, key=lambda g: g.level_m)
+    v = served.village_at(lon, lat)
+    if v is not None and v.ground_level_m is not None:
+        return Ground(v.ground_level_m, f"village {v.id}")
+    return None
 
 
 def _still_water(entry: dict[str, Any]) -> float | None:
@@ -118,8 +188,13 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     exposure = exposure_from_row(seawall, row)
     levels = {sid: status_of(seg_states.get(sid)) for sid in exposure.segment_ids}
     located = code_for(config, exposure, levels)
-    code, zone_id, front_id = located.code, located.zone, exposure.nearest_segment_id
-    status = located.status
+    zone_id, front_id = located.zone, exposure.nearest_segment_id
+    # codes per hazard (issue 13): flood by distance and ground elevation, wind by the wind matrix
+    hc = hazard_codes(config, exposure, group_statuses(config, seg_states, exposure.segment_ids),
+                      ground_at(served, config, lon, lat), expected_water(served, seg_states, exposure.segment_ids))
+    # the combined code: the worst hazard code, never below the single-colour code of the combined level
+    status = combine([hc.combined, located.status])
+    code = status.level
     distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row)}
     counted = sorted(exposure.segment_ids, key=lambda sid: distance[sid])
     segments = [{"id": sid, "name": served.segments[sid].name, "name_en": served.segments[sid].name_en,
@@ -144,9 +219,12 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
 
     front = served.segments[front_id]
     q = front_state.get("overtopping_lpsm")
+    ot = _hazard_entry(front_state, "overtopping")
     wall = {"segment_id": front_id, "structure": front.structure, "crest_level_m": front.crest_level_m,
             "freeboard_m": front_state.get("freeboard_m"), "overtopping_lpsm": q,
-            "overtopping_class": overtopping_class(q if isinstance(q, (int, float)) else None)}
+            "overtopping_design_lpsm": front_state.get("overtopping_design_lpsm"),
+            "overtopping_level": ot.get("level") if ot else None,
+            "overtopping_class": overtopping_class(ot.get("level") if ot else None)}
     note = config.advice.zone[zone_id]  # type: ignore[index]
     zone = {"id": zone_id, "name": note.zh if lang == "zh" else note.en,
             "distance_to_wall_m": round(abs(located.distance_m), 1),
@@ -159,7 +237,9 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     return {
         "code": code.value, "level": code.value, "floor": status.floor.value, "label": status.label,
         "grade": code.official_grade, "floor_grade": status.floor.official_grade, "lang": lang,
-        "zone": zone, "segments": segments, "reasons": reasons, "advice": _advice(config, status, zone_id, lang),
+        "zone": zone, "segments": segments, "reasons": reasons,
+        "advice": _combined_advice(config, status, located.status, hc, zone_id, lang),
+        "hazard_codes": {g: h.to_dict(lang) for g, h in hc.by_hazard.items()},
         "segment_level": located.segment_level.value, "segment_floor": located.segment_floor.value,
         "unknown_hazards": sorted({h for s in segments for h in s["unknown_hazards"]}),
         "official_only": bool(front_state.get("official_only")),

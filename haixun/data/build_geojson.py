@@ -29,7 +29,7 @@ from shapely.ops import substring
 
 from haixun.data.projection import PINGHU, LocalProjection
 
-VERSION = "1.4.0"
+VERSION = "1.5.0"
 SEGMENT_COUNT = 27
 COASTAL_DEPTH_M = 7_000.0      # coastal towns reach this far inland
 FRONT_DEPTH_M = 3_000.0        # front-row villages (next to the wall)
@@ -301,6 +301,14 @@ VILLAGES: dict[str, tuple[str, str, str, int, str, tuple[float, float]]] = {
     "V0302": ("T03", "当湖中心片", "Danghu centre", 70_000, "inland", (0.33, 0.67)),
     "V0303": ("T03", "当湖东片", "Danghu east", 50_000, "inland", (0.67, 1.0)),
 }
+# Typical ground level of each village (m CN1985; issue 13: flood exposure from the ground's elevation
+# vs the expected water, riskcode [flood_exposure]). ASSUMPTION, no survey: the Hangzhou-Jiaxing
+# polder plain behind the wall lies ~2-3 m CN1985 (below the red warning tide level 4.7 m, which is
+# why it has a seawall), the road low points are lower (1.4-2.8 m), the Jiulongshan area rises
+# onto the headland's hills, inland Danghu lies a little higher.
+VILLAGE_GROUND_M = {"V0101": 2.4, "V0102": 2.6, "V0103": 3.6, "V0104": 2.6, "V0105": 2.7,
+                    "V0201": 2.3, "V0202": 2.5, "V0203": 2.3, "V0204": 2.6, "V0205": 2.6,
+                    "V0301": 3.0, "V0302": 3.1, "V0303": 3.0}
 ROW_DEPTHS = {"front": (AREA_SETBACK_M, FRONT_DEPTH_M), "back": (FRONT_DEPTH_M, COASTAL_DEPTH_M),
               "inland": (COASTAL_DEPTH_M, INLAND_DEPTH_M)}
 DANGHU_CHAINAGE_M = (0.0, 11_000.0)   # the inland town lies behind the western part of the coast
@@ -348,7 +356,8 @@ def build_villages(ctx: Context) -> tuple[list[dict[str, Any]], dict[str, Polygo
                    "role": "村（社区）防汛防台责任人 / flood duty contact", "sample": True}
         features.append(feature("village", vid, to_geojson(poly, ctx.proj), {
             "town_id": tid, "name": zh, "name_en": en, "population": pop, "contact": contact,
-        }, ["geometry", "population", "contact", "name"]))
+            "ground_level_m": VILLAGE_GROUND_M[vid],
+        }, ["geometry", "population", "contact", "name", "ground_level_m"]))
     return features, polys
 
 

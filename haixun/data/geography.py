@@ -182,6 +182,7 @@ class Village:
     contact: Contact | None
     geometry: Polygon
     assumed: tuple[str, ...]
+    ground_level_m: float | None = None  # typical ground level (m, warning datum): flood exposure
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +503,8 @@ def parse_geography(doc: Any, source: str = "<memory>") -> Geography:
             geom = _geometry(label, raw_geom, "Polygon", problems)
             village = Village(id=fid, town_id=p.text("town_id"), name=p.text("name"), name_en=p.text("name_en"),
                               population=p.integer("population"), contact=_contact(p),
-                              geometry=geom, assumed=p.assumed())  # type: ignore[arg-type]
+                              geometry=geom, assumed=p.assumed(),  # type: ignore[arg-type]
+                              ground_level_m=_optional_number(p, "ground_level_m"))
             if geom is not None:
                 villages.append(village)
         elif layer == "shelter":

@@ -314,15 +314,47 @@ class Advice(_Strict):
 
 
 class AdviceConfig(_Strict):
+    """``code``/``zone``: the general (combined) advice. Per hazard (issue 13): ``flood`` and ``wind`` per
+    code; ``flood_low_ground`` for orange/red where the ground lies below the expected water;
+    ``wind_exposed`` (zone A: on the beach / seawall in wind); ``both`` when flood and wind are both
+    orange or worse (what to do when the two pieces of advice pull apart)."""
+
     code: dict[Level, Advice]
     zone: dict[Literal["A", "B", "C", "D", "E"], Advice]
+    flood: dict[Level, Advice]
+    flood_low_ground: dict[Literal["orange", "red"], Advice]
+    wind: dict[Level, Advice]
+    wind_exposed: Advice
+    both: Advice
 
     @model_validator(mode="after")
     def _complete(self) -> AdviceConfig:
         missing = [lv.value for lv in Level if lv not in self.code] + [z for z in ZONES if z not in self.zone]
+        missing += [f"flood.{lv.value}" for lv in Level if lv not in self.flood]
+        missing += [f"wind.{lv.value}" for lv in Level if lv not in self.wind]
+        missing += [f"flood_low_ground.{k}" for k in ("orange", "red") if k not in self.flood_low_ground]
         if missing:
             raise ValueError(f"advice missing for {missing}")
         return self
+
+
+class FloodExposureConfig(_Strict):
+    """Flood exposure from ground elevation (issue 13): a point whose ground (the lowest road low point
+    within ``low_point_radius_m``, else its village's ``ground_level_m``) lies below the expected water
+    level + ``margin_m`` is "low ground": from ``min_level`` on, its flood code is taken in zone B
+    (first row behind the wall) whatever its distance."""
+
+    source: str
+    low_point_radius_m: PositiveFloat
+    margin_m: NonNegFloat
+    min_level: Level
+
+    @field_validator("min_level")
+    @classmethod
+    def _colour(cls, v: Level) -> Level:
+        if not v.is_warning:
+            raise ValueError("min_level must be blue, yellow, orange or red")
+        return v
 
 
 class RiskConfig(_Strict):
@@ -339,42 +371,26 @@ class RiskConfig(_Strict):
     hysteresis: HysteresisConfig
     zones: ZonesConfig
     matrix: dict[Level, tuple[Level, Level, Level, Level, Level]]
+    matrix_wind: dict[Level, tuple[Level, Level, Level, Level, Level]]
+    hazard_groups: dict[str, list[str]]
+    flood_exposure: FloodExposureConfig
     advice: AdviceConfig
 
     @model_validator(mode="after")
     def _matrix_rules(self) -> RiskConfig:
-        missing = [lv.value for lv in MATRIX_ROWS if lv not in self.matrix]
-        if missing:
-            raise ValueError(f"matrix: missing row(s) {missing}")
-        errs: list[str] = []
-        for lv in MATRIX_ROWS:
-            row = self.matrix[lv]
-            if lv is Level.UNKNOWN:
-                if any(c.is_warning is False and c is not Level.UNKNOWN for c in row[:4]):
-                    errs.append("matrix.unknown: zones A-D must be unknown or a warning colour, never none")
-                continue
-            for i in range(4):
-                if row[i] is Level.UNKNOWN or row[i + 1] is Level.UNKNOWN:
-                    errs.append(f"matrix.{lv.value}: unknown is only allowed in the unknown row")
-                    break
-                if row[i].rank < row[i + 1].rank:
-                    errs.append(
-                        f"matrix.{lv.value}: zone {ZONES[i]}={row[i].value} is lower than more distant zone "
-                        f"{ZONES[i + 1]}={row[i + 1].value} (more exposed must never be lower)"
-                    )
-            for i in (0, 1):
-                if row[i].rank < lv.rank:
-                    errs.append(f"matrix.{lv.value}: zone {ZONES[i]}={row[i].value} is below the segment level")
-        known = [lv for lv in MATRIX_ROWS if lv is not Level.UNKNOWN]
-        for lo, hi in zip(known[:-1], known[1:]):
-            for i, z in enumerate(ZONES):
-                if self.matrix[hi][i].rank < self.matrix[lo][i].rank:
-                    errs.append(
-                        f"matrix.{hi.value}: zone {z}={self.matrix[hi][i].value} is lower than "
-                        f"matrix.{lo.value} zone {z}={self.matrix[lo][i].value} (higher segment level must never be lower)"
-                    )
+        errs = _matrix_errors("matrix", self.matrix) + _matrix_errors("matrix_wind", self.matrix_wind)
         if errs:
             raise ValueError("; ".join(errs))
+        return self
+
+    @model_validator(mode="after")
+    def _groups(self) -> RiskConfig:
+        names = [h for hs in self.hazard_groups.values() for h in hs]
+        dup = sorted({h for h in names if names.count(h) > 1})
+        if dup:
+            raise ValueError(f"hazard_groups: {dup} in more than one group")
+        if not {"flood", "wind"} <= self.hazard_groups.keys():
+            raise ValueError("hazard_groups: flood and wind are required")
         return self
 
     @model_validator(mode="after")
@@ -384,16 +400,18 @@ class RiskConfig(_Strict):
                 raise ValueError(f"camera.types.{name}: only overtopping and water_on_road raise levels")
         return self
 
-    def code(self, segment_level: Level, zone: str) -> Level:
-        return self.matrix[segment_level][ZONES.index(zone)]
+    def code(self, segment_level: Level, zone: str, hazard: str = "flood") -> Level:
+        """Matrix lookup: ``matrix_wind`` for the wind code, ``matrix`` (distance) for flood and the rest."""
+        m = self.matrix_wind if hazard == "wind" else self.matrix
+        return m[segment_level][ZONES.index(zone)]
 
-    def code_status(self, segment: Level | Status, zone: str) -> Status:
+    def code_status(self, segment: Level | Status, zone: str, hazard: str = "flood") -> Status:
         """Matrix lookup for a status: "unknown, at least X" gives the unknown row's cell with the
         code of X in that zone as its floor (an unknown never hides the floor's code)."""
         s = Status.of(segment)
         if not s.is_unknown:
-            return Status(self.code(s.level, zone))
-        u, f = self.code(Level.UNKNOWN, zone), self.code(s.floor, zone)
+            return Status(self.code(s.level, zone, hazard))
+        u, f = self.code(Level.UNKNOWN, zone, hazard), self.code(s.floor, zone, hazard)
         if u is Level.UNKNOWN:
             return Status(Level.UNKNOWN, f)
         return Status(u if u.rank > f.rank else f)
@@ -413,6 +431,42 @@ class RiskConfig(_Strict):
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"TOML syntax: {exc}"]) from None
         return cls.from_dict(data)
+
+
+def _matrix_errors(name: str, matrix: dict[Level, tuple[Level, Level, Level, Level, Level]]) -> list[str]:
+    """A code matrix's rules: every row; unknown only in its row and never none in A-D; more exposed never
+    lower; zones A and B never below the segment level; a higher segment level never lower."""
+    missing = [lv.value for lv in MATRIX_ROWS if lv not in matrix]
+    if missing:
+        return [f"{name}: missing row(s) {missing}"]
+    errs: list[str] = []
+    for lv in MATRIX_ROWS:
+        row = matrix[lv]
+        if lv is Level.UNKNOWN:
+            if any(c.is_warning is False and c is not Level.UNKNOWN for c in row[:4]):
+                errs.append(f"{name}.unknown: zones A-D must be unknown or a warning colour, never none")
+            continue
+        for i in range(4):
+            if row[i] is Level.UNKNOWN or row[i + 1] is Level.UNKNOWN:
+                errs.append(f"{name}.{lv.value}: unknown is only allowed in the unknown row")
+                break
+            if row[i].rank < row[i + 1].rank:
+                errs.append(
+                    f"{name}.{lv.value}: zone {ZONES[i]}={row[i].value} is lower than more distant zone "
+                    f"{ZONES[i + 1]}={row[i + 1].value} (more exposed must never be lower)"
+                )
+        for i in (0, 1):
+            if row[i].rank < lv.rank:
+                errs.append(f"{name}.{lv.value}: zone {ZONES[i]}={row[i].value} is below the segment level")
+    known = [lv for lv in MATRIX_ROWS if lv is not Level.UNKNOWN]
+    for lo, hi in zip(known[:-1], known[1:]):
+        for i, z in enumerate(ZONES):
+            if matrix[hi][i].rank < matrix[lo][i].rank:
+                errs.append(
+                    f"{name}.{hi.value}: zone {z}={matrix[hi][i].value} is lower than "
+                    f"{name}.{lo.value} zone {z}={matrix[lo][i].value} (higher segment level must never be lower)"
+                )
+    return errs
 
 
 def _format_errors(exc: ValidationError) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -289,3 +290,123 @@ def location_code(config: RiskConfig, index: SeawallIndex, lon: float, lat: floa
                   segment_levels: SegmentLevels) -> LocationCode:
     """The risk code of a point (resident's phone) given the segments' shown statuses (Level or Status)."""
     return code_for(config, locate(index, lon, lat), segment_levels)
+
+
+# ----------------------------------------------------------------------------- codes per hazard (issue 13)
+
+@dataclass(frozen=True, slots=True)
+class Ground:
+    """Ground elevation at a point (m, warning datum) and where it comes from (a road low point, a village)."""
+
+    level_m: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class HazardCode:
+    """One hazard group's code at a point: ``code`` (a Status), the zone its location rule used, the
+    segments' combined status for this group, and for flood the elevation test."""
+
+    hazard: str
+    code: Status
+    zone: str
+    segment_status: Status
+    advice_zh: tuple[str, ...]
+    advice_en: tuple[str, ...]
+    low_ground: bool | None = None       # flood: ground below the expected water (None: not known)
+    ground: Ground | None = None
+    water_level_m: float | None = None
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        out: dict[str, object] = {
+            "code": self.code.level.value, "floor": self.code.floor.value, "label": self.code.label,
+            "grade": self.code.level.official_grade, "zone": self.zone,
+            "segment_level": self.segment_status.level.value, "segment_floor": self.segment_status.floor.value,
+            "advice": list(self.advice_zh if lang == "zh" else self.advice_en)}
+        if self.hazard == "flood":
+            out.update({"low_ground": self.low_ground,
+                        "ground_level_m": None if self.ground is None else self.ground.level_m,
+                        "ground_source": None if self.ground is None else self.ground.source,
+                        "water_level_m": None if self.water_level_m is None else round(self.water_level_m, 3)})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HazardCodes:
+    """Every hazard group's code at a point and the combined code (the worst of them) with its advice."""
+
+    by_hazard: dict[str, HazardCode]
+    combined: Status
+    advice_zh: tuple[str, ...]
+    advice_en: tuple[str, ...]
+
+
+def _advice_lines(config: RiskConfig, table: Mapping[Level, Any], code: Status) -> tuple[list[str], list[str]]:
+    a = table[code.level]
+    zh, en = [a.zh], [a.en]
+    if code.is_unknown and code.floor.is_warning:
+        f = table[code.floor]
+        zh.append(f"至少：{f.zh}")
+        en.append(f"At least: {f.en}")
+    return zh, en
+
+
+def flood_zone(config: RiskConfig, exposure: Exposure, seg: Status, ground: Ground | None,
+               water_m: float | None) -> tuple[str, bool | None]:
+    """The zone the flood rule uses and whether the point is low ground (None: elevation or water unknown).
+    Low ground (ground < water + margin) takes zone B from ``flood_exposure.min_level`` on."""
+    fe = config.flood_exposure
+    if ground is None or water_m is None:
+        return exposure.zone, None
+    low = ground.level_m < water_m + fe.margin_m
+    if low and seg.at_least(fe.min_level) and exposure.zone in ("C", "D", "E"):
+        return "B", True
+    return exposure.zone, low
+
+
+def hazard_codes(config: RiskConfig, exposure: Exposure, group_levels: Mapping[str, SegmentLevels],
+                 ground: Ground | None = None, water_m: float | None = None) -> HazardCodes:
+    """Codes per hazard at a point (docs/riskcode.md "Codes per hazard"): flood by distance and, where the
+    geography gives the ground's elevation, by ground vs the expected water level; wind by the wind matrix
+    (the signal covers the area); other groups (red tide) by the distance matrix. ``group_levels``: group ->
+    segment id -> shown status; a segment missing from a group is unknown. Combined = the worst code;
+    its advice lists each hazard's advice, the most severe first, and ``advice.both`` when flood and wind
+    are both orange or worse."""
+    adv = config.advice
+    out: dict[str, HazardCode] = {}
+    for g in config.hazard_groups:
+        seg = segment_level_for(exposure, group_levels.get(g, {}))
+        if g == "flood":
+            zone, low = flood_zone(config, exposure, seg, ground, water_m)
+            code = config.code_status(seg, zone, "flood")
+            if low and code.floor in (Level.ORANGE, Level.RED) and seg.at_least(config.flood_exposure.min_level):
+                a = adv.flood_low_ground[code.floor.value]  # type: ignore[index]
+                zh, en = [a.zh], [a.en]
+                if code.is_unknown:
+                    zh.insert(0, adv.flood[Level.UNKNOWN].zh)
+                    en.insert(0, adv.flood[Level.UNKNOWN].en)
+            else:
+                zh, en = _advice_lines(config, adv.flood, code)
+            out[g] = HazardCode(g, code, zone, seg, tuple(zh), tuple(en), low, ground, water_m)
+        elif g == "wind":
+            code = config.code_status(seg, exposure.zone, "wind")
+            zh, en = _advice_lines(config, adv.wind, code)
+            if exposure.zone == "A" and code.at_least(Level.YELLOW):
+                zh.append(adv.wind_exposed.zh)
+                en.append(adv.wind_exposed.en)
+            out[g] = HazardCode(g, code, exposure.zone, seg, tuple(zh), tuple(en))
+        else:
+            code = config.code_status(seg, exposure.zone, "flood")
+            zh, en = _advice_lines(config, adv.code, code)
+            out[g] = HazardCode(g, code, exposure.zone, seg, tuple(zh), tuple(en))
+    combined = combine(h.code for h in out.values())
+    ranked = sorted((h for h in out.values() if h.code.severity > 0), key=lambda h: -h.code.severity)
+    zh_all = [x for h in ranked for x in h.advice_zh]
+    en_all = [x for h in ranked for x in h.advice_en]
+    if "flood" in out and "wind" in out and out["flood"].code.at_least(Level.ORANGE) \
+            and out["wind"].code.at_least(Level.ORANGE):
+        zh_all.append(adv.both.zh)
+        en_all.append(adv.both.en)
+    if not ranked:
+        zh_all, en_all = [adv.code[Level.NONE].zh], [adv.code[Level.NONE].en]
+    return HazardCodes(out, combined, tuple(zh_all), tuple(en_all))

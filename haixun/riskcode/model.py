@@ -233,6 +233,8 @@ class SegmentDecision:
     next_high_water: NextHighWater | None = None
     time_to_threshold: TimeToThreshold | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # per resident-facing hazard group (flood, wind, red_tide): raw status, before hysteresis
+    hazard_status: dict[str, Status] = field(default_factory=dict)
     floor: Level = Level.NONE
     local_floor: Level = Level.NONE
     official_level: Level = Level.NONE

@@ -54,6 +54,27 @@ def fresh_observation(
     return o, ""
 
 
+def group_of(config: RiskConfig, hazard: str) -> str:
+    """The resident-facing hazard group of a segment hazard (``hazard_groups``); flood for one in none."""
+    for g, names in config.hazard_groups.items():
+        if hazard in names:
+            return g
+    return "flood"
+
+
+def hazard_group_status(config: RiskConfig, reasons: Sequence[HazardReason]) -> dict[str, Status]:
+    """Per group (flood, wind, red_tide): the worst known level of its hazards, unknown (with that floor)
+    when one of its key hazards is unknown -- the segment's unknown-with-floor rule applied per group."""
+    key = set(config.segment.key_hazards)
+    out = {}
+    for g in config.hazard_groups:
+        mine = [r for r in reasons if group_of(config, r.hazard) == g]
+        floor = worst(r.level for r in mine if r.level is not Level.UNKNOWN)
+        unknown = any(r.level is Level.UNKNOWN and r.hazard in key for r in mine)
+        out[g] = Status(Level.UNKNOWN, floor) if unknown else Status(floor)
+    return out
+
+
 def obliquity(config: RiskConfig, segment: SegmentSpec, obs: StationObs, now: datetime) -> tuple[float | None, str]:
     """Angle (deg) between the waves' direction and the wall's normal, from the wind direction at the
     segment's wind station less ``obliquity_tolerance_deg`` (never below 0); None (gamma_beta = 1) without a
@@ -255,6 +276,7 @@ def evaluate_segment(
     floor = worst([local_floor, official_level])
     raw = Status(Level.UNKNOWN, floor) if unknown_hazards else Status(floor)
     reasons.extend(official)
+    groups = hazard_group_status(config, reasons)
     return SegmentDecision(
         segment_id=segment.id, raw_level=raw.level, local_level=local.level, hazards=tuple(reasons), decided_at=now,
         floor=raw.floor, local_floor=local.floor, official_level=official_level, unknown_hazards=unknown_hazards,
@@ -265,4 +287,5 @@ def evaluate_segment(
         overtopping_equation=ot.equation if ot else None,
         overtopping_design_lpsm=ot.q_design_lpsm if ot else None, next_high_water=nhw, time_to_threshold=ttt,
         extra={"official_level": official_level.value, "typhoon_table": typhoon_active},
+        hazard_status=groups,
     )

@@ -53,6 +53,7 @@ class SegmentState:
     shown: Level
     shown_since: datetime
     shown_floor: Level = Level.NONE
+    groups: dict[str, LevelState] = field(default_factory=dict)  # per hazard group (flood, wind, ...) hysteresis
 
     def __post_init__(self) -> None:
         st = Status(self.shown, self.shown_floor)
@@ -65,12 +66,13 @@ class SegmentState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"held": self.held.to_dict(), "shown": self.shown.value, "shown_floor": self.shown_floor.value,
-                "shown_since": iso(self.shown_since)}
+                "shown_since": iso(self.shown_since), "groups": {g: s.to_dict() for g, s in self.groups.items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentState:
         return cls(LevelState.from_dict(d["held"]), Level(d["shown"]), datetime.fromisoformat(d["shown_since"]),
-                   Level(d.get("shown_floor") or "none"))
+                   Level(d.get("shown_floor") or "none"),
+                   {g: LevelState.from_dict(s) for g, s in (d.get("groups") or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class SegmentResult:
     held: LevelState
     override: Override | None
     floor: Level = Level.NONE  # shown floor ("unknown, at least <floor>"); == level when level is a colour
+    groups: dict[str, Status] = field(default_factory=dict)  # shown status per hazard group (flood, wind, ...)
 
     def __post_init__(self) -> None:
         st = Status(self.level, self.floor)
@@ -162,6 +165,11 @@ class SegmentResult:
             "time_to_threshold": d.time_to_threshold.to_dict() if d.time_to_threshold else None,
             "wind_table": "typhoon" if d.extra.get("typhoon_table") else "gale",
             "pending_downgrade": pending,
+            # per hazard group (issue 13): the shown status (after its own hysteresis and the override) and the raw
+            "hazard_levels": {g: {"level": st.level.value, "floor": st.floor.value,
+                                  "raw_level": d.hazard_status[g].level.value if g in d.hazard_status else None,
+                                  "raw_floor": d.hazard_status[g].floor.value if g in d.hazard_status else None}
+                              for g, st in self.groups.items()},
             "override": None if self.override is None else {
                 "level": self.override.level.value, "reason": self.override.reason, "by": self.override.by,
                 "set_at": iso(self.override.set_at), "expires_at": iso(self.override.expires_at)},
@@ -261,9 +269,13 @@ def evaluate_shoreline(
             since = now
         else:
             since = before.shown_since
-        state = SegmentState(held, shown.level, since, shown.floor)
+        # per hazard group: its own hysteresis (same dwell), the duty officer's override replaces every group
+        g_held = {g: step(before.groups.get(g) if before else None, st, now, config.hysteresis.dwell_s)[0]
+                  for g, st in decision.hazard_status.items()}
+        g_shown = {g: Status(ovr.level) if ovr is not None else h.status for g, h in g_held.items()}
+        state = SegmentState(held, shown.level, since, shown.floor, g_held)
         seg_states[seg.id] = state
-        result = SegmentResult(decision, shown.level, since, held, ovr, shown.floor)
+        result = SegmentResult(decision, shown.level, since, held, ovr, shown.floor, g_shown)
         results[seg.id] = result
         if before is None or before.status != shown:
             changes.append(LevelChange("segment", seg.id, before.shown if before else None, shown.level, now,

@@ -27,8 +27,8 @@ const T = {
     none_word: "无预警", q: "越浪量", freeboard: "塘顶超高", segment: "海塘段", structure: "结构",
     sloped_dike: "斜坡式海堤", vertical_wall: "直立式海塘", lpsm: "升/秒·米",
     q_class: {
-      tolerable: "越浪可忽略", no_unaware_pedestrians: "行人勿靠近海塘", aware_pedestrians_only: "仅限知情人员在塘顶",
-      trained_staff_only: "仅限专业人员，公众禁止上塘", vehicles_at_risk: "车辆通行危险", crest_damage: "塘顶可能受损",
+      tolerable: "越浪可忽略", approaching_people_limit: "越浪接近行人安全限值", people_off_the_crest: "行人禁止上塘",
+      vehicles_off_the_crest: "塘顶禁止车辆通行", crest_damage_flooding: "塘顶可能受损，堤后可能进水",
     },
     open: "开放", capacity: "可容纳", people: "人", walk: (m, min) => `直线 ${m} · 步行约 ${min} 分钟`,
     closed_road: "已封闭", flooded: (n) => `${n} 处低洼点积水`, open_road: "可通行", no_roads: "2 公里内无封闭或积水道路。",
@@ -54,8 +54,9 @@ const T = {
     none_word: "No warning", q: "Overtopping", freeboard: "Crest freeboard", segment: "Seawall section", structure: "Structure",
     sloped_dike: "sloped dike", vertical_wall: "vertical wall", lpsm: "l/s per m",
     q_class: {
-      tolerable: "negligible", no_unaware_pedestrians: "keep pedestrians away from the wall", aware_pedestrians_only: "only informed people on the crest",
-      trained_staff_only: "trained staff only, public must keep off", vehicles_at_risk: "dangerous for vehicles", crest_damage: "crest damage possible",
+      tolerable: "negligible", approaching_people_limit: "close to the limit for people on the crest",
+      people_off_the_crest: "people must keep off the crest", vehicles_off_the_crest: "no vehicles on the crest",
+      crest_damage_flooding: "crest damage, water may flood the land behind",
     },
     open: "open", capacity: "capacity", people: "people", walk: (m, min) => `${m} straight line · about ${min} min walk`,
     closed_road: "CLOSED", flooded: (n) => `${n} low point(s) flooded`, open_road: "open", no_roads: "No closed or flooded roads within 2 km.",
