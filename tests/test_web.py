@@ -60,6 +60,8 @@ def ago(minutes: float):
 
 def test_screen_segment_turns_orange_and_ack_needs_login(stack: Stack, browser) -> None:
     # 3 min ago PH01's gauge XB-M01 read 4.15 m: yellow (PH01: 3.3 / 3.8 / 4.3 / 4.8 m CN1985)
+    # wind counts once it is sustained (2 readings in 10 min): a calm reading first
+    stack.publish_calm(ago(6), XB_M01={"tide_level": 4.05})
     stack.publish_calm(ago(3), XB_M01={"tide_level": 4.15})
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors = page_errors(page)
@@ -176,6 +178,7 @@ def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack:
 
 
 def test_screen_reconnects_with_since_and_catches_up(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(8), ZP_T01={"tide_level": 4.4})  # wind is sustained after 2 readings
     stack.publish_calm(ago(5), ZP_T01={"tide_level": 4.45})  # PH06-PH08 orange
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     errors = page_errors(page)
@@ -214,6 +217,7 @@ def _risk(stack: Stack, lat: float, lon: float) -> dict:
 
 
 def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(8), ZP_T01={"tide_level": 4.4})  # wind is sustained after 2 readings
     stack.publish_calm(ago(5), ZP_T01={"tide_level": 4.45})  # PH06-PH08 (Zhapu) orange
     near, inland = (30.6058, 121.0911), (30.64, 121.07)
     deadline = time.monotonic() + 30
@@ -269,6 +273,7 @@ def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
 
 
 def test_resident_without_location_picks_a_village(stack: Stack, browser) -> None:
+    stack.publish_calm(ago(4))
     stack.publish_calm(ago(1))
     ctx = browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN")  # no geolocation permission
     page = ctx.new_page()

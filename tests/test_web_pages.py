@@ -283,3 +283,35 @@ def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_t
     assert not outside, outside
     shot(page, "pages-docs-offline")
     ctx.close()
+
+
+def test_duty_screen_unknown_with_floor_and_data_outage_alarm(stack: Stack, browser) -> None:
+    # Zhapu's tide gauge ZP-T01 fell silent 14 min ago (limit 600 s) while the Zhapu wind is blue:
+    # PH05-PH10 are "unknown, at least blue" - never plain blue - and the duty room gets a data-outage alarm
+    for k in (16, 15, 14):
+        stack.publish_calm(utcnow() - timedelta(minutes=k))
+    for k in (6, 3, 0):
+        stack.publish_calm(utcnow() - timedelta(minutes=k), skip=("ZP-T01",),
+                           ZP_W01={"wind_speed": 13.0, "wind_gust": 16.0})
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors = errors_of(page)
+    page.goto(stack.base + "/screen")
+    ph07 = page.locator('[data-layer="seawall_segment"][data-id="PH07"]')
+    expect(ph07).to_have_attribute("data-level", "unknown", timeout=WAIT)
+    expect(ph07).to_have_attribute("data-floor", "blue")
+    run = page.locator('.run-label[data-level="unknown"]').first
+    expect(run).to_contain_text("? ≥蓝色")
+    # the worst segment is an unknown-at-least-blue one (it ranks above plain blue)
+    panel = page.locator("#seg-panel")
+    expect(panel).to_have_attribute("data-level", "unknown", timeout=WAIT)
+    expect(page.locator("#seg-level")).to_have_text("? ≥ 蓝色")
+    expect(page.locator("#seg-level")).to_have_attribute("data-floor", "blue")
+    expect(page.locator("#seg-outage")).to_contain_text("at least blue")
+    expect(page.locator('#seg-hazards tr[data-hazard="storm_tide"]')).to_contain_text("stale")
+    # the outage alarm, with its reason; it is not a start-up transition
+    outage = page.locator('#alarms li.alarm[data-type="data_outage"][data-key="station:ZP-T01"]')
+    expect(outage).to_contain_text("ZP-T01", timeout=WAIT)
+    expect(outage).to_contain_text("数据中断")
+    expect(outage).to_have_attribute("data-acked", "false")
+    shot(page, "pages-screen-outage-floor")
+    assert not errors, errors

@@ -133,9 +133,11 @@ class Stack:
         msgs = [(self.settings.topic("obs", sid), obs_json(stamp, values)) for sid, values in readings.items()]
         self.run(publish_all(self.settings.mqtt, msgs))
 
-    def publish_calm(self, ts: datetime | None = None, **override: dict[str, float]) -> None:
+    def publish_calm(self, ts: datetime | None = None, skip: tuple[str, ...] = (), **override: dict[str, float]) -> None:
         readings = {}
         for sid, p in STATIONS.items():
+            if sid in skip:
+                continue
             values = {q: CALM[q] for q in p["quantities"] if q in CALM}
             values.update(override.get(sid.replace("-", "_"), {}))
             readings[sid] = values

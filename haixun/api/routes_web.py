@@ -71,8 +71,12 @@ def install_web(app: FastAPI, *, web_dir: Path, geo_file: Path, settings: Settin
              summary="Settings of the web pages: basemap, chart lines from the active risk configuration")
     async def web_config() -> dict[str, Any]:
         url = settings.basemap_url.strip()
+        clock = settings.clock
         return {"basemap": {"url": url, "attribution": settings.basemap_attribution} if url else None,
-                "chart_lines": chart_lines(app.state.ctx.risk_config)}
+                "chart_lines": chart_lines(app.state.ctx.risk_config),
+                "clock": {"replay": clock.is_replay, "speed": clock.speed,
+                          "sim_start": clock.sim_start.isoformat() if clock.sim_start else None,
+                          "wall_start": clock.wall_start.isoformat() if clock.wall_start else None}}
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

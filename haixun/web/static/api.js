@@ -24,6 +24,22 @@ export class ServerClock {
 
 export const serverClock = new ServerClock();
 
+// The system clock's spec (GET /api/v1/web-config "clock"): a replay clock maps
+// a wall instant to simulated time (sim_start + speed x (wall - wall_start)).
+// Some stamps are wall-clock marks by design (alarm rows' "at", docs/architecture.md);
+// the screens show them on the system clock with this.
+let clockSpec = null;
+export function setClockSpec(spec) { clockSpec = spec && spec.replay ? spec : null; }
+
+export function onSystemClock(iso) {
+  const t = Date.parse(iso || "");
+  if (!clockSpec || !isFinite(t)) return iso;
+  // already on the system clock (a simulated time far from now on the wall)? leave it
+  if (Math.abs(t - serverClock.nowMs()) < Math.abs(t - Date.now())) return iso;
+  const sim = Date.parse(clockSpec.sim_start) + clockSpec.speed * (t - Date.parse(clockSpec.wall_start));
+  return new Date(sim).toISOString();
+}
+
 export function token() {
   try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
 }

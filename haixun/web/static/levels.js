@@ -25,6 +25,16 @@ export function rank(level) {
   return RANK[norm(level)];
 }
 
+// The total order of riskcode's Status: none < ?none < blue < ?blue < ... < red.
+// An unknown with a floor is at least the floor and may be worse.
+const KNOWN = { none: 0, blue: 1, yellow: 2, orange: 3, red: 4 };
+export function severity(level, floor = null) {
+  const lv = norm(level);
+  if (lv !== "unknown") return 2 * KNOWN[lv];
+  const f = floor ? norm(floor) : "none";
+  return 2 * (KNOWN[f] ?? 0) + 1;
+}
+
 export function worst(levels) {
   let out = "none";
   for (const lv of levels) if (rank(lv) > rank(out)) out = norm(lv);

@@ -217,12 +217,17 @@ function renderRisk(r) {
   const card = $("code-card");
   card.dataset.level = lv;
   $("code-place").textContent = placeLabel(r) || t("your_location");
-  const w = lv === "unknown" ? `? ${t("unknown_word")}` : lv === "none" ? t("none_word")
+  const floor = lv === "unknown" && r.floor && !["none", "unknown"].includes(norm(r.floor)) ? norm(r.floor) : null;
+  card.dataset.floor = floor || "";
+  const w = floor ? (app.lang === "zh" ? `? 至少${word(floor, "zh")}` : `? at least ${word(floor, "en").toUpperCase()}`)
+    : lv === "unknown" ? `? ${t("unknown_word")}` : lv === "none" ? t("none_word")
     : app.lang === "zh" ? word(lv, "zh") : word(lv, "en").toUpperCase();
   $("code-word").textContent = w;
   if (GRADES[lv]) $("code-word").append(h("span", { class: "code-grade", text: app.lang === "zh" ? ` ${GRADES[lv]}级` : ` (${GRADES[lv]})` }));
   const adv = r.advice || {};
   $("code-title").textContent = lv === "unknown" ? (adv.title || t("unknown_title")) : adv.title || "";
+  const off = r.sensors_offline_since ? fmtTime(r.sensors_offline_since, { seconds: false, date: true }) : null;
+  if (r.official_only) $("code-title").textContent += app.lang === "zh" ? `（仅官方预警，监测设备自 ${off || "?"} 离线）` : ` (official warning only, sensors offline since ${off || "?"})`;
   const tt = r.time_to_threshold;
   const ttt = $("code-ttt");
   const firstAction = (adv.actions || [])[0] || adv.text || "";

@@ -7,11 +7,11 @@
 // (rows are kept, never rebuilt), so a click on a button always hits a node
 // that is still in the page.
 
-import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, serverClock, setLogin, token } from "./api.js";
+import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, onSystemClock, serverClock, setClockSpec, setLogin, token } from "./api.js";
 import { TimeChart } from "./chart.js";
 import { loadGeography, byLayer } from "./geo.js";
 import { LiveClient } from "./live.js";
-import { GRADES, LEVELS, addPatternDefs, norm, rank, word } from "./levels.js";
+import { GRADES, LEVELS, addPatternDefs, norm, rank, severity, word } from "./levels.js";
 import { ShoreMap, fmtAge } from "./map.js";
 import { fmtValue, hazardName } from "./names.js";
 
@@ -40,6 +40,12 @@ const lvText = (level) => {
   if (lv === "unknown") return "? 不明";
   if (lv === "none") return "无 None";
   return `${word(lv, "zh")} ${GRADES[lv]}`;
+};
+// "? ≥ 蓝色" for an unknown with a floor (at least that colour), else the level word
+const floorText = (level, floor) => {
+  const lv = norm(level), f = floor ? norm(floor) : "none";
+  if (lv === "unknown" && f !== "none" && f !== "unknown") return `? ≥${word(f, "zh")}`;
+  return lv === "unknown" ? "? 不明" : word(lv, "zh");
 };
 const lvSpan = (level, text) => h("span", { class: "lv", "data-level": norm(level), text: text ?? lvText(level) });
 
@@ -104,7 +110,7 @@ function worstSegment() {
     const s = segState(id);
     if (!best) { best = id; continue; }
     const b = segState(best);
-    const cmp = rank(s.level) - rank(b.level) || ttSeconds(b) - ttSeconds(s);
+    const cmp = severity(s.level, s.floor) - severity(b.level, b.floor) || ttSeconds(b) - ttSeconds(s);
     if (cmp > 0) best = id;
   }
   return best;
@@ -172,7 +178,9 @@ function renderCity() {
   const lv = norm(c ? c.level : "unknown");
   const el = $("city-level");
   setAttr(el, "data-level", lv);
-  setText(el.querySelector(".lb-word"), lv === "unknown" ? "? 数据不明" : lv === "none" ? "无预警 None" : `${word(lv, "zh")}预警 ${GRADES[lv]} ${word(lv, "en").toUpperCase()}`);
+  const f = c && c.floor && !["none", "unknown"].includes(norm(c.floor)) ? norm(c.floor) : "";
+  setAttr(el, "data-floor", lv === "unknown" ? f : "");
+  setText(el.querySelector(".lb-word"), lv === "unknown" && f ? `? 至少${word(f, "zh")} ≥${word(f, "en").toUpperCase()}` : lv === "unknown" ? "? 数据不明" : lv === "none" ? "无预警 None" : `${word(lv, "zh")}预警 ${GRADES[lv]} ${word(lv, "en").toUpperCase()}`);
 }
 
 function countBy(obj) {
@@ -189,17 +197,17 @@ function renderTiers() {
   rows.push(["海塘 Segments", countBy(segs), null, "seg"]);
   rows.push(["镇街 Towns", countBy(app.state.areas.towns), null, "town"]);
   rows.push(["村社 Villages", countBy(app.state.areas.villages), null, "village"]);
-  for (const [id, a] of Object.entries(app.state.areas.towns || {}).sort()) if (a) rows.push([`· ${nameOf("town", id)}`, a.counts || {}, a.level, `town:${id}`]);
+  for (const [id, a] of Object.entries(app.state.areas.towns || {}).sort()) if (a) rows.push([`· ${nameOf("town", id)}`, a.counts || {}, a.level, `town:${id}`, a.floor]);
   const key = JSON.stringify(rows);
   if (t.dataset.key === key) return;
   t.dataset.key = key;
   t.replaceChildren();
   t.append(h("thead", {}, h("tr", {}, h("th", { text: "分级 Tiers" }), ...ORDER.map((l) => h("th", { scope: "col" }, lvSpan(l, l === "unknown" ? "?" : l === "none" ? "无" : word(l, "zh")))))));
   const tb = h("tbody");
-  for (const [label, counts, level, k] of rows) {
+  for (const [label, counts, level, k, floor] of rows) {
     const tr = h("tr", { "data-tier": label, class: level ? "sub" : "" });
     const th = h("th", { scope: "row", text: label });
-    if (level) th.append(" ", lvSpan(level, word(level, "zh")));
+    if (level) th.append(" ", lvSpan(level, floorText(level, floor)));
     tr.append(th);
     for (const l of ORDER) {
       const n = counts[l] || 0;
@@ -248,9 +256,10 @@ function renderSegment() {
   setText($("seg-since"), sinceText(s));
   const out = $("seg-outage");
   const off = s.sensors_offline_since;
-  const outageTxt = s.official_only || off
-    ? `仅官方预警，传感器自 ${off ? fmtTime(off, { seconds: false, date: true }) : "?"} 离线 · official only, sensors offline since ${off ? fmtTime(off, { seconds: false, date: true }) : "?"}`
-    : lv === "unknown" ? `数据不明：${(s.unknown_hazards || []).map((k) => hazardName({ hazard: k }, "zh")).join("、") || "关键监测数据缺失"} · unknown: key data missing` : "";
+  const offTxt = off ? fmtTime(off, { seconds: false, date: true }) : "?";
+  const outageTxt = s.official_only ? `仅官方预警，传感器自 ${offTxt} 离线 · official only, sensors offline since ${offTxt}`
+    : s.sensors_offline || off ? `传感器自 ${offTxt} 离线 · sensors offline since ${offTxt}`
+    : lv === "unknown" ? `数据不明：${(s.unknown_hazards || []).map((k) => hazardName({ hazard: k }, "zh")).join("、") || "关键监测数据缺失"} · unknown: key data missing${floor ? `; at least ${word(floor, "en").toLowerCase()}` : ""}` : "";
   out.hidden = !outageTxt;
   setText(out, outageTxt);
   // every hazard: value vs threshold, level and source; the worst first
@@ -345,6 +354,7 @@ const KIND = { segment: "海塘", village: "村社", town: "镇街", city: "全�
 function subjectName(kind, id) {
   if (kind === "city") return `全市 ${nameOf("city", id)}`;
   if (kind === "segment") { const f = app.layers.seawall_segment && app.layers.seawall_segment[id]; return `海塘 ${id}${f && f.properties.name ? " " + f.properties.name : ""}`; }
+  if (kind === "station") { const f = app.layers.station && app.layers.station[id]; return `站点 ${id}${f && f.properties.name ? " " + f.properties.name : ""}`; }
   return `${KIND[kind] || kind} ${nameOf(kind, id)}`;
 }
 
@@ -352,7 +362,10 @@ function who(actor) {
   return String(actor || "").replace(/^(user|key|feed):/, "");
 }
 
+function isOutage(a) { return a.alarm_type === "data_outage"; }
+
 function reasonText(a) {
+  if (isOutage(a)) return `数据中断 data outage${a.detail ? ": " + a.detail : ""}${a.cleared_at ? ` · 已恢复 back since ${fmtTime(onSystemClock(a.cleared_at), { seconds: false })}` : ""}`;
   const rs = [...(a.reasons || [])].filter((r) => r && (typeof r === "string" || norm(r.level) !== "none"));
   rs.sort((x, y) => rank(y.level) - rank(x.level));
   const r = rs[0] || (a.reasons || [])[0];
@@ -375,7 +388,7 @@ function groups() {
     let g = bySubject.get(key);
     const first = !g;
     if (!g) { g = { key, kind: a.subject_kind, id: a.subject_id, items: [], startupIds: new Set() }; bySubject.set(key, g); }
-    if (first && norm(a.from_level) === "unknown" && app.alarmsComplete !== false) { g.startupIds.add(a.id); startup++; }
+    if (first && !isOutage(a) && norm(a.from_level) === "unknown" && app.alarmsComplete !== false) { g.startupIds.add(a.id); startup++; }
     g.items.push(a);
   }
   const out = [];
@@ -385,6 +398,7 @@ function groups() {
     g.latest = g.alarms[g.alarms.length - 1];
     g.unacked = g.alarms.filter((a) => !a.acknowledged_at);
     g.level = norm(g.latest.to_level);
+    g.floor = g.latest.to_floor;
     out.push(g);
   }
   const kindRank = { city: 0, town: 1, segment: 2, village: 3 };
@@ -450,11 +464,14 @@ function updateAlarmRow(li, g, ack) {
   setAttr(li, "data-ids", g.unacked.map((x) => x.id).join(","));
   const lv = li.querySelector(".lv");
   setAttr(lv, "data-level", g.level);
-  setText(lv, lvText(g.level));
-  setText(li.querySelector(".what"), `${subjectName(g.kind, g.id)}  ${word(a.from_level, "zh")} → ${word(a.to_level, "zh")}`);
+  setText(lv, isOutage(a) ? (a.cleared_at ? "✓ 恢复" : "⚠ 中断") : floorText(g.level, g.floor));
+  setAttr(li, "data-type", a.alarm_type || "level");
+  setAttr(li, "data-cleared", a.cleared_at ? "true" : "false");
+  setText(li.querySelector(".what"), isOutage(a) ? `${subjectName(g.kind, g.id)}  数据中断 outage`
+    : `${subjectName(g.kind, g.id)}  ${floorText(a.from_level, a.from_floor)} → ${floorText(a.to_level, a.to_floor)}`);
   setText(li.querySelector(".why"), reasonText(a));
   const n = g.alarms.length;
-  setText(li.querySelector(".when"), `${fmtTime(a.at, { date: true, seconds: false })}${n > 1 ? ` · ${n} 次变化 changes` : ""}${g.unacked.length > 1 ? ` · ${g.unacked.length} 未确认 unacked` : ""}${a.notify_count > 1 ? ` · ×${a.notify_count}` : ""}`);
+  setText(li.querySelector(".when"), `${fmtTime(onSystemClock(a.at), { date: true, seconds: false })}${n > 1 ? ` · ${n} 次变化 changes` : ""}${g.unacked.length > 1 ? ` · ${g.unacked.length} 未确认 unacked` : ""}${a.notify_count > 1 ? ` · ×${a.notify_count}` : ""}`);
   const btn = li.querySelector("button[data-ack]");
   btn.hidden = acked || !ack;
   li.querySelector(".pickcell").hidden = acked || !ack;
@@ -725,7 +742,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, Math.min(10000, 1000 * 2 ** i)));
     }
   }
-  try { app.config = await getJSON("/api/v1/web-config"); } catch { /* defaults */ }
+  try { app.config = await getJSON("/api/v1/web-config"); setClockSpec(app.config.clock); } catch { /* defaults */ }
   app.geo = geo.fc;
   app.layers = byLayer(geo.fc);
   app.map = new ShoreMap($("map"), geo.fc, { mode: "screen", lang: "zh", basemap: app.config.basemap });
