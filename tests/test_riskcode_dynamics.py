@@ -151,9 +151,9 @@ AREAS = AreaIndex.build(CONFIG, INDEX, VILLAGES, TOWNS)
 
 def test_shoreline_rollup_counts_and_state_json() -> None:
     obs = {}
-    obs.update(obs_for(1, tide=6.1, hs=0.0))  # PH01 orange (storm tide)
-    obs.update(obs_for(2, tide=4.0, hs=0.0))
-    obs.update(obs_for(3, tide=4.0, hs=3.6, tp=7.0))  # PH03 yellow (waves) + overtopping?
+    obs.update(obs_for(1, tide=4.3, hs=0.0))  # PH01 orange (storm tide, 4.2-4.7 m CN1985)
+    obs.update(obs_for(2, tide=2.2, hs=0.0))
+    obs.update(obs_for(3, tide=2.2, hs=3.6, tp=7.0))  # PH03 yellow (waves) + overtopping?
     r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs), None, NOW, AREAS)
     seg = r.segment_levels
     assert seg["PH01"] is Level.ORANGE
@@ -178,7 +178,7 @@ def test_shoreline_rollup_counts_and_state_json() -> None:
 def test_override_applies_on_top_and_expires() -> None:
     obs = {}
     for i in range(1, 4):
-        obs.update(obs_for(i, tide=4.0, hs=0.0))
+        obs.update(obs_for(i, tide=2.2, hs=0.0))
     ov = Override("PH02", Level.RED, "dike crack reported", NOW + timedelta(hours=1), "duty:wang", NOW)
     r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs, overrides=[ov]), None, NOW)
     s = r.segments["PH02"]

@@ -39,7 +39,7 @@ def segment(
     )
 
 
-def obs_for(i: int, *, tide: float | None = 4.0, hs: float | None = 0.5, tp: float | None = 5.0,
+def obs_for(i: int, *, tide: float | None = 2.2, hs: float | None = 0.5, tp: float | None = 5.0,
             wind: float | None = 5.0, gust: float | None = 7.0, ts: datetime = NOW, qc: int = 1
             ) -> dict[str, dict[str, Observation]]:
     out: dict[str, dict[str, Observation]] = {f"T{i:02d}": {}, f"B{i:02d}": {}, f"W{i:02d}": {}}

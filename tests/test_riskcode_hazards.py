@@ -50,7 +50,7 @@ def test_segment_warning_levels_from_geography_override_defaults() -> None:
     [(0.299, Level.NONE), (0.3, Level.BLUE), (0.6, Level.BLUE), (0.899, Level.BLUE), (0.9, Level.BLUE), (1.5, Level.BLUE)],
 )
 def test_surge_blue_without_warning_level(surge: float, expected: Level) -> None:
-    pred = semidiurnal_prediction(mean=2.0, amp=0.5)
+    pred = semidiurnal_prediction(mean=0.2, amp=0.5)
     astro = pred.at(NOW)
     assert astro is not None
     tide = astro + surge
@@ -177,9 +177,9 @@ def test_unknown_never_hides_known_danger() -> None:
 
 
 def test_qc_fail_is_not_used_suspect_is_used_and_noted() -> None:
-    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=6.2, qc=4), None, [], [], NOW)
+    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=4.4, qc=4), None, [], [], NOW)
     assert _hazard(d, "storm_tide").level is Level.UNKNOWN and "QC flag 4" in _hazard(d, "storm_tide").detail
-    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=6.2, qc=3), None, [], [], NOW)
+    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=4.4, qc=3), None, [], [], NOW)
     assert _hazard(d, "storm_tide").level is Level.ORANGE and "suspect" in _hazard(d, "storm_tide").detail
 
 
@@ -226,21 +226,22 @@ def test_camera_event_confirmed_held_and_corroborated() -> None:
 def test_official_feed_raises_to_max_and_names_both() -> None:
     feed = FeedItem("F1", "Zhejiang Marine Forecast Station", "surge_forecast", Level.ORANGE,
                     NOW - timedelta(hours=1), NOW + timedelta(hours=1), "orange storm surge")
-    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=5.6, hs=0.0), None, [], [feed], NOW)
+    d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=3.8, hs=0.0), None, [], [feed], NOW)
     assert d.local_level is Level.YELLOW and d.raw_level is Level.ORANGE
     assert _hazard(d, "official:surge_forecast").level is Level.ORANGE
     expired = FeedItem("F1", "x", "surge_forecast", Level.RED, NOW - timedelta(hours=2), NOW, "")
-    assert evaluate_segment(CONFIG, SEG, obs_for(1, tide=5.6, hs=0.0), None, [], [expired], NOW).raw_level is Level.YELLOW
+    assert evaluate_segment(CONFIG, SEG, obs_for(1, tide=3.8, hs=0.0), None, [], [expired], NOW).raw_level is Level.YELLOW
 
 
 def test_forecast_high_water_and_time_to_threshold() -> None:
-    # astronomical HW 3+2 = 5.0 m in 3 h; observed now = astro + 0.6 m surge -> projected HW 5 + 0.6 e^-0.25 = 5.47 (blue)
-    pred = semidiurnal_prediction(mean=3.0, amp=2.0, start=NOW - timedelta(hours=2), phase_h=5.0)
+    # astronomical HW 1.2+2 = 3.2 m CN1985 in 3 h; observed now = astro + 0.6 m surge -> projected HW
+    # 3.2 + 0.6 e^-0.25 = 3.67 (blue 3.2, below yellow 3.7)
+    pred = semidiurnal_prediction(mean=1.2, amp=2.0, start=NOW - timedelta(hours=2), phase_h=5.0)
     astro = pred.at(NOW)
     assert astro is not None
     d = evaluate_segment(CONFIG, SEG, obs_for(1, tide=astro + 0.6, hs=0.0), pred, [], [], NOW)
     f = _hazard(d, "storm_tide_forecast")
-    assert f.level is Level.BLUE and f.value == pytest.approx(5.0 + 0.6 * 2.718281828 ** -0.25, abs=0.01)
+    assert f.level is Level.BLUE and f.value == pytest.approx(3.2 + 0.6 * 2.718281828 ** -0.25, abs=0.01)
     assert d.next_high_water is not None and abs((d.next_high_water.at - NOW).total_seconds() - 3 * 3600) < 180
     assert d.time_to_threshold is not None and d.time_to_threshold.level is Level.BLUE
     assert 0 < d.time_to_threshold.seconds < 3 * 3600
