@@ -212,3 +212,16 @@ async def test_zhapu_storm_tide_unknown_with_blue_wind_is_never_plain_blue_anywh
 
 async def _props_level(segs, sid: str, label: str) -> bool:
     return (await segs())[sid].get("label") == label
+
+
+async def test_progress_line_worst_segment_treats_unknown_as_at_least_its_floor(db_url: str) -> None:
+    from haixun.demo.progress import ProgressSampler
+
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO current_levels (subject_kind, subject_id, level, raw_level, since, decided_at, decision, seq)"
+            " VALUES ('segment', 'PH05', 'unknown', 'unknown', now(), now(), '{\"floor\": \"orange\"}', 1),"
+            " ('segment', 'PH06', 'yellow', 'yellow', now(), now(), '{\"floor\": \"yellow\"}', 1),"
+            " ('city', 'city', 'unknown', 'unknown', now(), now(), '{\"floor\": \"orange\"}', 1)")
+        line = (await ProgressSampler().sample(conn)).line()
+    assert "worst unknown, at least orange (PH05)" in line and "city unknown, at least orange" in line

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from haixun.riskcode.levels import Level, parse_level
+from haixun.riskcode.levels import Level, Status, parse_level
 
 CST = timezone(timedelta(hours=8))
 
@@ -38,17 +38,19 @@ class Progress:
     worst_segment: tuple[str, Level] | None   # (segment id, level)
     city_level: Level | None
     subjects: int
+    worst_floor: Level = Level.NONE  # floor of an unknown worst segment ("unknown, at least <floor>")
+    city_floor: Level = Level.NONE
 
     def line(self) -> str:
         sim = self.sim_time.astimezone(CST).strftime("%Y-%m-%d %H:%M CST") if self.sim_time else "no readings yet"
         rate = f"{self.readings_per_s:,.0f} readings/s" if self.readings_per_s is not None else "- readings/s"
         if self.worst_segment:
-            worst = f"worst {self.worst_segment[1].value} ({self.worst_segment[0]})"
+            worst = f"worst {Status(self.worst_segment[1], self.worst_floor).label} ({self.worst_segment[0]})"
         elif self.subjects:
             worst = "worst -"
         else:
             worst = "no risk codes yet"
-        city = f", city {self.city_level.value}" if self.city_level else ""
+        city = f", city {Status(self.city_level, self.city_floor).label}" if self.city_level else ""
         return f"sim {sim} | {rate} | {worst}{city}"
 
 
@@ -67,20 +69,22 @@ class ProgressSampler:
             if self._last is not None and now > self._last[0]:
                 rate = max(0.0, (int(total) - self._last[1]) / (now - self._last[0]))
             self._last = (now, int(total))
-        rows = await _rows(conn, "SELECT subject_kind, subject_id, level FROM current_levels "
-                                 "WHERE subject_kind IN ('segment', 'city')")
-        worst: tuple[str, Level] | None = None
-        city: Level | None = None
-        for kind, subject_id, level_text in rows:
+        rows = await _rows(conn, "SELECT subject_kind, subject_id, level, coalesce(decision->>'floor', 'none')"
+                                 " FROM current_levels WHERE subject_kind IN ('segment', 'city')")
+        worst: tuple[str, Status] | None = None
+        city: Status | None = None
+        for kind, subject_id, level_text, floor_text in rows:
             try:
-                level = parse_level(level_text)
+                status = Status(parse_level(level_text), parse_level(floor_text))
             except ValueError:
                 continue
             if kind == "city":
-                city = level
-            elif worst is None or level.rank > worst[1].rank:
-                worst = (subject_id, level)
-        return Progress(sim_time, rate, int(total) if total is not None else None, worst, city, len(rows))
+                city = status
+            elif worst is None or status.severity > worst[1].severity:  # "unknown, at least orange" > orange
+                worst = (subject_id, status)
+        return Progress(sim_time, rate, int(total) if total is not None else None,
+                        (worst[0], worst[1].level) if worst else None, city.level if city else None, len(rows),
+                        worst[1].floor if worst else Level.NONE, city.floor if city else Level.NONE)
 
 
 async def _scalar(conn: psycopg.AsyncConnection, query: str) -> object | None:
