@@ -143,3 +143,30 @@ def test_resident_api_returns_codes_per_hazard_with_safe_advice() -> None:
     assert "stay sheltered" in body["advice"]["text"] and "evacuate now" not in body["advice"]["text"]
     zh = assess_location(served, seawall, CONFIG, _state(zp), ops, 30.6067, 121.0911, "zh", NOW)
     assert "远离门窗" in zh["advice"]["text"]
+
+
+def _geo_segments():
+    from haixun.data.riskspecs import segment_specs
+    return segment_specs(load_geography())
+
+
+GEO_SEGMENTS = _geo_segments()
+
+
+@settings(max_examples=400, deadline=None)
+@given(k=st.integers(0, len(GEO_SEGMENTS) - 1), tide=st.floats(-3.0, 9.0), dt=st.floats(0.0, 3.0),
+       hs=st.floats(0.0, 5.0), dh=st.floats(0.0, 2.0), tp=st.floats(2.0, 12.0))
+def test_more_water_never_lowers_a_segments_flood_status(k: int, tide: float, dt: float, hs: float, dh: float,
+                                                         tp: float) -> None:
+    """Higher still water and higher waves at a real section (berm, wave wall, impulsive quay walls)
+    never lower the segment's flood status."""
+    seg = GEO_SEGMENTS[k]
+
+    def flood(t: float, h: float) -> Status:
+        o: dict[str, dict[str, Observation]] = {}
+        o.setdefault(seg.tide_station, {})["tide_level"] = Observation(t, NOW)
+        o.setdefault(seg.wave_station, {}).update(wave_height=Observation(h, NOW), wave_period=Observation(tp, NOW))
+        o.setdefault(seg.wind_station, {}).update(wind_speed=Observation(3.0, NOW), wind_gust=Observation(4.0, NOW))
+        return evaluate_segment(CONFIG, seg, o, None, [], [], NOW, {seg.wave_station: "Tm-1,0"}).hazard_status["flood"]
+
+    assert flood(tide + dt, hs + dh).severity >= flood(tide, hs).severity

@@ -84,7 +84,7 @@ def test_vertical_wall_impulsive_issue_case() -> None:
     assert r.q_lpsm == pytest.approx(4.04, rel=5e-3)
     reason = hazards.overtopping(CONFIG, r, NOW)
     assert reason.level is Level.ORANGE and "violent" in reason.detail
-    # deep water at the toe: non-impulsive, eq 7.1 as before
+    # deep water at the toe (h 15 m): non-impulsive, eq 7.1 (the impulsive limit's Rc/Hm0 = 5.9 is beyond the data)
     deep = mean_overtopping(structure="vertical_wall", still_water_m=3.0, crest_level_m=9.4, hm0_m=2.5, period_s=7.0,
                             slope_tan=10.0, toe_level_m=-12.0)
     assert not deep.impulsive and deep.equation == "eq7.1" and deep.q_lpsm == pytest.approx(0.0194, rel=2e-2)
@@ -234,3 +234,23 @@ def test_q_monotonic_in_hm0_without_berm(structure: str, swl: float, rc: float, 
     kw = dict(structure=structure, still_water_m=swl, crest_level_m=swl + rc, period_s=t, slope_tan=1 / 3,
               toe_level_m=toe, wave_wall_angle_deg=wall)
     assert mean_overtopping(hm0_m=hm0 + dh, **kw).q_lpsm >= mean_overtopping(hm0_m=hm0, **kw).q_lpsm * (1 - 1e-12)  # type: ignore[arg-type]
+
+
+def test_vertical_wall_q_never_falls_as_the_tide_rises_past_the_impulsive_limit() -> None:
+    """Quay wall (toe -3.8 m, crest 7.6 m), Hm0 2.5 m, T 6 s: L = 56.2 m, the impulsive limit
+    h^2/(Hm0 L) = 0.23 is crossed at h = sqrt(0.23 x 2.5 x 56.2) = 5.68 m (SWL 1.88 m, Rc/Hm0 2.29).
+    Just above it eq. 7.1 alone is far below eq. 7.8 just below it; q is held at the limit's value."""
+    kw = dict(structure="vertical_wall", crest_level_m=7.6, hm0_m=2.5, period_s=6.0, slope_tan=10.0,
+              toe_level_m=-3.8, toe_depth_limit_ratio=0.55)
+    qs = [mean_overtopping(still_water_m=-1.0 + 0.05 * i, **kw).q_lpsm for i in range(140)]  # type: ignore[arg-type]
+    assert all(b >= a for a, b in zip(qs, qs[1:]))
+    above = mean_overtopping(still_water_m=2.5, **kw)  # type: ignore[arg-type]
+    assert "held at the impulsive value" in above.detail and above.impulsive
+    plain = mean_overtopping(still_water_m=2.5, structure="vertical_wall", crest_level_m=7.6, hm0_m=2.5, period_s=6.0,
+                             slope_tan=10.0)
+    assert above.q_lpsm > 10 * plain.q_lpsm
+    # Table 3.3's violent row applies to a vertical structure whatever the tide
+    calm = mean_overtopping(still_water_m=0.0, structure="vertical_wall", crest_level_m=7.6, hm0_m=0.5, period_s=4.0,
+                            slope_tan=10.0, toe_level_m=-30.0)
+    r = hazards.overtopping(CONFIG, calm, NOW)
+    assert "violent overtopping row" in r.detail and r.level is Level.NONE

@@ -235,6 +235,7 @@ class OvertoppingConfig(_Strict):
     fallback_steepness: NonNegFloat
     g: PositiveFloat
     obliquity_tolerance_deg: float = Field(ge=0, le=90)
+    impulsive_rc_hm0_max: PositiveFloat
     tm10_factor: dict[PeriodKind, PositiveFloat]
 
     @field_validator("tm10_factor")

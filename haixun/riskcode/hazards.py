@@ -169,17 +169,21 @@ def overtopping(config: RiskConfig, result: OvertoppingResult, input_ts: datetim
     (the violent row for an impulsive vertical wall); water over the crest never below
     ``negative_freeboard_level``. The detail shows the design/assessment value beside the estimate."""
     o = config.overtopping
-    limits = o.thresholds(result.hm0_used_m, result.impulsive)
+    # EurOtop 2018 Table 3.3 "structures with possible violent overtopping, mostly vertical structures":
+    # the row applies to a vertical wall whatever the tide (the impulsive limit moves with the water;
+    # a row switching with it would let a rising tide lower the level)
+    violent = result.impulsive or result.vertical
+    limits = o.thresholds(result.hm0_used_m, violent)
     detail = f"q {result.q_lpsm:.3g} l/s/m by {result.equation}, freeboard {result.freeboard_m:.2f} m"
     if result.q_design_lpsm is not None:
         detail += f" (design/assessment {result.q_design_lpsm:.3g} l/s/m)"
     if result.breaker_xi is not None:
         detail += f", xi {result.breaker_xi:.2f}"
-    row = ("violent overtopping row" if result.impulsive else f"limits for Hm0 {result.hm0_used_m:.2f} m")
+    row = ("violent overtopping row (vertical structure)" if violent else f"limits for Hm0 {result.hm0_used_m:.2f} m")
     detail += (f"; {row}: blue {limits.blue:.3g}, yellow {limits.yellow:.3g}, orange {limits.orange:.3g}, "
                f"red {limits.red:.3g} l/s/m")
     detail += "".join(f"; {x}" for x in (result.detail, note) if x)
-    source = o.limits_violent.source if result.impulsive else o.source
+    source = o.limits_violent.source if violent else o.source
     level, bound = classify(result.q_lpsm, limits)
     if result.negative_freeboard and level.rank < o.negative_freeboard_level.rank:
         return HazardReason("overtopping", o.negative_freeboard_level, result.q_lpsm, "l/s/m", None,

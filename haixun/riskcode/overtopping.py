@@ -51,6 +51,7 @@ class OvertoppingResult:
     q_design_lpsm: float | None = None   # design/assessment coefficients (None: the manual gives no design set)
     overflow_lpsm: float = 0.0           # part of q that is overflow (negative freeboard)
     impulsive: bool = False              # vertical wall in impulsive (violent) conditions
+    vertical: bool = False               # a vertical structure: violent overtopping possible (Table 3.3 row)
     gamma_b: float = 1.0
     gamma_f: float = 1.0
     gamma_beta: float = 1.0
@@ -233,6 +234,7 @@ def mean_overtopping(
     berm_level_m: float | None = None,
     wave_wall_angle_deg: float | None = None,
     wave_obliquity_deg: float | None = None,
+    impulsive_rc_hm0_max: float = 3.5,
     g: float = 9.81,
 ) -> OvertoppingResult:
     """Mean overtopping discharge at a seawall section, with the design/assessment value beside it.
@@ -246,8 +248,9 @@ def mean_overtopping(
     gamma* from ``wave_wall_angle_deg`` (a wall on the slope's crest), gamma_beta
     from ``wave_obliquity_deg`` (angle between the waves' direction and the wall's
     normal). Vertical walls: impulsive check (needs the toe level) and eq. 7.7/7.8
-    when impulsive, the larger of that and eq. 7.1 (no obliquity reduction in
-    impulsive conditions). A negative freeboard adds the weir overflow to the wave
+    when impulsive and Rc/Hm0 <= ``impulsive_rc_hm0_max`` (the range of the data), the larger of
+    that and eq. 7.1 (no obliquity reduction in impulsive conditions); above the impulsive
+    depth limit q is held at the impulsive value at the limit (monotone in the water level). A negative freeboard adds the weir overflow to the wave
     overtopping at Rc = 0 (``equation`` = ``negative_freeboard``).
     """
     if hm0_m < 0 or period_s <= 0 or slope_tan <= 0:
@@ -272,7 +275,7 @@ def mean_overtopping(
         else:
             notes.append("no waves at the toe")
         return OvertoppingResult(over, rc, eq, None, hm0, "; ".join(notes), q_design_lpsm=over, overflow_lpsm=over,
-                                 gamma_f=gf, gamma_beta=gbeta)
+                                 gamma_f=gf, gamma_beta=gbeta, vertical=structure == "vertical_wall")
     xi: float | None
     gb = gv = gs = 1.0
     impulsive = False
@@ -282,15 +285,29 @@ def mean_overtopping(
         q_design = vertical_wall_q(rc_eval, hm0, g, gamma_beta=gbeta, coefficients="design")
         eq = "eq7.1"
         xi = None
-        if toe_level_m is not None and still_water_m > toe_level_m:
+        if toe_level_m is not None and still_water_m - toe_level_m > 1e-3:  # at least a millimetre at the toe
             depth = still_water_m - toe_level_m
             ratio = impulsiveness(depth, hm0, period_s, g)
-            if ratio < IMPULSIVE_H2_HL:
+            q_imp: float | None = None
+            if rc_eval / hm0 > impulsive_rc_hm0_max:
+                pass  # beyond the impulsive data (Rc/Hm0 > max): no extrapolation of eq. 7.8's power law
+            elif ratio < IMPULSIVE_H2_HL:
                 q_imp, eq_imp = vertical_wall_impulsive_q(rc_eval, hm0, depth, period_s, g)
-                impulsive = True
                 notes.append(f"impulsive: h^2/(Hm0 L) = {ratio:.3f} < {IMPULSIVE_H2_HL} (toe depth {depth:.2f} m)")
+            else:
+                # Above the impulsive limit the manual switches to eq. 7.1, which can be far lower: a rising
+                # tide would then LOWER q. Conservative envelope (project decision, docs/riskcode.md): q is
+                # never below the impulsive q at the still water where the limit is crossed (same waves).
+                h_t = math.sqrt(IMPULSIVE_H2_HL * hm0 * deep_water_wavelength(period_s, g))
+                rc_t = max(0.0, crest_level_m - (toe_level_m + h_t))
+                if h_t > 0 and rc_t / hm0 <= impulsive_rc_hm0_max:
+                    q_imp, eq_imp = vertical_wall_impulsive_q(rc_t, hm0, h_t, period_s, g)
+                    if q_imp > q:
+                        notes.append(f"h^2/(Hm0 L) = {ratio:.3f} >= {IMPULSIVE_H2_HL}: q held at the impulsive "
+                                     f"value at the limit (toe depth {h_t:.2f} m, Rc {rc_t:.2f} m), conservative")
+            if q_imp is not None:
                 if q_imp > q:
-                    q, eq = q_imp, eq_imp
+                    q, eq, impulsive = q_imp, eq_imp, True
                     q_design = None  # the manual gives the impulsive formulas as mean values only
                 else:
                     q_design = max(q_design, q_imp)
@@ -315,4 +332,5 @@ def mean_overtopping(
         q_design = None if q_design is None else q_design + over
         eq = "negative_freeboard"
     return OvertoppingResult(q, rc, eq, xi, hm0, "; ".join(notes), q_design_lpsm=q_design, overflow_lpsm=over,
-                             impulsive=impulsive, gamma_b=gb, gamma_f=gf, gamma_beta=gbeta, gamma_v=gv, gamma_star=gs)
+                             impulsive=impulsive, gamma_b=gb, gamma_f=gf, gamma_beta=gbeta, gamma_v=gv, gamma_star=gs,
+                             vertical=structure == "vertical_wall")

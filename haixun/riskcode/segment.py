@@ -248,7 +248,7 @@ def evaluate_segment(
                 toe_depth_limit_ratio=o.toe_depth_limit_ratio, gamma_f=segment.roughness_gamma_f,
                 berm_width_m=segment.berm_width_m, berm_level_m=segment.berm_level_m,
                 wave_wall_angle_deg=segment.wave_wall_angle_deg if segment.wave_wall_height_m > 0 else None,
-                wave_obliquity_deg=beta, g=o.g,
+                wave_obliquity_deg=beta, impulsive_rc_hm0_max=o.impulsive_rc_hm0_max, g=o.g,
             )
             used_ts = min(x.ts for x in (water, hs, period) if x is not None)
             reasons.append(_with_note(hazards.overtopping(config, ot, used_ts, "; ".join(n for n in notes if n)),
