@@ -188,3 +188,27 @@ def test_shoreline_red_bulletin_offline_sensors_stays_red_everywhere() -> None:
     assert r.rollup is not None and r.rollup.city.status == Status(Level.RED)
     for zone in ZONES:
         assert CONFIG.code_status(r.segments["PH01"].status, zone).level is CONFIG.code(Level.RED, zone)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seq=st.lists(st.tuples(st.one_of(st.none(), st.floats(0.0, 8.0)), st.sampled_from(COLOURS),
+                              st.integers(60, 1200)), min_size=1, max_size=15))
+def test_shoreline_never_shows_a_plain_colour_while_storm_tide_unknown_and_never_below_official(seq) -> None:
+    """Through evaluate_shoreline (dwell, official on top): tide None = the gauge is silent."""
+    seg = [segment(1, crest=20.0)]
+    t, state, last_tide = NOW, None, 4.0
+    for tide, official, dt in seq:
+        t = t + timedelta(seconds=dt)
+        o = obs_for(1, tide=last_tide if tide is None else tide, hs=0.3, ts=t)
+        if tide is None:
+            o["T01"]["tide_level"] = Observation(last_tide, t - timedelta(hours=1))
+        else:
+            last_tide = tide
+        feeds = [] if official is Level.NONE else [FeedItem("F", "x", "surge_forecast", official,
+                                                            t - timedelta(minutes=1), t + timedelta(hours=1))]
+        r = evaluate_shoreline(CONFIG, seg, ShorelineInputs(o, feeds=feeds), state, t)
+        state = r.state
+        shown = r.segments["PH01"].status
+        assert shown.floor.rank >= official.rank  # an official level is never lost
+        if tide is None:
+            assert shown.is_unknown or shown.level is Level.RED, (shown.label, official)
