@@ -102,7 +102,7 @@ def test_data_lost_is_shown_at_once_with_the_held_floor() -> None:
     assert ch and s.status == Status(Level.BLUE)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(seq=st.lists(st.tuples(statuses, st.integers(1, 900)), min_size=1, max_size=40))
 def test_dwell_properties_with_floors(seq) -> None:
     t, state = NOW, None
