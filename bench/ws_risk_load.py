@@ -74,14 +74,17 @@ async def _clients(url: str, points: list[tuple[float, float]], seconds: float) 
         t.cancel()
 
 
-def engine_writer(url: str, segment_ids: list[str], rate: float, stop: threading.Event) -> int:
+def engine_writer(url: str, segment_ids: list[str], rate: float, stop: threading.Event,
+                  per_state: int = 0) -> int:
+    """``per_state``: segments changed by each delta (0: every segment, the worst case)."""
     n = 0
     with psycopg.connect(url, autocommit=True) as conn:
         while not stop.is_set():
             at = datetime.now(UTC)
             iso = at.isoformat().replace("+00:00", "Z")
             segs = {sid: {"level": LEVELS[(n + k) % 5], "raw_level": LEVELS[(n + k) % 5], "since": iso,
-                          "decided_at": iso, "hazards": []} for k, sid in enumerate(segment_ids)}
+                          "decided_at": iso, "hazards": []} for k, sid in enumerate(segment_ids)
+                    if not per_state or (k - n * per_state) % len(segment_ids) < per_state}
             with conn.transaction():
                 seq = conn.execute("INSERT INTO state_log (kind, body) VALUES ('delta', %s) RETURNING seq",
                                    (Jsonb({"segments": segs}),)).fetchone()[0]
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=600)
     ap.add_argument("--rate", type=float, default=5.0, help="state changes per second")
     ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--segments-per-state", type=int, default=0, help="segments changed per delta (0: all)")
     ap.add_argument("--api-pythonpath", default=str(REPO))
     ap.add_argument("--client-mode", nargs=2, metavar=("URL", "POINTS_JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             clients.stdout.readline()  # ready
             with httpx.Client(base_url=base) as c:
                 for _ in range(100):  # until the clients are connected
-                    m = c.get("/metrics").text
+                    m = c.get("/metrics", timeout=60).text
                     n = sum(float(line.rsplit(" ", 1)[1]) for line in m.splitlines()
                             if line.startswith('haixun_ws_clients{channel="risk"}'))
                     if n >= args.clients * 0.98:
@@ -152,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 idle = [timed(c, "/healthz") for _ in range(40)]
                 stop = threading.Event()
                 writes: list[int] = []
-                w = threading.Thread(target=lambda: writes.append(engine_writer(url, segment_ids, args.rate, stop)))
+                w = threading.Thread(target=lambda: writes.append(engine_writer(url, segment_ids, args.rate, stop,
+                                                                           args.segments_per_state)))
                 w.start()
                 health: list[float] = []
                 risk: list[float] = []
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.02)
                 stop.set()
                 w.join()
-                m = c.get("/metrics").text
+                m = c.get("/metrics", timeout=60).text
             out = clients.communicate(timeout=60)[0].strip().splitlines()
         finally:
             if clients.poll() is None:
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     if line.startswith("haixun_risk_cache_total") and f'result="{r}"' in line) for r in ("hit", "miss")}
     for name in ("haixun_ws_risk_passes_total", "haixun_ws_risk_cells_total"):
         cache[name] = sum(float(line.rsplit(" ", 1)[1]) for line in m.splitlines() if line.startswith(name + " "))
-    print(json.dumps({"clients": args.clients, "connected": n, "rate_per_s": args.rate, "seconds": args.seconds,
+    print(json.dumps({"clients": args.clients, "segments_per_state": args.segments_per_state or "all", "connected": n, "rate_per_s": args.rate, "seconds": args.seconds,
                       "states_written": writes[0] if writes else 0,
                       "healthz_idle_ms": {"p50": round(pct(idle, 50) * 1000, 1), "p99": round(pct(idle, 99) * 1000, 1)},
                       "healthz_ms": {"n": len(health), "p50": round(pct(health, 50) * 1000, 1),

@@ -189,3 +189,37 @@ async def test_ws_risk_merges_fast_state_changes_and_ends_on_the_newest(settings
             # the newest state always arrives; the ones in between are merged (before: one push per change)
             assert got[-1] == "orange"
             assert len(got) <= 5, got
+
+
+async def test_ws_risk_skips_cells_whose_segments_did_not_change(settings: Settings, db_url: str,
+                                                                 tmp_path: Path) -> None:
+    engine_write(db_url, {"segments": {"PH01": seg_entry("none"), "PH02": seg_entry("none")}}, kind="snapshot")
+    async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
+        west = await websockets.connect(api.ws + "/ws/risk?lat=30.6009&lon=121.02")   # in front of PH01 only
+        east = await websockets.connect(api.ws + "/ws/risk?lat=30.6012&lon=121.08")   # in front of PH02 only
+        for ws in (west, east):
+            assert (await _recv(ws))["type"] == "risk"
+        first_west = (await _recv_risk_after(west, engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})))
+        assert first_west["risk"]["code"] != "none"
+        cells0 = _metric((await c.get("/metrics")).text, "haixun_ws_risk_cells_total")
+        seq = engine_write(db_url, {"segments": {"PH02": seg_entry("red")}})
+        m = await _recv_risk_after(east, seq)
+        assert m["risk"]["segments"][0]["id"] == "PH02" and m["risk"]["segments"][0]["level"] == "red"
+        await _wait(lambda: api.app.state.ctx.risk_push_task.done())
+        cells1 = _metric((await c.get("/metrics")).text, "haixun_ws_risk_cells_total")
+        assert cells1 - cells0 == 1  # only the east cell was computed again
+        # a snapshot replaces every entry: both cells are computed again, and both see it
+        seq = engine_write(db_url, {"segments": {"PH01": seg_entry("yellow"), "PH02": seg_entry("yellow")}},
+                           kind="snapshot")
+        for ws in (west, east):
+            m = await _recv_risk_after(ws, seq)
+            assert m["risk"]["segments"][0]["level"] == "yellow"
+        await west.close()
+        await east.close()
+
+
+async def _recv_risk_after(ws: Any, seq: int) -> dict[str, Any]:
+    while True:
+        m = await _recv(ws, timeout=10)
+        if m["type"] == "risk" and m["risk"]["seq"] >= seq:
+            return m

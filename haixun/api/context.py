@@ -63,6 +63,8 @@ class ApiContext:
 
     risk_push_task: asyncio.Task[None] | None = None   # routes_ws.push_risk_updates
     risk_push_dirty: bool = False
+    # per /ws/risk cell: ((ops_version, config_version), segment ids, their state entries) at its last computation
+    risk_cell_inputs: dict[Any, Any] = field(default_factory=dict)
 
     config_version: int = 0          # bumped by use_config (part of the risk cache key)
 

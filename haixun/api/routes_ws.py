@@ -219,16 +219,33 @@ async def _risk_pusher(ctx: ApiContext) -> None:
 
 
 async def _risk_pass(ctx: ApiContext, batch: int) -> None:
+    """One recompute of every /ws/risk cell whose inputs changed. A cell's code depends only on the state
+    entries of its segments (those that count there and the one in front: geometry, fixed per config),
+    the shelter/road status and the risk config; a delta replaces the entries it changes with new objects
+    (``merge_state``), a snapshot replaces them all, so a cell whose entries are the very same objects as
+    at its last computation, under the same status and config version, cannot have changed: skipped."""
     cells: dict[tuple[float, float, str], list[Client]] = {}
     for c in ctx.hub.clients:
         if c.channel == "risk" and not c.dropped.is_set():
             key = (round(c.context["lat"], 4), round(c.context["lon"], 4), c.context["lang"])
             cells.setdefault(key, []).append(c)
+    seg_states: dict[str, Any] = ctx.live.body.get("segments") or {}
+    versions = (ctx.ops_version, ctx.config_version)
+    last, ctx.risk_cell_inputs = ctx.risk_cell_inputs, {}
     ctx.metrics.risk_push_passes.inc()
-    ctx.metrics.risk_push_cells.inc(len(cells))
-    for i, ((lat, lon, lang), clients) in enumerate(cells.items()):
-        if i and i % batch == 0:
+    computed = 0
+    for (lat, lon, lang), clients in cells.items():
+        key = (lat, lon, lang)
+        prev = last.get(key)
+        if prev is not None and prev[0] == versions and all(
+                seg_states.get(sid) is entry for sid, entry in zip(prev[1], prev[2])):
+            ctx.risk_cell_inputs[key] = prev
+            continue
+        if computed and computed % batch == 0:
             await asyncio.sleep(0)  # let requests and other sockets through
+            seg_states = ctx.live.body.get("segments") or {}
+            versions = (ctx.ops_version, ctx.config_version)
+        computed += 1
         try:
             r = risk_for(ctx, lat, lon, lang)
         except OutsideServedArea:
@@ -236,9 +253,13 @@ async def _risk_pass(ctx: ApiContext, batch: int) -> None:
         except Exception:  # noqa: BLE001 - one bad cell must not stop the others' pushes
             log.exception("risk push failed for one cell")
             continue
+        ids = tuple(dict.fromkeys([*(s["id"] for s in r.get("segments") or []),
+                                   (r.get("wall") or {}).get("segment_id")]))
+        ctx.risk_cell_inputs[key] = (versions, ids, tuple(seg_states.get(sid) for sid in ids))
         sig = risk_signature(r)
         changed = [c for c in clients if c.context.get("sig") != sig and c in ctx.hub.clients]
         for c in changed:
             c.context["sig"] = sig
         if changed:
             ctx.hub.broadcast("risk", {"type": "risk", "seq": r["seq"], "risk": r}, clients=changed)
+    ctx.metrics.risk_push_cells.inc(computed)
