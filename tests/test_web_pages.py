@@ -314,4 +314,20 @@ def test_duty_screen_unknown_with_floor_and_data_outage_alarm(stack: Stack, brow
     expect(outage).to_contain_text("数据中断")
     expect(outage).to_have_attribute("data-acked", "false")
     shot(page, "pages-screen-outage-floor")
+    # alarm rows are stamped on the wall clock; during a replay the screen shows them on the replay clock
+    converted = page.evaluate("""async () => {
+      const m = await import('/static/api.js');
+      const wall0 = Date.now() - 600e3;
+      m.setClockSpec({replay: true, speed: 60, sim_start: '2021-07-25T00:00:00Z', wall_start: new Date(wall0).toISOString()});
+      m.serverClock.note(new Date(Date.parse('2021-07-25T00:00:00Z') + 60 * 600e3).toISOString());
+      const out = [m.onSystemClock(new Date(wall0 + 540e3).toISOString()), m.onSystemClock('2021-07-25T03:00:00.000Z')];
+      // between messages the page's now runs at the replay's speed (60 s per wall second)
+      const t0 = Date.now(); const s0 = m.serverClock.nowMs();
+      await new Promise((r) => setTimeout(r, 200));
+      out.push((m.serverClock.nowMs() - s0) / Math.max(1, Date.now() - t0));
+      m.setClockSpec(null);
+      return out; }""")
+    assert converted[0].startswith("2021-07-25T09:00:00"), converted  # 540 s of wall x 60
+    assert converted[1] == "2021-07-25T03:00:00.000Z"  # already simulated time: left alone
+    assert 55 < converted[2] < 65, converted
     assert not errors, errors

@@ -74,6 +74,8 @@ def install_web(app: FastAPI, *, web_dir: Path, geo_file: Path, settings: Settin
         clock = settings.clock
         return {"basemap": {"url": url, "attribution": settings.basemap_attribution} if url else None,
                 "chart_lines": chart_lines(app.state.ctx.risk_config),
+                # a station reading older than this is stale (riskcode.toml [staleness.max_age_s], data time)
+                "staleness_s": dict(app.state.ctx.risk_config.staleness.max_age_s),
                 "clock": {"replay": clock.is_replay, "speed": clock.speed,
                           "sim_start": clock.sim_start.isoformat() if clock.sim_start else None,
                           "wall_start": clock.wall_start.isoformat() if clock.wall_start else None}}

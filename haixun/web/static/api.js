@@ -9,17 +9,23 @@ const USER_KEY = "haixun.user";
 // (HAIXUN_CLOCK), so data ages are computed against the server's clock, never
 // the browser's: every websocket message (and GET /api/v1/stations) carries
 // server_now; now on the server = server_now + time elapsed since it arrived.
+// A replay clock runs `speed` times faster than the wall: between messages the
+// page's "now" advances at that speed (setClockSpec gives it).
 export class ServerClock {
-  constructor() { this.offsetMs = 0; this.known = false; }
+  constructor() { this.atMs = null; this.receivedMs = 0; this.speed = 1; this.known = false; }
 
   note(serverNowIso, receivedMs = Date.now()) {
     const t = Date.parse(serverNowIso || "");
     if (Number.isNaN(t)) return;
-    this.offsetMs = t - receivedMs;
+    this.atMs = t;
+    this.receivedMs = receivedMs;
     this.known = true;
   }
 
-  nowMs() { return Date.now() + this.offsetMs; }
+  nowMs() {
+    if (this.atMs == null) return Date.now();
+    return this.atMs + (Date.now() - this.receivedMs) * this.speed;
+  }
 }
 
 export const serverClock = new ServerClock();
@@ -29,7 +35,10 @@ export const serverClock = new ServerClock();
 // Some stamps are wall-clock marks by design (alarm rows' "at", docs/architecture.md);
 // the screens show them on the system clock with this.
 let clockSpec = null;
-export function setClockSpec(spec) { clockSpec = spec && spec.replay ? spec : null; }
+export function setClockSpec(spec) {
+  clockSpec = spec && spec.replay ? spec : null;
+  serverClock.speed = clockSpec && clockSpec.speed > 0 ? clockSpec.speed : 1;
+}
 
 export function onSystemClock(iso) {
   const t = Date.parse(iso || "");

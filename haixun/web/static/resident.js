@@ -4,7 +4,7 @@
 // Location: navigator.geolocation, else a tap on the map or a village from
 // the list. The location never leaves this page except in the risk request.
 
-import { fmtDuration, fmtTime, getJSON, serverClock } from "./api.js";
+import { fmtDuration, fmtTime, getJSON, serverClock, setClockSpec } from "./api.js";
 import { byLayer, interiorPoint, loadGeography } from "./geo.js";
 import { LiveClient } from "./live.js";
 import { GRADES, addPatternDefs, norm, rank, word } from "./levels.js";
@@ -419,7 +419,7 @@ async function main() {
     const geo = await loadGeography();
     app.layers = byLayer(geo.fc);
     let basemap = null;
-    try { basemap = (await getJSON("/api/v1/web-config")).basemap; } catch { /* offline default */ }
+    try { const cfg = await getJSON("/api/v1/web-config"); basemap = cfg.basemap; setClockSpec(cfg.clock); } catch { /* offline default */ }
     app.map = new ShoreMap($("map"), geo.fc, { mode: "resident", lang: app.lang, fit: ["land_boundary", "town"], basemap });
     app.map.onMapClick = (lon, lat) => setLocation(lat, lon, "map");
     fillVillages();

@@ -164,12 +164,22 @@ function ageNow(ageS) {
   return ageS + (app.stateAtMs ? Math.max(0, (serverClock.nowMs() - app.stateAtMs) / 1000) : 0);
 }
 
+// The engine's staleness limit for the station's quantities (the shortest, so a stale tide
+// is never drawn fresh; a wave buoy alone gets 30 min), riskcode.toml; STALE_AFTER_S if unknown.
+function staleAfter(id) {
+  const lim = app.config.staleness_s || {};
+  const f = app.layers.station && app.layers.station[id];
+  const qs = (f && f.properties.quantities) || [];
+  const vals = qs.map((q) => lim[q]).filter((v) => typeof v === "number");
+  return vals.length ? Math.min(...vals) : STALE_AFTER_S;
+}
+
 function renderStations() {
   if (!app.state) return;
   const ids = new Set([...Object.keys(app.layers.station || {}), ...Object.keys(app.state.stations)]);
   for (const id of ids) {
     const st = app.state.stations[id];
-    app.map.setStation(id, st ? { ...st, age_s: ageNow(st.age_s) } : null, STALE_AFTER_S);
+    app.map.setStation(id, st ? { ...st, age_s: ageNow(st.age_s) } : null, staleAfter(id));
   }
 }
 
@@ -271,12 +281,13 @@ function renderSegment() {
     t.replaceChildren(h("thead", {}, h("tr", {}, ...["因素 Hazard", "实测 / 阈值 Value / threshold", "等级", "依据 Source"].map((x) => h("th", { scope: "col", text: x })))));
     const tb = h("tbody");
     for (const z of hz) {
-      const val = z.value != null ? fmtValue(z.value, z.unit, { lang: "en", precise: true }) : "?";
+      const val = z.value != null ? fmtValue(z.value, z.unit, { lang: "en", precise: true }) : norm(z.level) === "unknown" ? "?" : "–";
       const thr = z.threshold != null ? ` / ${fmtValue(z.threshold, z.unit, { lang: "en", precise: true })}` : "";
       const src = String(z.source || z.threshold_source || "");
       tb.append(h("tr", { "data-hazard": z.hazard, "data-level": norm(z.level) },
         h("th", { scope: "row" }, h("div", { text: hazardName(z, "zh") }), h("div", { class: "dim en", text: hazardName(z, "en") })),
-        h("td", { class: "num" }, h("div", { text: `${val}${thr}` }), z.detail ? h("div", { class: "detail dim", text: z.detail }) : null),
+        h("td", { class: "num" }, h("div", { text: `${val}${thr}` }),
+          z.detail ? h("div", { class: "detail dim", title: z.detail, text: z.detail.length > 110 ? z.detail.slice(0, 108) + "…" : z.detail }) : null),
         h("td", {}, lvSpan(z.level)),
         h("td", { class: "src dim", title: src, text: src.length > 48 ? src.slice(0, 46) + "…" : src }),
       ));
