@@ -112,3 +112,28 @@ async def test_engine_promotes_again_after_its_pool_connections_were_terminated(
         assert "promotion failed" not in caplog.text
     finally:
         await a.stop()
+
+
+async def test_a_replay_during_an_outage_closes_with_1013(settings: Settings, db_url: str, tmp_path: Path) -> None:
+    import json
+
+    import websockets
+
+    from tests.api_support import engine_write
+
+    first = engine_write(db_url, {"segments": {}}, kind="snapshot")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i in range(40):
+            conn.execute("INSERT INTO state_log (kind, body) VALUES ('delta', %s::jsonb)", (json.dumps({"i": i}),))
+    async with running_api(settings, tmp_path, ring_size=8, db_checkout_timeout_s=1.0) as api:
+        _allow_connections(db_url, False)
+        try:
+            _terminate_others(db_url)
+            async with websockets.connect(api.ws + f"/ws/live?since={first}") as ws:
+                try:
+                    await asyncio.wait_for(ws.recv(), 10)
+                    raise AssertionError("a replay was served with the database down")
+                except websockets.ConnectionClosed as exc:
+                    assert exc.rcvd is not None and exc.rcvd.code == 1013
+        finally:
+            _allow_connections(db_url, True)

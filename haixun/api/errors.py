@@ -9,13 +9,14 @@ numbers beyond a column's range) is a 422, a database outage or a statement time
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
@@ -131,9 +132,13 @@ async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
     return error_response(422, f"a value is out of range: {exc}", code="out_of_range")
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0]
-                if str(exc) else type(exc).__name__)
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse | None:
+    log.warning("database unavailable for %s %s: %s", getattr(request, "method", "WS"), request.url.path,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if isinstance(request, WebSocket):  # e.g. a ?since= replay read during an outage: try again later
+        with contextlib.suppress(Exception):
+            await request.close(1013, "database unavailable")
+        return None
     return error_response(503, "the database is unavailable or too slow right now; try again shortly",
                           code="unavailable", headers={"Retry-After": "5"})
 
