@@ -147,11 +147,24 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error", code="internal")
 
 
+def _ws_aware(handler: Any, close_code: int) -> Any:
+    """An HTTP handler that, for a websocket, closes it with ``close_code`` (an ignored JSON body would
+    leave the socket without a close frame)."""
+    async def wrapped(request: Request, exc: Exception) -> JSONResponse | None:
+        if isinstance(request, WebSocket):
+            with contextlib.suppress(Exception):
+                await request.close(close_code, str(exc)[:100])
+            return None
+        result: JSONResponse = await handler(request, exc)
+        return result
+    return wrapped
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
-    app.add_exception_handler(psycopg.DataError, _data_error)  # type: ignore[arg-type]
-    app.add_exception_handler(OverflowError, _overflow)  # type: ignore[arg-type]
+    app.add_exception_handler(psycopg.DataError, _ws_aware(_data_error, 1007))
+    app.add_exception_handler(OverflowError, _ws_aware(_overflow, 1007))
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(PoolTimeout, _unavailable)
     app.add_exception_handler(Exception, _internal)
