@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # ("replay:<sim_start>@<wall_start>x<speed>", see haixun/clock.py).
     clock_spec: str = Field(default="system", validation_alias="HAIXUN_CLOCK")
 
+    # storage (haixun migrate): "auto" picks TimescaleDB when it is preloaded with
+    # the Timescale License, else partitioned tables; retention in days behind
+    # the newest reading, 0 = off, None = keep the database's setting.
+    readings_mode: Literal["auto", "timescale", "partitioned"] = "auto"
+    retention_days: int | None = Field(default=None, ge=0)
+
     # engine / api
     engine_interval_s: float = 10.0
     api_host: str = "127.0.0.1"

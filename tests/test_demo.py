@@ -76,7 +76,7 @@ def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
     assert first.returncode == 0, out + first.stderr
     assert "database: embedded PostgreSQL" in out and "initialised" in out
     assert "broker: embedded" in out
-    assert "migrated (readings: partitioned)" in out
+    assert "migrated (readings: partitioned, retention off)" in out
     assert "| worst" in out or "no risk codes yet" in out  # at least one progress line
     assert "stopped everything" in out
     assert processes_of(state_dir) == []

@@ -18,6 +18,7 @@ from haixun.api.risk import OutsideServedArea, assess_location, status_of
 from haixun.api.risk_area import assess_town
 from haixun.data.geography import Segment
 from haixun.riskcode.levels import Level, Status, combine
+from haixun.store import readings as store_readings
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -178,13 +179,10 @@ async def get_readings(station_id: str, quantity: Annotated[str, Query(min_lengt
                               "AND ts >= %s AND ts < %s ORDER BY ts LIMIT 200000", (station_id, quantity, start, to))
             points = [{"ts": iso(r["ts"]), "value": r["value"], "qc": r["qc"]} for r in await cur.fetchall()]
         else:
-            unit = "minute" if resolution == "1m" else "hour"
-            await cur.execute(
-                f"SELECT date_trunc('{unit}', ts) AS b, avg(value) AS mean, min(value) AS lo, max(value) AS hi, "
-                "count(*) AS n FROM readings WHERE station_id = %s AND quantity = %s AND ts >= %s AND ts < %s "
-                "AND qc <> 4 GROUP BY b ORDER BY b", (station_id, quantity, start, to))
-            points = [{"ts": iso(r["b"]), "value": r["mean"], "min": r["lo"], "max": r["hi"], "n": r["n"]}
-                      for r in await cur.fetchall()]
+            rows = await store_readings.rollup(conn, station_id, quantity, start, to,
+                                               "1 minute" if resolution == "1m" else "1 hour")
+            points = [{"ts": iso(r.bucket), "value": r.avg, "min": r.min, "max": r.max, "n": r.count}
+                      for r in rows]
     return {"station_id": station_id, "quantity": quantity, "resolution": resolution, "from": iso(start),
             "to": iso(to), "points": points}
 

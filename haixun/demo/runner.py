@@ -230,8 +230,9 @@ class DemoRun:
         from haixun.store.migrate import migrate
 
         began = time.monotonic()
-        mode = await asyncio.to_thread(migrate, self.services.database_url)
-        self.say(f"migrated (readings: {mode}) in {time.monotonic() - began:.2f} s")
+        # a replay database: retention off (its readings are never dropped for their age)
+        mode = await asyncio.to_thread(migrate, self.services.database_url, retention_days=0)
+        self.say(f"migrated (readings: {mode}, retention off) in {time.monotonic() - began:.2f} s")
 
         log_dir = self.settings.state_dir / "demo-logs"
         self.supervisor = Supervisor(child_env(self.settings, self.services, opts), log_dir)

@@ -1,10 +1,17 @@
 """Read queries over readings / latest_readings, the same API in both storage modes.
 
 Every function takes an open ``psycopg.AsyncConnection`` (from a pool:
-``async with pool.connection() as conn``). Rollups use ``time_bucket`` when
-``store_info.readings_mode`` is ``timescale`` and ``date_bin`` (PostgreSQL 14+)
-otherwise; both bin from the same origin (2000-01-03 00:00 UTC, a Monday,
-TimescaleDB's default), so results are identical.
+``async with pool.connection() as conn``).
+
+Rollups (``rollup``) read ``readings_1m`` / ``readings_1h``: continuous
+aggregates with real-time aggregation in timescale mode
+(071_rollups_timescale.sql), trigger-maintained tables in partitioned mode
+(071_rollups_partitioned.sql); same names, columns and answers. A rollup
+returns every bucket that overlaps [start, end), each over its whole width.
+``rollup_raw`` computes the same from raw readings (``time_bucket`` in
+timescale mode, ``date_bin`` otherwise; both bin from 2000-01-03 00:00 UTC,
+TimescaleDB's default origin): the reference the tests and the bench compare
+against.
 """
 
 from __future__ import annotations
@@ -40,17 +47,29 @@ class RollupRow:
     last: float
 
 
-_ROLLUP = """
+_ORIGIN = "timestamptz '2000-01-03 00:00:00+00'"
+_BIN = {
+    "partitioned": "date_bin(%(width)s::interval, {x}, " + _ORIGIN + ")",
+    "timescale": "time_bucket(%(width)s::interval, {x})",
+}
+_ROLLUP_RAW = """
 SELECT {bucket} AS b, min(value), max(value), avg(value), count(*),
        (array_agg(value ORDER BY ts DESC))[1]
 FROM readings
-WHERE station_id = %(s)s AND quantity = %(q)s AND ts >= %(start)s AND ts < %(end)s AND qc <> 4
+WHERE station_id = %(s)s AND quantity = %(q)s AND ts >= {start} AND ts < %(end)s::timestamptz + %(width)s::interval
+  AND {bucket} < %(end)s AND qc <> 4
 GROUP BY b ORDER BY b
 """
-ROLLUP_SQL = {
-    "partitioned": _ROLLUP.format(bucket="date_bin(%(width)s::interval, ts, timestamptz '2000-01-03 00:00:00+00')"),
-    "timescale": _ROLLUP.format(bucket="time_bucket(%(width)s::interval, ts)"),
-}
+ROLLUP_SQL = {m: _ROLLUP_RAW.format(bucket=b.format(x="ts"), start=b.format(x="%(start)s::timestamptz"))
+              for m, b in _BIN.items()}
+ROLLUP_TABLES: dict[str, str] = {"1 minute": "readings_1m", "1 hour": "readings_1h"}
+_ROLLUP_READ = """
+SELECT bucket, min, max, sum / n, n, last FROM {table}
+WHERE station_id = %(s)s AND quantity = %(q)s AND bucket >= {start} AND bucket < %(end)s
+ORDER BY bucket
+"""
+ROLLUP_READ_SQL = {(m, w): _ROLLUP_READ.format(table=t, start=b.format(x="%(start)s::timestamptz"))
+                   for m, b in _BIN.items() for w, t in ROLLUP_TABLES.items()}
 
 
 async def readings_mode(conn: psycopg.AsyncConnection) -> str:
@@ -84,12 +103,32 @@ async def window(conn: psycopg.AsyncConnection, station_id: str, quantity: str, 
     return [Reading(*r) for r in await cur.fetchall()]
 
 
-async def rollup(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
-                 bucket: Bucket = "1 hour", *, mode: str | None = None) -> list[RollupRow]:
-    """min/max/avg/count/last of non-failed values per time bucket, oldest first."""
+def _check(bucket: str) -> None:
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {sorted(BUCKETS)}, got {bucket!r}")
+
+
+def _rows(rows: list) -> list[RollupRow]:
+    return [RollupRow(r[0], r[1], r[2], float(r[3]), int(r[4]), r[5]) for r in rows]
+
+
+async def rollup(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
+                 bucket: Bucket = "1 hour", *, mode: str | None = None) -> list[RollupRow]:
+    """min/max/avg/count/last of non-failed values per bucket overlapping [start, end), oldest first.
+
+    Read from the rollups (readings_1m / readings_1h), not from raw readings."""
+    _check(bucket)
+    mode = mode or await readings_mode(conn)
+    cur = await conn.execute(ROLLUP_READ_SQL[(mode, bucket)],
+                             {"s": station_id, "q": quantity, "start": start, "end": end, "width": bucket})
+    return _rows(await cur.fetchall())
+
+
+async def rollup_raw(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
+                     bucket: Bucket = "1 hour", *, mode: str | None = None) -> list[RollupRow]:
+    """The same as ``rollup``, computed from raw readings (time_bucket / date_bin)."""
+    _check(bucket)
     mode = mode or await readings_mode(conn)
     cur = await conn.execute(ROLLUP_SQL[mode], {"s": station_id, "q": quantity, "start": start, "end": end,
                                                 "width": bucket})
-    return [RollupRow(r[0], r[1], r[2], float(r[3]), int(r[4]), r[5]) for r in await cur.fetchall()]
+    return _rows(await cur.fetchall())

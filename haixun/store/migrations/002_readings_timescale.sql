@@ -1,5 +1,8 @@
 -- readings as a TimescaleDB hypertable (applied instead of
--- 002_readings_partitioned.sql when the extension is available). Idempotent.
+-- 002_readings_partitioned.sql when TimescaleDB is installed, preloaded and
+-- the Timescale License build: see store/migrate.py). Idempotent.
+-- Revised: the wall-clock retention policy that was here is gone; retention is
+-- counted on data time (070_retention_timescale.sql).
 
 CREATE TABLE IF NOT EXISTS readings (
     station_id  text NOT NULL,
@@ -20,7 +23,6 @@ ALTER TABLE readings SET (
     timescaledb.compress_orderby = 'ts DESC'
 );
 SELECT add_compression_policy('readings', interval '7 days', if_not_exists => true);
-SELECT add_retention_policy('readings', interval '400 days', if_not_exists => true);
 
 -- Same signature as the partitioned mode so callers need not know the mode.
 CREATE OR REPLACE FUNCTION haixun_ensure_readings_partition(day date) RETURNS text
