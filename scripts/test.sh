@@ -2,6 +2,12 @@
 # The test command (README, .ci/run): installs what the tests need, makes sure
 # the local PostgreSQL and Mosquitto run, then runs the whole suite against
 # them. Extra arguments go to pytest (e.g. `bash scripts/test.sh -k ingest`).
+#
+# Then the storage, ingest, engine and API tests run a second time against a
+# private TimescaleDB server (readings in timescale mode), started with
+# ../shared/timescaledb/start.sh (or $HAIXUN_TIMESCALE_DIR/start.sh) in a
+# temporary folder and stopped at the end. Without that build the second run
+# is skipped with a printed reason (HAIXUN_TEST_TIMESCALE=off skips it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +72,28 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 "$VENV/bin/python" -m haixun.web.build_assets --if-missing >/dev/null
 
-# 4. The suite. pytest's exit code 5 (no tests collected) is a failure here.
+# 4. A private TimescaleDB server for the second run (and the timescale tests of the first).
+TS_BUILD=""
+for d in "${HAIXUN_TIMESCALE_DIR:-}" ../shared/timescaledb ../../shared/timescaledb; do
+  if [ -n "$d" ] && [ -f "$d/start.sh" ]; then TS_BUILD="$(cd "$d" && pwd)"; break; fi
+done
+TS_URL=""
+TS_DIR=""
+if [ "${HAIXUN_TEST_TIMESCALE:-on}" = off ]; then
+  log "SKIPPED: the TimescaleDB run (HAIXUN_TEST_TIMESCALE=off)"
+elif [ -z "$TS_BUILD" ]; then
+  log "SKIPPED: the TimescaleDB run: no TimescaleDB build (../shared/timescaledb/start.sh or \$HAIXUN_TIMESCALE_DIR)"
+else
+  TS_DIR="$(mktemp -d /tmp/haixun-test-tsdb.XXXXXX)"
+  trap 'bash "$TS_BUILD/stop.sh" "$TS_DIR" >/dev/null 2>&1 || true; rm -rf "$TS_DIR"' EXIT
+  TS_PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  TS_URL="$(bash "$TS_BUILD/start.sh" "$TS_PORT" "$TS_DIR" | tail -n1)" \
+    || { echo "could not start TimescaleDB with $TS_BUILD/start.sh" >&2; exit 1; }
+  log "TimescaleDB for tests: $TS_URL ($TS_BUILD)"
+  export HAIXUN_TEST_TIMESCALE_PG="$TS_URL" HAIXUN_TIMESCALE_DIR="$TS_BUILD"
+fi
+
+# 5. The suite. pytest's exit code 5 (no tests collected) is a failure here.
 set +e
 "$VENV/bin/python" -m pytest "$@"
 rc=$?
@@ -74,5 +101,22 @@ set -e
 if [ "$rc" = 5 ]; then
   echo "pytest collected no tests: failing" >&2
   exit 1
+fi
+
+# 6. Storage, ingest, engine and API tests again, readings in a TimescaleDB hypertable.
+if [ -n "$TS_URL" ]; then
+  log "second run: storage, ingest, engine and API tests on TimescaleDB ($TS_URL)"
+  began=$(date +%s)
+  set +e
+  HAIXUN_TEST_PG="$TS_URL" HAIXUN_TEST_MODE=timescale "$VENV/bin/python" -m pytest "$@" \
+    tests/test_store*.py tests/test_migrate.py tests/test_ingest*.py tests/test_engine*.py tests/test_api*.py
+  ts_rc=$?
+  set -e
+  log "TimescaleDB run: exit $ts_rc in $(( $(date +%s) - began )) s"
+  if [ "$ts_rc" = 5 ]; then
+    echo "pytest collected no tests in the TimescaleDB run: failing" >&2
+    ts_rc=1
+  fi
+  [ "$rc" = 0 ] && rc=$ts_rc
 fi
 exit "$rc"

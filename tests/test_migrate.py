@@ -204,3 +204,18 @@ def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode
         assert _days(conn) == kept[4:]
     with pytest.raises(ValueError):
         migrate(db_url, retention_days=-1)
+
+
+def test_migrate_and_retention_commands(settings, capsys):
+    from haixun.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["migrate", "--retention-days", "2"])
+    assert args.func(args, settings) == 0
+    assert "(readings: " in capsys.readouterr().out
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT value FROM store_info WHERE key = 'retention_days'").fetchone()[0] == "2"
+        _fill_days(conn, datetime(2021, 7, 20, tzinfo=timezone.utc), 5)
+    args = parser.parse_args(["retention"])
+    assert args.func(args, settings) == 0
+    assert "2 day(s) of readings dropped" in capsys.readouterr().out  # 07-20, 07-21 end <= 07-22 00:00

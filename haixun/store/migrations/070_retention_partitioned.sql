@@ -2,8 +2,8 @@
 -- haixun_retention_cutoff() (070_retention.sql), rounded down to a whole UTC
 -- day, and delete older rows from the default partition and the rollups
 -- (071_rollups_partitioned.sql; the rollups are created after this file, and
--- the procedure body is resolved only when it runs). Run by `haixun retention` (e.g. daily from cron) and by
--- the engine's leader once a day: plain PostgreSQL has no job scheduler. Idempotent.
+-- the procedure body is resolved only when it runs). Run by `haixun retention`
+-- (e.g. daily from cron): plain PostgreSQL has no job scheduler. Idempotent.
 
 -- A procedure, as in timescale mode: `CALL haixun_apply_retention()` returns
 -- the number of day partitions dropped.
