@@ -188,6 +188,7 @@ def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode
         if template_mode == "timescale":  # the daily job, as the scheduler would run it
             job = conn.execute("SELECT job_id FROM timescaledb_information.jobs"
                                " WHERE proc_name = 'haixun_retention_job'").fetchone()[0]
+            conn.execute("SELECT alter_job(%s, scheduled => false)", (job,))  # not the scheduler at the same time
             conn.execute("CALL run_job(%s)", (job,))
         assert _days(conn) == kept
     migrate(db_url, retention_days=3)  # keep 3 days behind the newest reading (07-27 23:00)
