@@ -220,3 +220,28 @@ def test_migrate_and_retention_commands(settings, capsys):
     args = parser.parse_args(["retention"])
     assert args.func(args, settings) == 0
     assert "2 day(s) of readings dropped" in capsys.readouterr().out  # 07-20, 07-21 end <= 07-22 00:00
+
+
+def test_sealed_template_refuses_the_scheduler_and_copies(timescale_pg, fresh_db):
+    """conftest.seal_template: TimescaleDB's scheduler reconnects to a database with the extension; a template
+    that still accepts connections races CREATE DATABASE .. TEMPLATE ('being accessed by other users')."""
+    from psycopg import sql
+
+    from tests.conftest import seal_template
+
+    url = fresh_db(timescale_pg)
+    assert migrate(url) == "timescale"
+    name = url.rsplit("/", 1)[1]
+    seal_template(name, timescale_pg)
+    with pytest.raises(psycopg.OperationalError, match="not currently accepting connections"):
+        psycopg.connect(url).close()
+    copies = [f"{name}_c{i}" for i in range(10)]
+    try:
+        with psycopg.connect(f"{timescale_pg}/postgres", autocommit=True) as conn:
+            for c in copies:
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(c), sql.Identifier(name)))
+        with psycopg.connect(f"{timescale_pg}/{copies[-1]}") as conn:  # a copy accepts connections
+            assert readings_mode(conn) == "timescale"
+    finally:
+        for c in copies:
+            drop_database_on(f"{timescale_pg}/{c}")
