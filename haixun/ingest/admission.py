@@ -8,8 +8,8 @@ message against the geography and the clock (docs/contract.md, "Admission"):
   declared quantities, which the shipped geography never has, accepts any);
 * a gateway status must name a gateway the geography knows (some station or
   camera belongs to it): a stranger's gateway id is not stored;
-* history window: readings older than ``history_max_days`` before the clock's
-  time at receipt are refused (``too_old``).
+* history window: readings and camera events older than ``history_max_days``
+  before the clock's time at receipt are refused (``too_old``).
 
 Station -> gateway for observations and camera -> gateway for events is the
 broker's job: the topic names the station, not the gateway, and only the
@@ -77,6 +77,12 @@ class Admission:
     def _receipt_time(self, received_at: datetime) -> datetime:
         return self.clock.at_wall(received_at.timestamp()) if self.clock.is_replay else received_at
 
+    def _check_age(self, oldest: datetime, received_at: datetime, what: str) -> None:
+        days = self.config.history_max_days
+        if days > 0 and oldest < self._receipt_time(received_at) - timedelta(days=days):
+            raise ContractError(Reason.TOO_OLD, f"{what} at {oldest.isoformat()} is older than the history window "
+                                                f"of {days:g} days (admission.toml history_max_days)")
+
     def check(self, kind: TopicKind, parsed: Any, received_at: datetime) -> None:
         """Raise ``ContractError`` (its reason is the dead-letter reason) if the message is refused."""
         if kind is TopicKind.OBS:
@@ -90,14 +96,9 @@ class Admission:
                         raise ContractError(Reason.UNMEASURED_QUANTITY,
                                             f"station {sid!r} does not measure {sorted(extra)} "
                                             f"(geography: {sorted(allowed)})")
-            days = self.config.history_max_days
-            if days > 0:
-                oldest = min(o.ts for o in obs_list)
-                limit = self._receipt_time(received_at) - timedelta(days=days)
-                if oldest < limit:
-                    raise ContractError(Reason.TOO_OLD,
-                                        f"reading at {oldest.isoformat()} is older than the history window of "
-                                        f"{days:g} days (admission.toml history_max_days)")
+            self._check_age(min(o.ts for o in obs_list), received_at, "reading")
+        elif kind is TopicKind.EVENT:
+            self._check_age(parsed.ts, received_at, "camera event")
         elif kind is TopicKind.STATUS:
             gw = parsed.gateway_id
             if gw not in self.directory.gateways:
