@@ -205,10 +205,19 @@ class RiskEvaluator:
                                  camera_events=camera_events(raw), feeds=feed_items(raw), overrides=overrides(raw),
                                  wave_period_kinds={sid: s.wave_period_kind for sid, s in raw.stations.items()
                                                     if s.wave_period_kind},
-                                 recent={sid: {"wind_gust": [Observation(v, ts, qc) for v, ts, qc in rows]}
-                                         for sid, rows in raw.recent_gusts.items()})
+                                 recent=_recent(raw))
         result = evaluate_shoreline(self.config, self.geography.segments, inputs, prev, now, self.areas)
         return to_evaluation(result)
+
+
+def _recent(raw: RawInputs) -> dict[str, dict[str, list[Observation]]]:
+    """station -> quantity -> recent readings: wind gusts (persistence rule), tide levels (surge projection)."""
+    out: dict[str, dict[str, list[Observation]]] = {}
+    for sid, rows in raw.recent_gusts.items():
+        out.setdefault(sid, {})["wind_gust"] = [Observation(v, ts, qc) for v, ts, qc in rows]
+    for sid, rows in raw.recent_tide.items():
+        out.setdefault(sid, {})["tide_level"] = [Observation(v, ts, qc) for v, ts, qc in rows]
+    return out
 
 
 def to_evaluation(result: ShorelineResult) -> Evaluation:

@@ -56,12 +56,38 @@ class RawInputs:
     # station -> recent wind_gust readings (value, ts, qc), for riskcode's gust persistence rule (it keeps
     # those within its configured window; gather reads the last 30 min)
     recent_gusts: dict[str, list[tuple[float, datetime, int]]] = field(default_factory=dict)
+    # station -> tide_level of the last day, one per 10 min (value, ts, qc): the surge projection's
+    # trend and skew surges (riskcode storm_tide; issue 13). Cached for TIDE_HISTORY_REFRESH_S.
+    recent_tide: dict[str, list[tuple[float, datetime, int]]] = field(default_factory=dict)
 
 
 async def table_exists(conn: psycopg.AsyncConnection, name: str) -> bool:
     cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+TIDE_HISTORY_S = 26 * 3600.0       # two tidal cycles: the skew surges of the last two high waters
+TIDE_HISTORY_REFRESH_S = 300.0     # re-read at most every 5 min of engine time (the trend is hours long)
+_tide_cache: dict[str, tuple[datetime, dict[str, list[tuple[float, datetime, int]]]]] = {}
+
+
+async def _tide_history(conn: psycopg.AsyncConnection, now: datetime) -> dict[str, list[tuple[float, datetime, int]]]:
+    """Accepted tide levels of the last day, the last reading of each 10-min bin, per station (cached)."""
+    key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+    hit = _tide_cache.get(key)
+    if hit is not None and 0 <= (now - hit[0]).total_seconds() < TIDE_HISTORY_REFRESH_S:
+        return hit[1]
+    cur = await conn.execute(
+        "SELECT DISTINCT ON (station_id, floor(extract(epoch FROM ts) / 600)) station_id, value, ts, qc"
+        " FROM readings WHERE quantity = 'tide_level' AND qc <> 4 AND ts > %s AND ts <= %s"
+        " ORDER BY station_id, floor(extract(epoch FROM ts) / 600), ts DESC",
+        (now - timedelta(seconds=TIDE_HISTORY_S), now))
+    out: dict[str, list[tuple[float, datetime, int]]] = {}
+    for sid, value, ts, qc in await cur.fetchall():
+        out.setdefault(sid, []).append((float(value), ts, int(qc)))
+    _tide_cache[key] = (now, out)
+    return out
 
 
 async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0,
@@ -82,6 +108,7 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
         " AND ts > %s AND ts <= %s ORDER BY ts", (now - timedelta(seconds=gust_window_s), now))
     for sid, value, ts, qc in await cur.fetchall():
         out.recent_gusts.setdefault(sid, []).append((value, ts, qc))
+    out.recent_tide = await _tide_history(conn, now)
     cur = await conn.execute("SELECT gateway_id, online, updated_at FROM gateway_status")
     for gw, online, updated_at in await cur.fetchall():
         out.gateways_online[gw] = online

@@ -27,6 +27,7 @@ class EngineOptions:
     tide_min_days: float = 29.0         # history needed before a station gets a model (riskcode.tides.MIN_FIT_DAYS)
     tide_history_days: float = 30.0     # history used for a fit
     tide_horizon_s: float = 12 * 3600.0  # prediction look-ahead kept in memory
-    tide_lookback_s: float = 3 * 3600.0  # prediction kept behind now (surge at the observation time)
+    tide_lookback_s: float = 27 * 3600.0  # prediction kept behind now: surge at the observation time and the
+    # skew surges of the last two high waters (riskcode surge projection, 26 h of levels)
     tide_step_s: float = 300.0          # prediction step
     tide_recompute_s: float = 3600.0    # re-predict from the cached model this often

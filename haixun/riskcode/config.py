@@ -104,6 +104,12 @@ class StormTideConfig(_Strict):
     surge_efold_hours: PositiveFloat
     forecast_horizon_hours: PositiveFloat
     prediction_max_gap_s: PositiveFloat
+    # Growing-storm projection (issue 13; docs/riskcode.md "Surge forecast")
+    surge_trend_window_hours: PositiveFloat = 6.0
+    surge_trend_min_rise_m: PositiveFloat = 0.3
+    surge_trend_max_m_per_h: PositiveFloat = 0.4
+    surge_trend_max_hours: PositiveFloat = 12.0
+    skew_surge_window_hours: PositiveFloat = 26.0
 
     @model_validator(mode="after")
     def _surge_band(self) -> StormTideConfig:

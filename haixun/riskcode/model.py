@@ -157,6 +157,9 @@ class FeedItem:
     msg_type: str = "Alert"
     sent: datetime | None = None
     seq: int = 0
+    # surge_forecast feeds: the forecast surge (m) for high waters inside the validity window
+    # (ranks above the local projection, docs/riskcode.md "Surge forecast"); None: level only
+    surge_m: float | None = None
 
     def active(self, now: datetime) -> bool:
         """Inside its validity window (supersession aside: see ``riskcode.feeds.effective_feeds``)."""

@@ -24,7 +24,14 @@ from haixun.riskcode.model import (
     TimeToThreshold,
 )
 from haixun.riskcode.overtopping import OvertoppingResult, mean_overtopping
-from haixun.riskcode.tides import MIN_FIT_DAYS, TidePrediction, next_high_water, time_to_level
+from haixun.riskcode.tides import (
+    MIN_FIT_DAYS,
+    SurgeProjection,
+    TidePrediction,
+    next_high_water,
+    surge_projection,
+    time_to_level,
+)
 
 StationObs = Mapping[str, Mapping[str, Observation]]
 
@@ -152,6 +159,24 @@ def official_reasons(config: RiskConfig, feeds: Sequence[FeedItem], now: datetim
     return out
 
 
+def _surge_projection(config: RiskConfig, prediction: TidePrediction, now: datetime, surge_now: float,
+                      series: Sequence[Observation], feeds: Sequence[FeedItem]) -> SurgeProjection:
+    """Official surge forecast > local growth (trend, skew surges) > persistence (riskcode.toml storm_tide)."""
+    st = config.storm_tide
+    recent = [(o.ts, o.value) for o in series
+              if o.qc in config.qc.accepted_flags and math.isfinite(o.value) and o.ts <= now]
+    recent.sort(key=lambda p: p[0])
+    official = None
+    for f in feeds:
+        if f.kind == "surge_forecast" and f.surge_m is not None and math.isfinite(f.surge_m):
+            if official is None or f.surge_m > official[0]:
+                official = (float(f.surge_m), f.valid_from, f.valid_to, f"{f.issuer} {f.id}")
+    return surge_projection(prediction, now, surge_now, recent, efold_h=st.surge_efold_hours,
+                            trend_window_h=st.surge_trend_window_hours, min_rise_m=st.surge_trend_min_rise_m,
+                            max_rate_m_per_h=st.surge_trend_max_m_per_h, max_hours=st.surge_trend_max_hours,
+                            skew_window_h=st.skew_surge_window_hours, official=official)
+
+
 def evaluate_segment(
     config: RiskConfig,
     segment: SegmentSpec,
@@ -189,7 +214,9 @@ def evaluate_segment(
                                                   f"needs >= {MIN_FIT_DAYS:g} days of levels or imported official "
                                                   "constants): surge unknown", water.ts))
         else:
-            surge = water.value - astro
+            surge = _surge_projection(config, prediction, now, water.value - astro,
+                                      (recent or {}).get(segment.tide_station, {}).get("tide_level", ()),
+                                      active_feeds)
             nhw, highest = next_high_water(prediction, now, surge, st.surge_efold_hours, st.forecast_horizon_hours)
             reasons.append(hazards.storm_tide_forecast(config, warn, highest, water.ts))
             current, _ = hazards.classify(water.value, warn)

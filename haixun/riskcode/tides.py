@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -220,7 +220,8 @@ class TidePrediction:
         return float(np.interp(ts, self.t_s, self.level_m))
 
 
-def projected(pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float) -> tuple[np.ndarray, np.ndarray]:
+def projected(pred: TidePrediction, now: datetime, surge_m: float | SurgeProjection, efold_h: float,
+              horizon_h: float) -> tuple[np.ndarray, np.ndarray]:
     """(t_s, level) of the projected level from now to now + horizon (now included, interpolated)."""
     t0 = now.timestamp()
     t1 = t0 + horizon_h * 3600.0
@@ -228,6 +229,8 @@ def projected(pred: TidePrediction, now: datetime, surge_m: float, efold_h: floa
     i1 = int(np.searchsorted(pred.t_s, t1, side="right"))
     t = np.concatenate(([t0], pred.t_s[i0:i1]))
     p = np.concatenate(([np.interp(t0, pred.t_s, pred.level_m)], pred.level_m[i0:i1]))
+    if isinstance(surge_m, SurgeProjection):
+        return t, p + surge_m.series(t0, t)
     return t, p + surge_m * np.exp(-(t - t0) / (efold_h * 3600.0))
 
 
@@ -251,8 +254,121 @@ def _dt(ts: float) -> datetime:
     return _EPOCH + timedelta(seconds=ts)
 
 
+@dataclass(frozen=True)
+class SurgeProjection:
+    """The surge expected at a future time, and why (``basis``, shown in the reasons).
+
+    Ranking: ``official_m`` inside [``official_from``, ``official_to``] (epoch s); else a
+    growth ``start_m + growth_m_per_h * min(dt, growth_hours)``; else persistence
+    ``now_m * exp(-dt / efold_h)``."""
+
+    now_m: float
+    efold_h: float
+    start_m: float = 0.0
+    growth_m_per_h: float = 0.0
+    growth_hours: float = 0.0
+    official_m: float | None = None
+    official_from: float = -math.inf
+    official_to: float = math.inf
+    basis: str = ""
+
+    def at(self, t0: float, t: float) -> float:
+        if self.official_m is not None and self.official_from <= t <= self.official_to:
+            return self.official_m
+        dt_h = max(0.0, (t - t0) / 3600.0)
+        if self.growth_m_per_h > 0:
+            return self.start_m + self.growth_m_per_h * min(dt_h, self.growth_hours)
+        return self.now_m * math.exp(-dt_h / self.efold_h)
+
+    def series(self, t0: float, t: np.ndarray) -> np.ndarray:
+        return np.array([self.at(t0, float(x)) for x in t]) if t.size else t
+
+
+def persistence(surge_m: float, efold_h: float) -> SurgeProjection:
+    return SurgeProjection(now_m=surge_m, efold_h=efold_h, basis=f"astronomical HW + surge*exp(-dt/{efold_h:g}h)")
+
+
+def _theil_sen_slope(t: np.ndarray, y: np.ndarray) -> float:
+    i, j = np.triu_indices(t.size, 1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    return float(np.median((y[j] - y[i])[ok] / dt[ok])) if ok.any() else 0.0
+
+
+def skew_surges(pred: TidePrediction, times_s: np.ndarray, levels: np.ndarray, now_s: float,
+                window_h: float, half_width_s: float = 5400.0) -> list[tuple[float, float]]:
+    """(time of the predicted high water, skew surge) of the high waters in the last ``window_h``:
+    highest observed level within +/- 1.5 h of a predicted high water minus that high water."""
+    lo = now_s - window_h * 3600.0
+    i0 = max(int(np.searchsorted(pred.t_s, lo, side="left")) - 1, 0)
+    i1 = int(np.searchsorted(pred.t_s, now_s, side="right"))
+    out = []
+    for t_hw, lv in high_waters(pred.t_s[i0:i1 + 1], pred.level_m[i0:i1 + 1]):
+        if not lo <= t_hw <= now_s - half_width_s:
+            continue  # the whole +/- window must be observed
+        sel = (times_s >= t_hw - half_width_s) & (times_s <= t_hw + half_width_s)
+        if np.count_nonzero(sel) >= 3:
+            out.append((t_hw, float(levels[sel].max()) - lv))
+    return out
+
+
+def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, recent: Sequence[tuple[datetime, float]],
+                     *, efold_h: float, trend_window_h: float, min_rise_m: float, max_rate_m_per_h: float,
+                     max_hours: float, skew_window_h: float,
+                     official: tuple[float, datetime, datetime | None, str] | None = None) -> SurgeProjection:
+    """How the surge will develop over the next high waters (see ``SurgeProjection``).
+
+    ``recent``: (ts, observed level) of the station, oldest first (10-min samples of the last
+    day are plenty); ``official``: (surge m, valid_from, valid_to, issuer) of an active
+    official surge forecast."""
+    t0 = now.timestamp()
+    base = persistence(surge_now_m, efold_h)
+    notes: list[str] = []
+    start, growth = surge_now_m, 0.0
+    if recent:
+        ts = np.array([t.timestamp() for t, _ in recent], dtype=float)
+        lv = np.array([v for _, v in recent], dtype=float)
+        keep = (ts <= t0) & (ts >= pred.t_s[0]) & (ts <= pred.t_s[-1]) & np.isfinite(lv)
+        ts, lv = ts[keep], lv[keep]
+        resid = lv - np.interp(ts, pred.t_s, pred.level_m)
+        w = ts >= t0 - trend_window_h * 3600.0
+        rate = 0.0
+        if np.count_nonzero(w) >= 4 and ts[w].max() - ts[w].min() >= 0.5 * trend_window_h * 3600.0:
+            rate = _theil_sen_slope(ts[w] / 3600.0, resid[w])
+            rise = rate * (ts[w].max() - ts[w].min()) / 3600.0
+            notes.append(f"surge trend {rate:+.2f} m/h over {trend_window_h:g} h")
+            if rise < min_rise_m:
+                rate = 0.0
+        skews = skew_surges(pred, ts, lv, t0, skew_window_h)
+        if skews:
+            notes.append("skew surges " + ", ".join(f"{s:.2f}" for _, s in skews[-2:]) + " m")
+            if len(skews) >= 2:
+                (ta, sa), (tb, sb) = skews[-2], skews[-1]
+                if sb - sa >= min_rise_m:
+                    rate = max(rate, (sb - sa) / ((tb - ta) / 3600.0))
+        if rate > 0:
+            growth = min(rate, max_rate_m_per_h)
+            start = max(surge_now_m, skews[-1][1]) if skews and t0 - skews[-1][0] <= 13 * 3600.0 else surge_now_m
+    if official is not None:
+        o_surge, o_from, o_to, issuer = official
+        local = (f"local: {start:.2f} m {growth:+.2f} m/h" if growth > 0 else f"local: persistence {surge_now_m:.2f} m")
+        return SurgeProjection(now_m=surge_now_m, efold_h=efold_h, start_m=start, growth_m_per_h=growth,
+                               growth_hours=max_hours, official_m=o_surge, official_from=o_from.timestamp(),
+                               official_to=o_to.timestamp() if o_to else math.inf,
+                               basis=f"official surge forecast {o_surge:.2f} m ({issuer}) ranked above local; "
+                                     + local + ("; " + "; ".join(notes) if notes else ""))
+    if growth > 0:
+        return SurgeProjection(now_m=surge_now_m, efold_h=efold_h, start_m=start, growth_m_per_h=growth,
+                               growth_hours=max_hours,
+                               basis=f"astronomical HW + growing surge {start:.2f} m {growth:+.2f} m/h "
+                                     f"(at most {max_hours:g} h; " + "; ".join(notes) + ")")
+    if notes:
+        return replace(base, basis=base.basis + " (" + "; ".join(notes) + ": not growing)")
+    return base
+
+
 def next_high_water(
-    pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float
+    pred: TidePrediction, now: datetime, surge_m: float | SurgeProjection, efold_h: float, horizon_h: float
 ) -> tuple[NextHighWater | None, NextHighWater | None]:
     """(first, highest) projected high water within the horizon.
 
@@ -265,17 +381,15 @@ def next_high_water(
     peaks = [(t, lv) for t, lv in high_waters(pred.t_s[i0:i1 + 1], pred.level_m[i0:i1 + 1]) if t0 <= t <= t0 + horizon_h * 3600.0]
     if not peaks:
         return None, None
-    method = f"astronomical HW + surge*exp(-dt/{efold_h:g}h)"
-    hws = [
-        NextHighWater(at=_dt(t), level_m=lv + surge_m * math.exp(-(t - t0) / (efold_h * 3600.0)), predicted_m=lv,
-                      surge_m=surge_m * math.exp(-(t - t0) / (efold_h * 3600.0)), method=method)
-        for t, lv in peaks
-    ]
+    proj = surge_m if isinstance(surge_m, SurgeProjection) else persistence(surge_m, efold_h)
+    hws = [NextHighWater(at=_dt(t), level_m=lv + proj.at(t0, t), predicted_m=lv, surge_m=proj.at(t0, t),
+                         method=proj.basis) for t, lv in peaks]
     return hws[0], max(hws, key=lambda h: h.level_m)
 
 
 def time_to_level(
-    pred: TidePrediction, now: datetime, surge_m: float, efold_h: float, horizon_h: float, threshold_m: float
+    pred: TidePrediction, now: datetime, surge_m: float | SurgeProjection, efold_h: float, horizon_h: float,
+    threshold_m: float
 ) -> datetime | None:
     """First time within the horizon when the projected level reaches ``threshold_m`` (>=); None if never."""
     t, lv = projected(pred, now, surge_m, efold_h, horizon_h)

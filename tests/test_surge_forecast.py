@@ -1,0 +1,146 @@
+"""Surge forecast that sees a growing storm (issue 13).
+
+The case of the issue: at 00:00 CST on 26 July 2021 (In-fa) the surge had been
+rising for hours; persistence with a 12 h e-folding projected the 10:40 high
+water 1.4 m too low. Here the surge rises 0.1 m/h from 18:00 (0 m) to 0.6 m at
+00:00 and on to 1.67 m at 10:40: the projection from the surge trend and the
+skew surges of the recent high waters must see it; an official surge forecast
+ranks above both; a steady or wiggling surge stays persistence.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from haixun.riskcode import Level
+from haixun.riskcode.model import FeedItem, Observation
+from haixun.riskcode.segment import evaluate_segment
+from haixun.riskcode.tides import TidePrediction
+from tests.test_riskcode_fixtures import CONFIG, obs_for, segment
+
+CST = timezone(timedelta(hours=8))
+NOW = datetime(2021, 7, 26, 0, 0, tzinfo=CST)
+HW = datetime(2021, 7, 26, 10, 40, tzinfo=CST)
+M2_H = 12.4206
+SEG = segment(1, crest=20.0)  # storm tide isolated from overtopping
+
+
+def prediction() -> TidePrediction:
+    """M2 on CN1985 (mean 0.2, amplitude 2.7: HW 2.9 m) with a high water at 10:40 on 26 July."""
+    start = NOW - timedelta(hours=30)
+    times = [start + timedelta(minutes=10 * k) for k in range(int(44 * 6))]
+    th = np.array([(t - HW).total_seconds() / 3600.0 for t in times])
+    return TidePrediction.from_series(times, 0.2 + 2.7 * np.cos(2 * math.pi * th / M2_H))
+
+
+def growing_surge(t: datetime) -> float:
+    h = (t - datetime(2021, 7, 25, 18, 0, tzinfo=CST)).total_seconds() / 3600.0
+    return max(0.0, 0.1 * h)
+
+
+def observed(pred: TidePrediction, surge, hours: float = 26.0) -> list[Observation]:
+    out = []
+    k = int(hours * 6)
+    for i in range(k, -1, -1):
+        t = NOW - timedelta(minutes=10 * i)
+        out.append(Observation(round(pred.at(t) + surge(t), 3), t))
+    return out
+
+
+def forecast(pred, series, feeds=()):
+    obs = obs_for(1, tide=series[-1].value, hs=0.0, ts=NOW)
+    d = evaluate_segment(CONFIG, SEG, obs, pred, [], list(feeds), NOW, recent={"T01": {"tide_level": series}})
+    return d, next(h for h in d.hazards if h.hazard == "storm_tide_forecast")
+
+
+def test_the_issue_case_sees_the_growing_surge() -> None:
+    pred = prediction()
+    truth = pred.at(HW) + growing_surge(HW)  # 2.9 + 1.67 = 4.57 m: orange (4.2)
+    d, f = forecast(pred, observed(pred, growing_surge))
+    hw = max((h for h in [d.next_high_water] if h is not None), key=lambda h: h.level_m)
+    assert abs((hw.at - HW).total_seconds()) < 600
+    assert abs(f.value - truth) < 0.2, (f.value, truth)
+    assert f.level is Level.ORANGE
+    assert "growing surge" in f.detail and "trend" in f.detail
+    # persistence alone (no history given) is what the old code did: 1.4 m too low, a missed orange
+    _, old = forecast(pred, observed(pred, growing_surge, hours=0.0))
+    assert truth - old.value > 1.2 and old.level.rank < Level.ORANGE.rank
+
+
+def test_a_steady_or_wiggling_surge_stays_persistence() -> None:
+    pred = prediction()
+    # 0.4 m surge with a 0.15 m tide-surge phase wiggle at the M2 period: no growth
+    wiggle = lambda t: 0.4 + 0.15 * math.sin(2 * math.pi * (t - NOW).total_seconds() / 3600.0 / M2_H)  # noqa: E731
+    d, f = forecast(pred, observed(pred, wiggle))
+    surge_now = wiggle(NOW)
+    dt_h = (d.next_high_water.at - NOW).total_seconds() / 3600.0
+    assert d.next_high_water.surge_m == pytest.approx(surge_now * math.exp(-dt_h / 12.0), abs=0.01)
+    assert "not growing" in f.detail
+
+
+def test_an_official_surge_forecast_ranks_above_the_local_projection() -> None:
+    pred = prediction()
+    feed = FeedItem("F9", "Zhejiang Marine Forecast Station", "surge_forecast", Level.YELLOW,
+                    NOW - timedelta(hours=1), NOW + timedelta(hours=24), "storm surge", surge_m=1.0)
+    d, f = forecast(pred, observed(pred, growing_surge), [feed])
+    assert d.next_high_water.surge_m == pytest.approx(1.0)
+    assert "official surge forecast 1.00 m" in f.detail and "ranked above local" in f.detail
+    # outside its validity the local projection applies again
+    late = FeedItem("F9", "x", "surge_forecast", Level.YELLOW, NOW - timedelta(hours=1), NOW + timedelta(hours=2),
+                    "", surge_m=1.0)
+    d, _ = forecast(pred, observed(pred, growing_surge), [late])
+    assert d.next_high_water.surge_m > 1.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(rate=st.floats(0.0, 0.3), extra=st.floats(0.0, 1.0))
+def test_more_surge_never_lowers_the_forecast(rate: float, extra: float) -> None:
+    pred = prediction()
+    base = lambda t: rate * max(0.0, (t - NOW).total_seconds() / 3600.0 + 6.0)  # noqa: E731
+    more = lambda t: base(t) + extra  # noqa: E731
+    _, f1 = forecast(pred, observed(pred, base))
+    _, f2 = forecast(pred, observed(pred, more))
+    # (observations are rounded to the gauges' 1 mm: the trend may differ by that)
+    assert f2.value >= f1.value - 2e-3 and f2.level.rank >= f1.level.rank
+
+
+async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(settings) -> None:
+    import asyncio
+
+    import psycopg
+
+    from haixun.engine.service import EngineService
+    from haixun.engine.tide_import import import_constants
+    from haixun.simulators import tide as sim
+    from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
+    from tests.test_tide_fit import ZHAPU_TABLE
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    astro = lambda t: float(sim.tide_levels(np.array([t.timestamp()]), sim.ZHAPU)[0])  # noqa: E731
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=0.2))
+        rows = []
+        for k in range(8 * 6, 0, -1):  # 8 h of 10-min levels with a surge rising 0.1 m/h
+            t = now - timedelta(minutes=10 * k)
+            rows.append(("XB-M01", "tide_level", t, astro(t) + 0.1 * (8 - k / 6), 1, t))
+        conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
+                                  " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + 0.8, "wind_speed": 3.0, "wind_gust": 5.0})
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with EngineService(settings, options=FAST) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+
+            def decided():
+                row = current_level(conn, "segment", "PH01")
+                return row and row[3].get("next_high_water") and row[3]
+            d = await wait_for(decided, timeout=20)
+    hw = d["next_high_water"]
+    assert "growing surge" in hw["method"]
+    assert hw["surge_m"] > 0.8  # grows instead of decaying
