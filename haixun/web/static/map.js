@@ -288,6 +288,7 @@ export class ShoreMap {
       if (lv !== "none") this._runLabel(order.slice(i, j + 1), lv, this.segmentFloors[order[i]]);
       i = j + 1;
     }
+    this._placeRuns();
     this.layoutBoxes();
   }
 
@@ -295,7 +296,6 @@ export class ShoreMap {
     const f = this.features.seawall_segment[ids[Math.floor(ids.length / 2)]];
     const c = f.geometry.coordinates;
     const mid = c[Math.floor(c.length / 2)];
-    const [dx, dy] = seaward(f.properties, this.mode === "screen" ? 44 : 26);
     let text;
     if (lv === "unknown") {
       text = floor && floor !== "none" ? `? ≥${this.lang === "en" ? word(floor, "en") : word(floor, "zh")}` : `? ${word(lv, this.lang)}`;
@@ -304,9 +304,33 @@ export class ShoreMap {
     const m = L.marker([mid[1], mid[0]], {
       pane: "runs", interactive: false, keyboard: false,
       icon: L.divIcon({ className: "run-anchor", iconSize: null,
-        html: `<span class="run-label lv" data-level="${lv}" data-ids="${esc(ids.join(","))}" style="transform: translate(calc(-50% + ${dx.toFixed(0)}px), calc(-50% + ${dy.toFixed(0)}px))"><b class="run-text">${esc(text)}</b><span class="run-span">${esc(span)}</span></span>` }),
+        html: `<span class="run-label lv" data-level="${lv}" data-ids="${esc(ids.join(","))}"><b class="run-text">${esc(text)}</b><span class="run-span">${esc(span)}</span></span>` }),
     }).addTo(this.map);
+    m._props = f.properties;
     this.runMarkers.push(m);
+  }
+
+  // Run labels on the sea side, each pushed further out until it overlaps no
+  // label placed before it (neighbouring short runs in the bends of the wall).
+  _placeRuns() {
+    const placed = [];
+    const base = this.mode === "screen" ? 44 : 26;
+    const hit = (r) => placed.some((q) => r.left < q.right + 3 && r.right > q.left - 3 && r.top < q.bottom + 3 && r.bottom > q.top - 3);
+    for (const m of this.runMarkers) {
+      const el = m.getElement() && m.getElement().firstElementChild;
+      if (!el) continue;
+      const pt = this.map.latLngToContainerPoint(m.getLatLng());
+      const w = el.offsetWidth, h = el.offsetHeight;
+      let best = null;
+      for (let k = 0; k < 6; k++) {
+        const [dx, dy] = seaward(m._props, base + k * (h + 6));
+        const r = { left: pt.x + dx - w / 2, top: pt.y + dy - h / 2, right: pt.x + dx + w / 2, bottom: pt.y + dy + h / 2 };
+        best = { dx, dy, r };
+        if (!hit(r)) break;
+      }
+      placed.push(best.r);
+      el.style.transform = `translate(calc(-50% + ${best.dx.toFixed(0)}px), calc(-50% + ${best.dy.toFixed(0)}px))`;
+    }
   }
 
   setAreaLevel(kind, id, level) {

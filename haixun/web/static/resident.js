@@ -436,7 +436,7 @@ async function main() {
 async function refreshMapLevels() {
   try {
     const fc = await getJSON("/api/v1/segments");
-    for (const f of fc.features || []) app.map.setSegmentLevel(f.properties.id, f.properties.level);
+    for (const f of fc.features || []) app.map.setSegmentLevel(f.properties.id, f.properties.level, f.properties.floor);
     app.map.relabelRuns();
   } catch { /* keep the last picture */ }
 }

@@ -270,8 +270,18 @@ function renderSegment() {
   const outageTxt = s.official_only ? `仅官方预警，传感器自 ${offTxt} 离线 · official only, sensors offline since ${offTxt}`
     : s.sensors_offline || off ? `传感器自 ${offTxt} 离线 · sensors offline since ${offTxt}`
     : lv === "unknown" ? `数据不明：${(s.unknown_hazards || []).map((k) => hazardName({ hazard: k }, "zh")).join("、") || "关键监测数据缺失"} · unknown: key data missing${floor ? `; at least ${word(floor, "en").toLowerCase()}` : ""}` : "";
-  out.hidden = !outageTxt;
-  setText(out, outageTxt);
+  // a level above every hazard's: held by the dwell after the peak, or set by the duty officer
+  const hzMax = Math.max(0, ...(s.hazards || []).filter((z) => z.hazard !== "override").map((z) => rank(z.level)));
+  let heldTxt = "";
+  if (s.override) heldTxt = `值班人员设定 set by ${who(s.override.by)} until ${fmtTime(s.override.expires_at, { seconds: false, date: true })}: ${s.override.reason || ""}`;
+  else if (lv !== "unknown" && rank(lv) > hzMax) {
+    const pd = s.pending_downgrade;
+    heldTxt = `保持${word(lv, "zh")}（消退观察） held at ${word(lv, "en").toLowerCase()}: the hazards now say ${word(["none", "unknown", "blue", "yellow", "orange", "red"][hzMax], "en").toLowerCase()}`
+      + (pd && pd.below_since ? `, lower since ${fmtTime(pd.below_since, { seconds: false })}` : "");
+  }
+  const note = [outageTxt, heldTxt].filter(Boolean).join(" · ");
+  out.hidden = !note;
+  setText(out, note);
   // every hazard: value vs threshold, level and source; the worst first
   const hz = [...(s.hazards || [])].sort((a, b) => rank(b.level) - rank(a.level));
   const key = JSON.stringify(hz);
