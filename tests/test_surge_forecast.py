@@ -144,3 +144,53 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
     hw = d["next_high_water"]
     assert "growing surge" in hw["method"]
     assert hw["surge_m"] > 0.8  # grows instead of decaying
+
+
+async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_decision(settings, db_url,
+                                                                                     tmp_path) -> None:
+    import asyncio
+
+    import httpx
+    import psycopg
+    from prometheus_client import CollectorRegistry
+
+    from haixun.contract import format_ts
+    from haixun.engine.service import EngineService
+    from haixun.engine.tide_import import import_constants
+    from haixun.simulators import tide as sim
+    from tests.api_support import add_user, running_api
+    from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
+    from tests.test_tide_fit import ZHAPU_TABLE
+
+    add_user(db_url, "dora", "duty")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        insert_geography_stations(conn)
+        import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=0.2))
+        write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.3, "wind_speed": 3.0, "wind_gust": 5.0})
+        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        async with running_api(settings, tmp_path, project_geography=True) as api, \
+                httpx.AsyncClient(base_url=api.base) as c, \
+                EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:
+            await asyncio.wait_for(engine.leading.wait(), 5)
+            token = (await c.post("/api/v1/auth/login", json={"username": "dora",
+                                                              "password": "correct horse battery"})).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            body = {"identifier": "SS-9", "sent": format_ts(now - timedelta(minutes=1)),
+                    "issuer": "浙江省海洋监测预报中心", "kind": "surge_forecast", "level": "yellow",
+                    "area": {"segments": ["PH01"]}, "valid_from": format_ts(now - timedelta(minutes=1)),
+                    "valid_to": format_ts(now + timedelta(hours=24)), "forecast": {"peak_surge_m": 50.0}}
+            r = await c.post("/api/v1/feeds/zj_marine", json=body, headers=auth)
+            assert r.status_code == 422 and "peak_surge_m" in r.text
+            body["forecast"] = {"peak_surge_m": 1.5, "peak_at": format_ts(now + timedelta(hours=5))}
+            r = await c.post("/api/v1/feeds/zj_marine", json=body, headers=auth)
+            assert r.status_code == 201, r.text
+            assert r.json()["surge_m"] == 1.5
+
+            def official():
+                row = current_level(conn, "segment", "PH01")
+                hw = row and row[3].get("next_high_water")
+                return hw if hw and "official surge forecast" in hw["method"] else None
+            hw = await wait_for(official, timeout=20)
+    assert hw["surge_m"] == pytest.approx(1.5)

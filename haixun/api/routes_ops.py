@@ -352,6 +352,13 @@ def _reference_ids(v: Any) -> list[str]:
     return out
 
 
+class FeedForecast(BaseModel):
+    """Numbers of a forecast bulletin; only ``peak_surge_m`` of a surge_forecast is used (issue 13:
+    it ranks above the local surge projection). Other keys are kept out of the store."""
+
+    peak_surge_m: float | None = Field(default=None, ge=-3.0, le=10.0, allow_inf_nan=False)
+
+
 class FeedIn(BaseModel):
     """A bulletin, CAP style (docs/api.md "Bulletin series"). ``identifier`` (alias ``external_id``),
     ``references``, ``msgType`` (alias ``msg_type``) and ``sent`` (alias ``issued_at``)."""
@@ -372,6 +379,7 @@ class FeedIn(BaseModel):
     references: Annotated[list[str], BeforeValidator(_reference_ids)] = Field(default_factory=list)
     msg_type: Literal["Alert", "Update", "Cancel"] = Field(default="Alert",
                                                            validation_alias=AliasChoices("msgType", "msg_type"))
+    forecast: FeedForecast | None = None
 
     @field_validator("valid_from", "valid_to", "sent")
     @classmethod
@@ -404,7 +412,7 @@ class FeedIn(BaseModel):
 
 FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
 FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
-             "received_at, received_by, msg_type, refs")
+             "received_at, received_by, msg_type, refs, surge_m")
 
 
 def _feed_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -462,8 +470,9 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
         assert valid_from is not None
         if valid_to is None:  # a Cancel: its own validity does not matter (it holds no level)
             valid_to = max([r["valid_to"] for r in refs] + [valid_from + timedelta(seconds=1)])
+        surge_m = body.forecast.peak_surge_m if body.forecast is not None and body.kind == "surge_forecast" else None
         values = (source, body.identifier, body.issuer, body.kind, body.level, Jsonb(area), valid_from, valid_to,
-                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references)
+                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references, surge_m)
         before = None
         if body.identifier:
             await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE source = %s AND external_id = %s FOR UPDATE",
@@ -472,12 +481,12 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
         if before:
             await cur.execute(
                 "UPDATE official_feeds SET issuer=%s, kind=%s, level=%s, area=%s, valid_from=%s, valid_to=%s, text_zh=%s, "
-                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, received_at=now() WHERE id=%s "
+                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, surge_m=%s, received_at=now() WHERE id=%s "
                 f"RETURNING {FEED_COLS}", (*values[2:], before["id"]))
         else:
             await cur.execute(
                 "INSERT INTO official_feeds (source, external_id, issuer, kind, level, area, valid_from, valid_to, "
-                f"text_zh, text_en, issued_at, received_by, msg_type, refs) VALUES ({', '.join(['%s'] * 14)}) "
+                f"text_zh, text_en, issued_at, received_by, msg_type, refs, surge_m) VALUES ({', '.join(['%s'] * 15)}) "
                 f"RETURNING {FEED_COLS}", values)
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
@@ -495,7 +504,7 @@ def _feed_item(row: dict[str, Any]) -> FeedItem:
                     polygon=tuple(tuple(pt[:2]) for pt in area.get("polygon") or ()),
                     source=row["source"], identifier=row.get("external_id") or f"#{row['id']}",
                     references=tuple(row.get("refs") or ()), msg_type=row.get("msg_type") or "Alert",
-                    sent=row["issued_at"], seq=int(row["id"]))
+                    sent=row["issued_at"], seq=int(row["id"]), surge_m=row.get("surge_m"))
 
 
 async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
