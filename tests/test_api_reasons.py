@@ -57,6 +57,11 @@ def test_texts_of_values_and_unavailable_reasons():
     h = {"hazard": "storm_tide", "level": "orange", "value": 6.25, "unit": "m", "threshold": 6.1}
     assert reason_text(h, "zh") == "风暴潮水位 6.25m（阈值 6.1m）"
     assert reason_text(h, "en") == "Storm tide (sea level now) 6.25 m (threshold 6.1 m)"
+    # blue by surge: the value is the surge, and the text says so (not "sea level now")
+    surge = {"hazard": "storm_tide", "level": "blue", "value": 0.45, "unit": "m", "threshold": 0.3,
+             "detail": "surge 0.45 m in [0.3, 0.9) (level 3.10 m, astronomical 2.65 m), no warning tide level reached"}
+    assert reason_text(surge, "en") == "Storm surge (above the normal tide) 0.45 m (threshold 0.3 m)"
+    assert reason_text(surge, "zh").startswith("风暴增水")
     fc = {"hazard": "storm_tide_forecast", "level": "unknown", "value": None, "unit": "m", "threshold": None}
     assert reason_text(fc, "zh") == "未来12小时最高潮位预报：暂无数据"
     assert reason_text(fc, "en") == "Forecast high water (next 12 hours): not available"

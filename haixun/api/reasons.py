@@ -22,6 +22,9 @@ HAZARD_NAMES: dict[str, tuple[str, str]] = {
     "override": ("值班人员人工设定", "Set by the duty officer"),
     "stale_data": ("监测数据缺失或过旧", "Monitoring data missing or too old"),
 }
+# A storm_tide reason whose value is the surge (blue by surge, no warning tide level reached;
+# its detail starts with "surge") is named as the surge, not as the sea level.
+SURGE_NAME = ("风暴增水（高于正常潮位）", "Storm surge (above the normal tide)")
 
 OFFICIAL_NAMES: dict[str, tuple[str, str]] = {
     "surge_forecast": ("官方风暴潮预警", "Official storm surge warning"),
@@ -70,6 +73,8 @@ def is_named(hazard: str) -> bool:
 def reason_text(h: dict[str, Any], lang: str) -> str:
     """One line for a reason: name, value and threshold when both are numbers; unavailable when unknown."""
     name = hazard_name(str(h.get("hazard")), lang)
+    if h.get("hazard") == "storm_tide" and str(h.get("detail") or "").startswith("surge"):
+        name = SURGE_NAME[0 if lang == "zh" else 1]
     if h.get("level") == "unknown" and h.get("hazard") != "stale_data":
         return f"{name}：暂无数据" if lang == "zh" else f"{name}: not available"
     value, unit, thr = h.get("value"), h.get("unit") or "", h.get("threshold")

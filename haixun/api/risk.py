@@ -212,7 +212,7 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
                 continue
             reasons.append({"segment_id": sid, "hazard": h.get("hazard"), "level": h.get("level"),
                             "value": h.get("value"), "unit": h.get("unit"), "threshold": h.get("threshold"),
-                            "text": reason_text(h, lang)})
+                            "detail": h.get("detail"), "text": reason_text(h, lang)})
     if located.segment_level == Level.UNKNOWN:
         reasons.append({"segment_id": front_id, "hazard": "stale_data", "level": "unknown", "value": None,
                         "unit": None, "threshold": None, "text": reason_text({"hazard": "stale_data"}, lang)})
