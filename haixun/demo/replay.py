@@ -49,6 +49,7 @@ def feeds_url(port: int) -> str:
 # --------------------------------------------------------------------------- the replay's plan
 
 DRILL_SEGMENT = "PH01"
+DRILL_SOURCE = "demo_drill"  # its own source: a series of its own, never superseding the simulated services' ones
 OUTAGE_GATEWAY = "gw-zhapu"
 OUTAGE_BEFORE_LANDFALL_S = 6600.0  # 1 h 50 min before landfall (issue 12's case)
 OUTAGE_FOR_S = 7200.0  # simulated seconds the gateway stays away
@@ -125,13 +126,13 @@ class ReplayPlan:
 def drill_bulletin(plan: ReplayPlan, index: int):
     """The --check drill: a yellow surge bulletin for one segment, its blue Update, its Cancel."""
     from haixun.contract import format_ts
-    from haixun.simulators.feeds import SURGE_SOURCE, Bulletin
+    from haixun.simulators.feeds import Bulletin
 
     at, msg_type, level = plan.drill[index]
     run = plan.start.strftime("%Y%m%dT%H%M%S")
     ident = f"haixun-demo-drill.{run}.{index}"
     refs = [f"haixun-demo-drill.{run}.{index - 1}"] if index else []
-    return Bulletin(SURGE_SOURCE, {
+    return Bulletin(DRILL_SOURCE, {
         "identifier": ident, "external_id": ident, "msgType": msg_type, "references": refs, "sent": format_ts(at),
         "issuer": "haixun demo --check (drill, not a forecast)", "kind": "surge_forecast", "level": level,
         "area": {"segments": [DRILL_SEGMENT]}, "valid_from": format_ts(at),
