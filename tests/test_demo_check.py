@@ -16,21 +16,19 @@ from tests.test_demo import ROOT, demo_env, private_state_dir, processes_of
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: today's engine keeps every valid bulletin (no downgrade, no fall) "
-                   "and hides an unknown storm tide under a known wind colour (no outage unknown); passes "
-                   "once bulletin supersession and unknown-with-floor land (then drop this marker)")
 def test_demo_check_end_to_end() -> None:
     """Issue 12's first "Done when": the storm through the real services (ingest, engine, API, a
     websocket client); the story (rise at the high waters, peak at the peak water, fall after the
     dwell, no flapping, the Zhapu gateway switched off -> unknown, a bulletin downgrade) judged on
     the level_changes and on the /ws/live stream. The window starts at 17:50 CST 24 July (calm
-    enough for the bulletin drill) and ends calm at 00:00 27 July, at 1000x."""
+    enough for the bulletin drill) and ends calm at 21:50 26 July, at 1200x. Fails on the engine
+    of issue 12 (every valid bulletin counted, an unknown storm tide hidden by a known colour)."""
     with private_state_dir() as state:
         result = subprocess.run(
             [sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", "--embedded", "--check",
-             "--speed", "1000", "--duration", "330", "--progress-every", "3", "--port", str(free_port()),
-             "--replay-args=--peak-in 40 --after 14"],
-            env=demo_env(state), capture_output=True, text=True, timeout=420, cwd=ROOT,
+             "--speed", "1200", "--duration", "360", "--progress-every", "3", "--port", str(free_port()),
+             "--replay-args=--peak-in 40 --after 12"],
+            env=demo_env(state), capture_output=True, text=True, timeout=480, cwd=ROOT,
         )
         leftovers = processes_of(state)
     out = result.stdout

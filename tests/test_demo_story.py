@@ -130,3 +130,9 @@ def test_the_default_window_story_has_the_overnight_high_water_as_peak_and_a_cal
     # today's always-red sequence fails this story on every segment
     v = check_story(infa_story, {sid: [(infa_story.start, Level.RED)] for sid in infa_story.segments})
     assert not v.ok and {f.subject for f in v.failures() if f.check == "fall"} == set(infa_story.segments)
+
+
+def test_a_window_without_a_storm_fails() -> None:
+    calm = Story(T0, T0 + 10 * H, {"PH05": SegmentStory("PH05", (), None, None)}, 1800.0)
+    v = check_story(calm, {"PH05": []})
+    assert not v.ok and [f.subject for f in v.failures()] == ["window"]

@@ -75,7 +75,8 @@ class DatabaseWitness:
     and counts the fitted tide models (the replay's 30-day backfill) and the
     official bulletins the replay posted through the API (its feed key)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = None) -> None:
+        self.clock = clock  # level_changes.at is the decision's wall time: judged on clock.at_wall(at)
         self.track = RiseAndFall()
         self.tide_models = 0
         self.bulletins = 0
@@ -120,7 +121,8 @@ class DatabaseWitness:
                 if kind == "segment":
                     if subject_id not in self.segment_changes and _level(from_level) is not None:
                         self.segment_initial[subject_id] = _level(from_level)  # type: ignore[assignment]
-                    self.segment_changes.setdefault(subject_id, []).append((at, level))
+                    when = self.clock.at_wall(at.timestamp()) if self.clock is not None else at
+                    self.segment_changes.setdefault(subject_id, []).append((when, level))
 
 
 class WebsocketWitness:
@@ -145,7 +147,7 @@ class WebsocketWitness:
         body = message.get("body")
         if not isinstance(body, dict):
             return
-        when = _server_now(message)
+        when = _state_time(body) or _server_now(message)
         segments = body.get("segments")
         if isinstance(segments, dict):
             for segment_id, entry in segments.items():
@@ -194,6 +196,11 @@ class WebsocketWitness:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             except asyncio.TimeoutError:
                 pass
+
+
+def _state_time(body: dict[str, Any]):
+    """The state's data time (``at``, on the system clock): the time the levels were decided."""
+    return _server_now({"server_now": body.get("at")})
 
 
 def _server_now(message: dict[str, Any]):

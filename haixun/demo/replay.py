@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -68,6 +69,7 @@ class ReplayPlan:
     outage: object | None = None  # story.Outage
     drill: tuple = ()  # ((sim time, msgType, level), ...) of the --check bulletin drill
     story: object | None = None  # story.Story (built lazily: build_story)
+    window_args: tuple[str, ...] = ()  # --peak-in/--after/--seed: the backfill must map storm time the same way
 
     def storm_time(self, t: datetime) -> datetime:
         return datetime.fromtimestamp(t.timestamp() - self.offset_s, CST)
@@ -95,7 +97,8 @@ class ReplayPlan:
         if ns.duration is not None:
             end = start + timedelta(seconds=ns.duration)
         landfall = start + timedelta(hours=peak_in_h)
-        plan = cls(start, end, landfall, source.offset_s, source)
+        plan = cls(start, end, landfall, source.offset_s, source,
+                   window_args=("--peak-in", repr(peak_in_h), "--after", repr(after_h), "--seed", str(ns.seed)))
         if options.check:
             config = load_config()
             extra: list[str] = []
@@ -111,12 +114,16 @@ class ReplayPlan:
                 plan.outage = outages[0]
             downgrades = []
             if start + timedelta(hours=4) < end:
-                plan.drill = ((start + timedelta(hours=1), "Alert", "yellow"),
+                # orange: above anything the services or the sensors say that early in the window,
+                # so the drill segment's level is held by the drill bulletin alone
+                plan.drill = ((start + timedelta(hours=1), "Alert", "orange"),
                               (start + timedelta(hours=2), "Update", "blue"),
                               (start + timedelta(hours=3), "Cancel", "none"))
-                downgrades.append(Downgrade(start + timedelta(hours=2), (DRILL_SEGMENT,), Level.YELLOW, Level.BLUE))
+                downgrades.append(Downgrade(start + timedelta(hours=2), (DRILL_SEGMENT,), Level.ORANGE, Level.BLUE))
             plan.check_args = tuple(extra)
             plan.story = build_story(source, start, end, outages=outages, downgrades=downgrades, config=config)
+            # an engine cycle and the pipeline take about a wall second: at high speed that is minutes
+            plan.story = dataclasses.replace(plan.story, outage_allowance_s=300.0 + options.speed * 1.0)
         else:
             plan.story = build_story(source, start, end, step=timedelta(minutes=20))
         assert ty.INFA_LANDFALL_PINGHU

@@ -66,6 +66,8 @@ class Component:
     long_running: bool = True
 
 
+CLOCK_LEAD_S = 20.0  # wall seconds from starting the services to the replay start (engine tide fits)
+
 LOAD_GEO = Component("load-geo", ("load-geo",), long_running=False)
 INGEST = Component("ingest", ("ingest",))
 ENGINE = Component("engine", ("engine",))
@@ -183,6 +185,7 @@ class DemoRun:
         self.clock: Clock | None = None
         self.feed_key: str | None = None
         self.plan: ReplayPlan | None = None
+        self.replay_wall_start: datetime | None = None
         self.drill_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -275,7 +278,7 @@ class DemoRun:
         ingest = self.supervisor.start(INGEST.name, component_argv(INGEST, self.catalog, self.options))
         await self._wait_for_ingest(ingest.process.pid)
         argv = haixun_argv(["simulate", "replay", "--start", plan.start.isoformat(), "--backfill-days",
-                            str(BACKFILL_DAYS), "--backfill-only", "--no-feeds", "--no-cameras"],
+                            str(BACKFILL_DAYS), "--backfill-only", "--no-feeds", "--no-cameras", *plan.window_args],
                            self.options.child_log_level)
         self.say(f"backfill: {BACKFILL_DAYS} days of hourly history before the replay start "
                  f"{plan.start.isoformat()} (the replay clock waits for it)")
@@ -288,7 +291,8 @@ class DemoRun:
         self.say(f"backfill stored ({stored} readings) in {time.monotonic() - began:.1f} s")
 
     async def _wait_for_history(self, start: datetime, expected: int | None, timeout_s: float = 300.0) -> int:
-        """Until ingest has stored the history (``expected`` readings, or no growth for 5 s)."""
+        """Until ingest has stored the history: at least ``expected`` readings and no growth for 3 s
+        (no growth for 15 s if it never gets there)."""
         assert self.services is not None
         deadline = time.monotonic() + timeout_s
         last, still = -1, time.monotonic()
@@ -297,12 +301,10 @@ class DemoRun:
                 cur = await conn.execute("SELECT count(*) FROM readings WHERE ts < %s", (start,))
                 row = await cur.fetchone()
                 n = int(row[0]) if row else 0
-                if expected is not None and n >= expected:
-                    return n
                 if n != last:
                     last, still = n, time.monotonic()
-                elif n > 0 and time.monotonic() - still >= (15.0 if expected else 5.0):
-                    return n
+                elif n > 0 and time.monotonic() - still >= (3.0 if expected is not None and n >= expected else 15.0):
+                    return n  # (``expected`` counts observations; each carries one reading per quantity)
                 await asyncio.sleep(0.5)
         return max(last, 0)
 
@@ -312,8 +314,10 @@ class DemoRun:
         if not self.catalog.has(REPLAY.command):
             return
         assert self.plan is not None
-        self.clock = Clock.replay(self.plan.start, self.options.speed,
-                                  wall_start=datetime.now(UTC).replace(microsecond=0))
+        # The clock reaches the replay start CLOCK_LEAD_S from now: ingest, engine (tide fits) and API
+        # start on it meanwhile (before the start the clock shows earlier times, with no live data).
+        self.replay_wall_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=CLOCK_LEAD_S)
+        self.clock = Clock.replay(self.plan.start, self.options.speed, wall_start=self.replay_wall_start)
         self.supervisor.env["HAIXUN_CLOCK"] = self.clock.spec()
         self.say(f"replay clock HAIXUN_CLOCK={self.clock.spec()} (every component judges data on it)")
         if self.catalog.accepts(REPLAY.command, "--api-key"):
@@ -356,6 +360,28 @@ class DemoRun:
             await self._wait_for_ingest(ingest.process.pid)
         if self.supervisor.get(API.name) is not None:
             await self._wait_for_api()
+        if self.supervisor.get(ENGINE.name) is not None and self.clock is not None:
+            await self._wait_for_engine()
+
+    async def _wait_for_engine(self) -> None:
+        """Until the engine has written a state (its tide models fitted), at most until the replay starts."""
+        assert self.services is not None and self.replay_wall_start is not None
+        async with await psycopg.AsyncConnection.connect(self.services.database_url, autocommit=True) as conn:
+            while not self.stop_event.is_set():
+                left = (self.replay_wall_start - datetime.now(UTC)).total_seconds()
+                try:
+                    cur = await conn.execute("SELECT count(*) FROM current_levels")
+                    row = await cur.fetchone()
+                    ready = bool(row and row[0])
+                except psycopg.errors.UndefinedTable:
+                    ready = False
+                if ready:
+                    self.say(f"engine ready; the replay clock reaches the storm's start in {max(left, 0):.0f} s")
+                    return
+                if left <= 0:
+                    self.say("the engine has not written a state yet; the replay starts anyway")
+                    return
+                await asyncio.sleep(0.5)
 
     async def _wait_for_ingest(self, pid: int, timeout_s: float = 30.0) -> None:
         """Until ingest holds a connection to the broker (so the replay's first messages are not lost)."""
@@ -434,7 +460,7 @@ class DemoRun:
         assert self.services is not None and self.supervisor is not None
         opts = self.options
         sampler = ProgressSampler()
-        db_witness = DatabaseWitness()
+        db_witness = DatabaseWitness(self.clock)
         ws_witness: WebsocketWitness | None = None
         ws_task: asyncio.Task[None] | None = None
         if opts.check and self.supervisor.get(API.name) is not None:

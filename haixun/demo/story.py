@@ -214,6 +214,9 @@ def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]
         flaps = [b for a, b in zip(revs, revs[1:]) if b - a < timedelta(hours=1)]
         findings.append(Finding("flap", sid, not flaps,
                                 f"{len(revs)} up-down reversals" + (f", two within 1 h at {_fmt(flaps[0])}" if flaps else "")))
+    if not any(f.check in ("rise", "peak") for f in findings):
+        findings.append(Finding("rise", "window", False, f"no modeled high water reaches a warning level between "
+                                                        f"{_fmt(story.start)} and {_fmt(story.end)}: no storm to judge"))
     for o in story.outages:
         limit = o.off_at + timedelta(seconds=o.max_age_s + story.outage_allowance_s)
         for sid in o.segments:

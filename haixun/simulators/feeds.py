@@ -45,8 +45,11 @@ log = logging.getLogger(__name__)
 LEVELS = ("none", "blue", "yellow", "orange", "red")
 LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
 # CMA typhoon signals: (level, mean, gust lower bounds in m/s: Beaufort 12/14, 10/12, 8/10, 6/8; horizon).
+# Horizons: the CMA definitions (red 6 h, orange 12 h, blue 24 h); yellow 12 h instead of 24 h
+# (ASSUMPTION: the observatory upgrades blue to yellow half a day ahead), so the replay's calm
+# morning of 24 July is not held yellow by a signal for a wind that comes a day later.
 TYPHOON_SIGNALS = (("red", 32.7, 41.5, timedelta(hours=6)), ("orange", 24.5, 32.7, timedelta(hours=12)),
-                   ("yellow", 17.2, 24.5, timedelta(hours=24)), ("blue", 10.8, 17.2, timedelta(hours=24)))
+                   ("yellow", 17.2, 24.5, timedelta(hours=12)), ("blue", 10.8, 17.2, timedelta(hours=24)))
 # Storm-surge warnings: the forecast window they cover (ASSUMPTION: the provincial centre's
 # 6-hourly storm-surge forecasts name the next high water(s)).
 SURGE_HORIZON = timedelta(hours=6)
