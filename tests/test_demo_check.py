@@ -16,6 +16,7 @@ from tests.test_demo import ROOT, demo_env, private_state_dir, processes_of
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(600)
 def test_demo_check_end_to_end() -> None:
     """Issue 12's first "Done when": the storm through the real services (ingest, engine, API, a
     websocket client); the story (rise at the high waters, peak at the peak water, fall after the
@@ -44,6 +45,7 @@ def test_demo_check_end_to_end() -> None:
     assert leftovers == []
 
 
+@pytest.mark.timeout(420)
 def test_check_fails_honestly_when_the_storm_is_not_replayed() -> None:
     """Same pipeline, but the replay only covers calm hours far before landfall: no orange/red -> exit 1."""
     with private_state_dir() as state:
@@ -51,7 +53,7 @@ def test_check_fails_honestly_when_the_storm_is_not_replayed() -> None:
             [sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", "--embedded", "--check",
              "--speed", "60", "--duration", "25", "--port", str(free_port()),
              "--replay-args=--peak-in 96 --duration 1200 --no-cameras --no-feeds"],
-            env=demo_env(state), capture_output=True, text=True, timeout=120, cwd=ROOT,
+            env=demo_env(state), capture_output=True, text=True, timeout=360, cwd=ROOT,
         )
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert "check failed" in result.stdout
