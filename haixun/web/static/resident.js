@@ -282,10 +282,13 @@ function residentReasons(list) {
   return out.slice(0, 4).map((x) => {
     let text;
     if (x.key === "area_level" || x.key === "stale_data" && x.text) text = x.text;
+    else if (x.level === "unknown") text = `${hazardName(x, app.lang)}${app.lang === "zh" ? "：暂无数据" : ": no data"}`;
     else if (isOfficial(x) || x.value == null) text = hazardName(x, app.lang);
     else {
       const v = fmtValue(Number(x.value), x.unit, { lang: app.lang });
-      const th = x.threshold != null ? (app.lang === "zh" ? `（${t("threshold")} ${fmtValue(Number(x.threshold), x.unit, { lang: app.lang })}）` : ` (${t("threshold")} ${fmtValue(Number(x.threshold), x.unit, { lang: app.lang })})`) : "";
+      // the warning line as configured (10.8 m/s is Beaufort 6), the value rounded
+      const thv = x.threshold != null ? fmtValue(Number(x.threshold), x.unit, { lang: app.lang, precise: x.unit === "m/s" }) : null;
+      const th = thv ? (app.lang === "zh" ? `（${t("threshold")} ${thv}）` : ` (${t("threshold")} ${thv})`) : "";
       text = `${hazardName(x, app.lang)}${app.lang === "zh" ? "：" : ": "}${v}${th}`;
     }
     return { key: x.key, level: x.level, text };
