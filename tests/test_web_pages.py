@@ -194,6 +194,7 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
         elapsed = time.monotonic() - t0
         renders = int(page.locator("body").get_attribute("data-renders")) - renders0
         assert renders <= 3 * elapsed + 3, (renders, elapsed)
+        print(f"storm burst: {renders} renders in {elapsed:.1f} s")
         shot(page, "pages-screen-storm-acked")
     finally:
         stop.set()
