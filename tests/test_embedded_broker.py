@@ -108,3 +108,33 @@ def test_port_in_use_gives_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(EmbeddedBrokerError, match="amqtt"):
             broker.start()
         assert broker.pid is None
+
+
+@pytest.mark.skipif(find_mosquitto() is None, reason="no mosquitto binary")
+async def test_demo_mosquitto_authenticates_like_production(tmp_path: Path) -> None:
+    """The demo's embedded Mosquitto uses the users and ACL of `haixun gateways init` (issue 14)."""
+    from haixun.simulators.mqtt import make_client
+
+    root = f"t{uuid.uuid4().hex[:8]}"
+    with EmbeddedBroker(tmp_path / "broker", backend="mosquitto", auth_topic_root=root) as broker:
+        assert broker.authenticated and broker.credentials_file is not None
+        assert "haixun-ingest:" in broker.url
+        settings = Settings(mqtt_url=broker.url, topic_root=root, state_dir=tmp_path / "state",
+                            mqtt_credentials_file=broker.credentials_file)
+        with pytest.raises(aiomqtt.MqttError):  # anonymous
+            async with aiomqtt.Client("127.0.0.1", broker.port, timeout=5):
+                pass
+        got: list[str] = []
+        async with project_client(settings, "demo-ingest") as ingest:  # the URL's user: haixun-ingest
+            await ingest.subscribe(f"{root}/#", qos=1)
+            async with make_client(settings, "gw", gateway_id="gw-zhapu") as gw:
+                await gw.publish(settings.topic("obs", "JLS-T01"), b"spoof", qos=1)  # not gw-zhapu's: dropped
+                await gw.publish(settings.topic("obs", "ZP-T01"), b"mine", qos=1)
+
+            async def first() -> None:
+                async for m in ingest.messages:
+                    got.append(str(m.topic))
+                    return
+
+            await asyncio.wait_for(first(), 10)
+    assert got == [settings.topic("obs", "ZP-T01")]

@@ -48,13 +48,26 @@ def find_mosquitto() -> str | None:
     return None
 
 
-def mosquitto_config(port: int, work_dir: Path, user: str) -> str:
+def mosquitto_config(port: int, work_dir: Path, user: str, auth_dir: Path | None = None) -> str:
+    """``auth_dir``: the users/ACL of `haixun gateways init` (no anonymous client); None: anonymous."""
+    if auth_dir is not None:
+        auth = [
+            "# Authenticated like production (docker/mosquitto.conf): one user per gateway of the",
+            "# geography, publishing only its own topics; ingest reads (haixun gateways init).",
+            "allow_anonymous false",
+            f"password_file {auth_dir}/passwd",
+            f"acl_file {auth_dir}/acl",
+        ]
+    else:
+        auth = [
+            "# Anonymous, on 127.0.0.1 only: nothing off this machine can reach it.",
+            "# Production: docker/mosquitto.conf, `haixun gateways init`.",
+            "allow_anonymous true",
+        ]
     return "\n".join([
         "# written by haixun demo (embedded broker); rewritten on every start",
-        "# Anonymous on purpose, and on 127.0.0.1 only: the demo's simulators need no setup and nothing",
-        "# off this machine can reach it. Production: docker/mosquitto.conf, `haixun gateways init`.",
         f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
+        *auth,
         "persistence true",
         f"persistence_location {work_dir}/",
         "autosave_interval 30",
@@ -75,8 +88,14 @@ class EmbeddedBroker:
     """Start/stop a private MQTT broker; ``start()`` returns its ``mqtt://`` URL."""
 
     def __init__(self, work_dir: Path, *, port: int | None = None, backend: Backend = "auto",
-                 startup_timeout_s: float = 15.0) -> None:
+                 startup_timeout_s: float = 15.0, auth_topic_root: str | None = None) -> None:
+        """``auth_topic_root``: with Mosquitto, authenticate like production: users and ACL for the
+        packaged geography's gateways under that topic root (``work_dir/auth``, ``credentials_file``).
+        The amqtt fallback has no ACLs and stays anonymous (on 127.0.0.1 only)."""
         self.work_dir = Path(work_dir).expanduser().absolute()
+        self.auth_topic_root = auth_topic_root
+        self.credentials_file: Path | None = None
+        self._ingest_password: str | None = None
         self.backend: Backend = backend
         self.startup_timeout_s = startup_timeout_s
         self._requested_port = port
@@ -95,7 +114,31 @@ class EmbeddedBroker:
 
     @property
     def url(self) -> str:
+        """With authentication, the URL carries ingest's user (gateways use ``credentials_file``)."""
+        if self._ingest_password is not None:
+            from urllib.parse import quote
+
+            from haixun.mqttauth import INGEST_USER
+            return f"mqtt://{INGEST_USER}:{quote(self._ingest_password, safe='')}@127.0.0.1:{self.port}"
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def authenticated(self) -> bool:
+        return self._ingest_password is not None
+
+    def _make_auth(self) -> Path:
+        from haixun.data.geography import load_geography
+        from haixun.gateways.broker import BrokerAuthDir, gateway_rights, init
+        from haixun.mqttauth import INGEST_USER
+
+        assert self.auth_topic_root is not None
+        folder = self.work_dir / "auth"
+        geo = load_geography()
+        init(folder, gateway_rights(geo), self.auth_topic_root, source=f"{geo.source} {geo.version}")
+        d = BrokerAuthDir(folder)
+        self.credentials_file = d.credentials
+        self._ingest_password = d.users()[INGEST_USER]
+        return folder
 
     @property
     def protocol(self) -> Protocol:
@@ -183,11 +226,12 @@ class EmbeddedBroker:
 
     def _mosquitto_argv(self, binary: str, port: int) -> list[str]:
         conf = self.work_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(port, self.work_dir, getpass.getuser()), encoding="utf-8")
+        auth = self._make_auth() if self.auth_topic_root is not None else None
+        conf.write_text(mosquitto_config(port, self.work_dir, getpass.getuser(), auth), encoding="utf-8")
         return [binary, "-c", str(conf)]
 
     def _wait_ready(self, began: float) -> None:
-        endpoint = MqttEndpoint(host="127.0.0.1", port=self.port)
+        endpoint = MqttEndpoint.from_url(self.url)
         deadline = began + self.startup_timeout_s
         assert self._process is not None
         while time.monotonic() < deadline:

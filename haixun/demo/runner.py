@@ -106,6 +106,8 @@ def child_env(settings: Settings, services: DemoServices, options: DemoOptions) 
         "PYTHONUNBUFFERED": "1",
         "HAIXUN_JWT_SECRET": demo_jwt_secret(settings),
     })
+    if services.mqtt_credentials_file is not None:  # the embedded broker's users (gateway simulators)
+        env["HAIXUN_MQTT_CREDENTIALS_FILE"] = str(services.mqtt_credentials_file)
     return env
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -56,6 +57,7 @@ class DemoServices:
         self.database_url = ""
         self.mqtt_url = ""
         self.mqtt_protocol: Protocol = "5"
+        self.mqtt_credentials_file: Path | None = None  # the embedded broker's gateway users, if any
         self.pg: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
         self.notes: list[str] = []
@@ -105,14 +107,17 @@ class DemoServices:
             if explicit:
                 raise ServiceUnavailable(f"HAIXUN_MQTT_URL ({_redact(settings.mqtt_url)}) does not accept MQTT connections")
             log.info("no MQTT broker at %s: starting the embedded one", _redact(settings.mqtt_url))
-        self.broker = EmbeddedBroker(broker_dir(settings))
+        self.broker = EmbeddedBroker(broker_dir(settings), auth_topic_root=settings.topic_root)
         if choice.fresh:
             self.broker.wipe()
         self.mqtt_url = self.broker.start()
         self.mqtt_protocol = self.broker.protocol
+        self.mqtt_credentials_file = self.broker.credentials_file
+        auth = ("authenticated like production: one user per gateway, ACL from the geography"
+                if self.broker.authenticated else "anonymous, loopback only (amqtt has no ACLs)")
         self.notes.append(f"broker: embedded {self.broker.backend_used} (MQTT {self.mqtt_protocol}) on "
-                          f"127.0.0.1:{self.broker.port} ({self.broker.startup_seconds:.2f} s); anonymous, "
-                          "loopback only: no gateway passwords in the demo (docs/operations.md, Broker authentication)")
+                          f"127.0.0.1:{self.broker.port} ({self.broker.startup_seconds:.2f} s); {auth} "
+                          "(docs/operations.md, Broker authentication)")
 
     def stop(self) -> None:
         """Broker first, then the database (children must already be stopped)."""
