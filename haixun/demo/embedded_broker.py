@@ -226,7 +226,15 @@ class EmbeddedBroker:
 
     def _mosquitto_argv(self, binary: str, port: int) -> list[str]:
         conf = self.work_dir / "mosquitto.conf"
-        auth = self._make_auth() if self.auth_topic_root is not None else None
+        auth = None
+        if self.auth_topic_root is not None:
+            from haixun.gateways.broker import BrokerAuthError
+
+            try:
+                auth = self._make_auth()
+            except BrokerAuthError as exc:  # e.g. mosquitto_passwd missing: still loopback only
+                log.warning("embedded broker stays anonymous (127.0.0.1 only): %s", exc)
+                self.credentials_file, self._ingest_password = None, None
         conf.write_text(mosquitto_config(port, self.work_dir, getpass.getuser(), auth), encoding="utf-8")
         return [binary, "-c", str(conf)]
 

@@ -93,6 +93,19 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _clear_errors(func):  # type: ignore[no-untyped-def]
+    """A BrokerAuthError (no mosquitto_passwd/openssl, a bad user name) is a message, not a traceback."""
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from haixun.gateways.broker import BrokerAuthError
+
+        try:
+            return int(func(args, settings) or 0)
+        except BrokerAuthError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
 def configure(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gateways", help="broker users, ACL and TLS certificates for the gateways of the geography")
     gsub = p.add_subparsers(dest="gateways_command", metavar="ACTION", required=True)
@@ -107,7 +120,7 @@ def configure(sub: argparse._SubParsersAction) -> None:
     q = gsub.add_parser("list", help="gateways and their stations/cameras")
     common(q, folder=False)
     q.add_argument("--json", action="store_true", help="the topics each gateway may publish, as JSON")
-    q.set_defaults(func=_list)
+    q.set_defaults(func=_clear_errors(_list))
 
     q = gsub.add_parser("init", help="users for all gateways + haixun-ingest + haixun-monitor, and the ACL")
     common(q)
@@ -116,18 +129,18 @@ def configure(sub: argparse._SubParsersAction) -> None:
                    help="chown passwd/acl to the broker's user (1883 in eclipse-mosquitto; needs root)")
     q.add_argument("--client-uid", type=int, default=None,
                    help="chown credentials.json to the haixun services' user (10001 in docker/Dockerfile)")
-    q.set_defaults(func=_init)
+    q.set_defaults(func=_clear_errors(_init))
 
     q = gsub.add_parser("rotate", help="new password for the named gateways (or service users)")
     common(q)
     q.add_argument("users", nargs="+", metavar="GATEWAY")
-    q.set_defaults(func=_rotate)
+    q.set_defaults(func=_clear_errors(_rotate))
 
     q = gsub.add_parser("acl", help="rewrite the ACL from the geography")
     common(q)
     q.add_argument("--format", choices=("mosquitto", "emqx"), default="mosquitto",
                    help="mosquitto: DIR/acl (default); emqx: DIR/acl.conf for EMQX 5 file authorization")
-    q.set_defaults(func=_acl)
+    q.set_defaults(func=_clear_errors(_acl))
 
     q = gsub.add_parser("certs", help="private CA + broker server certificate (openssl) in DIR/certs")
     q.add_argument("--dir", type=Path, required=True)
@@ -135,4 +148,4 @@ def configure(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--days", type=int, default=825, help="validity (default 825 days)")
     q.add_argument("--broker-uid", type=int, default=None,
                    help="chown server.key to the broker's user (1883 in eclipse-mosquitto; needs root)")
-    q.set_defaults(func=_certs)
+    q.set_defaults(func=_clear_errors(_certs))
