@@ -74,15 +74,17 @@ fi
 
 # 4. A private TimescaleDB server for the second run (and the timescale tests of the first).
 TS_BUILD=""
-for d in "${HAIXUN_TIMESCALE_DIR:-}" ../shared/timescaledb ../../shared/timescaledb; do
-  if [ -n "$d" ] && [ -f "$d/start.sh" ]; then TS_BUILD="$(cd "$d" && pwd)"; break; fi
+if [ -n "${HAIXUN_TIMESCALE_DIR:-}" ]; then TS_CANDIDATES=("$HAIXUN_TIMESCALE_DIR")
+else TS_CANDIDATES=(../shared/timescaledb ../../shared/timescaledb); fi
+for d in "${TS_CANDIDATES[@]}"; do
+  if [ -f "$d/start.sh" ]; then TS_BUILD="$(cd "$d" && pwd)"; break; fi
 done
 TS_URL=""
 TS_DIR=""
 if [ "${HAIXUN_TEST_TIMESCALE:-on}" = off ]; then
   log "SKIPPED: the TimescaleDB run (HAIXUN_TEST_TIMESCALE=off)"
 elif [ -z "$TS_BUILD" ]; then
-  log "SKIPPED: the TimescaleDB run: no TimescaleDB build (../shared/timescaledb/start.sh or \$HAIXUN_TIMESCALE_DIR)"
+  log "SKIPPED: the TimescaleDB run (storage/ingest/engine/API tests on TimescaleDB): no start.sh in ${TS_CANDIDATES[*]}"
 else
   TS_DIR="$(mktemp -d /tmp/haixun-test-tsdb.XXXXXX)"
   trap 'bash "$TS_BUILD/stop.sh" "$TS_DIR" >/dev/null 2>&1 || true; rm -rf "$TS_DIR"' EXIT
