@@ -71,7 +71,9 @@ def state_dir() -> Iterator[Path]:
 
 def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
     port = str(free_port())
-    first = run_demo(state_dir, "--embedded", "--duration", "2", "--progress-every", "1", "--port", port)
+    # (--backfill-days 0: the life cycle without the 30-day history; test_demo_check.py runs it)
+    first = run_demo(state_dir, "--embedded", "--duration", "2", "--progress-every", "1", "--port", port,
+                     "--backfill-days", "0")
     out = first.stdout
     assert first.returncode == 0, out + first.stderr
     assert "database: embedded PostgreSQL" in out and "initialised" in out
@@ -83,11 +85,11 @@ def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
     assert not (state_dir / "pg" / "data" / "postmaster.pid").exists(), out + first.stderr
     assert (state_dir / "demo-logs").is_dir()
 
-    second = run_demo(state_dir, "--embedded", "--duration", "1", "--port", port)
+    second = run_demo(state_dir, "--embedded", "--duration", "1", "--port", port, "--backfill-days", "0")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "reused" in second.stdout and "initialised" not in second.stdout
 
-    fresh = run_demo(state_dir, "--embedded", "--fresh", "--duration", "1", "--port", port)
+    fresh = run_demo(state_dir, "--embedded", "--fresh", "--duration", "1", "--port", port, "--backfill-days", "0")
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert "initialised" in fresh.stdout
     assert processes_of(state_dir) == []
@@ -96,7 +98,7 @@ def test_embedded_demo_runs_stops_and_reuses_its_data(state_dir: Path) -> None:
 def test_sigint_stops_children_then_broker_then_database(state_dir: Path) -> None:
     port = str(free_port())
     proc = subprocess.Popen([sys.executable, "-m", "haixun.cli", "--log-level", "INFO", "demo", "--embedded",
-                             "--progress-every", "1", "--port", port],
+                             "--progress-every", "1", "--port", port, "--backfill-days", "0"],
                             env=demo_env(state_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     try:
@@ -162,3 +164,35 @@ def test_port_in_use_is_refused_before_starting_anything(state_dir: Path) -> Non
     assert result.returncode == 2
     assert "is in use" in result.stdout
     assert not (state_dir / "pg").exists()
+
+
+@pytest.mark.slow
+def test_sigint_during_the_backfill_stops_at_once(state_dir: Path) -> None:
+    """The history goes out before the replay clock starts; Ctrl-C then must not wait for it."""
+    port = str(free_port())
+    proc = subprocess.Popen([sys.executable, "-m", "haixun.cli", "--log-level", "INFO", "demo", "--embedded",
+                             "--port", port],
+                            env=demo_env(state_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "backfill:" in line and "the replay clock waits for it" in line:
+                break
+        assert any("backfill:" in x for x in lines), "".join(lines)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=40)
+        lines.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines)
+    assert proc.returncode == 130, out
+    assert "backfill stored" not in out and "replaying typhoon" not in out
+    assert processes_of(state_dir) == []

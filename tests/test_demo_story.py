@@ -136,3 +136,22 @@ def test_a_window_without_a_storm_fails() -> None:
     calm = Story(T0, T0 + 10 * H, {"PH05": SegmentStory("PH05", (), None, None)}, 1800.0)
     v = check_story(calm, {"PH05": []})
     assert not v.ok and [f.subject for f in v.failures()] == ["window"]
+
+
+def test_the_replay_plan_backfills_on_the_same_storm_mapping_and_ends_history_where_the_clock_starts() -> None:
+    """The history must join the live replay (same storm-time offset, else the engine's tide model is
+    hours out of phase), and end where the replay clock starts (a reading from the clock's future
+    gave a false orange before the storm)."""
+    from haixun.demo.replay import CLOCK_LEAD_S, ReplayPlan
+    from haixun.demo.runner import DemoOptions
+    from haixun.simulators.geo import load_sim_geography
+    from haixun.simulators.source import replay_source
+
+    now = datetime(2030, 5, 1, 12, tzinfo=timezone.utc)
+    plan = ReplayPlan.build(DemoOptions(speed=1000.0, replay_args=("--peak-in", "40", "--after", "12")), now=now)
+    assert plan.history_end == now and plan.start == now + timedelta(seconds=CLOCK_LEAD_S * 1000.0)
+    args = dict(zip(plan.window_args[::2], plan.window_args[1::2]))
+    backfill = replay_source(load_sim_geography(), plan.history_end, historical=False,
+                             peak_in=timedelta(hours=float(args["--peak-in"])))
+    assert backfill.offset_s == pytest.approx(plan.offset_s, abs=1e-3)
+    assert plan.landfall == plan.start + timedelta(hours=40) and plan.end == plan.start + timedelta(hours=52)

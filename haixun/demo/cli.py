@@ -18,8 +18,6 @@ def _positive(value: str) -> float:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from haixun.demo.runner import DemoOptions, run_demo
 
-    if args.check and args.duration is None:
-        args.duration = 600.0
     options = DemoOptions(
         speed=args.speed,
         fresh=args.fresh,
@@ -31,6 +29,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         progress_every_s=args.progress_every,
         replay_args=tuple(shlex.split(args.replay_args)),
         child_log_level=args.child_log_level,
+        backfill_days=args.backfill_days,
     )
     return run_demo(settings, options)
 
@@ -53,13 +52,19 @@ def configure(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embedded-broker", action="store_true", help="use the embedded MQTT broker")
     p.add_argument("--port", type=int, default=8000, help="HTTP port of the API and pages (default 8000)")
     p.add_argument("--check", action="store_true",
-                   help="headless self-test: exit 0 only if codes rose to orange/red and fell again, "
-                        "seen in the database and on /ws/live")
+                   help="headless self-test: exit 0 only if the replay tells the storm's story with timing "
+                        "(rise, peak, fall, no flapping, an offline gateway shown unknown, a bulletin downgrade), "
+                        "seen in level_changes and on /ws/live; runs the whole replay window (70 h of storm time: "
+                        "use e.g. --speed 1000)")
     p.add_argument("--duration", type=_positive, default=None, metavar="S",
-                   help="stop after S seconds (default: run until Ctrl-C; 600 with --check)")
+                   help="stop after S seconds (default: run until Ctrl-C; with --check the replay window at "
+                        "--speed plus 2 min)")
     p.add_argument("--progress-every", type=_positive, default=5.0, metavar="S",
                    help="seconds between progress lines (default 5)")
     p.add_argument("--replay-args", default="", metavar="ARGS",
                    help='extra arguments for `haixun simulate replay`, e.g. "--start 2021-07-25T00:00+08:00"')
+    p.add_argument("--backfill-days", type=float, default=30.0, metavar="N",
+                   help="days of hourly history published before the replay clock starts (default 30, what the "
+                        "engine's tide fit needs; 0: none)")
     p.add_argument("--child-log-level", default="INFO", help="log level of the components (default INFO)")
     p.set_defaults(func=_demo)

@@ -49,6 +49,11 @@ def feeds_url(port: int) -> str:
 
 # --------------------------------------------------------------------------- the replay's plan
 
+# Wall seconds between starting ingest/engine/API on the replay clock and the replay's first
+# reading: the engine fits its tide models meanwhile. The history ends where the clock starts
+# (``history_end``), so no component ever sees a reading from its future.
+CLOCK_LEAD_S = 20.0
+
 DRILL_SEGMENT = "PH01"
 DRILL_SOURCE = "demo_drill"  # its own source: a series of its own, never superseding the simulated services' ones
 OUTAGE_GATEWAY = "gw-zhapu"
@@ -70,6 +75,7 @@ class ReplayPlan:
     drill: tuple = ()  # ((sim time, msgType, level), ...) of the --check bulletin drill
     story: object | None = None  # story.Story (built lazily: build_story)
     window_args: tuple[str, ...] = ()  # --peak-in/--after/--seed: the backfill must map storm time the same way
+    history_end: datetime | None = None  # the backfill ends here = the replay clock at the services' start
 
     def storm_time(self, t: datetime) -> datetime:
         return datetime.fromtimestamp(t.timestamp() - self.offset_s, CST)
@@ -89,7 +95,9 @@ class ReplayPlan:
         parser = argparse.ArgumentParser(add_help=False)
         sim_cli.configure(parser.add_subparsers())
         ns, _ = parser.parse_known_args(["simulate", "replay", *options.replay_args])
-        start = ns.start or (now or datetime.now(UTC)).replace(microsecond=0)
+        lead = timedelta(seconds=CLOCK_LEAD_S * options.speed)
+        history_end = (ns.start - lead) if ns.start else (now or datetime.now(UTC)).replace(microsecond=0)
+        start = history_end + lead
         peak_in_h, after_h = sim_cli.replay_window(ns.peak_in, ns.after)
         geo = load_sim_geography()
         source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=peak_in_h), seed=ns.seed)
@@ -97,8 +105,11 @@ class ReplayPlan:
         if ns.duration is not None:
             end = start + timedelta(seconds=ns.duration)
         landfall = start + timedelta(hours=peak_in_h)
+        # the backfill starts (= its history ends) at history_end: its landfall is as much later
+        lead_h = lead / timedelta(hours=1)
         plan = cls(start, end, landfall, source.offset_s, source,
-                   window_args=("--peak-in", repr(peak_in_h), "--after", repr(after_h), "--seed", str(ns.seed)))
+                   window_args=("--peak-in", repr(peak_in_h + lead_h), "--after", repr(after_h), "--seed",
+                                str(ns.seed)), history_end=history_end)
         if options.check:
             config = load_config()
             extra: list[str] = []

@@ -35,7 +35,7 @@ from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
 from haixun.demo.cleanup import record_run, remove_previous_run
-from haixun.demo.replay import BACKFILL_DAYS, ReplayPlan, demo_feed_key, drill_bulletin, feeds_url
+from haixun.demo.replay import BACKFILL_DAYS, CLOCK_LEAD_S, ReplayPlan, demo_feed_key, drill_bulletin, feeds_url
 from haixun.demo.story import check_story
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.supervisor import Supervisor, haixun_argv
@@ -57,6 +57,7 @@ class DemoOptions:
     progress_every_s: float = 5.0
     replay_args: tuple[str, ...] = ()
     child_log_level: str = "INFO"
+    backfill_days: float = BACKFILL_DAYS  # 0: no history (the engine then fits no tide model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,6 @@ class Component:
     command: tuple[str, ...]
     long_running: bool = True
 
-
-CLOCK_LEAD_S = 20.0  # wall seconds from starting the services to the replay start (engine tide fits)
 
 LOAD_GEO = Component("load-geo", ("load-geo",), long_running=False)
 INGEST = Component("ingest", ("ingest",))
@@ -248,6 +247,8 @@ class DemoRun:
         await self._remove_previous_run()
         self.plan = await asyncio.to_thread(ReplayPlan.build, opts, self.catalog)
         await self._backfill_before_the_clock()
+        if self.stop_event.is_set():
+            return 130
         await self._prepare_replay()
         await self._start_services()
         await self._start_replay()
@@ -269,26 +270,34 @@ class DemoRun:
         """History first (ingest on the system clock; the history ends at the replay start, which is
         now or earlier), then the replay clock starts: no storm hour is skipped while it loads."""
         assert self.supervisor is not None and self.services is not None and self.plan is not None
-        if not (self.catalog.has(REPLAY.command) and self.catalog.accepts(REPLAY.command, "--backfill-only")
+        if self.options.backfill_days <= 0 or not (
+                self.catalog.has(REPLAY.command) and self.catalog.accepts(REPLAY.command, "--backfill-only")
                 and self._available(INGEST)):
             return
         plan = self.plan
+        assert plan.history_end is not None
         await asyncio.to_thread(record_run, self.settings.state_dir, self.services.database_url,
-                                plan.start - timedelta(days=BACKFILL_DAYS), plan.end)
+                                plan.history_end - timedelta(days=self.options.backfill_days), plan.end)
         began = time.monotonic()
         self.supervisor.env.pop("HAIXUN_CLOCK", None)
         ingest = self.supervisor.start(INGEST.name, component_argv(INGEST, self.catalog, self.options))
         await self._wait_for_ingest(ingest.process.pid)
-        argv = haixun_argv(["simulate", "replay", "--start", plan.start.isoformat(), "--backfill-days",
-                            str(BACKFILL_DAYS), "--backfill-only", "--no-feeds", "--no-cameras", *plan.window_args],
+        argv = haixun_argv(["simulate", "replay", "--start", plan.history_end.isoformat(), "--backfill-days",
+                            str(self.options.backfill_days), "--backfill-only", "--no-feeds", "--no-cameras", *plan.window_args],
                            self.options.child_log_level)
-        self.say(f"backfill: {BACKFILL_DAYS} days of hourly history before the replay start "
-                 f"{plan.start.isoformat()} (the replay clock waits for it)")
-        code, child = await asyncio.to_thread(self.supervisor.run_once, "backfill", argv, 900.0)
+        self.say(f"backfill: {self.options.backfill_days:g} days of hourly history up to "
+                 f"{plan.history_end.isoformat()} (the replay clock waits for it)")
+        child = self.supervisor.start("backfill", argv)
+        while child.returncode is None and not self.stop_event.is_set():
+            await asyncio.sleep(0.25)
+        code = child.returncode
+        tail = child.log_tail(40)
+        self.supervisor.stop("backfill")  # (already exited unless Ctrl-C came)
+        if self.stop_event.is_set():
+            return
         if code != 0:
             self.say(f"backfill failed (exit {code}); see {child.log_path}:\n{child.log_tail()}")
-        expected = _backfill_count(child.log_tail(40))
-        stored = await self._wait_for_history(plan.start, expected)
+        stored = await self._wait_for_history(plan.history_end, _backfill_count(tail))
         self.supervisor.stop(INGEST.name)
         self.say(f"backfill stored ({stored} readings) in {time.monotonic() - began:.1f} s")
 
@@ -470,7 +479,10 @@ class DemoRun:
             ws_task = asyncio.create_task(ws_witness.run(self.stop_event))
         if opts.check and self.state.missing:
             self.say("--check cannot pass without: " + ", ".join(self.state.missing))
-        deadline = time.monotonic() + opts.duration_s if opts.duration_s else None
+        duration_s = opts.duration_s
+        if duration_s is None and opts.check and self.plan is not None:
+            duration_s = (self.plan.end - self.plan.start).total_seconds() / opts.speed + 120.0
+        deadline = time.monotonic() + duration_s if duration_s else None
         finished_at: float | None = None
         conn = await psycopg.AsyncConnection.connect(self.services.database_url, autocommit=True)
         try:
@@ -493,7 +505,7 @@ class DemoRun:
                 if opts.check and self.state.missing:
                     break  # cannot pass; do not burn the whole duration
                 if deadline is not None and time.monotonic() >= deadline:
-                    self.say(f"--duration {opts.duration_s:g} s reached")
+                    self.say(f"--duration {duration_s:g} s reached")
                     break
                 wait = opts.progress_every_s
                 if deadline is not None:
