@@ -49,9 +49,10 @@ def feeds_url(port: int) -> str:
 
 # --------------------------------------------------------------------------- the replay's plan
 
-# Wall seconds between starting ingest/engine/API on the replay clock and the replay's first
-# reading: the engine fits its tide models meanwhile. The history ends where the clock starts
-# (``history_end``), so no component ever sees a reading from its future.
+# Wall seconds of calm pre-roll between starting ingest/engine/API on the replay clock and the
+# storm window's start: the engine fits its tide models meanwhile. The clock starts where the
+# history ends (``history_end``) and the replay publishes from there on, so no component ever
+# sees a reading from its future and there is no gap in the data.
 CLOCK_LEAD_S = 20.0
 
 DRILL_SEGMENT = "PH01"
@@ -76,6 +77,7 @@ class ReplayPlan:
     story: object | None = None  # story.Story (built lazily: build_story)
     window_args: tuple[str, ...] = ()  # --peak-in/--after/--seed: the backfill must map storm time the same way
     history_end: datetime | None = None  # the backfill ends here = the replay clock at the services' start
+    replay_argv: tuple[str, ...] = ()  # `simulate replay` arguments: from history_end, the window, faults
 
     def storm_time(self, t: datetime) -> datetime:
         return datetime.fromtimestamp(t.timestamp() - self.offset_s, CST)
@@ -105,18 +107,23 @@ class ReplayPlan:
         if ns.duration is not None:
             end = start + timedelta(seconds=ns.duration)
         landfall = start + timedelta(hours=peak_in_h)
-        # the backfill starts (= its history ends) at history_end: its landfall is as much later
+        # the backfill and the replay start at history_end: their landfall is as much later
         lead_h = lead / timedelta(hours=1)
-        plan = cls(start, end, landfall, source.offset_s, source,
-                   window_args=("--peak-in", repr(peak_in_h + lead_h), "--after", repr(after_h), "--seed",
-                                str(ns.seed)), history_end=history_end)
+        window = ("--peak-in", repr(peak_in_h + lead_h), "--after", repr(after_h), "--seed", str(ns.seed))
+        plan = cls(start, end, landfall, source.offset_s, source, window_args=window, history_end=history_end)
+        own = ["--start", history_end.isoformat(), *window]
+        if ns.duration is not None:
+            own += ["--duration", repr(ns.duration + lead.total_seconds())]
+        plan.replay_argv = tuple(_without(options.replay_args, ("--start", "--peak-in", "--after", "--seed",
+                                                                  "--duration"))) + tuple(own)
         if options.check:
             config = load_config()
             extra: list[str] = []
             outages = []
-            off_after = peak_in_h * 3600.0 - OUTAGE_BEFORE_LANDFALL_S
+            off_after = peak_in_h * 3600.0 - OUTAGE_BEFORE_LANDFALL_S  # from the window's start
             if not ns.fault and off_after > 0 and start + timedelta(seconds=off_after + OUTAGE_FOR_S) < end:
-                extra += ["--fault", f"offline@{OUTAGE_GATEWAY}", "--fault-after", f"{off_after:g}",
+                extra += ["--fault", f"offline@{OUTAGE_GATEWAY}",
+                          "--fault-after", f"{off_after + lead.total_seconds():g}",  # from the replay's start
                           "--offline-for", f"{OUTAGE_FOR_S / options.speed:g}"]
                 stations = [s.id for s in geo.stations if s.gateway_id == OUTAGE_GATEWAY]
                 off_at = start + timedelta(seconds=off_after)
@@ -132,6 +139,7 @@ class ReplayPlan:
                               (start + timedelta(hours=3), "Cancel", "none"))
                 downgrades.append(Downgrade(start + timedelta(hours=2), (DRILL_SEGMENT,), Level.ORANGE, Level.BLUE))
             plan.check_args = tuple(extra)
+            plan.replay_argv += plan.check_args
             plan.story = build_story(source, start, end, outages=outages, downgrades=downgrades, config=config)
             # an engine cycle and the pipeline take about a wall second: at high speed that is minutes
             plan.story = dataclasses.replace(plan.story, outage_allowance_s=300.0 + options.speed * 1.0)
@@ -139,6 +147,23 @@ class ReplayPlan:
             plan.story = build_story(source, start, end, step=timedelta(minutes=20))
         assert ty.INFA_LANDFALL_PINGHU
         return plan
+
+
+def _without(argv: tuple[str, ...], options: tuple[str, ...]) -> list[str]:
+    """``argv`` without these options and their values (``--x v`` or ``--x=v``)."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in options:
+            skip = True
+            continue
+        if any(a.startswith(o + "=") for o in options):
+            continue
+        out.append(a)
+    return out
 
 
 def drill_bulletin(plan: ReplayPlan, index: int):

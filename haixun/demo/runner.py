@@ -123,8 +123,9 @@ def demo_jwt_secret(settings: Settings) -> str:
 
 
 def component_argv(component: Component, catalog: CommandCatalog, options: DemoOptions,
-                   feed_key: str | None = None, start: datetime | None = None, backfilled: bool = False,
-                   extra: Sequence[str] = ()) -> list[str]:
+                   feed_key: str | None = None, backfilled: bool = False,
+                   replay_argv: Sequence[str] | None = None) -> list[str]:
+    """``replay_argv``: the replay's own arguments as the plan made them (default: --replay-args)."""
     argv = list(component.command)
     if component is API:
         if catalog.accepts(API.command, "--host"):
@@ -134,13 +135,11 @@ def component_argv(component: Component, catalog: CommandCatalog, options: DemoO
     if component is REPLAY:
         if catalog.accepts(REPLAY.command, "--speed"):
             argv += ["--speed", f"{options.speed:g}"]  # informative: HAIXUN_CLOCK sets the pace
-        if start is not None:
-            argv += ["--start", start.isoformat()]
         if not backfilled and catalog.accepts(REPLAY.command, "--backfill-days"):
             argv += ["--backfill-days", str(BACKFILL_DAYS)]
         if feed_key is not None and catalog.accepts(REPLAY.command, "--api-key"):
             argv += ["--api-url", feeds_url(options.port), "--api-key", feed_key]
-        argv += list(extra) + list(options.replay_args)
+        argv += list(options.replay_args if replay_argv is None else replay_argv)
     return haixun_argv(argv, options.child_log_level)
 
 
@@ -251,7 +250,8 @@ class DemoRun:
             return 130
         await self._prepare_replay()
         await self._start_services()
-        await self._start_replay()
+        await self._start_replay()  # from the history's end: calm pre-roll while the engine starts
+        await self._wait_for_api_and_engine()
         return await self._monitor()
 
     # -- steps --------------------------------------------------------------
@@ -327,8 +327,10 @@ class DemoRun:
         assert self.plan is not None
         # The clock reaches the replay start CLOCK_LEAD_S from now: ingest, engine (tide fits) and API
         # start on it meanwhile (before the start the clock shows earlier times, with no live data).
-        self.replay_wall_start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=CLOCK_LEAD_S)
-        self.clock = Clock.replay(self.plan.start, self.options.speed, wall_start=self.replay_wall_start)
+        wall = datetime.now(UTC).replace(microsecond=0)
+        self.replay_wall_start = wall + timedelta(seconds=CLOCK_LEAD_S)
+        assert self.plan.history_end is not None
+        self.clock = Clock.replay(self.plan.history_end, self.options.speed, wall_start=wall)
         self.supervisor.env["HAIXUN_CLOCK"] = self.clock.spec()
         self.say(f"replay clock HAIXUN_CLOCK={self.clock.spec()} (every component judges data on it)")
         if self.catalog.accepts(REPLAY.command, "--api-key"):
@@ -369,6 +371,9 @@ class DemoRun:
         ingest = self.supervisor.get(INGEST.name)
         if ingest is not None:
             await self._wait_for_ingest(ingest.process.pid)
+
+    async def _wait_for_api_and_engine(self) -> None:
+        assert self.supervisor is not None
         if self.supervisor.get(API.name) is not None:
             await self._wait_for_api()
         if self.supervisor.get(ENGINE.name) is not None and self.clock is not None:
@@ -387,10 +392,10 @@ class DemoRun:
                 except psycopg.errors.UndefinedTable:
                     ready = False
                 if ready:
-                    self.say(f"engine ready; the replay clock reaches the storm's start in {max(left, 0):.0f} s")
+                    self.say(f"engine ready; the storm window starts in {max(left, 0):.0f} s (calm pre-roll until then)")
                     return
                 if left <= 0:
-                    self.say("the engine has not written a state yet; the replay starts anyway")
+                    self.say("the engine has not written a state yet, and the storm window has begun")
                     return
                 await asyncio.sleep(0.5)
 
@@ -435,8 +440,8 @@ class DemoRun:
         assert self.supervisor is not None and self.plan is not None
         if self._available(REPLAY):
             argv = component_argv(REPLAY, self.catalog, self.options, feed_key=self.feed_key,
-                                  start=self.plan.start, backfilled=self.catalog.accepts(REPLAY.command, "--backfill-only"),
-                                  extra=self.plan.check_args)
+                                  backfilled=self.catalog.accepts(REPLAY.command, "--backfill-only"),
+                                  replay_argv=self.plan.replay_argv)
             self.supervisor.start(REPLAY.name, argv)
             p = self.plan
             self.say(f"replaying typhoon In-fa (2021) at {self.options.speed:g}x: storm time "
