@@ -119,13 +119,13 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
     from haixun.engine.tide_import import import_constants
     from haixun.simulators import tide as sim
     from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
-    from tests.test_tide_fit import ZHAPU_TABLE
+    from tests.test_tide_fit import official_table
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     astro = lambda t: float(sim.tide_levels(np.array([t.timestamp()]), sim.ZHAPU)[0])  # noqa: E731
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
-        import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=0.2))
+        import_constants(conn, "XB-M01", official_table(0.0, now))
         rows = []
         for k in range(8 * 6, 0, -1):  # 8 h of 10-min levels with a surge rising 0.1 m/h
             t = now - timedelta(minutes=10 * k)
@@ -160,14 +160,14 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
     from haixun.simulators import tide as sim
     from tests.api_support import add_user, running_api
     from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
-    from tests.test_tide_fit import ZHAPU_TABLE
+    from tests.test_tide_fit import official_table
 
     add_user(db_url, "dora", "duty")
     now = datetime.now(timezone.utc).replace(microsecond=0)
     astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
     with psycopg.connect(db_url, autocommit=True) as conn:
         insert_geography_stations(conn)
-        import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=0.2))
+        import_constants(conn, "XB-M01", official_table(0.0, now))
         write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.3, "wind_speed": 3.0, "wind_gust": 5.0})
         write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
         async with running_api(settings, tmp_path, project_geography=True) as api, \

@@ -81,8 +81,14 @@ def test_constants_file_errors_name_the_line() -> None:
     assert z0 == 0.2 and consts == {"M2": (1.8, 37.0), "S2": (0.66, 75.0)}
 
 
-ZHAPU_TABLE = "constituent,amplitude_m,phase_deg\nZ0,{z0}\n" + "\n".join(
-    f"{c.name},{c.amplitude_m},{c.phase_deg}" for c in sim.ZHAPU.constituents)
+def official_table(z0_offset_m: float, around: datetime) -> str:
+    """An "official" constants table for the simulated Zhapu tide: Greenwich phases as an
+    official table gives them (from a 60-day fit; the simulator's own phases are not
+    Greenwich phases), Z0 shifted onto the station's datum by ``z0_offset_m``."""
+    times = hourly(60, around - timedelta(days=30))
+    fitted = fit_tide(times, sim_levels(times), 30.6)
+    lines = [f"{n},{a:.4f},{g:.2f}" for n, a, g in zip(fitted.coef["name"], fitted.coef["A"], fitted.coef["g"])]
+    return "constituent,amplitude_m,phase_deg\n" + f"Z0,{float(fitted.coef['mean']) + z0_offset_m:.4f}\n" + "\n".join(lines)
 
 
 async def test_imported_constants_are_used_at_once_and_never_refitted(settings, tmp_path: Path) -> None:
@@ -91,10 +97,13 @@ async def test_imported_constants_are_used_at_once_and_never_refitted(settings, 
         insert_geography_stations(conn)
         conn.execute("UPDATE stations SET datum = 'Wusong', datum_offset_m = -1.717 WHERE id = 'XB-M01'")
         # the table's Z0 is on the station's (Wusong) datum: 0.2 m CN1985 = 1.917 m Wusong
-        summary = import_constants(conn, "XB-M01", ZHAPU_TABLE.format(z0=1.917), source="test table")
-        assert summary["mean_cn1985_m"] == pytest.approx(0.2)
+        summary = import_constants(conn, "XB-M01", official_table(1.717, now), source="test table")
+        assert summary["mean_cn1985_m"] == pytest.approx(0.2, abs=0.01)
         # 40 days of history exist too: the engine must not replace the official constants
-        rows = [("XB-M01", "tide_level", t, 5.0, 1, t) for t in hourly(40, now - timedelta(days=40))[:-1]]
+        # (a steady 0.5 m surge on the official tide, so every surge method agrees on 0.5 m)
+        hist = hourly(40, now - timedelta(days=40))[:-1]
+        hist_levels = sim.tide_levels(np.array([t.timestamp() for t in hist]), sim.ZHAPU) + 0.5
+        rows = [("XB-M01", "tide_level", t, float(v), 1, t) for t, v in zip(hist, hist_levels)]
         conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
                                   " VALUES (%s, %s, %s, %s, %s, %s)", rows)
         astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
@@ -107,7 +116,10 @@ async def test_imported_constants_are_used_at_once_and_never_refitted(settings, 
                 row = current_level(conn, "segment", "PH01")
                 return row and row[3].get("next_high_water") and row[3]
             decision = await wait_for(surge_known, timeout=20)
-            assert decision["next_high_water"]["surge_m"] == pytest.approx(0.5, abs=0.05)
+            # the surge now comes from the imported constants at once (no 29-day wait)
+            tide = next(h for h in decision["hazards"] if h["hazard"] == "storm_tide")
+            assert tide["level"] == "blue" and tide["value"] == pytest.approx(0.5, abs=0.05), tide
+            assert "surge" in decision["next_high_water"]["method"]
             await asyncio.sleep(1.5)  # the promotion refit and a tide check ran
         method = conn.execute("SELECT method FROM tide_models WHERE station_id = 'XB-M01'").fetchone()[0]
         assert method == "official"
