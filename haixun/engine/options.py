@@ -19,6 +19,8 @@ class EngineOptions:
     history_every_s: float = 600.0      # a decisions row per subject at least this often
     state_log_keep_s: float = 86_400.0  # prune state_log rows older than this
     prune_every_s: float = 600.0
+    retention_every_s: float = 86_400.0  # run the store's retention rule (haixun_apply_retention) this often
+    retention_first_s: float = 60.0      # ... first this long after taking the lead
     camera_window_s: float = 1800.0     # camera events considered (riskcode applies its own windows)
     # tide
     tide_refit_every_s: float = 6 * 3600.0

@@ -69,6 +69,7 @@ class EngineService:
         self._main: asyncio.Task | None = None
         self._lost = asyncio.Event()
         self.leading = asyncio.Event()       # set while this instance leads (tests wait on it)
+        self.retention_runs = 0              # retention rule runs by this instance
         self.became_leader_at: float | None = None  # time.monotonic() of the last promotion
         # leader-only state (reset on every promotion)
         self._tasks: list[asyncio.Task] = []
@@ -211,6 +212,8 @@ class EngineService:
         sched.add_job(self.request, "interval", seconds=opts.snapshot_every_s, args=["snapshot"],
                       kwargs={"snapshot": True}, id="snapshot")
         sched.add_job(self._prune_job, "interval", seconds=opts.prune_every_s, id="prune", next_run_time=now)
+        sched.add_job(self._retention_job, "interval", seconds=opts.retention_every_s, id="retention",
+                      next_run_time=now + timedelta(seconds=opts.retention_first_s))
         sched.add_job(self._tide_job, "interval", seconds=opts.tide_refit_every_s, id="tide_refit",
                       next_run_time=now)
         sched.add_job(self._tide_check_job, "interval", seconds=opts.tide_check_every_s, id="tide_check")
@@ -384,6 +387,17 @@ class EngineService:
                                      self.clock.now())
         if n:
             log.info("pruned %d state_log rows", n)
+
+    async def _retention_job(self) -> None:
+        """The store's retention rule (store_info.retention_days, counted on data time; 0 = off),
+        in both storage modes: plain PostgreSQL has no scheduler of its own, and TimescaleDB's
+        background job fails on PostgreSQL 15.20 (docs/operations.md "Storage")."""
+        assert self._pool is not None
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute("CALL haixun_apply_retention()")).fetchone()
+        self.retention_runs += 1
+        if row and row[0]:
+            log.info("retention dropped %d day(s) of readings", row[0])
 
     async def _tide_job(self) -> None:
         """Refit every tide station (at promotion and every ``tide_refit_every_s``)."""
