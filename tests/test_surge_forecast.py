@@ -194,3 +194,23 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
                 return hw if hw and "official surge forecast" in hw["method"] else None
             hw = await wait_for(official, timeout=20)
     assert hw["surge_m"] == pytest.approx(1.5)
+
+
+def test_an_official_peak_surge_at_low_water_does_not_raise_the_high_water() -> None:
+    """The bulletin's peak surge (2.3 m) falls at low water; its forecast high water is 3.6 m
+    (surge 0.7 m at high water): the high water is projected at 3.6 m, not HW + peak surge = 5.2 m
+    (a false red; the demo's In-fa replay showed it on 25 July)."""
+    pred = prediction()
+    hw_level = pred.at(HW) + 0.7
+    feed = FeedItem("F10", "Zhejiang Marine Forecast Station", "surge_forecast", Level.YELLOW,
+                    NOW - timedelta(hours=1), NOW + timedelta(hours=12), "storm surge", surge_m=2.3,
+                    peak_level_m=hw_level, peak_at=HW)
+    d, f = forecast(pred, observed(pred, lambda t: 0.5), [feed])
+    assert d.next_high_water.surge_m == pytest.approx(0.7, abs=0.01)
+    assert f.value == pytest.approx(hw_level, abs=0.02) and f.level is Level.BLUE, (f.value, f.level, f.detail)
+    assert "at its high water" in f.detail
+    # a bulletin with the peak surge only stays the conservative upper bound
+    bare = FeedItem("F11", "x", "surge_forecast", Level.YELLOW, NOW - timedelta(hours=1), NOW + timedelta(hours=12),
+                    "", surge_m=2.3)
+    d, f = forecast(pred, observed(pred, lambda t: 0.5), [bare])
+    assert d.next_high_water.surge_m == pytest.approx(2.3) and "(peak surge)" in f.detail

@@ -357,6 +357,9 @@ class FeedForecast(BaseModel):
     it ranks above the local surge projection). Other keys are kept out of the store."""
 
     peak_surge_m: float | None = Field(default=None, ge=-3.0, le=10.0, allow_inf_nan=False)
+    # the forecast high water (m, CN1985) and its time: riskcode uses the surge at that high water
+    peak_level_m: float | None = Field(default=None, ge=-10.0, le=15.0, allow_inf_nan=False)
+    peak_at: SafeTs | None = None
 
 
 class FeedIn(BaseModel):
@@ -412,7 +415,7 @@ class FeedIn(BaseModel):
 
 FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
 FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
-             "received_at, received_by, msg_type, refs, surge_m")
+             "received_at, received_by, msg_type, refs, surge_m, peak_level_m, peak_at")
 
 
 def _feed_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -470,9 +473,12 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
         assert valid_from is not None
         if valid_to is None:  # a Cancel: its own validity does not matter (it holds no level)
             valid_to = max([r["valid_to"] for r in refs] + [valid_from + timedelta(seconds=1)])
-        surge_m = body.forecast.peak_surge_m if body.forecast is not None and body.kind == "surge_forecast" else None
+        fc = body.forecast if body.kind == "surge_forecast" else None
+        surge_m = fc.peak_surge_m if fc is not None else None
+        peak_level_m, peak_at = (fc.peak_level_m, fc.peak_at) if fc is not None and fc.peak_at is not None else (None, None)
         values = (source, body.identifier, body.issuer, body.kind, body.level, Jsonb(area), valid_from, valid_to,
-                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references, surge_m)
+                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references, surge_m,
+                  peak_level_m, peak_at)
         before = None
         if body.identifier:
             await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE source = %s AND external_id = %s FOR UPDATE",
@@ -481,12 +487,14 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
         if before:
             await cur.execute(
                 "UPDATE official_feeds SET issuer=%s, kind=%s, level=%s, area=%s, valid_from=%s, valid_to=%s, text_zh=%s, "
-                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, surge_m=%s, received_at=now() WHERE id=%s "
+                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, surge_m=%s, peak_level_m=%s, peak_at=%s, "
+                "received_at=now() WHERE id=%s "
                 f"RETURNING {FEED_COLS}", (*values[2:], before["id"]))
         else:
             await cur.execute(
                 "INSERT INTO official_feeds (source, external_id, issuer, kind, level, area, valid_from, valid_to, "
-                f"text_zh, text_en, issued_at, received_by, msg_type, refs, surge_m) VALUES ({', '.join(['%s'] * 15)}) "
+                f"text_zh, text_en, issued_at, received_by, msg_type, refs, surge_m, peak_level_m, peak_at) "
+                f"VALUES ({', '.join(['%s'] * 17)}) "
                 f"RETURNING {FEED_COLS}", values)
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
@@ -504,7 +512,8 @@ def _feed_item(row: dict[str, Any]) -> FeedItem:
                     polygon=tuple(tuple(pt[:2]) for pt in area.get("polygon") or ()),
                     source=row["source"], identifier=row.get("external_id") or f"#{row['id']}",
                     references=tuple(row.get("refs") or ()), msg_type=row.get("msg_type") or "Alert",
-                    sent=row["issued_at"], seq=int(row["id"]), surge_m=row.get("surge_m"))
+                    sent=row["issued_at"], seq=int(row["id"]), surge_m=row.get("surge_m"),
+                    peak_level_m=row.get("peak_level_m"), peak_at=row.get("peak_at"))
 
 
 async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:

@@ -142,7 +142,8 @@ def feed_items(raw: RawInputs) -> list[FeedItem]:
             polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ()),
             source=f["source"], identifier=f.get("external_id") or f"#{f['id']}",
             references=tuple(f.get("refs") or ()), msg_type=f.get("msg_type") or "Alert",
-            sent=f.get("issued_at"), seq=int(f["id"]), surge_m=f.get("surge_m")))
+            sent=f.get("issued_at"), seq=int(f["id"]), surge_m=f.get("surge_m"),
+            peak_level_m=f.get("peak_level_m"), peak_at=f.get("peak_at")))
     return out
 
 

@@ -160,6 +160,11 @@ class FeedItem:
     # surge_forecast feeds: the forecast surge (m) for high waters inside the validity window
     # (ranks above the local projection, docs/riskcode.md "Surge forecast"); None: level only
     surge_m: float | None = None
+    # ... and its forecast high water (m, CN1985) and time, when the bulletin names them: the surge
+    # AT that high water (level minus the astronomical tide then) is what it forecasts for high
+    # waters; a bare peak surge may fall at low water (an upper bound only)
+    peak_level_m: float | None = None
+    peak_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         """Inside its validity window (supersession aside: see ``riskcode.feeds.effective_feeds``)."""

@@ -168,9 +168,17 @@ def _surge_projection(config: RiskConfig, prediction: TidePrediction, now: datet
     recent.sort(key=lambda p: p[0])
     official = None
     for f in feeds:
-        if f.kind == "surge_forecast" and f.surge_m is not None and math.isfinite(f.surge_m):
-            if official is None or f.surge_m > official[0]:
-                official = (float(f.surge_m), f.valid_from, f.valid_to, f"{f.issuer} {f.id}")
+        if f.kind != "surge_forecast":
+            continue
+        o_surge, basis = None, ""
+        if f.peak_level_m is not None and f.peak_at is not None and math.isfinite(f.peak_level_m):
+            astro_then = prediction.at(f.peak_at)
+            if astro_then is not None:  # the surge at the forecast high water (a skew surge)
+                o_surge, basis = f.peak_level_m - astro_then, f" at its high water {f.peak_level_m:.2f} m"
+        if o_surge is None and f.surge_m is not None and math.isfinite(f.surge_m):
+            o_surge, basis = float(f.surge_m), " (peak surge)"
+        if o_surge is not None and (official is None or o_surge > official[0]):
+            official = (o_surge, f.valid_from, f.valid_to, f"{f.issuer} {f.id}{basis}")
     return surge_projection(prediction, now, surge_now, recent, efold_h=st.surge_efold_hours,
                             trend_window_h=st.surge_trend_window_hours, min_rise_m=st.surge_trend_min_rise_m,
                             max_rate_m_per_h=st.surge_trend_max_m_per_h, max_hours=st.surge_trend_max_hours,

@@ -17,7 +17,7 @@ SERIES_SQL = (
     "  WHERE valid_from <= %(now)s AND valid_to > %(now)s AND kind = ANY(%(kinds)s) AND msg_type <> 'Cancel'"
     "  GROUP BY source, kind)"
     " SELECT f.id, f.source, f.external_id, f.issuer, f.kind, f.level, f.area, f.valid_from, f.valid_to,"
-    "  f.issued_at, f.msg_type, f.refs, f.surge_m"
+    "  f.issued_at, f.msg_type, f.refs, f.surge_m, f.peak_level_m, f.peak_at"
     " FROM official_feeds f JOIN act ON f.source = act.source"
     " WHERE f.issued_at >= act.since AND f.issued_at <= %(now)s AND f.kind = ANY(%(kinds)s)"
     " AND (f.kind = act.kind OR cardinality(f.refs) > 0)"
