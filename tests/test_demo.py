@@ -137,7 +137,7 @@ def test_sigint_stops_children_then_broker_then_database(state_dir: Path) -> Non
 
 
 def test_real_services_are_used_when_given(state_dir: Path, db_url: str, mqtt_endpoint: object) -> None:
-    result = run_demo(state_dir, "--duration", "1", "--port", str(free_port()),
+    result = run_demo(state_dir, "--duration", "1", "--port", str(free_port()), "--backfill-days", "0",
                       HAIXUN_DATABASE_URL=db_url, HAIXUN_MQTT_URL=MQTT_URL)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"database: PostgreSQL at {db_url.rsplit('@', 1)[-1]}" in result.stdout
