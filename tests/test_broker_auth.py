@@ -195,3 +195,16 @@ async def test_rotate_replaces_the_password_after_a_reload(auth_broker: PrivateB
     # the hashes come from mosquitto_passwd; the plain secret is never in the password file
     assert new not in (auth_broker.auth / "passwd").read_text()  # type: ignore[attr-defined]
     assert (auth_broker.auth / "credentials.json").stat().st_mode & 0o077 == 0  # type: ignore[attr-defined]
+
+
+def test_init_again_keeps_every_password(tmp_path: Path, topic_root: str) -> None:
+    """A second `gateways init` (the demo's second run does it too) adds nothing new: it must keep
+    the passwords and succeed (mosquitto_passwd -U refused the empty file it was handed)."""
+    from haixun.gateways.broker import init
+
+    rights = gateway_rights(load_geography())
+    first = init(tmp_path / "auth", rights, topic_root)
+    before = BrokerAuthDir(tmp_path / "auth").users()
+    assert first and before
+    assert init(tmp_path / "auth", rights, topic_root) == {}
+    assert BrokerAuthDir(tmp_path / "auth").users() == before

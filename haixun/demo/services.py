@@ -114,7 +114,9 @@ class DemoServices:
         self.mqtt_protocol = self.broker.protocol
         self.mqtt_credentials_file = self.broker.credentials_file
         auth = ("authenticated like production: one user per gateway, ACL from the geography"
-                if self.broker.authenticated else "anonymous, loopback only (amqtt has no ACLs)")
+                if self.broker.authenticated else
+                "anonymous, loopback only " + ("(amqtt has no ACLs)" if self.broker.backend_used == "amqtt"
+                                               else "(authentication could not be set up: see the log)"))
         self.notes.append(f"broker: embedded {self.broker.backend_used} (MQTT {self.mqtt_protocol}) on "
                           f"127.0.0.1:{self.broker.port} ({self.broker.startup_seconds:.2f} s); {auth} "
                           "(docs/operations.md, Broker authentication)")

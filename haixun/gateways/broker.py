@@ -128,6 +128,8 @@ def hash_passwords(users: Mapping[str, str]) -> dict[str, str]:
     """user -> Mosquitto password-file hash, made by ``mosquitto_passwd -U`` on a private temp file."""
     for u in users:
         _check_user(u)
+    if not users:  # mosquitto_passwd -U fails on an empty file (a re-run of init with nothing new)
+        return {}
     with tempfile.TemporaryDirectory(prefix="haixun-passwd-") as tmp:
         f = Path(tmp) / "plain"
         fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
