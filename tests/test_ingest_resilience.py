@@ -202,6 +202,17 @@ class IngestProcess:
 
 
 @pytest.mark.slow
+async def _saved_since(db_file: Path, since: float, timeout: float = 20.0) -> None:
+    """Wait for Mosquitto's periodic persistence save written after ``since`` (a fixed sleep was
+    not enough on a loaded machine: the crash then came before the save and lost what it held)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db_file.exists() and db_file.stat().st_mtime > since + 0.05:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no persistence save of {db_file} within {timeout} s")
+
+
 async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(settings, tmp_path):
     """ingest kill -9, broker restart, broker crash, database outage, and all of them in one stream.
 
@@ -283,7 +294,8 @@ async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(sett
         await publish_all(ep, msgs, client_id=pub_id, timeout=60)
         await ingest.wait_metric("haixun_ingest_spooled_messages_total", 1, timeout=30)
         await asyncio.to_thread(ingest.kill9)   # some spooled (acked), the rest still queued at the broker
-        await asyncio.sleep(1.5)                # the broker's periodic save (autosave_interval 1)
+        killed_at = time.time()
+        await _saved_since(broker.folder / "mosquitto.db", killed_at)  # the broker's periodic save (autosave 1 s)
         await asyncio.to_thread(broker.kill)    # crash: no save on exit
         await asyncio.to_thread(broker.start)
         ingest.start()                          # drains its spool once the database is back
