@@ -45,6 +45,13 @@ from haixun.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def web_assets_installed() -> bool:
+    """The third-party web assets (Leaflet, uPlot, the font subset, Swagger UI) built at install time."""
+    from importlib import resources
+
+    return (resources.files("haixun.web") / "static" / "vendor" / "manifest.json").is_file()
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     speed: float = 60.0
@@ -429,6 +436,9 @@ class DemoRun:
                 self.say(f"duty screen:   {base}/screen")
                 self.say(f"resident page: {base}/")
                 self.say(f"API docs:      {base}/docs")
+                if not web_assets_installed():
+                    self.say("WARNING: the web assets are not built, so the pages cannot draw the map, charts or "
+                             "Chinese text: run `python -m haixun.web.build_assets` (scripts/demo.sh does it)")
                 return
             api = self.supervisor.get(API.name) if self.supervisor else None
             if api is None or not api.alive:
