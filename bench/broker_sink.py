@@ -30,7 +30,7 @@ async def sink(host: str, port: int, topic: str, expect: int, idle_s: float, lim
         while count < expect and time.monotonic() < deadline:
             try:
                 await asyncio.wait_for(messages.__anext__(), idle_s if count else limit_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             now = time.time()
             if count == 0:

@@ -8,11 +8,11 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import psycopg
@@ -129,7 +129,7 @@ def machine_facts() -> dict[str, str]:
     with psycopg.connect(f"{PG_SERVER}/postgres") as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "host": socket.gethostname(),
         "cpu": f"{cpu} x {os.cpu_count()} cores",
         "memory": mem_gib,
@@ -167,7 +167,7 @@ def rate(x: float) -> str:
 
 
 class Stopwatch:
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.t0 = time.perf_counter()
         return self
 

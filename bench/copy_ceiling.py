@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -11,7 +11,7 @@ QUANTITIES = ("tide_level", "wind_speed", "wind_gust", "wind_dir", "air_pressure
 
 
 def rows(n: int, stations: int, start: datetime):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     per_station = max(1, n // (stations * len(QUANTITIES)))
     for s in range(stations):
         sid = f"B{s:05d}"
@@ -23,7 +23,7 @@ def rows(n: int, stations: int, start: datetime):
 
 def copy_rate(url: str, n: int = 500_000, stations: int = 1000) -> tuple[int, float]:
     """COPY n readings straight into ``readings``; returns (rows, rows/s)."""
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     data = list(rows(n, stations, start))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT haixun_ensure_readings_partition(%s::date)", (start.date(),))

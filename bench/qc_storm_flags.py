@@ -39,7 +39,7 @@ def measure(hours: float, step_s: float, seed: int = 0) -> dict[str, tuple[int, 
                 items.append(QcInput(st.id, q, ts, to_warning_datum(q, v, st.datum_offset_m), ts))
         res = qc.evaluate(items)
         qc.commit(res)
-        for it, f in zip(items, res.flags):
+        for it, f in zip(items, res.flags, strict=False):
             total[it.quantity] += 1
             suspect[it.quantity] += f == SUSPECT
             fail[it.quantity] += f == FAIL

@@ -11,7 +11,16 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.common import REPO, BenchContext, bench_broker, ComponentUnavailable, Section, machine_facts, unavailable, write_report
+from bench.common import (
+    REPO,
+    BenchContext,
+    ComponentUnavailable,
+    Section,
+    bench_broker,
+    machine_facts,
+    unavailable,
+    write_report,
+)
 from bench.sizes import FULL, SMOKE
 
 log = logging.getLogger("bench")

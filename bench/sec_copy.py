@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from bench.common import Section, rate, scratch_database
+from bench.common import BenchContext, Section, rate, scratch_database
 from bench.copy_ceiling import copy_rate
-from bench.common import BenchContext
 
 TITLE = "Raw COPY ceiling (readings table, no MQTT, no QC)"
 

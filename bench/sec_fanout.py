@@ -21,8 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.common import REPO, BenchContext, ComponentUnavailable, Section, ms, pct, require, scratch_database, \
-    verdict
+from bench.common import REPO, BenchContext, ComponentUnavailable, Section, ms, pct, require, scratch_database, verdict
 from bench.seed import load_geography
 from bench.services import ServiceConfig, free_port, start_api
 

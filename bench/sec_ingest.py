@@ -21,8 +21,19 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import REPO, broker_log, mqtt_host_port, mqtt_url, BenchContext, ComponentUnavailable, Section, rate, require, \
-    scratch_database, verdict
+from bench.common import (
+    REPO,
+    BenchContext,
+    ComponentUnavailable,
+    Section,
+    broker_log,
+    mqtt_host_port,
+    mqtt_url,
+    rate,
+    require,
+    scratch_database,
+    verdict,
+)
 from bench.copy_ceiling import copy_rate
 from bench.seed import seed_stations, wait_stored
 from bench.services import ServiceConfig, start_ingest

@@ -10,7 +10,6 @@ the client adds its receive time. The publisher stamps ``ts`` at publish time.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import time
 import uuid
@@ -19,8 +18,17 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import LATENCY_HEADERS, mqtt_url, BenchContext, Section, latency_row, pct, \
-    require, scratch_database, verdict
+from bench.common import (
+    LATENCY_HEADERS,
+    BenchContext,
+    Section,
+    latency_row,
+    mqtt_url,
+    pct,
+    require,
+    scratch_database,
+    verdict,
+)
 from bench.fanout_support import start_clients_proc, stop_clients_proc
 from bench.sec_lookup import wait_state_row
 from bench.seed import load_geography, seed_stations

@@ -19,9 +19,18 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import REPO, BenchContext, ComponentUnavailable, Section, ms, pct, rate, require, \
-    scratch_database, verdict
 from bench import wrk_load
+from bench.common import (
+    REPO,
+    BenchContext,
+    Section,
+    ms,
+    pct,
+    rate,
+    require,
+    scratch_database,
+    verdict,
+)
 from bench.seed import load_geography
 from bench.services import ServiceConfig, free_port, start_api, start_engine
 

@@ -7,7 +7,6 @@ with the most self time, and the reading of it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tempfile
 import time

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bench.common import ComponentUnavailable, Section, ms, pct, require, verdict
-from bench.common import BenchContext
+from bench.common import BenchContext, ComponentUnavailable, Section, ms, pct, require, verdict
 
 TITLE = "5. Full-shoreline recompute and tidal refit (riskcode, in-process)"
 TARGET_RECOMPUTE_S = 0.050

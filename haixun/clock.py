@@ -22,18 +22,18 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def _parse_time(s: str) -> datetime:
     ts = datetime.fromisoformat(s.strip().replace("Z", "+00:00"))
     if ts.tzinfo is None:
         raise ValueError(f"clock time {s!r} needs a UTC offset")
-    return ts.astimezone(timezone.utc)
+    return ts.astimezone(UTC)
 
 
 def _fmt(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class Clock:
 
     def at_wall(self, wall_epoch_s: float) -> datetime:
         """The simulated time at a wall-clock instant (epoch seconds)."""
-        wall = datetime.fromtimestamp(wall_epoch_s, timezone.utc)
+        wall = datetime.fromtimestamp(wall_epoch_s, UTC)
         if self.sim_start is None or self.wall_start is None:
             return wall
         return self.sim_start + (wall - self.wall_start) * self.speed
@@ -73,13 +73,13 @@ class Clock:
         return (sim_time - self.now()).total_seconds() / self.speed
 
     @classmethod
-    def parse(cls, spec: str) -> "Clock":
+    def parse(cls, spec: str) -> Clock:
         """The clock of a spec. Memoised (a Clock is immutable): ``Settings.clock``
         is read on hot paths such as every resident lookup."""
         return _parse_spec(spec)
 
     @classmethod
-    def _from_spec(cls, spec: str) -> "Clock":
+    def _from_spec(cls, spec: str) -> Clock:
         s = "".join(spec.split())
         if s in ("", "system"):
             return cls()
@@ -94,9 +94,9 @@ class Clock:
             raise ValueError(f"clock spec {spec!r}: {exc}") from None
 
     @classmethod
-    def replay(cls, sim_start: datetime, speed: float, wall_start: datetime | None = None) -> "Clock":
-        return cls(sim_start.astimezone(timezone.utc),
-                   (wall_start or datetime.now(timezone.utc)).astimezone(timezone.utc), float(speed))
+    def replay(cls, sim_start: datetime, speed: float, wall_start: datetime | None = None) -> Clock:
+        return cls(sim_start.astimezone(UTC),
+                   (wall_start or datetime.now(UTC)).astimezone(UTC), float(speed))
 
     def spec(self) -> str:
         if self.sim_start is None or self.wall_start is None:

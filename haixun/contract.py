@@ -11,7 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -150,7 +150,7 @@ def status_topic(root: str, gateway_id: str) -> str:
 # For str patterns ``\w`` is exactly "str.isalnum() or '_'" (re docs), so this
 # one precompiled regex is the same rule as the per-character loop it replaced
 # (tests/test_ingest_contract.py checks every code point).
-_ID_RE = re.compile(r"[\w.\-]{1,%d}" % MAX_ID_LEN)
+_ID_RE = re.compile(rf"[\w.\-]{{1,{MAX_ID_LEN}}}")
 _valid_id_match = _ID_RE.fullmatch
 
 
@@ -184,7 +184,7 @@ def parse_ts(value: Any) -> datetime:
     if ts.tzinfo is None:
         raise ContractError(Reason.BAD_TIMESTAMP, f"ts {value!r} has no UTC offset")
     try:
-        return ts.astimezone(timezone.utc)
+        return ts.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ContractError(Reason.BAD_TIMESTAMP, f"ts {value!r} is outside the representable range in UTC") from None
 
@@ -192,7 +192,7 @@ def parse_ts(value: Any) -> datetime:
 def format_ts(ts: datetime) -> str:
     if ts.tzinfo is None:
         raise ValueError("naive datetime")
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _load_json(payload: bytes, max_bytes: int) -> Any:

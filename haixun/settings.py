@@ -37,7 +37,7 @@ class MqttEndpoint:
     tls: bool = False
 
     @classmethod
-    def from_url(cls, url: str) -> "MqttEndpoint":
+    def from_url(cls, url: str) -> MqttEndpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "tcp", "", "mqtts", "ssl"):
             raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} in {url!r} "

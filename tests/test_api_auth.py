@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 
 from haixun.settings import Settings
 from tests.api_support import add_key, add_user, running_api, sync_test_geography

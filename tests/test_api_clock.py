@@ -14,8 +14,8 @@ import websockets
 
 from haixun.clock import Clock
 from haixun.settings import Settings
-from tests.test_api_auth import _login
 from tests.api_support import add_user, engine_write, running_api, seg_entry, sync_test_geography
+from tests.test_api_auth import _login
 
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
 

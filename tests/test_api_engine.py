@@ -20,8 +20,15 @@ from prometheus_client import CollectorRegistry
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
 from tests.api_support import add_user, running_api
-from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
-    write_readings
+from tests.test_engine_support import (
+    FAST,
+    calm,
+    current_level,
+    insert_geography_stations,
+    utcnow,
+    wait_for,
+    write_readings,
+)
 
 
 async def _alarm(ws: Any, subject_id: str, timeout: float = 10.0) -> dict[str, Any]:

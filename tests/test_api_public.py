@@ -8,13 +8,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 import xmlschema
 
 from haixun.api.cap import CAP_NS, XSD_PATH
 from haixun.api.logfilter import LocationScrubber
 from haixun.settings import Settings
-from tests.api_support import add_user, engine_write, running_api, seg_entry
+from tests.api_support import engine_write, running_api, seg_entry
 
 NS = {"c": CAP_NS}
 

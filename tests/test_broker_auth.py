@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -132,7 +132,7 @@ async def test_spoof_scenarios_of_issue14_are_refused_by_broker_and_ingest(auth_
     with psycopg.connect(s.database_url, autocommit=True) as conn:
         sync_to_db(conn, load_geography())
     users = _users(auth_broker)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     genuine = [(s.topic("obs", "ZP-T01"), obs_json(format_ts(now - timedelta(minutes=5 - k)), {"tide_level": 2.0 + 0.01 * k}))
                for k in range(3)]
     spoof_ts = format_ts(now + timedelta(seconds=20))

@@ -1,18 +1,18 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from haixun.clock import Clock
 from haixun.settings import Settings
 
-T0 = datetime(2021, 7, 25, 12, 0, tzinfo=timezone.utc)
-W0 = datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc)
+T0 = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
+W0 = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
 
 def test_system_clock_is_wall_time():
     c = Clock.parse("system")
     assert not c.is_replay
-    assert abs((c.now() - datetime.now(timezone.utc)).total_seconds()) < 1
+    assert abs((c.now() - datetime.now(UTC)).total_seconds()) < 1
 
 
 def test_replay_runs_speed_times_faster_from_its_anchor():

@@ -1,6 +1,6 @@
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_bad_topics(topic):
 
 
 def test_single_and_batch():
-    ts = datetime(2021, 7, 26, 1, 50, tzinfo=timezone.utc)
+    ts = datetime(2021, 7, 26, 1, 50, tzinfo=UTC)
     one = json.dumps(obs_payload(ts, {"tide_level": 5.2, "wind_speed": 20}, seq=3)).encode()
     [m] = parse_obs("S1", one)
     assert m.ts == ts and m.seq == 3 and m.values == {"tide_level": 5.2, "wind_speed": 20.0}
@@ -42,7 +42,7 @@ def test_single_and_batch():
 
 def test_offset_is_converted_to_utc():
     [m] = parse_obs("S1", b'{"ts": "2021-07-26T09:50:00+08:00", "obs": {"tide_level": 1}}')
-    assert m.ts == datetime(2021, 7, 26, 1, 50, tzinfo=timezone.utc)
+    assert m.ts == datetime(2021, 7, 26, 1, 50, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

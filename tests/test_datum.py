@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -18,16 +18,16 @@ from haixun.contract import format_ts
 from haixun.data.build_geojson import build_document
 from haixun.data.datum import NOMINAL_OFFSETS_M, WARNING_DATUM, from_warning_datum, to_warning_datum
 from haixun.data.geography import GeographyError, load_geography, parse_geography
-from haixun.ingest.qc import PASS, SUSPECT, QcEngine, load_qc_config
 from haixun.ingest.pipeline import RawMessage, process
+from haixun.ingest.qc import PASS, SUSPECT, QcEngine, load_qc_config
 from haixun.ingest.service import IngestService
 from haixun.simulators import tide as tide_mod
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import PointState, observe
 from tests.brokers import add_stations, obs_json, publish_all, scalar, wait_for_count
 
-YEAR = np.arange(datetime(2021, 1, 1, tzinfo=timezone.utc).timestamp(),
-                 datetime(2022, 1, 1, tzinfo=timezone.utc).timestamp(), 900.0)
+YEAR = np.arange(datetime(2021, 1, 1, tzinfo=UTC).timestamp(),
+                 datetime(2022, 1, 1, tzinfo=UTC).timestamp(), 900.0)
 INFA_MAX_SURGE_M = 2.4  # domain brief: observed 120-240 cm
 
 
@@ -119,7 +119,7 @@ def test_conversion_is_the_inverse_of_the_simulators_report() -> None:
 def test_pipeline_converts_before_qc() -> None:
     qc = QcEngine(load_qc_config())
     qc.datum_offsets = {"HG-T01": -1.717}
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     body = json.dumps({"ts": format_ts(now), "obs": {"tide_level": 7.4}}).encode()
     msgs = [RawMessage("haixun/v1/obs/HG-T01", body, now), RawMessage("haixun/v1/obs/ZP-T01", body, now)]
     out = process("haixun", msgs, stations={"HG-T01", "ZP-T01"}, cameras=set(), qc=qc, max_bytes=65536)
@@ -134,7 +134,7 @@ async def test_ingest_stores_cn1985_for_a_wusong_gauge(settings, mqtt_endpoint) 
     add_stations(settings.database_url, ["WUS1", "CN1"])
     with __import__("psycopg").connect(settings.database_url, autocommit=True) as conn:
         conn.execute("UPDATE stations SET datum = 'Wusong', datum_offset_m = -1.717 WHERE id = 'WUS1'")
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     msgs = [(settings.topic("obs", sid), obs_json(format_ts(now - timedelta(minutes=1)), {"tide_level": 3.0}))
             for sid in ("WUS1", "CN1")]
     async with IngestService(settings):

@@ -3,15 +3,24 @@ default In-fa window built from the simulator's model."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from haixun.demo.story import (Downgrade, HighWater, Outage, SegmentStory, Story, Track, build_story,
-                               check_story, station_segments)
+from haixun.demo.story import (
+    Downgrade,
+    HighWater,
+    Outage,
+    SegmentStory,
+    Story,
+    Track,
+    build_story,
+    check_story,
+    station_segments,
+)
 from haixun.riskcode.levels import Level
 
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 B, Y, O, R, N, U = Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED, Level.NONE, Level.UNKNOWN
 
@@ -100,7 +109,7 @@ def infa_story() -> tuple[Story, float]:
     from haixun.simulators.source import replay_source
 
     geo = load_sim_geography()
-    start = datetime(2030, 7, 1, tzinfo=timezone.utc)
+    start = datetime(2030, 7, 1, tzinfo=UTC)
     src = replay_source(geo, start, historical=False, peak_in=timedelta(hours=DEFAULT_PEAK_IN_H))
     story = build_story(src, start, start + timedelta(hours=DEFAULT_PEAK_IN_H + DEFAULT_AFTER_H),
                         step=timedelta(minutes=20))
@@ -147,10 +156,10 @@ def test_the_replay_plan_backfills_on_the_same_storm_mapping_and_ends_history_wh
     from haixun.simulators.geo import load_sim_geography
     from haixun.simulators.source import replay_source
 
-    now = datetime(2030, 5, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2030, 5, 1, 12, tzinfo=UTC)
     plan = ReplayPlan.build(DemoOptions(speed=1000.0, replay_args=("--peak-in", "40", "--after", "12")), now=now)
     assert plan.history_end == now and plan.start == now + timedelta(seconds=CLOCK_LEAD_S * 1000.0)
-    args = dict(zip(plan.window_args[::2], plan.window_args[1::2]))
+    args = dict(zip(plan.window_args[::2], plan.window_args[1::2], strict=False))
     backfill = replay_source(load_sim_geography(), plan.history_end, historical=False,
                              peak_in=timedelta(hours=float(args["--peak-in"])))
     assert backfill.offset_s == pytest.approx(plan.offset_s, abs=1e-3)

@@ -10,8 +10,15 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from haixun.engine.service import EngineService
-from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
-    write_readings
+from tests.test_engine_support import (
+    FAST,
+    calm,
+    current_level,
+    insert_geography_stations,
+    utcnow,
+    wait_for,
+    write_readings,
+)
 
 
 async def test_threshold_crossing_flows_to_state_log_and_notify(settings):

@@ -12,8 +12,15 @@ import psycopg
 
 from haixun.clock import Clock
 from haixun.engine.service import EngineService
-from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
-    write_readings
+from tests.test_engine_support import (
+    FAST,
+    calm,
+    current_level,
+    insert_geography_stations,
+    utcnow,
+    wait_for,
+    write_readings,
+)
 
 SPEED = 120.0  # dwell_s 1800 (packaged riskcode.toml) = 15 wall seconds
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
@@ -25,7 +32,7 @@ async def _keep_fresh(conn: psycopg.Connection, clock: Clock, tide: list[float],
         await asyncio.to_thread(calm, conn, clock.now(), tide[0])
         try:
             await asyncio.wait_for(stop.wait(), 1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

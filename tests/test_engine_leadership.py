@@ -11,8 +11,15 @@ import psycopg
 
 from haixun.engine.service import EngineService
 from haixun.riskcode.config import DEFAULT_CONFIG_PATH
-from tests.test_engine_support import FAST, calm, current_level, insert_geography_stations, utcnow, wait_for, \
-    write_readings
+from tests.test_engine_support import (
+    FAST,
+    calm,
+    current_level,
+    insert_geography_stations,
+    utcnow,
+    wait_for,
+    write_readings,
+)
 
 
 async def test_standby_takes_over_within_seconds_when_leader_session_dies(settings):

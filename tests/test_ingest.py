@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,9 +14,8 @@ from haixun.ingest.service import IngestService
 from tests.brokers import add_cameras, add_stations, obs_json, publish_all, scalar, wait_for_count
 
 
-
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 async def test_many_stations_stored_exactly_once(settings, mqtt_endpoint):
@@ -24,7 +23,7 @@ async def test_many_stations_stored_exactly_once(settings, mqtt_endpoint):
     add_stations(settings.database_url, stations)
     t0 = _now() - timedelta(minutes=30)
     msgs: list[tuple[str, str]] = []
-    for s_i, s in enumerate(stations):
+    for s in stations:
         for k in range(10):  # 10 single messages
             ts = format_ts(t0 + timedelta(minutes=k))
             msgs.append((settings.topic("obs", s), obs_json(ts, {"tide_level": 2.0 + 0.01 * k, "wind_speed": 5 + k % 3})))
@@ -80,7 +79,7 @@ async def test_every_malformed_kind_is_dead_lettered(settings, mqtt_endpoint):
         (obs, json.dumps({"ts": ts}), Reason.BAD_SCHEMA),
         (obs, json.dumps({"ts": "2021-07-26T09:50:00", "obs": {"tide_level": 1}}), Reason.BAD_TIMESTAMP),
         (obs, json.dumps({"ts": ts, "obs": {"moon_phase": 1}}), Reason.UNKNOWN_QUANTITY),
-        (obs, '{"ts": "%s", "obs": {"tide_level": NaN}}' % ts, Reason.NOT_A_NUMBER),
+        (obs, f'{{"ts": "{ts}", "obs": {{"tide_level": NaN}}}}', Reason.NOT_A_NUMBER),
         (obs, json.dumps({"ts": ts, "obs": {"tide_level": 99.0}}), Reason.OUT_OF_PHYSICAL_RANGE),
         (obs, json.dumps([json.loads(obs_json(ts, {"tide_level": 1.0})), {"ts": ts, "obs": {}}]), Reason.BAD_SCHEMA),
         (settings.topic("obs", "NOPE"), obs_json(ts, {"tide_level": 1.0}), Reason.UNKNOWN_STATION),

@@ -42,7 +42,7 @@ def test_topic_kinds_and_errors():
     ("31", Reason.OUT_OF_PHYSICAL_RANGE),
 ])
 def test_value_fast_path_keeps_the_reasons(raw: str, reason: Reason):
-    payload = ('{"ts": "2026-05-01T00:00:00Z", "obs": {"tide_level": %s}}' % raw).encode()
+    payload = (f'{{"ts": "2026-05-01T00:00:00Z", "obs": {{"tide_level": {raw}}}}}').encode()
     with pytest.raises(ContractError) as e:
         parse_obs("S1", payload)
     assert e.value.reason is reason
@@ -51,7 +51,7 @@ def test_value_fast_path_keeps_the_reasons(raw: str, reason: Reason):
 def test_value_bounds_are_inclusive_for_floats_and_ints():
     q = QUANTITIES["tide_level"]
     for v in (q.physical_min, q.physical_max, 0.0, -0.0):
-        (obs,) = parse_obs("S1", ('{"ts": "2026-05-01T00:00:00Z", "obs": {"tide_level": %r}}' % v).encode())
+        (obs,) = parse_obs("S1", (f'{{"ts": "2026-05-01T00:00:00Z", "obs": {{"tide_level": {v!r}}}}}').encode())
         assert obs.values == {"tide_level": v}
     (obs,) = parse_obs("S1", b'{"ts": "2026-05-01T00:00:00Z", "obs": {"tide_level": 3}}')
     assert obs.values["tide_level"] == 3.0 and type(obs.values["tide_level"]) is float

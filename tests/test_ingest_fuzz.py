@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from haixun.contract import QUANTITIES, Reason, format_ts
 from haixun.ingest.service import IngestService
@@ -70,7 +72,7 @@ bad_ts_syntax = st.one_of(
 )
 # readings and camera events too old for the history window (62 days): dead letter too_old
 # (a gateway status keeps an old ts: it is stored, so it is not used for statuses)
-bad_ts = bad_ts_syntax | st.integers(63, 700_000).map(lambda d: format_ts(datetime.now(timezone.utc) - timedelta(days=d)))
+bad_ts = bad_ts_syntax | st.integers(63, 700_000).map(lambda d: format_ts(datetime.now(UTC) - timedelta(days=d)))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -80,7 +82,7 @@ hostile_number = st.one_of(st.integers(min_value=10**20, max_value=10**400), st.
 
 
 def _now_ts() -> str:
-    return format_ts(datetime.now(timezone.utc) - timedelta(minutes=1))
+    return format_ts(datetime.now(UTC) - timedelta(minutes=1))
 
 
 @st.composite
@@ -90,7 +92,7 @@ def bad_obs(draw) -> bytes:
     if choice == 0:
         return json.dumps({"ts": draw(bad_ts), "obs": {"tide_level": 1.0}}).encode()
     if choice == 1:  # a raw number token that no float holds
-        return ('{"ts": "%s", "obs": {"tide_level": %s}}' % (_now_ts(), draw(hostile_number))).encode()
+        return (f'{{"ts": "{_now_ts()}", "obs": {{"tide_level": {draw(hostile_number)}}}}}').encode()
     if choice == 2:  # a quantity H1 does not measure, or none of the contract's
         q = draw(st.sampled_from(sorted(set(QUANTITIES) - {"tide_level", "wind_speed"})) | st.text(min_size=1, max_size=10)
                  .filter(lambda t: t not in QUANTITIES))
@@ -106,11 +108,10 @@ def bad_obs(draw) -> bytes:
 def bad_event(draw) -> bytes:
     choice = draw(st.integers(0, 2))
     if choice == 0:
-        return ('{"ts": "%s", "type": "overtopping", "confidence": %s}' % (_now_ts(), draw(hostile_number))).encode()
+        return (f'{{"ts": "{_now_ts()}", "type": "overtopping", "confidence": {draw(hostile_number)}}}').encode()
     if choice == 1:
         depth = draw(st.integers(17, 990))
-        return ('{"ts": "%s", "type": "overtopping", "confidence": 0.5, "x": %s}'
-                % (_now_ts(), '{"a":' * depth + "1" + "}" * depth)).encode()
+        return ('{{"ts": "{}", "type": "overtopping", "confidence": 0.5, "x": {}}}'.format(_now_ts(), '{"a":' * depth + "1" + "}" * depth)).encode()
     return json.dumps({"ts": draw(bad_ts), "type": "overtopping", "confidence": 0.5}).encode()
 
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -25,7 +25,7 @@ from tests.conftest import free_port
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _nested(depth: int) -> str:
@@ -67,15 +67,15 @@ def issue14_vectors(settings) -> list[tuple[str, bytes, tuple[str, ...]]]:
         ]
     big = "1" + "0" * 399
     out.append((settings.topic("event", "CAMH"),
-                ('{"ts": "%s", "type": "overtopping", "confidence": %s}' % (ts, big)).encode(), Reason.BAD_SCHEMA))
-    out.append((settings.topic("obs", "H1"), ('{"ts": "%s", "obs": {"tide_level": %s}}' % (ts, big)).encode(),
+                (f'{{"ts": "{ts}", "type": "overtopping", "confidence": {big}}}').encode(), Reason.BAD_SCHEMA))
+    out.append((settings.topic("obs", "H1"), (f'{{"ts": "{ts}", "obs": {{"tide_level": {big}}}}}').encode(),
                 Reason.OUT_OF_PHYSICAL_RANGE))
     deep = _nested(975)
     out.append((settings.topic("event", "CAMH"),
-                ('{"ts": "%s", "type": "overtopping", "confidence": 0.5, "extra": %s}' % (ts, deep)).encode(),
+                (f'{{"ts": "{ts}", "type": "overtopping", "confidence": 0.5, "extra": {deep}}}').encode(),
                 DEEP))
-    out.append((settings.topic("status", "gw-h"), ('{"status": "online", "extra": %s}' % deep).encode(), DEEP))
-    out.append((settings.topic("status", "gw-h"), ('{"status": "online", "extra": %s}' % _nested(40)).encode(),
+    out.append((settings.topic("status", "gw-h"), (f'{{"status": "online", "extra": {deep}}}').encode(), DEEP))
+    out.append((settings.topic("status", "gw-h"), (f'{{"status": "online", "extra": {_nested(40)}}}').encode(),
                 Reason.BAD_SCHEMA))
     out.append((settings.topic("event", "CAMH"),
                 json.dumps({"ts": ts, "type": "overtopping", "confidence": 0.5, "note": "a\u0000b"}).encode(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from ioos_qc import qartod
 
 from haixun.ingest.qc import FAIL, PASS, SUSPECT, FlatLine, QcConfig, QcEngine, QcInput, QuantityQc, load_qc_config
 
-T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def _flat_only(suspect_s: float, fail_s: float, tolerance: float) -> QcConfig:
@@ -39,7 +39,7 @@ def _engine_flags(values: list[float], dt_s: int, cfg: QcConfig, cuts: list[int]
     items = [QcInput("S1", "x", T0 + timedelta(seconds=dt_s * k), v, T0) for k, v in enumerate(values)]
     out: list[int] = []
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(items)), len(items)]
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in zip(bounds, bounds[1:], strict=False):
         res = engine.evaluate(items[a:b])
         engine.commit(res)
         out.extend(res.flags)
@@ -124,7 +124,7 @@ def test_evaluate_without_commit_leaves_state_alone():
 
 def test_spike_roc_time_and_gross_range_flags():
     engine = QcEngine(load_qc_config())
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     t = now - timedelta(hours=3)
     items = [QcInput("S1", "tide_level", t + timedelta(minutes=20 * k), 2.0 + 0.01 * k, now) for k in range(6)]
     items.append(QcInput("S1", "tide_level", t + timedelta(minutes=120), 2.06 + 0.7, now))  # spike 0.7 > 0.5
@@ -152,14 +152,14 @@ def test_zero_flat_tolerance_with_a_window_is_refused():
 
 
 def test_packaged_config_flags_a_stuck_anemometer():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from haixun.ingest.qc import FAIL, PASS, SUSPECT, QcEngine, QcInput, load_qc_config
 
     cfg = load_qc_config()
     wind = cfg.quantities["wind_speed"]
     engine = QcEngine(cfg)
-    t0 = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 7, 1, tzinfo=UTC)
     flags = []
     n = int(wind.flat_fail_s // 600) + 2
     for k in range(n):  # identical 10-min means

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -51,7 +51,7 @@ def _spooled(svc: IngestService) -> float:
 async def test_database_down_spools_then_stores_everything(settings, mqtt_endpoint):
     stations = [f"D{i}" for i in range(20)]
     add_stations(settings.database_url, stations)
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=2)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
     first = _messages(settings, stations, start, 5)
     second = _messages(settings, stations, start, 20, offset=5)
     try:
@@ -84,7 +84,7 @@ async def test_database_down_spools_then_stores_everything(settings, mqtt_endpoi
 async def test_restart_drains_spool_left_by_previous_run(settings, mqtt_endpoint):
     stations = ["R1", "R2"]
     add_stations(settings.database_url, stations)
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     msgs = _messages(settings, stations, start, 30) + [(settings.topic("obs", "ZZZ"), obs_json(format_ts(start), {"tide_level": 1.0}))]
     try:
         await asyncio.to_thread(_set_db_available, settings.database_url, False)
@@ -120,7 +120,7 @@ async def test_broker_restart_during_stream_loses_nothing(settings, tmp_path):
     ep = MqttEndpoint.from_url(broker.url)
     stations = [f"B{i}" for i in range(10)]
     add_stations(s.database_url, stations)
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=3)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     msgs = _messages(s, stations, start, 150)  # 1500 messages
     try:
         async with IngestService(s) as svc:
@@ -228,7 +228,7 @@ async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(sett
     ep = MqttEndpoint.from_url(broker.url)
     stations = [f"F{i}" for i in range(10)]
     add_stations(s.database_url, stations)
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=3)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=3)
     ingest = IngestProcess(s, free_port())
     figures: dict[str, dict[str, float]] = {}
     total = 0

@@ -9,7 +9,7 @@ start private servers from shared/timescaledb (skipped, with the reason, where i
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -178,7 +178,7 @@ def _days(conn: psycopg.Connection) -> list[str]:
 
 
 def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode):
-    first = datetime(2021, 7, 20, tzinfo=timezone.utc)  # an In-fa replay: years old by the wall clock
+    first = datetime(2021, 7, 20, tzinfo=UTC)  # an In-fa replay: years old by the wall clock
     with psycopg.connect(db_url, autocommit=True) as conn:
         _fill_days(conn, first, 8)
         kept = _days(conn)
@@ -216,7 +216,7 @@ def test_migrate_and_retention_commands(settings, capsys):
     assert "(readings: " in capsys.readouterr().out
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         assert conn.execute("SELECT value FROM store_info WHERE key = 'retention_days'").fetchone()[0] == "2"
-        _fill_days(conn, datetime(2021, 7, 20, tzinfo=timezone.utc), 5)
+        _fill_days(conn, datetime(2021, 7, 20, tzinfo=UTC), 5)
     args = parser.parse_args(["retention"])
     assert args.func(args, settings) == 0
     assert "2 day(s) of readings dropped" in capsys.readouterr().out  # 07-20, 07-21 end <= 07-22 00:00

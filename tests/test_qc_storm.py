@@ -7,7 +7,7 @@ database: the QC state is restored at start and a spoofed 7.0 m is failed.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -21,7 +21,7 @@ from haixun.ingest.service import IngestService
 from tests.brokers import obs_json, publish_all, scalar, wait_for_count
 from tests.test_engine_support import insert_geography_stations
 
-T0 = datetime(2026, 7, 20, tzinfo=timezone.utc)
+T0 = datetime(2026, 7, 20, tzinfo=UTC)
 M2_S, S2_S = 12.4206012 * 3600.0, 12.0 * 3600.0
 
 
@@ -45,7 +45,7 @@ def engine() -> QcEngine:
 
 def series(times: list[float], values: list[float], sid: str = "ZP-T01", q: str = "tide_level") -> list[QcInput]:
     out = []
-    for t, v in zip(times, values):
+    for t, v in zip(times, values, strict=False):
         ts = T0 + timedelta(seconds=t)
         out.append(QcInput(sid, q, ts, round(v, 3), ts))
     return out
@@ -182,7 +182,7 @@ def test_storm_replay_data_passes(hours: float, step_s: float) -> None:
 
 async def test_ingest_restores_qc_state_and_fails_a_spoof_after_restart(settings, mqtt_endpoint) -> None:
     """Issue 14: right after an ingest restart one 7.0 m for ZP-T01 was stored qc 1."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
         rows = []

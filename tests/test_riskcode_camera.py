@@ -9,7 +9,6 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haixun.riskcode.levels import Level
 from haixun.riskcode.model import CameraEventInput
 from haixun.riskcode.segment import evaluate_segment
 from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment

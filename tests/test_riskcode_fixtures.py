@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.model import Observation, SegmentSpec
 from haixun.riskcode.tides import TidePrediction
 
-NOW = datetime(2021, 7, 26, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2021, 7, 26, 1, 0, tzinfo=UTC)
 CONFIG: RiskConfig = load_config()
 
 

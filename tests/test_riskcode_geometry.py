@@ -54,7 +54,7 @@ def _points_near_lines(index: SeawallIndex, rng: np.random.Generator, n: int) ->
         xs.append(pick[:, 0] + rng.normal(0, scale, n))
         ys.append(pick[:, 1] + rng.normal(0, scale, n))
     along = [line.interpolate(f, normalized=True) for line, f in
-             zip(rng.choice(np.array(index.lines, dtype=object), n), rng.uniform(0, 1, n))]
+             zip(rng.choice(np.array(index.lines, dtype=object), n), rng.uniform(0, 1, n), strict=False)]
     ax, ay = shapely.get_x(along), shapely.get_y(along)
     for scale in (0.0, 0.2, 5.0, 300.0):
         xs.append(ax + rng.normal(0, scale, n))
@@ -68,7 +68,7 @@ def test_matches_reference_on_the_pinghu_seawall(pinghu: SeawallIndex) -> None:
     assert got.shape == want.shape == (len(x), len(pinghu.lines))
     np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE_M)
     # the decisions built on the rows are the same as well
-    for g, w in zip(got[::7], want[::7]):
+    for g, w in zip(got[::7], want[::7], strict=False):
         assert exposure_from_row(pinghu, g) == exposure_from_row(pinghu, w)
 
 

@@ -148,21 +148,21 @@ def test_a_typhoon_warning_never_lowers_the_local_wind_level(mean: float, gust: 
 def test_stale_input_makes_hazard_and_segment_unknown(quantity: str) -> None:
     max_age = CONFIG.staleness.max_age_s[quantity]
     o = obs_for(1, hs=0.0)
-    for st in o.values():
-        if quantity in st:
-            v = st[quantity]
-            st[quantity] = Observation(v.value, NOW - timedelta(seconds=max_age + 1), v.qc)
+    for obs in o.values():
+        if quantity in obs:
+            v = obs[quantity]
+            obs[quantity] = Observation(v.value, NOW - timedelta(seconds=max_age + 1), v.qc)
             if quantity == "wind_speed":
-                st["wind_gust"] = Observation(1.0, NOW - timedelta(seconds=max_age + 1))
+                obs["wind_gust"] = Observation(1.0, NOW - timedelta(seconds=max_age + 1))
     d = evaluate_segment(CONFIG, SEG, o, None, [], [], NOW)
     hz = {"tide_level": "storm_tide", "wave_height": "wave", "wind_speed": "wind"}[quantity]
     assert _hazard(d, hz).level is Level.UNKNOWN and "stale" in _hazard(d, hz).detail
     assert d.raw_level is Level.UNKNOWN
     # exactly at the max age is still fresh
-    for st in o.values():
-        for q, v in list(st.items()):
+    for obs in o.values():
+        for q, v in list(obs.items()):
             if q == quantity or (quantity == "wind_speed" and q == "wind_gust"):
-                st[q] = Observation(v.value, NOW - timedelta(seconds=max_age), v.qc)
+                obs[q] = Observation(v.value, NOW - timedelta(seconds=max_age), v.qc)
     fresh = evaluate_segment(CONFIG, SEG, o, None, [], [], NOW)
     assert _hazard(fresh, hz).level is not Level.UNKNOWN and fresh.raw_level is not Level.UNKNOWN
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ SYNTH = {
     "O1": (0.0387306544, 0.20, 150.0),
     "M4": (0.1610228013, 0.15, 300.0),
 }
-T0 = datetime(2021, 6, 1, tzinfo=timezone.utc)
+T0 = datetime(2021, 6, 1, tzinfo=UTC)
 MEAN = 2.5
 
 
@@ -89,7 +89,7 @@ def _cosine_prediction(now: datetime, amp: float = 2.0, mean: float = 3.0, peak_
 
 
 def test_next_high_water_adds_decayed_surge() -> None:
-    now = datetime(2021, 7, 26, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2021, 7, 26, 0, 0, tzinfo=UTC)
     pred = _cosine_prediction(now, peak_after_h=3.0)
     first, highest = next_high_water(pred, now, surge_m=1.0, efold_h=12.0, horizon_h=12.0)
     assert first is not None and highest is not None
@@ -100,7 +100,7 @@ def test_next_high_water_adds_decayed_surge() -> None:
 
 
 def test_time_to_level_first_crossing() -> None:
-    now = datetime(2021, 7, 26, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2021, 7, 26, 0, 0, tzinfo=UTC)
     pred = _cosine_prediction(now, peak_after_h=3.0)
     # with zero surge: 3 + 2 cos(2 pi (h-3)/12.4206) = 4.5 -> h = 3 - acos(0.75)*12.4206/(2 pi)
     expect_h = 3.0 - math.acos(0.75) * 12.4206 / (2 * math.pi)

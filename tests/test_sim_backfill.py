@@ -30,7 +30,7 @@ def test_backfill_times_end_before_start_hourly():
     times = backfill_times(end, BackfillOptions(days=2))
     assert len(times) == 48
     assert times[-1] == end - timedelta(hours=1) and times[0] == end - timedelta(days=2)
-    assert all(b - a == timedelta(hours=1) for a, b in zip(times, times[1:]))
+    assert all(b - a == timedelta(hours=1) for a, b in zip(times, times[1:], strict=False))
 
 
 def test_replay_history_is_calm_tide_then_joins_the_storm_run():

@@ -17,7 +17,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -43,14 +43,14 @@ PASS, SUSPECT, FAIL = 1, 3, 4
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _quiet_start() -> datetime:
     """01:00 UTC yesterday: runs of up to ~20 simulated hours stay inside one UTC day, in the past and
     well within the QC age limit. (The calm-weather model is built per UTC day with an independent
     seed, so pressure and waves jump at 00:00 UTC, which QC rightly flags; tests must not cross it.)"""
-    return (datetime.now(timezone.utc) - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    return (datetime.now(UTC) - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
 
 
 def _rows(settings: Settings, query: str, params: tuple = ()) -> list[tuple]:

@@ -6,23 +6,22 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiomqtt
 import pytest
 
+from haixun.clock import Clock
 from haixun.contract import ContractError, parse_obs, parse_status
 from haixun.settings import Settings
-from haixun.simulators.faults import MALFORMED_REASON, FaultSpec, MalformedKind, SPIKE_OFFSETS, resolve_faults
-from haixun.clock import Clock
+from haixun.simulators.faults import MALFORMED_REASON, SPIKE_OFFSETS, FaultSpec, MalformedKind, resolve_faults
 from haixun.simulators.gateway import Gateway, GatewayOptions
-from haixun.simulators.geo import SimStation
+from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.load import LoadOptions, run_load
 from haixun.simulators.mqtt import make_client
 from haixun.simulators.source import ModelSource
-from haixun.simulators.geo import load_sim_geography
 
-START = datetime(2024, 5, 10, 2, tzinfo=timezone.utc)
+START = datetime(2024, 5, 10, 2, tzinfo=UTC)
 
 
 class Collector:
@@ -41,7 +40,7 @@ class Collector:
             async for m in client.messages:
                 self.messages.append((str(m.topic), bytes(m.payload), bool(m.retain)))
 
-    async def __aenter__(self) -> "Collector":
+    async def __aenter__(self) -> Collector:
         self._task = asyncio.create_task(self._run())
         await asyncio.wait_for(self._ready.wait(), 5)
         return self
@@ -147,7 +146,7 @@ async def test_fault_malformed_every_kind_is_rejected_with_its_reason(settings: 
     gw, _, col = await _run(settings, ["malformed@ZP-T01"], ticks=n)
     payloads = col.obs("ZP-T01")
     assert len(payloads) == n
-    for kind, p in zip(MalformedKind, payloads):
+    for kind, p in zip(MalformedKind, payloads, strict=False):
         with pytest.raises(ContractError) as err:
             parse_obs("ZP-T01", p, max_bytes=settings.ingest_max_payload_bytes)
         assert err.value.reason.value == MALFORMED_REASON[kind], kind

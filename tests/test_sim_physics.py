@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from haixun.api.routes_ops import FEED_SOURCE_PATTERN, FeedIn
+from haixun.data.geography import GeographyError, load_geography
 from haixun.riskcode import FEED_KINDS
-from haixun.simulators import surge, tide, typhoon as ty, waves
+from haixun.simulators import surge, tide, waves
+from haixun.simulators import typhoon as ty
 from haixun.simulators.cameras import camera_events, overtopping_lpsm
 from haixun.simulators.faults import FaultKind, FaultSpec, resolve_faults
 from haixun.simulators.feeds import LEVELS, FeedIssuer, bulletins
-from haixun.data.geography import GeographyError, load_geography
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import build_scenario
 from haixun.simulators.source import ModelSource, replay_source
@@ -104,7 +106,7 @@ def test_waves_nearshore_and_offshore(geo, storm):
 
 
 def test_tide_range_at_zhapu_spring_tides():
-    t0 = datetime(2021, 7, 24, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2021, 7, 24, tzinfo=UTC).timestamp()
     e = t0 + np.arange(0, 4 * 86400, 300.0)
     lv = tide.tide_levels(e, tide.ZHAPU)
     for d in range(4):
@@ -117,7 +119,7 @@ def test_tide_range_at_zhapu_spring_tides():
 
 
 def test_tide_is_semidiurnal_with_neap_spring_cycle():
-    t0 = datetime(2021, 7, 1, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2021, 7, 1, tzinfo=UTC).timestamp()
     e = t0 + np.arange(0, 30 * 86400, 600.0)
     lv = tide.tide_levels(e)
     highs, _ = tide.high_and_low_waters(e, lv)
@@ -156,7 +158,7 @@ def test_storm_state_hits_documented_anchor_points():
     s = ty.storm_state(LANDFALL)
     assert (s.pressure_hpa, s.vmax_ms) == (978.0, 28.0)
     assert ty._bearing_distance(s.lat, s.lon, 30.67, 121.26)[1] <= 5.0, "landfall at the east end of Pinghu"
-    assert ty.storm_state(datetime(2021, 8, 10, tzinfo=timezone.utc).timestamp()) is None
+    assert ty.storm_state(datetime(2021, 8, 10, tzinfo=UTC).timestamp()) is None
 
 
 def test_fetch_limited_growth_and_depth_limit():
@@ -178,7 +180,7 @@ def test_surge_inverse_barometer_and_relaxation():
 
 
 def test_calm_weather_is_calm(geo):
-    t0 = datetime(2024, 5, 10, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2024, 5, 10, tzinfo=UTC).timestamp()
     sc = build_scenario(geo, t0, t0 + 86400, track=None, seed=3)
     for s in sc.stations.values():
         assert s.wind_speed.max() < 13.0
@@ -205,7 +207,7 @@ def test_cameras_overtopping_in_storm_people_in_calm(geo):
                     overtopping_lpsm(seg, *(lambda s: (s.level, s.hs, s.tm10))(segs[seg.id][1])), rel=0.01)
     assert "overtopping" in types
     calm = ModelSource(geo, 0.0, None, 0)
-    noon = datetime(2024, 5, 10, 4, tzinfo=timezone.utc)  # 12:00 local
+    noon = datetime(2024, 5, 10, 4, tzinfo=UTC)  # 12:00 local
     from haixun.simulators.cameras import CameraParams
     seen = set()
     for cam in geo.cameras:
@@ -242,7 +244,7 @@ def test_feed_bulletins_are_cap_series_that_follow_the_modeled_water(geo):
     for key, docs in series.items():
         types = [d["msgType"] for _, d in docs]
         assert types[0] == "Alert" and types[-1] == "Cancel" and set(types[1:-1]) <= {"Update"}, (key, types)
-        for (_, prev), (_, cur) in zip(docs, docs[1:]):
+        for (_, prev), (_, cur) in zip(docs, docs[1:], strict=False):
             assert cur["references"] == [prev["identifier"]], "an update references the bulletin it replaces"
         assert docs[-1][1]["level"] == "none", "the all-clear"
         assert len({d["level"] for _, d in docs}) >= 3, "issued as the forecast changes, not once"
@@ -262,7 +264,7 @@ def test_feed_bulletins_are_cap_series_that_follow_the_modeled_water(geo):
     assert level_at(datetime(2021, 7, 25, 20, tzinfo=ty.CST)) == "orange"
     assert LEVELS.index(level_at(datetime(2021, 7, 26, 8, tzinfo=ty.CST))) < LEVELS.index("orange")
     calm = ModelSource(geo, 0.0, None, 0)
-    assert bulletins(geo, calm, datetime(2024, 5, 10, tzinfo=timezone.utc)) == []
+    assert bulletins(geo, calm, datetime(2024, 5, 10, tzinfo=UTC)) == []
 
 
 def test_fault_targets():

@@ -9,7 +9,7 @@ readings are stored once. Before the fix, publish errors were swallowed in
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -17,7 +17,6 @@ from haixun.clock import Clock
 from haixun.data.geography import load_geography
 from haixun.data.sync import sync_to_db
 from haixun.ingest.service import IngestService
-from haixun.settings import MqttEndpoint
 from haixun.simulators.gateway import Gateway, GatewayOptions
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.source import ModelSource
@@ -37,7 +36,7 @@ async def test_gateway_reconnects_after_broker_restart_and_loses_nothing(setting
     stations = [st for st in geo.stations if st.gateway_id == GW]
     source = ModelSource(geo, 0.0, None, 0)
     # 01:00 UTC yesterday, one 60-s tick per wall second (60x), 12 ticks
-    start = (datetime.now(timezone.utc) - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
     ticks = 12
     until = start + timedelta(minutes=ticks - 1)
     gw = Gateway(s, GW, stations, source.observe, Clock.replay(start, 60.0), GatewayOptions(period_s=60.0,

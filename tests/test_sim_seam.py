@@ -1,6 +1,6 @@
 """Calm-weather days are built with their own seed: the weather must not step at 00:00 UTC."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ def source() -> ModelSource:
     return ModelSource(load_sim_geography(), track=None, seed=3)  # calm weather only
 
 
-@pytest.mark.parametrize("day", [datetime(2026, 11, 24, tzinfo=timezone.utc), datetime(2026, 11, 25, tzinfo=timezone.utc)])
+@pytest.mark.parametrize("day", [datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)])
 def test_weather_is_continuous_across_the_day_boundary(source, day):
     station = next(s for s in source.geo.stations if "air_pressure" in s.quantities)
     before = source.station_state(station.id, day - timedelta(seconds=60))
@@ -29,7 +29,7 @@ def test_weather_is_continuous_across_the_day_boundary(source, day):
 
 def test_blend_leaves_the_deterministic_tide_alone(source):
     gauge = next(s for s in source.geo.stations if "tide_level" in s.quantities)
-    day = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    day = datetime(2026, 11, 25, tzinfo=UTC)
     t = day + timedelta(hours=1)
     blended = source.station_state(gauge.id, t)
     m = source.model_time(t)

@@ -7,7 +7,7 @@ private TimescaleDB server (skipped, with the reason, without shared/timescaledb
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -20,7 +20,7 @@ from tests.conftest import drop_database_on, new_database
 
 STATIONS = ("ZP-T01", "ZP-W02", "JS-T03")
 QUANTITIES = ("tide_level", "wind_speed")
-T0 = datetime(2021, 7, 25, 22, 0, 7, tzinfo=timezone.utc)  # In-fa, not minute-aligned
+T0 = datetime(2021, 7, 25, 22, 0, 7, tzinfo=UTC)  # In-fa, not minute-aligned
 
 
 @pytest.fixture
@@ -72,14 +72,14 @@ RANGES = [
 ]
 
 
-async def _answers(url: str, extra_ranges: list[tuple[datetime, datetime]]) -> dict:
+async def _answers(url: str, extra_ranges: list[tuple[datetime, datetime]] | tuple[tuple[datetime, datetime], ...]) -> dict:
     out: dict = {}
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         out["latest"] = await readings.latest(conn)
         out["latest ZP"] = await readings.latest(conn, ["ZP-T01", "ZP-W02"], ["tide_level"])
         for s in STATIONS:
             for q in QUANTITIES:
-                for lo, hi in RANGES + extra_ranges:
+                for lo, hi in [*RANGES, *extra_ranges]:
                     key = (s, q, lo, hi)
                     out[("window",) + key] = await readings.window(conn, s, q, lo, hi)
                     out[("window+failed",) + key] = await readings.window(conn, s, q, lo, hi, include_failed=True)
@@ -89,7 +89,7 @@ async def _answers(url: str, extra_ranges: list[tuple[datetime, datetime]]) -> d
     return out
 
 
-async def _compare(urls: dict[str, str], extra: list[tuple[datetime, datetime]] = []) -> int:
+async def _compare(urls: dict[str, str], extra: tuple[tuple[datetime, datetime], ...] = ()) -> int:
     ts, pt = await _answers(urls["timescale"], extra), await _answers(urls["partitioned"], extra)
     assert ts.keys() == pt.keys()
     rollups = 0
@@ -117,7 +117,7 @@ def _run_jobs(url: str, proc: str) -> int:
 async def test_every_query_gives_the_same_answer_in_both_modes(both_modes):
     urls = both_modes
     rng = random.Random(16)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     live = (now - timedelta(minutes=20), now + timedelta(minutes=1))
     history = _batch(rng, T0, 1_500, 10.0)  # ~4 h of 10 s readings, 6 series
     recent = _batch(rng, now - timedelta(minutes=15), 90, 10.0)  # the newest minutes, by the wall clock
@@ -174,7 +174,7 @@ async def test_api_rollups_come_from_the_rollups_and_include_the_newest_minute(s
             assert [p["n"] for p in pts] == [w.count for w in want[b]]
             assert [p["max"] for p in pts] == [w.max for w in want[b]]
             width = 60 if b == "1 minute" else 3600
-            newest = datetime.fromtimestamp(now.timestamp() // width * width, timezone.utc)
+            newest = datetime.fromtimestamp(now.timestamp() // width * width, UTC)
             assert datetime.fromisoformat(pts[-1]["ts"].replace("Z", "+00:00")) == newest  # the bucket of now
         with psycopg.connect(db_url) as conn:  # the API read the rollups: change them and see it
             conn.execute("UPDATE readings_1m SET max = 99 WHERE bucket = (SELECT max(bucket) FROM readings_1m)"

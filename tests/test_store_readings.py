@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -6,7 +6,7 @@ from haixun.store import readings
 
 
 async def test_latest_window_rollup(db_url):
-    t0 = datetime(2021, 7, 26, 1, 0, tzinfo=timezone.utc)
+    t0 = datetime(2021, 7, 26, 1, 0, tzinfo=UTC)
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
         async with conn.cursor() as cur:
             await cur.executemany(

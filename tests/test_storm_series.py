@@ -106,7 +106,7 @@ async def test_red_bulletin_blue_update_turns_blue_and_cancel_ends_it(settings: 
                 e = await segment_level_on_ws(ws, "PH01", "blue")  # at once: no dwell on an official downgrade
                 assert e["official_level"] == "blue"
                 assert [h["threshold_source"] for h in e["hazards"] if h["hazard"].startswith("official")] == \
-                    ["浙江省海洋监测预报中心 (zj_marine:%d)" % r.json()["id"]]
+                    [f"浙江省海洋监测预报中心 (zj_marine:{r.json()['id']})"]
                 feeds = (await c.get("/api/v1/feeds?active=false", headers=auth)).json()["items"]
                 by_id = {f["identifier"]: f for f in feeds}
                 assert by_id["SS-1"]["status"] == "superseded" and by_id["SS-1"]["superseded_by"] == "SS-2"

@@ -11,7 +11,7 @@ ranks above both; a steady or wiggling surge stays persistence.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -121,7 +121,7 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
     from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
     from tests.test_tide_fit import official_table
 
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     astro = lambda t: float(sim.tide_levels(np.array([t.timestamp()]), sim.ZHAPU)[0])  # noqa: E731
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
@@ -163,7 +163,7 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
     from tests.test_tide_fit import official_table
 
     add_user(db_url, "dora", "duty")
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
     with psycopg.connect(db_url, autocommit=True) as conn:
         insert_geography_stations(conn)

@@ -61,12 +61,12 @@ def test_constants_round_trip_and_zone_time_phases() -> None:
     times = hourly(60)
     fitted = fit_tide(times, sim_levels(times), 30.6)
     constants = {str(n): (float(a), float(g)) for n, a, g in zip(fitted.coef["name"], fitted.coef["A"],
-                                                               fitted.coef["g"])}
+                                                               fitted.coef["g"], strict=False)}
     model = model_from_constants(constants, float(fitted.coef["mean"]), 30.6, valid_from=T0, valid_to=T0)
     future = [T0 + timedelta(days=300, hours=k) for k in range(30)]
     assert np.abs(predict(model, future) - predict(fitted, future)).max() < 1e-6
     # the same constants with phases referred to Beijing time (kappa = g + speed x 8 h)
-    speed = {str(n): 360.0 * f for n, f in zip(fitted.coef["name"], fitted.coef["aux"]["frq"])}
+    speed = {str(n): 360.0 * f for n, f in zip(fitted.coef["name"], fitted.coef["aux"]["frq"], strict=False)}
     zone = {n: (a, (g + speed[n] * 8.0) % 360.0) for n, (a, g) in constants.items()}
     model8 = model_from_constants(zone, float(fitted.coef["mean"]), 30.6, valid_from=T0, valid_to=T0, zone_hours=8)
     assert np.abs(predict(model8, future) - predict(fitted, future)).max() < 1e-6
@@ -87,7 +87,7 @@ def official_table(z0_offset_m: float, around: datetime) -> str:
     Greenwich phases), Z0 shifted onto the station's datum by ``z0_offset_m``."""
     times = hourly(60, around - timedelta(days=30))
     fitted = fit_tide(times, sim_levels(times), 30.6)
-    lines = [f"{n},{a:.4f},{g:.2f}" for n, a, g in zip(fitted.coef["name"], fitted.coef["A"], fitted.coef["g"])]
+    lines = [f"{n},{a:.4f},{g:.2f}" for n, a, g in zip(fitted.coef["name"], fitted.coef["A"], fitted.coef["g"], strict=False)]
     return "constituent,amplitude_m,phase_deg\n" + f"Z0,{float(fitted.coef['mean']) + z0_offset_m:.4f}\n" + "\n".join(lines)
 
 
@@ -103,7 +103,7 @@ async def test_imported_constants_are_used_at_once_and_never_refitted(settings, 
         # (a steady 0.5 m surge on the official tide, so every surge method agrees on 0.5 m)
         hist = hourly(40, now - timedelta(days=40))[:-1]
         hist_levels = sim.tide_levels(np.array([t.timestamp() for t in hist]), sim.ZHAPU) + 0.5
-        rows = [("XB-M01", "tide_level", t, float(v), 1, t) for t, v in zip(hist, hist_levels)]
+        rows = [("XB-M01", "tide_level", t, float(v), 1, t) for t, v in zip(hist, hist_levels, strict=False)]
         conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
                                   " VALUES (%s, %s, %s, %s, %s, %s)", rows)
         astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])

@@ -73,7 +73,7 @@ class Stack:
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 60.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
             sync_to_db(conn, load_geography())
         self.thread.start()

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from psycopg.rows import dict_row
 
 from haixun.api import errors, logfilter
-from haixun.api.auth import PasswordHasherPool, check_jwt_secret
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json, renotify_due
+from haixun.api.auth import PasswordHasherPool, check_jwt_secret
 from haixun.api.context import ApiContext, LruCache
 from haixun.api.geo import ServedGeography
 from haixun.api.listener import StateListener, load_initial

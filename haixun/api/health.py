@@ -39,7 +39,7 @@ async def _check_broker(ctx: ApiContext) -> dict[str, Any]:
         _, writer = await asyncio.wait_for(asyncio.open_connection(ep.host, ep.port), timeout=2.0)
         writer.close()
         return {"ok": True, "detail": f"{ep.host}:{ep.port}"}
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return {"ok": False, "detail": f"{ep.host}:{ep.port}: {exc or 'timeout'}"}
 
 

@@ -6,15 +6,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
 from haixun.api.live import LiveState, StateRow
+from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
 
 log = logging.getLogger(__name__)
 

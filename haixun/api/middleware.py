@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haixun.api.metrics import ApiMetrics
 
-
 ABORT_KEY = "haixun.abort"
 
 

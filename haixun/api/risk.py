@@ -16,8 +16,8 @@ from typing import Any
 from haixun.api.geo import ServedGeography
 from haixun.api.reasons import reason_text
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
-from haixun.riskcode.levels import Status, combine
 from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_row, hazard_codes
+from haixun.riskcode.levels import Status, combine
 
 ROAD_RADIUS_M = 2000.0
 SHELTERS_SHOWN = 3
@@ -195,7 +195,7 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     # the combined code: the worst hazard code, never below the single-colour code of the combined level
     status = combine([hc.combined, located.status])
     code = status.level
-    distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row)}
+    distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row, strict=False)}
     counted = sorted(exposure.segment_ids, key=lambda sid: distance[sid])
     segments = [{"id": sid, "name": served.segments[sid].name, "name_en": served.segments[sid].name_en,
                  "level": levels[sid].level.value, "floor": levels[sid].floor.value,

@@ -16,8 +16,7 @@ from typing import Any
 from shapely.geometry import Point
 
 from haixun.api.geo import ServedGeography
-from haixun.api.risk import (OpsStatus, OutsideServedArea, _contact, _nearest_open_shelters, level_of,
-                             parse_state_ts)
+from haixun.api.risk import OpsStatus, OutsideServedArea, _contact, _nearest_open_shelters, level_of, parse_state_ts
 from haixun.riskcode import Level, RiskConfig
 
 _TITLES = {"zh": {"none": "无风险", "blue": "蓝色风险", "yellow": "黄色风险", "orange": "橙色风险", "red": "红色风险",

@@ -11,20 +11,29 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
-from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
 from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
-from haixun.api.errors import check_text, check_ts
 from haixun.api.context import ApiContext, get_ctx
+from haixun.api.errors import check_text, check_ts
 from haixun.api.live import iso
 from haixun.api.routes_public import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
-from haixun.store.feeds import series_feeds
 from haixun.riskcode import FeedItem, FeedKind, Level, feed_statuses
 from haixun.riskcode.config import ConfigError, RiskConfig
+from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
+from haixun.store.feeds import series_feeds
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
 
@@ -140,7 +149,7 @@ class OverrideIn(BaseModel):
     duration_min: int | None = Field(default=None, ge=1, le=int(MAX_OVERRIDE.total_seconds() // 60))
 
     @model_validator(mode="after")
-    def _expiry(self) -> "OverrideIn":
+    def _expiry(self) -> OverrideIn:
         if (self.expires_at is None) == (self.duration_min is None):
             raise ValueError("give exactly one of expires_at or duration_min")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
@@ -314,7 +323,7 @@ class FeedArea(BaseModel):
     polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
 
     @model_validator(mode="after")
-    def _one(self) -> "FeedArea":
+    def _one(self) -> FeedArea:
         if (self.segments is None) == (self.polygon is None):
             raise ValueError("area needs exactly one of 'segments' or 'polygon'")
         if self.polygon is not None:
@@ -392,7 +401,7 @@ class FeedIn(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _series(self) -> "FeedIn":
+    def _series(self) -> FeedIn:
         if self.msg_type in ("Update", "Cancel") and not self.references:
             raise ValueError(f"msgType {self.msg_type} needs references: the identifier(s) of the bulletin(s) it "
                              "replaces")

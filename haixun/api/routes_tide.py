@@ -99,7 +99,7 @@ async def get_tide(station_id: str,
     t_s = prediction_grid(start, end, step)
     levels = await asyncio.to_thread(_predict, model, t_s)
     points = []
-    for k, (t, p) in enumerate(zip(t_s.tolist(), levels.tolist())):
+    for k, (t, p) in enumerate(zip(t_s.tolist(), levels.tolist(), strict=False)):
         obs = observed.get(k)
         points.append({"ts": iso(datetime.fromtimestamp(t, UTC)), "predicted_m": round(p, 3),
                        "observed_m": None if obs is None else round(obs, 3),

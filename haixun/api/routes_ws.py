@@ -62,7 +62,7 @@ async def _close(ws: WebSocket, ctx: ApiContext, code: int, reason: str, *, abor
     if ws.client_state == WebSocketState.CONNECTED:
         try:
             await asyncio.wait_for(ws.close(code, reason), timeout=ctx.options.ws_close_timeout_s)
-        except (Exception, asyncio.TimeoutError):
+        except (TimeoutError, Exception):
             abort_after = True
     if abort_after:
         _abort(ws)
@@ -238,7 +238,7 @@ async def _risk_pass(ctx: ApiContext, batch: int) -> None:
         key = (lat, lon, lang)
         prev = last.get(key)
         if prev is not None and prev[0] == versions and all(
-                seg_states.get(sid) is entry for sid, entry in zip(prev[1], prev[2])):
+                seg_states.get(sid) is entry for sid, entry in zip(prev[1], prev[2], strict=False)):
             ctx.risk_cell_inputs[key] = prev
             continue
         if computed and computed % batch == 0:

@@ -157,7 +157,7 @@ class Frame:
 def _chaikin(points: list[tuple[float, float]], iterations: int) -> list[tuple[float, float]]:
     for _ in range(iterations):
         out = [points[0]]
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             out.append((0.75 * x0 + 0.25 * x1, 0.75 * y0 + 0.25 * y1))
             out.append((0.25 * x0 + 0.75 * x1, 0.25 * y0 + 0.75 * y1))
         out.append(points[-1])

@@ -577,7 +577,7 @@ def _check_segments(geo: Geography, proj: LocalProjection, problems: list[str]) 
         problems.append("seawall_segment: the file has no seawall segments")
         return
     metric = [proj.forward(s.geometry) for s in geo.segments]
-    for prev, cur, a, b in zip(geo.segments, geo.segments[1:], metric, metric[1:]):
+    for prev, cur, a, b in zip(geo.segments, geo.segments[1:], metric, metric[1:], strict=False):
         gap = Point(a.coords[-1]).distance(Point(b.coords[0]))
         if gap > SEGMENT_JOIN_TOLERANCE_M:
             problems.append(f"seawall_segment {cur.id}: starts {gap:.0f} m from the end of {prev.id} "
@@ -599,7 +599,7 @@ def _check_segments(geo: Geography, proj: LocalProjection, problems: list[str]) 
 
     stations = {s.id: s for s in geo.stations}
     towns = {t.id for t in geo.towns}
-    for seg, g in zip(geo.segments, metric):
+    for seg, g in zip(geo.segments, metric, strict=False):
         label = f"seawall_segment {seg.id}"
         slo, shi = SEGMENT_LENGTH_RANGE_M
         if not slo <= g.length <= shi:
@@ -628,9 +628,9 @@ def _check_segments(geo: Geography, proj: LocalProjection, problems: list[str]) 
         levels = [getattr(seg.warning_levels, n) for n in LEVEL_NAMES]
         if any(math.isnan(v) for v in levels):
             problems.append(f"{label}: warning_levels_m needs all of {', '.join(LEVEL_NAMES)}")
-        elif not all(a < b for a, b in zip(levels, levels[1:])):
+        elif not all(a < b for a, b in zip(levels, levels[1:], strict=False)):
             problems.append(f"{label}: warning levels must increase blue < yellow < orange < red, got "
-                            + ", ".join(f"{n}={v}" for n, v in zip(LEVEL_NAMES, levels)))
+                            + ", ".join(f"{n}={v}" for n, v in zip(LEVEL_NAMES, levels, strict=False)))
         for role, quantity in (("tide_station", "tide_level"), ("wind_station", "wind_speed"),
                                ("wave_station", "wave_height")):
             sid = getattr(seg, role)

@@ -188,13 +188,13 @@ class WebsocketWitness:
                             continue
                         if isinstance(message, dict):
                             self.handle(message)
-            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if isinstance(exc, websockets.exceptions.ConnectionClosed) and exc.rcvd and exc.rcvd.code == 4400:
                     self.last_seq = None  # bad since: start over with a snapshot
             try:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

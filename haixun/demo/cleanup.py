@@ -46,7 +46,7 @@ class ReplayRecord:
                            "window_end": self.window_end.isoformat(), "state_seq": self.state_seq})
 
     @classmethod
-    def from_json(cls, text: str) -> "ReplayRecord":
+    def from_json(cls, text: str) -> ReplayRecord:
         d = json.loads(text)
         return cls(str(d["database_url"]), datetime.fromisoformat(d["window_start"]),
                    datetime.fromisoformat(d["window_end"]), int(d["state_seq"]))

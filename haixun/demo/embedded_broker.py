@@ -205,7 +205,7 @@ class EmbeddedBroker:
             self._log_handle.close()
             self._log_handle = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         self.start()
         return self
 

@@ -214,7 +214,7 @@ class EmbeddedPostgres:
             self._release_lock()
         log.info("embedded PostgreSQL stopped")
 
-    def __enter__(self) -> "EmbeddedPostgres":
+    def __enter__(self) -> EmbeddedPostgres:
         self.start()
         return self
 
@@ -237,7 +237,7 @@ class EmbeddedPostgres:
     def _resolve_os_user() -> OsUser | None:
         return _ensure_root_os_user(ROOT_OS_USER) if os.geteuid() == 0 else None
 
-    def _locked(self) -> "_LockContext":
+    def _locked(self) -> _LockContext:
         return _LockContext(self)
 
     def _release_lock(self) -> None:

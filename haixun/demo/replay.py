@@ -83,7 +83,7 @@ class ReplayPlan:
         return datetime.fromtimestamp(t.timestamp() - self.offset_s, CST)
 
     @classmethod
-    def build(cls, options, catalog=None, now: datetime | None = None) -> "ReplayPlan":
+    def build(cls, options, catalog=None, now: datetime | None = None) -> ReplayPlan:
         import argparse
 
         from haixun.demo.story import Downgrade, Outage, build_story, station_segments

@@ -19,10 +19,10 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,16 +30,16 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from haixun.clock import Clock
 from haixun.demo.check import DatabaseWitness, WebsocketWitness, verdict
+from haixun.demo.cleanup import record_run, remove_previous_run
 from haixun.demo.commands import CommandCatalog
 from haixun.demo.embedded_postgres import port_is_free
 from haixun.demo.progress import ProgressSampler
-from haixun.demo.cleanup import record_run, remove_previous_run
 from haixun.demo.replay import BACKFILL_DAYS, CLOCK_LEAD_S, ReplayPlan, demo_feed_key, drill_bulletin, feeds_url
-from haixun.demo.story import check_story
 from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
+from haixun.demo.story import check_story
 from haixun.demo.supervisor import Supervisor, haixun_argv
-from haixun.clock import Clock
 from haixun.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ async def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -
     """Status code of ``GET path`` (plain HTTP/1.1), None if nothing answers."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return None
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
@@ -162,7 +162,7 @@ async def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -
         line = await asyncio.wait_for(reader.readline(), timeout_s)
         parts = line.decode("latin-1").split()
         return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
-    except (OSError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, OSError, ValueError):
         return None
     finally:
         writer.close()
@@ -471,7 +471,7 @@ class DemoRun:
             try:
                 await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, delay))
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             status = await post_bulletin(feeds_url(self.options.port), drill_bulletin(self.plan, i), self.feed_key)
             self.say(f"check drill: {msg_type} {level} bulletin for the drill segment -> HTTP {status}")
@@ -527,7 +527,7 @@ class DemoRun:
                     wait = max(0.0, min(wait, deadline - time.monotonic()))
                 try:
                     await asyncio.wait_for(self.stop_event.wait(), timeout=wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await conn.close()

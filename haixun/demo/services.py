@@ -63,7 +63,7 @@ class DemoServices:
         self.notes: list[str] = []
 
     @classmethod
-    def resolve(cls, settings: Settings, choice: ServiceChoice) -> "DemoServices":
+    def resolve(cls, settings: Settings, choice: ServiceChoice) -> DemoServices:
         services = cls()
         try:
             services._resolve_database(settings, choice)

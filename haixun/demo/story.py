@@ -211,7 +211,7 @@ def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]
                                         f"{'/'.join(sorted({lv.value for lv in after}))} from {_fmt(due)} "
                                         "(want blue/none)"))
         revs = tr.reversals()
-        flaps = [b for a, b in zip(revs, revs[1:]) if b - a < timedelta(hours=1)]
+        flaps = [b for a, b in zip(revs, revs[1:], strict=False) if b - a < timedelta(hours=1)]
         findings.append(Finding("flap", sid, not flaps,
                                 f"{len(revs)} up-down reversals" + (f", two within 1 h at {_fmt(flaps[0])}" if flaps else "")))
     if not any(f.check in ("rise", "peak") for f in findings):

@@ -22,8 +22,22 @@ import psycopg
 from haixun.engine.inputs import RawInputs, table_exists
 from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
 from haixun.riskcode import (
-    AreaIndex, AreaSpec, CameraEventInput, FeedItem, LevelState, Observation, Override, RiskConfig, SeawallIndex,
-    SegmentSpec, ShorelineInputs, ShorelineResult, ShorelineState, TidePrediction, evaluate_shoreline, load_config,
+    AreaIndex,
+    AreaSpec,
+    CameraEventInput,
+    FeedItem,
+    LevelState,
+    Observation,
+    Override,
+    RiskConfig,
+    SeawallIndex,
+    SegmentSpec,
+    ShorelineInputs,
+    ShorelineResult,
+    ShorelineState,
+    TidePrediction,
+    evaluate_shoreline,
+    load_config,
 )
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.shoreline import SegmentState

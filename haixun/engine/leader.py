@@ -122,7 +122,7 @@ class LeaderLock:
                 "UPDATE engine_leader SET heartbeat_at = now() WHERE id = 1 AND instance_id = %s",
                 (self.instance.instance_id,)), timeout=self._heartbeat_timeout_s)
             return True
-        except (psycopg.Error, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, psycopg.Error, OSError) as exc:
             log.error("leadership lost: lock session failed (%s)", exc)
             await self._lost()
             return False

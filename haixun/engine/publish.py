@@ -113,7 +113,7 @@ def outages(stations: dict[str, Any], infos: dict[str, Any], gateways_offline: d
             why = "reported offline (gateway status)" if gw in gateways_offline else "all its stations silent"
             out[("gateway", gw)] = Outage("gateway", gw, since,
                                           f"gateway {gw} {why}" + (f"; newest reading {iso(since)}" if since else ""))
-    for gw, at in gateways_offline.items():
+    for gw in gateways_offline:
         if gw not in by_gw and ("gateway", gw) not in out:
             out[("gateway", gw)] = Outage("gateway", gw, None, f"gateway {gw} reported offline (gateway status)")
     return out

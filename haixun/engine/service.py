@@ -38,8 +38,16 @@ from haixun.engine.leader import InstanceInfo, LeaderLock
 from haixun.engine.metrics import EngineMetrics
 from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, Trigger
 from haixun.engine.options import EngineOptions
-from haixun.engine.publish import (jsonable, open_outages, outages, plan_cycle, plan_outages, prune_state_log,
-                                   restore_current, write_cycle)
+from haixun.engine.publish import (
+    jsonable,
+    open_outages,
+    outages,
+    plan_cycle,
+    plan_outages,
+    prune_state_log,
+    restore_current,
+    write_cycle,
+)
 from haixun.engine.tide import TideCache
 from haixun.settings import Settings
 from haixun.store.channels import INGEST_CHANNEL
@@ -144,7 +152,7 @@ class EngineService:
                 continue
             try:
                 await asyncio.wait_for(self._lost.wait(), timeout=opts.heartbeat_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             alive = False
             if not self._lost.is_set():

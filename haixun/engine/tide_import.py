@@ -25,7 +25,7 @@ import csv
 import io
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -76,7 +76,7 @@ def import_constants(conn: psycopg.Connection, station_id: str, text: str, *, zo
         raise ValueError(f"station {station_id!r} is not in the stations table (haixun load-geo)")
     lat, datum, offset = float(row[0]), str(row[1]), float(row[2])
     mean = z0 if z0_on_warning_datum else z0 + offset  # the model predicts CN1985 like the readings
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     model = model_from_constants(constants, mean, lat, valid_from=now, valid_to=now, zone_hours=zone_hours)
     doc = json.loads(model.to_json())
     doc["official"] = {"source": source, "zone_hours": zone_hours, "z0_given_m": z0,

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import math
 import tomllib
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -41,7 +41,7 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _now(qc: QcEngine) -> datetime:
     clock = getattr(qc, "clock", None)
-    return clock.now() if clock is not None else datetime.now(timezone.utc)
+    return clock.now() if clock is not None else datetime.now(UTC)
 
 
 async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
@@ -78,8 +78,8 @@ async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> N
         try:
             text = row[0] if isinstance(row[0], str) else json.dumps(row[0])
             model = TideModel.from_json(text)
-            start = datetime.fromtimestamp(now - PREDICTION_BACK_S, timezone.utc)
-            end = datetime.fromtimestamp(now + PREDICTION_AHEAD_S, timezone.utc)
+            start = datetime.fromtimestamp(now - PREDICTION_BACK_S, UTC)
+            end = datetime.fromtimestamp(now + PREDICTION_AHEAD_S, UTC)
             pred = TidePrediction.from_model(model, start, end, step_s=PREDICTION_STEP_S)
         except Exception as exc:  # an unreadable model only costs the cross-check its prediction
             log.warning("QC: tide model of %s unusable (%s)", sid, exc)

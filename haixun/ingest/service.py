@@ -45,7 +45,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -59,8 +59,8 @@ from prometheus_client import CollectorRegistry
 from haixun import contract
 from haixun.contract import Reason
 from haixun.ingest import qcstore, writer
-from haixun.ingest.metrics import IngestMetrics, prometheus_text
 from haixun.ingest.admission import Admission, AdmissionConfig, Directory, load_admission_config
+from haixun.ingest.metrics import IngestMetrics, prometheus_text
 from haixun.ingest.pipeline import (
     DeadLetterRow,
     Processed,
@@ -369,7 +369,7 @@ class IngestService:
     def _on_message(self, m: aiomqtt.Message) -> None:
         """Called by aiomqtt (in the event loop) for every PUBLISH received."""
         payload = m.payload if isinstance(m.payload, (bytes, bytearray)) else str(m.payload).encode()
-        self._queue.put_nowait(QueueItem(RawMessage(m.topic.value, bytes(payload), datetime.now(timezone.utc)),
+        self._queue.put_nowait(QueueItem(RawMessage(m.topic.value, bytes(payload), datetime.now(UTC)),
                                          AckToken(self._generation, m.mid, m.qos)))
         self.metrics.received.inc()
 
@@ -385,7 +385,7 @@ class IngestService:
     async def _collect(self, wait_s: float) -> list[QueueItem]:
         try:
             first = await asyncio.wait_for(self._queue.get(), wait_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return []
         items = [first]
         deadline = time.monotonic() + self.settings.ingest_batch_wait_ms / 1000
@@ -400,7 +400,7 @@ class IngestService:
                 break
             try:
                 items.append(await asyncio.wait_for(self._queue.get(), left))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         self.metrics.queue_depth.set(self._queue.qsize())
         return items

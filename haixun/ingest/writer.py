@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -167,7 +167,7 @@ def is_connection_loss(exc: BaseException, conn: psycopg.AsyncConnection | None 
     return state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _clock_params(clock: Clock) -> dict[str, object]:

@@ -50,7 +50,7 @@ class WarningThresholds(_Strict):
     def _increasing(self) -> WarningThresholds:
         vals = [self.blue, self.yellow, self.orange, self.red]
         for (a_name, a), (b_name, b) in zip(
-            zip(("blue", "yellow", "orange"), vals[:-1]), zip(("yellow", "orange", "red"), vals[1:])
+            zip(("blue", "yellow", "orange"), vals[:-1], strict=False), zip(("yellow", "orange", "red"), vals[1:], strict=False), strict=False
         ):
             if not b > a:
                 raise ValueError(f"thresholds not increasing: {b_name}={b} must be > {a_name}={a}")
@@ -142,7 +142,7 @@ class WindTable(_Strict):
     @model_validator(mode="after")
     def _increasing(self) -> WindTable:
         rows = [("blue", self.blue), ("yellow", self.yellow), ("orange", self.orange), ("red", self.red)]
-        for (an, a), (bn, b) in zip(rows[:-1], rows[1:]):
+        for (an, a), (bn, b) in zip(rows[:-1], rows[1:], strict=False):
             if not (b.mean_bft > a.mean_bft and b.gust_bft > a.gust_bft):
                 raise ValueError(f"thresholds not increasing: {bn} ({b.mean_bft}/{b.gust_bft}) vs {an} ({a.mean_bft}/{a.gust_bft})")
         return self
@@ -170,7 +170,7 @@ class WindConfig(_Strict):
             table = sorted((int(k), v) for k, v in self.beaufort_lower_mps.items())
         except ValueError:
             raise ValueError("beaufort_lower_mps keys must be integer forces, e.g. \"6\"") from None
-        for (fa, va), (fb, vb) in zip(table[:-1], table[1:]):
+        for (fa, va), (fb, vb) in zip(table[:-1], table[1:], strict=False):
             if not vb > va:
                 raise ValueError(f"beaufort_lower_mps not increasing: force {fb}={vb} must be > force {fa}={va}")
         used = {s.mean_bft for t in (self.typhoon, self.gale) for s in (t.blue, t.yellow, t.orange, t.red)}
@@ -198,7 +198,7 @@ class HmoLimits(_Strict):
         n = len(self.hm0_m)
         if any(len(getattr(self, k)) != n for k in ("blue", "yellow", "orange", "red")):
             raise ValueError(f"every level needs one value per hm0_m row ({n})")
-        if any(b <= a for a, b in zip(self.hm0_m, self.hm0_m[1:])):
+        if any(b <= a for a, b in zip(self.hm0_m, self.hm0_m[1:], strict=False)):
             raise ValueError("hm0_m must increase")
         for i in range(n):
             WarningThresholds(blue=self.blue[i], yellow=self.yellow[i], orange=self.orange[i], red=self.red[i])
@@ -466,7 +466,7 @@ def _matrix_errors(name: str, matrix: dict[Level, tuple[Level, Level, Level, Lev
             if row[i].rank < lv.rank:
                 errs.append(f"{name}.{lv.value}: zone {ZONES[i]}={row[i].value} is below the segment level")
     known = [lv for lv in MATRIX_ROWS if lv is not Level.UNKNOWN]
-    for lo, hi in zip(known[:-1], known[1:]):
+    for lo, hi in zip(known[:-1], known[1:], strict=False):
         for i, z in enumerate(ZONES):
             if matrix[hi][i].rank < matrix[lo][i].rank:
                 errs.append(

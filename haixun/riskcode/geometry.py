@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import shapely
 from shapely.geometry import LineString, Polygon
 
 from haixun.riskcode.config import RiskConfig, ZonesConfig
@@ -86,7 +85,7 @@ class SeawallIndex:
         self.segment_ids: tuple[str, ...] = tuple(s.id for s in segments)
         self.lines: tuple[LineString, ...] = tuple(self.proj.line(s.coords) for s in segments)
         sea_left = []
-        for s, line in zip(segments, self.lines):
+        for s, line in zip(segments, self.lines, strict=False):
             (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
             tx, ty = x1 - x0, y1 - y0
             th = math.radians(s.orientation_deg)

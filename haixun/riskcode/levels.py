@@ -13,9 +13,10 @@ nothing can be worse (docs/riskcode.md "Unknown and its floor").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 
 class Level(str, Enum):
@@ -64,7 +65,7 @@ def parse_level(s: str) -> Level:
     try:
         return Level(s.strip().lower())
     except ValueError:
-        raise ValueError(f"unknown level {s!r}: expected one of {', '.join(l.value for l in Level)}") from None
+        raise ValueError(f"unknown level {s!r}: expected one of {', '.join(lv.value for lv in Level)}") from None
 
 
 def _known_rank(lv: Level) -> int:

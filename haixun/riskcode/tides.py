@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from haixun.riskcode.model import NextHighWater
 # 0.24-0.43 m prediction errors here (issue 13; domain brief), more than the 0.3 m surge-blue
 # threshold: 29 days (one lunar month + margin), utide's own recommendation.
 MIN_FIT_DAYS = 29.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _to_datetime64(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
@@ -87,7 +87,7 @@ class TideModel:
     @property
     def constituents(self) -> dict[str, tuple[float, float]]:
         """{name: (amplitude m, Greenwich phase deg)}."""
-        return {str(n): (float(a), float(g)) for n, a, g in zip(self.coef["name"], self.coef["A"], self.coef["g"])}
+        return {str(n): (float(a), float(g)) for n, a, g in zip(self.coef["name"], self.coef["A"], self.coef["g"], strict=False)}
 
     def to_json(self) -> str:
         coef = {k: v for k, v in self.coef.items() if k != "weights"}  # per-sample IRLS weights: not needed to predict

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from haixun.clock import Clock
 from haixun.settings import Settings
@@ -35,7 +35,7 @@ def _ts(text: str) -> datetime:
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if t.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--start {text!r} needs a UTC offset (e.g. +08:00)")
-    return t.astimezone(timezone.utc)
+    return t.astimezone(UTC)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -139,24 +139,25 @@ def run_clock(args: argparse.Namespace, settings: Settings, default_start: datet
         assert shared.sim_start is not None
         return shared, args.start or shared.sim_start, True
     start = args.start or default_start
-    wall = datetime.now(timezone.utc).replace(microsecond=0)  # the spec has whole seconds
+    wall = datetime.now(UTC).replace(microsecond=0)  # the spec has whole seconds
     return Clock.replay(start, args.speed, wall_start=wall), start, False
 
 
 def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
+    from pathlib import Path
+
+    from haixun.simulators import typhoon as ty
     from haixun.simulators.backfill import BackfillOptions
     from haixun.simulators.faults import FaultSpec, resolve_faults
     from haixun.simulators.gateway import GatewayOptions
     from haixun.simulators.geo import load_sim_geography
     from haixun.simulators.runner import RunConfig
     from haixun.simulators.source import ModelSource, replay_source
-    from haixun.simulators import typhoon as ty
-    from pathlib import Path
 
     geo = load_sim_geography(Path(args.geo) if args.geo else None)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     historical = replay and args.historical
-    default_start = datetime(2021, 7, 24, tzinfo=ty.CST).astimezone(timezone.utc) if historical else now
+    default_start = datetime(2021, 7, 24, tzinfo=ty.CST).astimezone(UTC) if historical else now
     clock, start, shared = run_clock(args, settings, default_start)
     if shared:
         if args.speed != clock.speed and args.speed != 1.0:
@@ -171,7 +172,7 @@ def _build(args: argparse.Namespace, settings: Settings, *, replay: bool):
             source = replay_source(geo, start, historical=True, peak_in=timedelta(0), seed=args.seed)
             until = ty.INFA_LANDFALL_PINGHU + timedelta(hours=after_h)
             if args.start is None and not shared:
-                until = datetime(2021, 7, 28, tzinfo=ty.CST).astimezone(timezone.utc)
+                until = datetime(2021, 7, 28, tzinfo=ty.CST).astimezone(UTC)
         else:
             source = replay_source(geo, start, historical=False, peak_in=timedelta(hours=peak_in_h), seed=args.seed)
             until = start + timedelta(hours=peak_in_h + after_h)

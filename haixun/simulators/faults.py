@@ -8,10 +8,11 @@ gateway-level fault carried out by the gateway runtime (abrupt disconnect).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class FaultSpec:
     offline_for_s: float = 30.0  # real seconds a gateway stays away (offline)
 
     @classmethod
-    def parse(cls, text: str, **defaults: Any) -> "FaultSpec":
+    def parse(cls, text: str, **defaults: Any) -> FaultSpec:
         kind_s, _, target = text.partition("@")
         kind = FaultKind(kind_s.strip().lower())
         target = target.strip()

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiomqtt
 
@@ -74,7 +74,7 @@ async def run_load(settings: Settings, options: LoadOptions) -> LoadResult:
     readings_per_msg = 2 * options.batch
     sem = asyncio.Semaphore(options.in_flight)
     published = failed = 0
-    start_ts = datetime.now(timezone.utc).replace(microsecond=0)
+    start_ts = datetime.now(UTC).replace(microsecond=0)
 
     async def one(client: aiomqtt.Client, topic: str, payload: bytes) -> None:
         nonlocal published, failed

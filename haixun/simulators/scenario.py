@@ -80,7 +80,10 @@ class BayForcing:
 def _storm_samples(epochs: np.ndarray, lat: float, lon: float, track: tuple[ty.TrackPoint, ...] | None,
                    params: ty.HollandParams) -> tuple[np.ndarray, ...]:
     n = epochs.size
-    u = np.zeros(n); v = np.zeros(n); p = np.full(n, params.ambient_hpa); rain = np.zeros(n)
+    u = np.zeros(n)
+    v = np.zeros(n)
+    p = np.full(n, params.ambient_hpa)
+    rain = np.zeros(n)
     if track is None:
         return u, v, p, rain
     for i, t in enumerate(epochs):

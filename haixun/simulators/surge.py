@@ -73,7 +73,7 @@ def relax(epoch_s: np.ndarray, target: np.ndarray, tau_s: float, initial: float 
     out = np.empty_like(np.asarray(target, dtype=float))
     s = initial
     prev_t = float(epoch_s[0])
-    for i, (t, x) in enumerate(zip(epoch_s, target)):
+    for i, (t, x) in enumerate(zip(epoch_s, target, strict=False)):
         dt = float(t) - prev_t
         a = 1.0 - math.exp(-dt / tau_s) if tau_s > 0 else 1.0
         s += a * (float(x) - s)

@@ -17,11 +17,11 @@ falls about an hour after In-fa's landfall at Pinghu (01:50 UTC 26 July 2021).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
-J2000 = datetime(2000, 1, 1, 12, tzinfo=timezone.utc)
+J2000 = datetime(2000, 1, 1, 12, tzinfo=UTC)
 J2000_EPOCH_S = J2000.timestamp()
 
 # Mean solar day fraction -> T; the rest are mean longitudes (degrees) at J2000 and rates (deg/day).

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from shapely.geometry import mapping
 
-from haixun.data.geography import Geography, load_geography
 from haixun.data.datum import to_warning_datum
+from haixun.data.geography import Geography, load_geography
 from haixun.riskcode import (
     AreaIndex,
     AreaSpec,
@@ -206,10 +206,10 @@ def run_timeline(options: TimelineOptions = TimelineOptions(), *, geo: SimGeogra
     n = int(round((t1 - t0) / options.step_s))
     for k in range(n + 1):
         now_s = t0 + k * options.step_s
-        now = datetime.fromtimestamp(now_s, timezone.utc)
+        now = datetime.fromtimestamp(now_s, UTC)
         published = 0
         while options.cameras and next_cam <= now_s:
-            when = datetime.fromtimestamp(next_cam, timezone.utc)
+            when = datetime.fromtimestamp(next_cam, UTC)
             states = {s.id: (s, scenario.segment_state(s.id, next_cam)) for s in geo.segments}
             for cam in geo.cameras:
                 segs = {sid: states[sid] for sid in cam.segment_ids if sid in states}
