@@ -148,7 +148,8 @@ class WindTable(_Strict):
         return self
 
     def signal(self, level: Level) -> WindSignal:
-        return getattr(self, level.value)
+        signal: WindSignal = getattr(self, level.value)
+        return signal
 
 
 class GustPersistence(_Strict):
@@ -263,7 +264,7 @@ class OvertoppingConfig(_Strict):
         """The reported period converted to Tm-1,0, and a note (empty when the kind is Tm-1,0).
         The ONE place where a buoy's period becomes Tm-1,0 (docs/riskcode.md)."""
         if kind in self.tm10_factor:
-            f = self.tm10_factor[kind]  # type: ignore[index]
+            f = self.tm10_factor[kind]
             return value * f, ("" if f == 1.0 else f"{kind} {value:.1f} s -> Tm-1,0 {value * f:.1f} s (x {f})")
         f = max(self.tm10_factor.values())
         return value * f, (f"period kind of the station not stated: {value:.1f} s taken x {f} (largest factor, "

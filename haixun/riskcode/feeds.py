@@ -73,7 +73,7 @@ def _overlap(a: FeedItem, b: FeedItem, sa: frozenset[str] | None, sb: frozenset[
     if not a.segment_ids and not a.polygon or not b.segment_ids and not b.polygon:
         return True
     if a.polygon and b.polygon:
-        return Polygon(a.polygon).intersects(Polygon(b.polygon))
+        return bool(Polygon(a.polygon).intersects(Polygon(b.polygon)))
     return False
 
 

@@ -194,7 +194,8 @@ class _EdgeArrays:
         vx, vy = px[:, None] - x[:, :, 2], py[:, None] - y[:, :, 2]
         left = tx * vy - ty * vx > 0
         seaward = left == sea_left
-        return np.where(seaward & (d > 0), -d, d)
+        signed: np.ndarray = np.where(seaward & (d > 0), -d, d)
+        return signed
 
     def _points_at(self, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points at ``length`` (points, segments, c) along each line (GEOS LengthIndexedLine.extractPoint)."""
@@ -279,7 +280,7 @@ def code_for(config: RiskConfig, exposure: Exposure, segment_levels: SegmentLeve
     zh, en = f"{a_code.zh}{a_zone.zh}", f"{a_code.en} {a_zone.en}"
     if code.is_unknown and code.floor.is_warning:
         # unknown with a floor: the floor's advice applies at the least
-        f_code = config.advice.code[code.floor]  # type: ignore[index]
+        f_code = config.advice.code[code.floor]
         zh, en = f"{a_code.zh}至少{f_code.zh}{a_zone.zh}", f"{a_code.en} At least: {f_code.en} {a_zone.en}"
     return LocationCode(code.level, exposure.zone, exposure.distance_m, seg.level, exposure.segment_ids, zh, en,
                         code.floor, seg.floor)
@@ -379,7 +380,7 @@ def hazard_codes(config: RiskConfig, exposure: Exposure, group_levels: Mapping[s
             zone, low = flood_zone(config, exposure, seg, ground, water_m)
             code = config.code_status(seg, zone, "flood")
             if low and code.floor in (Level.ORANGE, Level.RED) and seg.at_least(config.flood_exposure.min_level):
-                a = adv.flood_low_ground[code.floor.value]  # type: ignore[index]
+                a = adv.flood_low_ground[code.floor.value]
                 zh, en = [a.zh], [a.en]
                 if code.is_unknown:
                     zh.insert(0, adv.flood[Level.UNKNOWN].zh)

@@ -320,7 +320,7 @@ def mean_overtopping(
             slope_tan=slope_tan, xi=xi, gamma_f=gf, gamma_beta=gbeta)
         kw = dict(gamma_b=gb, gamma_f=gf, gamma_beta=gbeta, gamma_v=gv, gamma_star=gs, g=g)
         q, eq, xi = sloped_dike_q(rc_eval, hm0, period_s, slope_tan, **kw)  # type: ignore[arg-type]
-        q_design = sloped_dike_q(rc_eval, hm0, period_s, slope_tan, coefficients="design", **kw)[0]  # type: ignore[arg-type]
+        q_design = sloped_dike_q(rc_eval, hm0, period_s, slope_tan, coefficients="design", **kw)[0]
         if xi > 5.0:
             notes.append(f"xi={xi:.1f} > 5: outside eq. 5.10 range (very steep slope)")
         if gb < 1 or gv < 1 or gbeta < 1:

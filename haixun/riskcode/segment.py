@@ -301,9 +301,9 @@ def evaluate_segment(
     local = Status(Level.UNKNOWN, local_floor) if unknown_hazards else Status(local_floor)
     sensor_hazards = ("storm_tide", "wave", "wind")
     offline = all(r.level is Level.UNKNOWN for r in reasons if r.hazard in sensor_hazards)
-    last_seen = max((o.ts for st_id, q in ((segment.tide_station, "tide_level"), (segment.wave_station, "wave_height"),
+    last_seen = max((ob.ts for st_id, q in ((segment.tide_station, "tide_level"), (segment.wave_station, "wave_height"),
                                            (segment.wind_station, "wind_speed"), (segment.wind_station, "wind_gust"))
-                     if (o := obs.get(st_id, {}).get(q)) is not None and o.ts <= now), default=None)
+                     if (ob := obs.get(st_id, {}).get(q)) is not None and ob.ts <= now), default=None)
 
     # 7. official inputs
     official = official_reasons(config, active_feeds, now)

@@ -24,7 +24,7 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def configure(sub: argparse._SubParsersAction) -> None:
+def configure(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("migrate", help="create the database if absent and apply schema migrations")
     p.add_argument("--readings-mode", choices=("auto", "timescale", "partitioned"), default=None,
                    help="storage of readings on a new database (default HAIXUN_READINGS_MODE, auto: TimescaleDB "

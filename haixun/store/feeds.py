@@ -24,7 +24,7 @@ SERIES_SQL = (
     " ORDER BY f.issued_at, f.id")
 
 
-async def series_feeds(cur: psycopg.AsyncCursor, now: datetime) -> list[dict[str, Any]]:
+async def series_feeds(cur: psycopg.AsyncCursor[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """Rows for riskcode's bulletin-series rule at ``now`` (dict rows)."""
     await cur.execute(SERIES_SQL, {"now": now, "kinds": list(FEED_KINDS)})
     rows = list(await cur.fetchall())

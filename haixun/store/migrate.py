@@ -36,6 +36,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -97,7 +98,7 @@ class Probe:
 
 def load_migrations() -> list[Migration]:
     folder = resources.files("haixun.store") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [Migration(p.name, p.read_text(encoding="utf-8")) for p in files]
 
 
@@ -111,7 +112,7 @@ def ensure_database(url: str) -> bool:
         if exists:
             return False
         try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(dbname))))
         except psycopg.errors.DuplicateDatabase:
             return False
         log.info("created database %s", dbname)
@@ -130,14 +131,14 @@ def probe_timescale(url: str) -> Probe:
         if row is None:
             return Probe(False, "the timescaledb extension is not installed on this server", installed=False)
         version = row[0]
-        libs = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+        libs = _scalar(conn.execute("SELECT current_setting('shared_preload_libraries')"))
         if not _preloaded(libs):
             return Probe(False, f"timescaledb {version} is installed but not preloaded "
                                 f"(shared_preload_libraries = {libs!r}; add 'timescaledb' and restart the server)")
     try:
         with psycopg.connect(url) as trial:  # not autocommit: everything below is rolled back
             trial.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            licence = trial.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
+            licence = _scalar(trial.execute("SELECT current_setting('timescaledb.license', true)"))
             if licence != "timescale":
                 trial.rollback()
                 return Probe(False, f"timescaledb.license is {licence!r}: compression, retention jobs and continuous "
@@ -151,15 +152,15 @@ def probe_timescale(url: str) -> Probe:
 
 
 def _recorded_mode(conn: psycopg.Connection) -> str | None:
-    if conn.execute("SELECT to_regclass('store_info')").fetchone()[0] is None:
+    if _scalar(conn.execute("SELECT to_regclass('store_info')")) is None:
         return None
     row = conn.execute("SELECT value FROM store_info WHERE key = 'readings_mode'").fetchone()
     if row is None:
         return None
-    mode = row[0]
-    applied = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None and bool(
+    mode: str = row[0]
+    applied = _scalar(conn.execute("SELECT to_regclass('schema_migrations')")) is not None and bool(
         conn.execute("SELECT 1 FROM schema_migrations WHERE name = %s", (f"002_readings_{mode}.sql",)).fetchone())
-    if not applied and conn.execute("SELECT to_regclass('readings')").fetchone()[0] is None:
+    if not applied and _scalar(conn.execute("SELECT to_regclass('readings')")) is None:
         # An older version committed the mode before its readings migration ran and then failed.
         log.warning("store_info says readings_mode=%s but its readings migration never ran "
                     "(an earlier migrate failed): choosing the mode again", mode)
@@ -237,13 +238,14 @@ def migrate(url: str, *, create_database: bool = True, partition_days_back: int 
             first = chosen is None
             for stmt in _BOOTSTRAP:
                 conn.execute(stmt)
-            done = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
             if first:
                 chosen = _resumed_mode(done, migrations, mode) or choose_mode(url, mode)
                 if chosen == "timescale":
                     conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
                 conn.execute("INSERT INTO store_info(key, value) VALUES ('retention_days', %s)"
                              " ON CONFLICT (key) DO NOTHING", (str(DEFAULT_RETENTION_DAYS),))
+            assert chosen is not None  # set above on the first run, recorded before on later ones
             for m in migrations:
                 if not m.applies_to(chosen):
                     continue
@@ -276,14 +278,22 @@ def migrate(url: str, *, create_database: bool = True, partition_days_back: int 
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
+def _scalar(cur: psycopg.Cursor[Any]) -> Any:
+    """The first column of a query's one row (the queries here always return a row)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("query returned no row")
+    return row[0]
+
+
 def readings_mode(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT value FROM store_info WHERE key = 'readings_mode'").fetchone()
     if not row:
         raise RuntimeError("database is not migrated: run `haixun migrate`")
-    return row[0]
+    return str(row[0])
 
 
 def apply_retention(url: str) -> int:
     """Run the retention rule now (``CALL haixun_apply_retention()``); returns the number of days dropped."""
     with psycopg.connect(url, autocommit=True) as conn:
-        return int(conn.execute("CALL haixun_apply_retention()").fetchone()[0])
+        return int(_scalar(conn.execute("CALL haixun_apply_retention()")))

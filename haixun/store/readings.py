@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 
@@ -108,7 +108,7 @@ def _check(bucket: str) -> None:
         raise ValueError(f"bucket must be one of {sorted(BUCKETS)}, got {bucket!r}")
 
 
-def _rows(rows: list) -> list[RollupRow]:
+def _rows(rows: list[Any]) -> list[RollupRow]:
     return [RollupRow(r[0], r[1], r[2], float(r[3]), int(r[4]), r[5]) for r in rows]
 
 
