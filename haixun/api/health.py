@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from haixun.api.context import ApiContext, get_ctx
-from haixun.engine.leader import LOCK_CLASS, LOCK_ENGINE
+from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
 
 router = APIRouter(tags=["health"])
 

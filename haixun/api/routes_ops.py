@@ -28,7 +28,7 @@ from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_text, check_ts
 from haixun.api.live import iso
-from haixun.api.routes_public import road_items, shelter_items
+from haixun.api.places import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.riskcode import FeedItem, FeedKind, Level, feed_statuses
 from haixun.riskcode.config import ConfigError, RiskConfig

@@ -14,8 +14,10 @@ from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
+from haixun.api.places import road_items, shelter_items
 from haixun.api.risk import OutsideServedArea, assess_location, status_of
 from haixun.api.risk_area import assess_town
+from haixun.api.routes_ops import list_feeds
 from haixun.data.geography import Segment
 from haixun.riskcode.levels import Level, Status, combine
 from haixun.store import readings as store_readings
@@ -254,7 +256,6 @@ async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
             "segment_floor_counts": _floor_counts(list(seg_levels.values())),
             "population": cs.get("population") or _population([v for t in towns for v in t["villages"]]),
             "towns": towns}
-    from haixun.api.routes_ops import list_feeds  # local: avoid an import cycle
     return {"seq": ctx.live.seq, "updated_at": iso(ctx.live.at), "city": city,
             "official": await list_feeds(ctx, active_only=True)}
 
@@ -268,47 +269,9 @@ def _population(villages: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-async def _status_rows(ctx: ApiContext, table: str, column: str) -> dict[str, dict[str, Any]]:
-    async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT id, {column} AS value, updated_at, updated_by FROM {table}")
-        return {r["id"]: r for r in await cur.fetchall()}
-
-
-def _status(row: dict[str, Any] | None, initial: bool) -> tuple[bool, str | None, str | None]:
-    """(value, updated_at, updated_by): the table row (migration 010), else the file's initial value."""
-    if row is None:
-        return initial, None, None
-    return row["value"], iso(row["updated_at"]), row["updated_by"]
-
-
-async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
-    status = await _status_rows(ctx, "shelters", "open")
-    items = []
-    for sid in sorted(ctx.geo.shelters):
-        s = ctx.geo.shelters[sid]
-        is_open, at, by = _status(status.get(sid), s.open)
-        items.append({"id": sid, "village_id": s.village_id, "name": s.name, "name_en": s.name_en,
-                      "capacity": s.capacity, "address": s.address, "lat": s.lat, "lon": s.lon, "open": is_open,
-                      "status_updated_at": at, "status_updated_by": by})
-    return items
-
-
 @router.get("/shelters", summary="Emergency shelters with open/closed status")
 async def get_shelters(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     return {"items": await shelter_items(ctx)}
-
-
-async def road_items(ctx: ApiContext) -> list[dict[str, Any]]:
-    status = await _status_rows(ctx, "roads", "closed")
-    items = []
-    for rid in sorted(ctx.geo.roads):
-        r = ctx.geo.roads[rid]
-        closed, at, by = _status(status.get(rid), r.closed)
-        items.append({"id": rid, "name": r.name, "name_en": r.name_en, "closed": closed,
-                      "status_updated_at": at, "status_updated_by": by, "geometry": mapping(r.geometry),
-                      "low_points": [lp.as_dict() for lp in r.low_points]})
-    return items
 
 
 @router.get("/roads", summary="Roads with closure status and low points")

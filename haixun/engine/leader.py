@@ -24,10 +24,10 @@ from datetime import datetime
 
 import psycopg
 
+from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
+
 log = logging.getLogger(__name__)
 
-LOCK_CLASS = 0x6861_6978  # "haix" (same namespace as the migration lock)
-LOCK_ENGINE = 2           # (class, 2): engine leadership
 
 # Server-side keep-alive for the lock session, so that PostgreSQL notices a
 # vanished leader host within ~15 s and frees the lock (user-settable GUCs).

@@ -1,4 +1,4 @@
-"""PostgreSQL NOTIFY channels between the services (docs/state.md).
+"""PostgreSQL NOTIFY channels and advisory-lock keys shared by the services (docs/state.md).
 
 One definition, imported by every writer and listener, so that they cannot drift.
 """
@@ -7,3 +7,8 @@ INGEST_CHANNEL = "haixun_ingest"  # ingest -> engine: {"stations": [...], "n", "
 #                                   api -> engine: {"feeds": <id>} when a bulletin is posted (recompute now)
 STATE_CHANNEL = "haixun_state"    # engine -> api: '<seq>' of the new state_log row
 ALARM_CHANNEL = "haixun_alarm"    # engine/api -> api: {"event": "new"|"ack"|"renotify"|"ops", "id"?}
+
+# Advisory locks: the engine leader holds (LOCK_CLASS, LOCK_ENGINE); the API's
+# health check reads it in pg_locks, so both take the key from here.
+LOCK_CLASS = 0x6861_6978  # "haix" (same namespace as the migration lock)
+LOCK_ENGINE = 2           # (class, 2): engine leadership
