@@ -57,6 +57,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
 
+# 3a. With HAIXUN_CHECK=1 (.ci/run): the static checks first (ruff, mypy, layer
+# contracts: scripts/check); a failure stops here, before the services are used.
+if [ "${HAIXUN_CHECK:-0}" = 1 ]; then
+  log "static checks (scripts/check)"
+  HAIXUN_VENV="$VENV" bash scripts/check
+fi
+
 # 3b. The pages' third-party assets (Leaflet, uPlot, Swagger UI, a Noto Sans SC
 # subset) from the npm registry, pinned by haixun/web/npm/package-lock.json
 # (docs/web.md). npm comes from Debian if it is missing.
