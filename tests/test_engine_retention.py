@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -15,7 +15,7 @@ from tests.test_migrate import _days, _fill_days
 
 
 async def test_engine_applies_retention_on_data_time(settings) -> None:
-    first = datetime(2021, 7, 20, tzinfo=timezone.utc)  # years old by the wall clock
+    first = datetime(2021, 7, 20, tzinfo=UTC)  # years old by the wall clock
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
         _fill_days(conn, first, 8)
@@ -30,7 +30,7 @@ async def test_engine_applies_retention_on_data_time(settings) -> None:
 
 
 async def test_engine_keeps_a_replay_database_whole(settings) -> None:
-    first = datetime(2021, 7, 20, tzinfo=timezone.utc)
+    first = datetime(2021, 7, 20, tzinfo=UTC)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insert_geography_stations(conn)
         _fill_days(conn, first, 8)
