@@ -38,9 +38,11 @@ async def load_initial(pool: AsyncConnectionPool, live: LiveState, ring_size: in
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute("SELECT max(seq) AS s FROM state_log WHERE kind = 'snapshot'")
-        snap = (await cur.fetchone())["s"]
+        row = await cur.fetchone()  # an aggregate: always one row
+        snap = row["s"] if row else None
         await cur.execute("SELECT max(seq) AS s FROM state_log")
-        last = (await cur.fetchone())["s"] or 0
+        row = await cur.fetchone()
+        last = (row["s"] if row else None) or 0
         start = max(0, last - ring_size)
         if snap is not None:
             start = min(start, snap - 1)

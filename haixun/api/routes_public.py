@@ -285,7 +285,8 @@ async def get_alarms(unacked: bool | None = None, level: Literal["none", "unknow
                      alarm_type: Literal["level", "data_outage"] | None = None,
                      is_open: Annotated[bool | None, Query(alias="open")] = None,
                      ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if alarm_type:
         where.append("alarm_type = %s")
         params.append(alarm_type)

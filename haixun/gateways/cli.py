@@ -20,7 +20,7 @@ from pathlib import Path
 from haixun.settings import Settings
 
 
-def _rights(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _rights(args: argparse.Namespace):
     from haixun.data.geography import load_geography
     from haixun.gateways.broker import gateway_rights
 
@@ -93,7 +93,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _clear_errors(func):  # type: ignore[no-untyped-def]
+def _clear_errors(func):
     """A BrokerAuthError (no mosquitto_passwd/openssl, a bad user name) is a message, not a traceback."""
     def run(args: argparse.Namespace, settings: Settings) -> int:
         from haixun.gateways.broker import BrokerAuthError

@@ -24,6 +24,7 @@ no per-batch fsync control; this needs only append, fsync and ordered replay.
 
 from __future__ import annotations
 
+import builtins
 import os
 import struct
 import time
@@ -102,7 +103,7 @@ class Spool:
             n = max(n, int(existing[-1].stem) + 1)
         return self.directory / f"{n:020d}{SUFFIX}"
 
-    def append(self, messages: list[tuple[str, bytes, float]]) -> None:
+    def append(self, messages: list[tuple[str, builtins.bytes, float]]) -> None:
         """Append a batch durably (fsync) or raise ``SpoolFull`` (nothing written)."""
         blob = b"".join(encode(t, p, r) for t, p, r in messages)
         if self._bytes + len(blob) > self.max_bytes:

@@ -138,8 +138,8 @@ def build(work: Path) -> dict:
     faces = []
     glyph_counts = {}
     for w in FONT_WEIGHTS:
-        dst = VENDOR / "fonts" / f"noto-sans-sc-subset-{w}.woff2"
-        glyph_counts[w] = subset_font(fs / f"noto-sans-sc-chinese-simplified-{w}-normal.woff2", dst, chars)
+        font_dst = VENDOR / "fonts" / f"noto-sans-sc-subset-{w}.woff2"
+        glyph_counts[w] = subset_font(fs / f"noto-sans-sc-chinese-simplified-{w}-normal.woff2", font_dst, chars)
         faces.append(
             "@font-face {\n"
             f"  font-family: '{FONT_FAMILY}';\n  font-style: normal;\n  font-weight: {w};\n  font-display: swap;\n"
