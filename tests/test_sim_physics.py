@@ -294,3 +294,22 @@ def test_sim_geography_is_the_validated_project_geography(tmp_path):
     bad.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     with pytest.raises(GeographyError):
         load_sim_geography(bad)
+
+
+def test_surge_bulletins_cover_the_next_high_water_they_forecast(geo):
+    """Each surge bulletin (but the all-clear) names its forecast high water inside its own validity,
+    and every modeled high water of the storm lies in the validity of the bulletin in force when it
+    was forecast: with a 6 h horizon a bulletin issued just after a high water saw only that one,
+    expired before the next, and riskcode fell back to its local projection (a false red)."""
+    src, issued = _storm_bulletins(geo)
+    surge = [(t, b.document) for t, b in issued if b.document["kind"] == "surge_forecast"
+             and b.document["msgType"] != "Cancel"]
+    assert surge
+    for t, d in surge:
+        fc = d["forecast"]
+        peak = datetime.fromisoformat(fc["peak_at"].replace("Z", "+00:00"))
+        frm = datetime.fromisoformat(d["valid_from"].replace("Z", "+00:00"))
+        to = datetime.fromisoformat(d["valid_to"].replace("Z", "+00:00"))
+        assert frm <= peak <= to, (d["identifier"], peak, frm, to)
+        # the next semidiurnal high water (about 12.4 h after the last) is inside the validity
+        assert to - frm >= timedelta(hours=13)

@@ -52,9 +52,11 @@ TYPHOON_SIGNALS = (("red", 32.7, 41.5, timedelta(hours=6)), ("orange", 24.5, 32.
                    ("yellow", 17.2, 24.5, timedelta(hours=12)), ("blue", 10.8, 17.2, timedelta(hours=24)))
 # Storm-surge warnings: the forecast window they cover (ASSUMPTION: the provincial centre's
 # 6-hourly storm-surge forecasts name the next high water(s)).
-SURGE_HORIZON = timedelta(hours=6)
+SURGE_HORIZON = timedelta(hours=13)  # the next two semidiurnal high waters (a 6 h horizon saw a passing HW only)
 SURGE_BLUE_SURGE_M = 0.3  # forecast surge 30-90 cm: blue even below the warning tide levels (SOA rules)
-VALIDITY = timedelta(hours=12)  # each bulletin's valid_to; the series is updated well before
+# each bulletin's valid_to, at least the surge horizon: the forecast high water must lie inside it, or
+# riskcode falls back to the local projection for it; the series is updated well before
+VALIDITY = timedelta(hours=14)
 REISSUE = timedelta(hours=6)  # an unchanged level is re-issued (Update) this often
 SURGE_ISSUER = "浙江省海洋监测预报中心 (Zhejiang Marine Monitoring and Forecasting Center, simulated)"
 TYPHOON_ISSUER = "浙江省气象台 (Zhejiang Meteorological Observatory, simulated)"
