@@ -305,7 +305,7 @@ def test_surge_bulletins_cover_the_next_high_water_they_forecast(geo):
     surge = [(t, b.document) for t, b in issued if b.document["kind"] == "surge_forecast"
              and b.document["msgType"] != "Cancel"]
     assert surge
-    for t, d in surge:
+    for _t, d in surge:
         fc = d["forecast"]
         peak = datetime.fromisoformat(fc["peak_at"].replace("Z", "+00:00"))
         frm = datetime.fromisoformat(d["valid_from"].replace("Z", "+00:00"))
