@@ -23,6 +23,7 @@ from haixun.ingest.service import IngestService
 from haixun.settings import MqttEndpoint
 from tests.brokers import PrivateBroker, add_stations, obs_json, publish_all, scalar, wait_for_count
 from tests.conftest import PG_SERVER, free_port
+from tests.test_engine_support import wait_for
 
 
 def _set_db_available(db_url: str, available: bool) -> None:
@@ -205,12 +206,7 @@ class IngestProcess:
 async def _saved_since(db_file: Path, since: float, timeout: float = 20.0) -> None:
     """Wait for Mosquitto's periodic persistence save written after ``since`` (a fixed sleep was
     not enough on a loaded machine: the crash then came before the save and lost what it held)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db_file.exists() and db_file.stat().st_mtime > since + 0.05:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no persistence save of {db_file} within {timeout} s")
+    await wait_for(lambda: db_file.exists() and db_file.stat().st_mtime > since + 0.05, timeout=timeout, step=0.1)
 
 
 async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(settings, tmp_path):
