@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.levels import Level
 from haixun.settings import Settings
+from haixun.web import assets_installed
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def chart_lines(config: RiskConfig) -> dict[str, Any]:
 def install_web(app: FastAPI, *, web_dir: Path, geo_file: Path, settings: Settings) -> None:
     static = web_dir / "static"
     if static.is_dir():
-        if not (static / "vendor" / "manifest.json").is_file():
+        if not assets_installed(static):
             log.warning("web assets are not installed (%s): the map, charts, Chinese font and /docs need "
                         "`python -m haixun.web.build_assets`", static / "vendor")
         app.mount("/static", StaticFiles(directory=static), name="static")

@@ -41,15 +41,9 @@ from haixun.demo.services import DemoServices, ServiceChoice, ServiceUnavailable
 from haixun.demo.story import check_story
 from haixun.demo.supervisor import Supervisor, haixun_argv
 from haixun.settings import Settings
+from haixun.web import assets_installed
 
 log = logging.getLogger(__name__)
-
-
-def web_assets_installed() -> bool:
-    """The third-party web assets (Leaflet, uPlot, the font subset, Swagger UI) built at install time."""
-    from importlib import resources
-
-    return (resources.files("haixun.web") / "static" / "vendor" / "manifest.json").is_file()
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,7 +430,7 @@ class DemoRun:
                 self.say(f"duty screen:   {base}/screen")
                 self.say(f"resident page: {base}/")
                 self.say(f"API docs:      {base}/docs")
-                if not web_assets_installed():
+                if not assets_installed():
                     self.say("WARNING: the web assets are not built, so the pages cannot draw the map, charts or "
                              "Chinese text: run `python -m haixun.web.build_assets` (scripts/demo.sh does it)")
                 return
