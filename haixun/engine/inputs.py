@@ -146,6 +146,23 @@ async def newest_input_mark(conn: psycopg.AsyncConnection) -> LatencyMark | None
     return LatencyMark(*row) if row else None
 
 
+async def gather_with_mark(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0,
+                           gust_window_s: float = 1800.0) -> tuple[RawInputs, LatencyMark | None]:
+    """``gather`` and ``newest_input_mark`` from one snapshot of the database
+    (one REPEATABLE READ transaction), so the latency mark names an input the
+    gathered inputs contain. Read in two snapshots, a reading stored between
+    them was reported as this cycle's latency although this cycle never saw
+    it, and the next cycle, which decided on it, carried no latency at all.
+
+    ``conn`` is an idle autocommit connection (the engine's pool hands out
+    autocommit connections), so the transaction opened here is its own."""
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        raw = await gather(conn, now, camera_window_s=camera_window_s, gust_window_s=gust_window_s)
+        mark = await newest_input_mark(conn)
+    return raw, mark
+
+
 async def validity_changed_between(conn: psycopg.AsyncConnection, after: datetime, until: datetime, *,
                                    wall: tuple[datetime, datetime] | None = None) -> bool:
     """Did an official feed or an override start, stop, appear or get cleared

@@ -289,8 +289,7 @@ class EngineService:
         snapshot = trigger.snapshot or (time.monotonic() - self._last_snapshot >= self.options.snapshot_every_s)
         async with self._pool.connection() as conn:
             evaluator = await evaluator.refreshed(conn)
-            raw = await inputs_mod.gather(conn, now, camera_window_s=self.options.camera_window_s)
-            mark = await inputs_mod.newest_input_mark(conn)
+            raw, mark = await inputs_mod.gather_with_mark(conn, now, camera_window_s=self.options.camera_window_s)
         # the cycle that first sees an input reports its timestamps (whatever triggered it)
         latency = mark if mark is not None and (self._last_mark is None
                                                 or mark.received_at > self._last_mark.received_at) else None
