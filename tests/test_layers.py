@@ -9,7 +9,10 @@ rules:
 - ``haixun/store`` imports no service package;
 - ``haixun/api`` imports nothing from ``haixun/engine`` (shared names live in
   store: ``store/channels.py``);
-- no import cycle between haixun modules.
+- no import cycle between haixun modules;
+- ``haixun/engine`` and ``haixun/ingest`` contain no SQL: no string that opens
+  with an SQL statement keyword and no ``.execute``/``.executemany`` call (their
+  queries live in ``haixun/store`` modules with typed functions).
 
 ``scripts/check`` runs this file; tests/test_check_script.py plants violations.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +94,49 @@ def violations() -> list[tuple[str, str, str]]:
     return [v for v in found if (v[0], v[1]) not in ALLOWED]
 
 
+# Packages whose database access goes through haixun/store functions only.
+SQL_FREE = {"haixun.engine", "haixun.ingest"}
+# A string that opens with an SQL statement (the code base writes SQL keywords in capitals).
+SQL_START = re.compile(r"\s*(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|WITH\s+\w+\s+AS|CALL|"
+                       r"LISTEN|UNLISTEN|NOTIFY|CREATE|ALTER|DROP|TRUNCATE|COPY|SET\s+\w+\s*(=|TO\b))\s")
+DB_CALLS = {"execute", "executemany"}
+# Modules of SQL_FREE that still hold SQL, each with its reason; an entry with no SQL left fails
+# test_sql_allow_list_is_current.
+ALLOWED_SQL: dict[str, str] = {
+    m: "its queries move to store/ (issue 17)" for m in (
+        "haixun.engine.evaluate", "haixun.engine.inputs", "haixun.engine.leader", "haixun.engine.publish",
+        "haixun.engine.service", "haixun.engine.tide", "haixun.engine.tide_import", "haixun.ingest.qcstore",
+        "haixun.ingest.writer")
+}
+
+
+def sql_in_source(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
+    """(line, what) for every SQL string and every DB-API execute call in ``source``."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        text: str | None = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr):  # f"LISTEN {channel}": its literal parts, placeholders as spaces
+            text = "".join(v.value if isinstance(v, ast.Constant) else " " for v in node.values)
+        if text is not None and SQL_START.match(text + " "):
+            found.append((node.lineno, "SQL string " + text.strip().split(None, 1)[0]))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in DB_CALLS:
+            found.append((node.lineno, f".{node.func.attr}() call"))
+    return sorted(set(found))
+
+
+def sql_violations() -> dict[str, list[tuple[int, str]]]:
+    """module -> its SQL, for every module of SQL_FREE that holds SQL (allowed ones left out)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for name, path in modules().items():
+        if within(name, SQL_FREE) and name not in ALLOWED_SQL:
+            hits = sql_in_source(path.read_text(encoding="utf-8"), str(path))
+            if hits:
+                out[name] = hits
+    return out
+
+
 def graph() -> dict[str, set[str]]:
     mods = modules()
     edges: dict[str, set[str]] = {}
@@ -140,6 +187,59 @@ def test_layer_contracts() -> None:
 
 def test_no_import_cycles() -> None:
     assert cycles(graph()) == []
+
+
+def test_engine_and_ingest_hold_no_sql() -> None:
+    assert sql_violations() == {}
+
+
+def test_sql_allow_list_is_current() -> None:
+    mods = modules()
+    assert [m for m in ALLOWED_SQL if m not in mods or not sql_in_source(mods[m].read_text(encoding="utf-8"))] == []
+
+
+def test_the_sql_checker_sees_planted_sql() -> None:
+    """Planted queries of every form are found (a plain string, a concatenation, an f-string, an
+    execute call on a query built elsewhere); words that merely look alike are not."""
+    planted = (
+        'Q = "SELECT id FROM stations"\n'
+        'async def f(conn, q, ch):\n'
+        '    await conn.execute("INSERT INTO readings (a) VALUES (%s)" + " ON CONFLICT DO NOTHING", (1,))\n'
+        '    await conn.execute(q)\n'
+        '    await conn.execute(f"LISTEN {ch}")\n'
+        '    DEL = """\n    DELETE FROM state_log WHERE at < %s"""\n'
+        '    W = "WITH ins AS (INSERT INTO x SELECT 1)"\n'
+    )
+    assert sql_in_source(planted) == [
+        (1, "SQL string SELECT"), (3, ".execute() call"), (3, "SQL string INSERT"), (4, ".execute() call"),
+        (5, ".execute() call"), (5, "SQL string LISTEN"), (6, "SQL string DELETE"), (8, "SQL string WITH"),
+    ]
+    harmless = (
+        '"""Select the stations; update the cache; the copy is deleted."""\n'
+        'x = "SELECTED"\n'
+        'y = state.copy()\n'
+        'msg = "Create a model with the selected data"\n'
+        'def set_it(): return "SET"\n'
+    )
+    assert sql_in_source(harmless) == []
+
+
+def test_the_sql_rule_covers_engine_and_ingest(tmp_path: Path) -> None:
+    """A query planted in an engine module is reported by the rule over the tree; a store module's is not."""
+    global ROOT
+    pkg = tmp_path / "haixun"
+    for sub in ("engine", "ingest", "store"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine" / "bad.py").write_text('async def f(conn):\n    await conn.execute("SELECT 1")\n')
+    (pkg / "ingest" / "ok.py").write_text('from haixun.store import q\n\nasync def f(conn):\n    await q.one(conn)\n')
+    (pkg / "store" / "q.py").write_text('async def one(conn):\n    await conn.execute("SELECT 1")\n')
+    saved, ROOT = ROOT, pkg
+    try:
+        assert sql_violations() == {"haixun.engine.bad": [(2, ".execute() call"), (2, "SQL string SELECT")]}
+    finally:
+        ROOT = saved
 
 
 def test_allow_list_is_current() -> None:
