@@ -86,7 +86,9 @@ def test_flat_line_equivalence_exercises_every_flag():
 def test_zero_tolerance_never_flags_like_ioos_qc():
     values = [5.0] * 200
     assert set(_ioos_flat(values, 60, 3600, 7200, 0.0)) == {PASS}
-    assert set(_engine_flags(values, 60, _flat_only(3600, 7200, 0.0), [])) == {PASS}
+    # so a zero tolerance is refused, in the config and in FlatLine, rather than a silently dead test
+    with pytest.raises(ValueError, match="flat_tolerance"):
+        _flat_only(3600, 7200, 0.0)
     with pytest.raises(ValueError):
         FlatLine(0.0, 3600)
 
@@ -147,7 +149,7 @@ def test_zero_flat_tolerance_with_a_window_is_refused():
 
     data = tomllib.loads((resources.files("haixun.ingest") / "qc.toml").read_text(encoding="utf-8"))
     data["quantity"]["wind_speed"]["flat_tolerance"] = 0.0
-    with pytest.raises(ValueError, match="wind_speed.flat_tolerance"):
+    with pytest.raises(ValueError, match="quantity.wind_speed.flat_tolerance: must be > 0"):
         QcConfig.from_dict(data)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from haixun.settings import Settings
@@ -17,11 +18,15 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     from haixun.ingest.admission import load_admission_config
     from haixun.ingest.health import serve_health
-    from haixun.ingest.qc import load_qc_config
+    from haixun.ingest.qc import QcConfigError, load_qc_config
     from haixun.ingest.service import IngestService
 
     log = logging.getLogger("haixun.ingest")
-    qc_config = load_qc_config(args.qc_config)
+    try:
+        qc_config = load_qc_config(args.qc_config)
+    except QcConfigError as exc:
+        print(f"haixun ingest: refusing to start: {exc}", file=sys.stderr)
+        return 2
     if args.qc_max_age_s is not None:
         qc_config = qc_config.with_max_age(args.qc_max_age_s)
     admission_config = load_admission_config(args.admission_config)

@@ -57,16 +57,18 @@ in the history: ``evaluate`` works on copies of the touched keys' state.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import numpy as np
 from ioos_qc import qartod
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from haixun.clock import SYSTEM_CLOCK, Clock
 
@@ -75,40 +77,119 @@ SPIKE_REFERENCE_N = 5
 _EVALUATED = frozenset((PASS, SUSPECT, FAIL))
 
 
-@dataclass(frozen=True, slots=True)
-class QuantityQc:
-    fail_span: tuple[float, float]
-    suspect_span: tuple[float, float] | None = None
-    spike_suspect: float | None = None
-    spike_fail: float | None = None
-    roc_suspect: float | None = None
-    roc_fail: float | None = None
-    flat_suspect_s: float | None = None
-    flat_fail_s: float | None = None
-    flat_tolerance: float = 0.0
+# ---- configuration (qc.toml), validated with pydantic like riskcode.toml -------------
+# Strict numbers: a quoted "1.0" or a boolean is an error, not silently a float.
+Num = Annotated[float, Strict()]
+NonNeg = Annotated[float, Strict(), Field(ge=0)]
+Positive = Annotated[float, Strict(), Field(gt=0)]
+Flag = Annotated[bool, Strict()]
+Span = tuple[Num, Num]
+
+
+class QcConfigError(ValueError):
+    """qc.toml is invalid; ``errors`` lists "key: problem" lines."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid qc configuration:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _span(name: str, span: tuple[float, float]) -> None:
+    if span[0] > span[1]:
+        raise ValueError(f"{name}: {list(span)} has its min above its max (written [min, max])")
+
+
+def _ordered(low_name: str, low: float | None, high_name: str, high: float | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{high_name}: {high} is below {low_name} = {low}")
+
+
+class QuantityQc(_Strict):
+    """``[quantity.<name>]``: the tests of one quantity; a test is off when its keys are absent."""
+
+    fail_span: Span
+    suspect_span: Span | None = None
+    spike_suspect: Positive | None = None
+    spike_fail: Positive | None = None
+    roc_suspect: NonNeg | None = None
+    roc_fail: NonNeg | None = None
+    flat_suspect_s: Positive | None = None
+    flat_fail_s: Positive | None = None
+    flat_tolerance: NonNeg = 0.0
     # Interval-aware rate of change: flagged when |dx| > roc * dt + roc_allow (the change
     # always allowed between two readings: sensor noise, resolution, short-period motion).
-    roc_allow_suspect: float = 0.0
-    roc_allow_fail: float = 0.0
+    roc_allow_suspect: NonNeg = 0.0
+    roc_allow_fail: NonNeg = 0.0
     # Spike reference: False = median of the references; True = their robust trend
     # (Theil-Sen line) at the value's time, so a steadily rising tide is no spike at
     # 5- or 10-minute reporting. With a tide model, always the prediction + current surge.
-    spike_trend: bool = False
+    spike_trend: Flag = False
     # Tide gauge: a jump its own history flags (or a value without history) is
     # cross-checked against neighbouring gauges and the prediction ([tide_crosscheck]).
-    crosscheck: bool = False
+    crosscheck: Flag = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuantityQc:
+        _span("fail_span", self.fail_span)
+        if self.suspect_span is not None:
+            _span("suspect_span", self.suspect_span)
+            lo, hi = self.suspect_span
+            if lo < self.fail_span[0] or hi > self.fail_span[1]:
+                # ioos_qc's gross range test refuses it too, but only at the first reading
+                raise ValueError(f"suspect_span: {list(self.suspect_span)} must lie within fail_span "
+                                 f"{list(self.fail_span)} (climatological limits inside the sensor's)")
+        _ordered("spike_suspect", self.spike_suspect, "spike_fail", self.spike_fail)
+        _ordered("roc_suspect", self.roc_suspect, "roc_fail", self.roc_fail)
+        if self.roc_fail is not None and self.roc_suspect is None:
+            raise ValueError("roc_fail: set without roc_suspect (the rate-of-change test runs on roc_suspect)")
+        _ordered("roc_allow_suspect", self.roc_allow_suspect, "roc_allow_fail", self.roc_allow_fail)
+        if (self.flat_suspect_s is None) != (self.flat_fail_s is None):
+            raise ValueError("flat_fail_s: flat_suspect_s and flat_fail_s go together (the flat-line test needs both)")
+        _ordered("flat_suspect_s", self.flat_suspect_s, "flat_fail_s", self.flat_fail_s)
+        if self.flat_suspect_s is not None and not self.flat_tolerance > 0:
+            # range < tolerance can never hold for 0: the test would be silently off
+            raise ValueError(f"flat_tolerance: must be > 0 when a flat-line window is set (use about half "
+                             f"the sensor's resolution), got {self.flat_tolerance}")
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class CrossCheckQc:
+class CrossCheckQc(_Strict):
     """Neighbour / prediction cross-check of tide gauges (qc.toml ``[tide_crosscheck]``)."""
 
-    max_km: float = 12.0
-    max_age_s: float = 900.0
-    surge_tolerance_m: float = 0.4
-    level_tolerance_m: float = 0.8
-    surge_band_m: tuple[float, float] = (-1.0, 3.0)
-    surge_max_age_s: float = 10800.0
+    max_km: Positive = 12.0
+    max_age_s: Positive = 900.0
+    surge_tolerance_m: Positive = 0.4
+    level_tolerance_m: Positive = 0.8
+    surge_band_m: Span = (-1.0, 3.0)
+    surge_max_age_s: Positive = 10800.0
+
+    @model_validator(mode="after")
+    def _band(self) -> CrossCheckQc:
+        _span("surge_band_m", self.surge_band_m)
+        return self
+
+
+class TimeQc(_Strict):
+    """``[time]``: every key required (no hidden default thresholds)."""
+
+    future_fail_s: NonNeg
+    max_age_suspect_s: NonNeg  # 0 disables the test
+    roc_max_gap_s: Positive
+    spike_window_s: Positive
+    spike_max_gap_s: Positive
+
+
+class QcFile(_Strict):
+    """The whole of qc.toml."""
+
+    version: Annotated[str, Strict(), Field(min_length=1)]
+    time: TimeQc
+    tide_crosscheck: CrossCheckQc
+    quantity: dict[str, QuantityQc] = Field(min_length=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,44 +212,59 @@ class QcConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QcConfig:
-        t = data.get("time", {})
-        quantities: dict[str, QuantityQc] = {}
-        for name, q in data.get("quantity", {}).items():
-            kw = dict(q)
-            kw["fail_span"] = tuple(kw["fail_span"])
-            if "suspect_span" in kw:
-                kw["suspect_span"] = tuple(kw["suspect_span"])
-            qq = QuantityQc(**kw)
-            if (qq.flat_suspect_s is not None or qq.flat_fail_s is not None) and not qq.flat_tolerance > 0:
-                # range < tolerance can never hold for 0: the test would be silently off
-                raise ValueError(f"qc config: quantity.{name}.flat_tolerance must be > 0 when a flat-line "
-                                 f"window is set (use about half the sensor's resolution), got {qq.flat_tolerance}")
-            quantities[name] = qq
-        cc = dict(data.get("tide_crosscheck", {}))
-        if "surge_band_m" in cc:
-            cc["surge_band_m"] = tuple(cc["surge_band_m"])
-        return cls(
-            version=str(data["version"]),
-            future_fail_s=float(t.get("future_fail_s", 300)),
-            max_age_suspect_s=float(t.get("max_age_suspect_s", 7 * 86400)),
-            roc_max_gap_s=float(t.get("roc_max_gap_s", 3 * 3600)),
-            spike_window_s=float(t.get("spike_window_s", 3600)),
-            quantities=quantities,
-            spike_max_gap_s=float(t.get("spike_max_gap_s", 1200)),
-            crosscheck=CrossCheckQc(**cc),
-        )
+        """Validate a parsed qc.toml; raises ``QcConfigError`` listing "key: problem"."""
+        try:
+            f = QcFile.model_validate(data)
+        except ValidationError as exc:
+            raise QcConfigError(_format_errors(exc)) from None
+        t = f.time
+        return cls(version=f.version, future_fail_s=t.future_fail_s, max_age_suspect_s=t.max_age_suspect_s,
+                   roc_max_gap_s=t.roc_max_gap_s, spike_window_s=t.spike_window_s, quantities=dict(f.quantity),
+                   spike_max_gap_s=t.spike_max_gap_s, crosscheck=f.tide_crosscheck)
+
+    @classmethod
+    def from_toml(cls, text: str) -> QcConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise QcConfigError([f"TOML syntax: {exc}"]) from None
+        return cls.from_dict(data)
 
     def with_max_age(self, max_age_suspect_s: float) -> QcConfig:
         return replace(self, max_age_suspect_s=max_age_suspect_s)
 
 
+_KEY_FIRST = re.compile(r"^([a-z_]+): ")
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        m = _KEY_FIRST.match(msg)
+        if m:  # a model check naming its key: "quantity.tide_level" + "fail_span: ..."
+            loc.append(m.group(1))
+            msg = msg[m.end():]
+        key = ".".join(loc) or "(top level)"
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelled?)"
+        out.append(f"{key}: {msg}")
+    return out
+
+
 def load_qc_config(path: Path | None = None) -> QcConfig:
-    """The packaged ``qc.toml``, or the file at ``path``."""
+    """The packaged ``qc.toml``, or the file at ``path``; raises ``QcConfigError`` naming each bad key."""
     if path is None:
         text = (resources.files("haixun.ingest") / "qc.toml").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return QcConfig.from_dict(tomllib.loads(text))
+    try:
+        return QcConfig.from_toml(text)
+    except QcConfigError as exc:
+        raise QcConfigError([f"{path or 'qc.toml (packaged)'}: {e}" for e in exc.errors]) from None
 
 
 @dataclass(frozen=True, slots=True)
