@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from haixun.errors import InvalidInput
+
 CONTRACT_VERSION = "v1"
 
 
@@ -79,7 +81,7 @@ class Reason(StrEnum):
     REJECTED = "rejected"
 
 
-class ContractError(ValueError):
+class ContractError(InvalidInput):
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason

@@ -25,6 +25,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from haixun.errors import HaixunError
+
 ROLES = ("viewer", "duty", "admin")
 KEY_ROLES = (*ROLES, "feed")
 _RANK = {"feed": 0, "viewer": 1, "duty": 2, "admin": 3}
@@ -39,7 +41,7 @@ INSECURE_JWT_SECRETS = frozenset({"", "change-me-in-production", "changeme", "se
 MIN_JWT_SECRET_CHARS = 32
 
 
-class InsecureSecret(ValueError):
+class InsecureSecret(HaixunError, ValueError):
     pass
 
 

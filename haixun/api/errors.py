@@ -5,6 +5,9 @@
 ``detail`` is what FastAPI always put there (a string, or the list of validation errors), kept so that
 older clients keep working. Input the database cannot take (NUL characters, dates beyond its range,
 numbers beyond a column's range) is a 422, a database outage or a statement timeout a 503: never a 500.
+
+haixun's own exceptions (``haixun.errors.HaixunError`` and its subclasses) carry their status, code,
+message and details; one handler writes them, so routes raise domain errors and convert none.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from haixun.errors import HaixunError, InvalidInput
+
 log = logging.getLogger(__name__)
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -34,20 +39,20 @@ TS_MIN_YEAR, TS_MAX_YEAR = 1900, 2999
 
 
 def check_ts(ts: datetime, name: str = "timestamp") -> datetime:
-    """``ts`` (aware) when it lies in TS_MIN_YEAR..TS_MAX_YEAR; ValueError with a message otherwise."""
+    """``ts`` (aware) when it lies in TS_MIN_YEAR..TS_MAX_YEAR; InvalidInput (a ValueError) otherwise."""
     try:
         year = ts.astimezone(UTC).year
     except (OverflowError, ValueError):
         year = 0
     if not TS_MIN_YEAR <= year <= TS_MAX_YEAR:
-        raise ValueError(f"{name} must lie between the years {TS_MIN_YEAR} and {TS_MAX_YEAR} (UTC)")
+        raise InvalidInput(f"{name} must lie between the years {TS_MIN_YEAR} and {TS_MAX_YEAR} (UTC)")
     return ts
 
 
 def check_text(value: str, name: str = "text") -> str:
-    """``value`` unless it holds a NUL character (which PostgreSQL text cannot store)."""
+    """``value`` unless it holds a NUL character (which PostgreSQL text cannot store): InvalidInput."""
     if "\x00" in value:
-        raise ValueError(f"{name} must not contain NUL characters")
+        raise InvalidInput(f"{name} must not contain NUL characters")
     return value
 
 
@@ -143,6 +148,27 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse | None:
                           code="unavailable", headers={"Retry-After": "5"})
 
 
+def domain_error_body(exc: HaixunError) -> tuple[int, dict[str, Any]]:
+    """(status, body) of the API's answer to a domain error: its status, code, message and details;
+    ``detail`` (kept for older clients) is the details when there are any, else the message."""
+    details = exc.details()
+    message = exc.message()
+    return exc.status, error_body(exc.status, message, details, code=exc.code,
+                                  legacy_detail=details if details is not None else message)
+
+
+async def _domain(request: Request, exc: HaixunError) -> JSONResponse | None:
+    if exc.status >= 500:
+        log.error("%s %s failed: %s: %s", getattr(request, "method", "WS"), request.url.path, type(exc).__name__,
+                  str(exc).splitlines()[0] if str(exc) else "", exc_info=exc.status == 500)
+    status, body = domain_error_body(exc)
+    if isinstance(request, WebSocket):  # no body to send: the close frame says it
+        with contextlib.suppress(Exception):
+            await request.close(1011 if status >= 500 else 1008, body["error"]["message"][:100])
+        return None
+    return JSONResponse(body, status_code=status, headers=exc.headers())
+
+
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error", code="internal")
 
@@ -167,4 +193,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, _ws_aware(_overflow, 1007))
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(PoolTimeout, _unavailable)
+    app.add_exception_handler(HaixunError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)

@@ -15,6 +15,7 @@ from typing import Any
 
 from haixun.api.geo import ServedGeography
 from haixun.api.reasons import reason_text
+from haixun.errors import NotFound
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
 from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_row, hazard_codes
 from haixun.riskcode.levels import Status, combine
@@ -28,8 +29,15 @@ OVERTOPPING_CLASSES = {"none": "tolerable", "blue": "approaching_people_limit", 
                        "orange": "vehicles_off_the_crest", "red": "crest_damage_flooding"}
 
 
-class OutsideServedArea(Exception):
-    pass
+OUTSIDE_MSG = ("outside the served area: this service covers the towns of Pinghu in its geography only / "
+               "不在服务范围内：本服务仅覆盖平湖市（乍浦、独山港、当湖）")
+
+
+class OutsideServedArea(NotFound):
+    """The point lies outside the served geography (the API's 404 with OUTSIDE_MSG)."""
+
+    def __init__(self, message: str = OUTSIDE_MSG) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from haixun.api.errors import check_text, check_ts
 from haixun.api.live import iso
 from haixun.api.places import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
+from haixun.api.thresholds import parse_config, parse_stored_config
 from haixun.riskcode import FeedItem, FeedKind, Level, feed_statuses
-from haixun.riskcode.config import ConfigError, RiskConfig
 from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
 from haixun.store.feeds import series_feeds
 
@@ -229,19 +229,6 @@ class ThresholdsIn(BaseModel):
     comment: SafeStr = Field(default="", max_length=2000)
 
 
-def parse_config(fmt: str, text: str) -> RiskConfig:
-    """riskcode's validation; raises ConfigError."""
-    if fmt == "toml":
-        return RiskConfig.from_toml(text)
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError([f"JSON syntax: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(["(top level): must be an object"])
-    return RiskConfig.from_dict(data)
-
-
 TV_COLS = "id, version, format, sha256, active, created_at, created_by, comment"
 
 
@@ -271,10 +258,7 @@ async def get_threshold_versions(_: Principal = Depends(require("viewer")),
 @router.post("/thresholds", status_code=201, summary="Save and activate a new threshold version (admin)")
 async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("admin")),
                           ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    try:
-        cfg = parse_config(body.format, body.text)
-    except ConfigError as exc:
-        raise HTTPException(422, {"message": "invalid riskcode configuration", "errors": exc.errors}) from None
+    cfg = parse_config(body.format, body.text)  # ConfigError: the 422 of the domain-error handler
     digest = hashlib.sha256(body.text.encode()).hexdigest()
     async with ctx.db().connection() as conn, conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
@@ -302,10 +286,8 @@ async def activate_thresholds(version_id: int, p: Principal = Depends(require("a
         row = await cur.fetchone()
         if row is None:
             raise HTTPException(404, f"unknown threshold version {version_id}")
-        try:
-            cfg = parse_config(row["format"], row["body"])
-        except ConfigError as exc:  # valid when saved, but riskcode's rules may have changed since
-            raise HTTPException(422, {"message": "that version no longer validates", "errors": exc.errors}) from None
+        # valid when saved, but riskcode's rules may have changed since: StoredConfigInvalid, a 422
+        cfg = parse_stored_config(row["format"], row["body"])
         await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions WHERE active")
         before = await cur.fetchone()
         await conn.execute("UPDATE threshold_versions SET active = false WHERE active")

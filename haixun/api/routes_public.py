@@ -19,13 +19,12 @@ from haixun.api.risk import OutsideServedArea, assess_location, status_of
 from haixun.api.risk_area import assess_town
 from haixun.api.routes_ops import list_feeds
 from haixun.data.geography import Segment
+from haixun.errors import InvalidInput
 from haixun.riskcode.levels import Level, Status, combine
 from haixun.store import readings as store_readings
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
-OUTSIDE_MSG = ("outside the served area: this service covers the towns of Pinghu in its geography only / "
-               "不在服务范围内：本服务仅覆盖平湖市（乍浦、独山港、当湖）")
 LEVEL_KEYS = ("none", "unknown", "blue", "yellow", "orange", "red")
 Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")]
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
@@ -70,11 +69,9 @@ def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, An
 async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en"] | None = None,
                    ctx: ApiContext = Depends(get_ctx)) -> Response:
     language = pick_lang(lang, request.headers.get("accept-language"))
-    try:
-        # pre-serialised bytes: no response-model validation and no JSON encoding per request
-        return Response(_risk_json(ctx, lat, lon, language), media_type="application/json")
-    except OutsideServedArea:
-        raise HTTPException(404, OUTSIDE_MSG) from None
+    # pre-serialised bytes: no response-model validation and no JSON encoding per request.
+    # Outside the served area: OutsideServedArea, the 404 of the domain-error handler (api/errors.py).
+    return Response(_risk_json(ctx, lat, lon, language), media_type="application/json")
 
 
 def segment_feature(ctx: ApiContext, seg: Segment, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -193,11 +190,8 @@ def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
     if ts.tzinfo is None:
-        raise HTTPException(422, "timestamps need a UTC offset (e.g. 2021-07-26T00:00:00Z)")
-    try:
-        return check_ts(ts)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise InvalidInput("timestamps need a UTC offset (e.g. 2021-07-26T00:00:00Z)")
+    return check_ts(ts)
 
 
 def _counts(levels: list[Status]) -> dict[str, int]:

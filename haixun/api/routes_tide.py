@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
+from haixun.errors import HaixunError
 from haixun.riskcode.tides import MIN_FIT_DAYS, TideModel, predict
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -28,6 +29,12 @@ MAX_POINTS = 20_000
 MAX_SPAN = timedelta(days=62)
 NO_MODEL_MSG = ("no tidal model for station {sid!r} yet: the engine fits one as soon as the station has "
                 "{days:g} days of tide_level history")
+
+class UnreadableTideModel(HaixunError):
+    """The stored harmonic model cannot be read back (a 500 that says which station's)."""
+
+    public = True
+
 
 _OBS_SQL = (
     "SELECT floor((extract(epoch FROM ts) - %(t0)s) / %(step)s + 0.5)::bigint AS k, avg(value) AS v, count(*) AS n"
@@ -39,17 +46,7 @@ _OBS_SQL = (
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
-    try:
-        return check_ts(ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC))
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-
-
-def check_ts_or_422(ts: datetime) -> datetime:
-    try:
-        return check_ts(ts)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    return check_ts(ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC))
 
 
 def prediction_grid(start: datetime, end: datetime, step_s: int) -> np.ndarray:
@@ -72,7 +69,7 @@ async def get_tide(station_id: str,
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     now = ctx.settings.clock.now()
     start = _aware(from_) or now - timedelta(hours=24)
-    end = _aware(to) or check_ts_or_422(start + timedelta(hours=48))
+    end = _aware(to) or check_ts(start + timedelta(hours=48))
     if start >= end:
         raise HTTPException(422, "'from' must be before 'to'")
     if end - start > MAX_SPAN or (end - start).total_seconds() / step + 1 > MAX_POINTS:
@@ -95,7 +92,7 @@ async def get_tide(station_id: str,
     try:
         model = TideModel.from_json(doc if isinstance(doc, str) else json.dumps(doc))
     except (ValueError, KeyError) as exc:
-        raise HTTPException(500, f"stored tidal model of {station_id!r} is unreadable: {exc}") from None
+        raise UnreadableTideModel(f"stored tidal model of {station_id!r} is unreadable: {exc}") from None
     t_s = prediction_grid(start, end, step)
     levels = await asyncio.to_thread(_predict, model, t_s)
     points = []

@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from haixun.contract import QUANTITIES
 from haixun.data.datum import datum_problems
 from haixun.data.projection import PINGHU, LocalProjection
+from haixun.errors import HaixunError
 
 PACKAGED_FILE = "pinghu.geojson"
 
@@ -47,7 +48,7 @@ LOW_POINT_MAX_DISTANCE_M = 50.0
 SEAWALL_IN_SERVED_AREA_TOLERANCE_M = 5.0
 
 
-class GeographyError(ValueError):
+class GeographyError(HaixunError, ValueError):
     """The geography file is malformed or fails validation; ``problems`` lists every finding."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

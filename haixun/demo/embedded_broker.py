@@ -27,6 +27,7 @@ from typing import IO, Literal
 
 from haixun.demo.embedded_postgres import free_port, port_is_free
 from haixun.demo.mqtt_probe import Protocol, probe
+from haixun.errors import HaixunError
 from haixun.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 Backend = Literal["auto", "mosquitto", "amqtt"]
 
 
-class EmbeddedBrokerError(RuntimeError):
+class EmbeddedBrokerError(HaixunError, RuntimeError):
     """The embedded MQTT broker could not be started."""
 
 

@@ -38,6 +38,8 @@ from urllib.parse import quote
 
 import psycopg
 
+from haixun.errors import HaixunError
+
 log = logging.getLogger(__name__)
 
 ROOT_OS_USER = "haixun-pg"
@@ -45,7 +47,7 @@ DATABASE = "haixun"
 SUPERUSER = "postgres"
 
 
-class EmbeddedPostgresError(RuntimeError):
+class EmbeddedPostgresError(HaixunError, RuntimeError):
     """The embedded PostgreSQL could not be initialised, started or stopped."""
 
 

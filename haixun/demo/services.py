@@ -20,12 +20,13 @@ from psycopg.conninfo import make_conninfo
 
 from haixun.demo.embedded import EmbeddedBroker, EmbeddedPostgres, broker_dir, postgres_dir
 from haixun.demo.mqtt_probe import Protocol, best_protocol
+from haixun.errors import Unavailable
 from haixun.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailable(Unavailable, RuntimeError):
     """A service named explicitly by the user does not answer."""
 
 

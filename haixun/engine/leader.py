@@ -24,6 +24,7 @@ from datetime import datetime
 
 import psycopg
 
+from haixun.errors import HaixunError
 from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class InstanceInfo:
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
-class LeadershipLost(RuntimeError):
+class LeadershipLost(HaixunError, RuntimeError):
     """The lock session is gone; the caller must stop computing."""
 
 

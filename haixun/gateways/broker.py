@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from haixun.contract import CONTRACT_VERSION, event_topic, obs_topic, status_topic
+from haixun.errors import HaixunError
 from haixun.mqttauth import INGEST_USER, MONITOR_USER
 
 PASSWD, ACL, CREDENTIALS, MONITOR_PASSWORD = "passwd", "acl", "credentials.json", "monitor.password"
 SERVICE_USERS = (INGEST_USER, MONITOR_USER)
 
 
-class BrokerAuthError(RuntimeError):
+class BrokerAuthError(HaixunError, RuntimeError):
     pass
 
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from haixun import contract
 from haixun.contract import ContractError, Reason, TopicKind
 from haixun.data.datum import to_warning_datum
+from haixun.errors import HaixunError
 from haixun.ingest.admission import Admission
 from haixun.ingest.qc import QcEngine, QcResult
 
@@ -76,7 +77,7 @@ class Processed:
     messages: int = 0
 
 
-class NeedLookup(Exception):
+class NeedLookup(HaixunError):
     """An id is not in the cache; the caller refreshes it (or spools if the DB is down)."""
 
     def __init__(self, kind: str, ids: set[str]) -> None:

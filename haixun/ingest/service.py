@@ -58,6 +58,7 @@ from prometheus_client import CollectorRegistry
 
 from haixun import contract
 from haixun.contract import Reason
+from haixun.errors import Unavailable
 from haixun.ingest import qcstore, writer
 from haixun.ingest.admission import Admission, AdmissionConfig, Directory, load_admission_config
 from haixun.ingest.metrics import IngestMetrics, prometheus_text
@@ -88,7 +89,7 @@ STALL_S = 60.0
 RESTART_BACKOFF_S = 1.0
 
 
-class DbUnavailable(Exception):
+class DbUnavailable(Unavailable):
     """PostgreSQL cannot be reached (or the connection broke): spool instead."""
 
 

@@ -33,13 +33,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from haixun.errors import Unavailable
+
 MAGIC = b"HXS1"
 _HEAD = struct.Struct("<4sIId")
 _CRC = struct.Struct("<I")
 SUFFIX = ".spool"
 
 
-class SpoolFull(Exception):
+class SpoolFull(Unavailable):
     """The spool reached its size bound: stop consuming until it drains."""
 
 

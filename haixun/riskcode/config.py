@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from haixun.errors import InvalidInput
 from haixun.riskcode.levels import WARNING_LEVELS, Level, Status
 from haixun.riskcode.model import FeedKind
 
@@ -26,12 +27,18 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """The configuration is invalid; ``errors`` lists "key: problem" lines."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("invalid riskcode configuration:\n  " + "\n  ".join(errors))
         self.errors = errors
+
+    def message(self) -> str:
+        return "invalid riskcode configuration"
+
+    def details(self) -> dict[str, Any]:
+        return {"message": self.message(), "errors": list(self.errors)}
 
 
 class _Strict(BaseModel):

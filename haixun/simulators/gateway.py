@@ -23,6 +23,7 @@ import numpy as np
 
 from haixun.clock import Clock
 from haixun.contract import obs_payload, obs_topic, status_topic
+from haixun.errors import HaixunError
 from haixun.settings import Settings
 from haixun.simulators.faults import FaultKind, FaultPlan, FaultSpec, MalformedKind, malformed_payload, skewed, spike
 from haixun.simulators.geo import SimStation
@@ -283,7 +284,7 @@ class Gateway:
         return self.stats
 
 
-class _WentOffline(Exception):
+class _WentOffline(HaixunError):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"offline for {seconds} s")
         self.seconds = seconds
