@@ -65,6 +65,7 @@ EXPECTED: dict[str, tuple[Callable[[type[Any]], BaseException], int, str, str | 
     "haixun.engine.leader:LeadershipLost": (lambda c: c("lost"), 500, "internal", INTERNAL),
     "haixun.ingest.service:DbUnavailable": (lambda c: c("no db"), 503, "unavailable", UNAVAILABLE),
     "haixun.ingest.spool:SpoolFull": (lambda c: c("full"), 503, "unavailable", UNAVAILABLE),
+    "haixun.ingest.qc:QcConfigError": (lambda c: c(["spike.fail: must be a number"]), 500, "internal", INTERNAL),
     "haixun.ingest.pipeline:NeedLookup": (lambda c: c("station", {"X"}), 500, "internal", INTERNAL),
     "haixun.data.geography:GeographyError": (lambda c: c("pinghu.geojson", ["bad"]), 500, "internal", INTERNAL),
     "haixun.gateways.broker:BrokerAuthError": (lambda c: c("no passwd"), 500, "internal", INTERNAL),
@@ -110,7 +111,7 @@ async def test_each_domain_error_has_its_status_and_the_one_body(name: str) -> N
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     if status == 503:
         assert r.headers["retry-after"] == "5"
-    if name.endswith("ConfigError") or name.endswith("StoredConfigInvalid"):
+    if name in ("haixun.riskcode.config:ConfigError", "haixun.api.thresholds:StoredConfigInvalid"):
         assert body["error"]["details"]["errors"] == exc.errors  # type: ignore[attr-defined]
         assert body["detail"] == body["error"]["details"]  # what older clients read
     else:

@@ -71,6 +71,7 @@ from ioos_qc import qartod
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from haixun.clock import SYSTEM_CLOCK, Clock
+from haixun.errors import HaixunError
 
 PASS, NOT_EVALUATED, SUSPECT, FAIL = 1, 2, 3, 4
 SPIKE_REFERENCE_N = 5
@@ -86,7 +87,7 @@ Flag = Annotated[bool, Strict()]
 Span = tuple[Num, Num]
 
 
-class QcConfigError(ValueError):
+class QcConfigError(HaixunError, ValueError):
     """qc.toml is invalid; ``errors`` lists "key: problem" lines."""
 
     def __init__(self, errors: list[str]) -> None:
