@@ -67,6 +67,31 @@ async def test_snapshot_then_delta_then_replay_since(settings: Settings, db_url:
             assert exc.value.rcvd.code == 4400
 
 
+async def test_since_ahead_of_this_process_is_caught_up_not_sent_back_in_time(settings: Settings, db_url: str,
+                                                                              tmp_path: Path) -> None:
+    """A client reconnects (load balancer) to a replica whose LISTEN has not yet delivered the seq the client
+    saw on another replica: it gets what follows that seq, never the older snapshot (a red going back to
+    yellow). The replica's lag is made certain: the row is written without NOTIFY and the poll is off."""
+    s1 = engine_write(db_url, {"segments": {"PH01": seg_entry("yellow")}}, kind="snapshot")
+    async with running_api(settings, tmp_path, state_poll_s=3600.0) as api:
+        for _ in range(250):
+            if api.app.state.ctx.live.seq == s1:
+                break
+            await asyncio.sleep(0.02)
+        assert api.app.state.ctx.live.seq == s1
+        with psycopg.connect(db_url, autocommit=True) as conn:  # served by "the other replica"; no NOTIFY here
+            s2 = conn.execute("INSERT INTO state_log (kind, body) VALUES ('delta', %s::jsonb) RETURNING seq",
+                              (json.dumps({"segments": {"PH01": seg_entry("red")}}),)).fetchone()[0]
+        assert api.app.state.ctx.live.seq == s1
+        async with websockets.connect(api.ws + f"/ws/live?since={s2}") as ws:
+            s3 = engine_write(db_url, {"segments": {"PH02": seg_entry("orange")}})
+            m = await _recv(ws)
+            assert m["type"] == "delta" and m["seq"] == s3, m  # not the snapshot of s1 (PH01 yellow)
+        async with websockets.connect(api.ws + "/ws/live") as ws:
+            snap = await _recv(ws)
+            assert snap["seq"] == s3 and snap["body"]["segments"]["PH01"]["level"] == "red"
+
+
 async def test_replay_falls_back_to_state_log_when_ring_is_too_short(settings: Settings, db_url: str,
                                                                      tmp_path: Path) -> None:
     first = engine_write(db_url, {"segments": {"PH01": seg_entry("none")}}, kind="snapshot")

@@ -129,6 +129,8 @@ async def ws_live(ws: WebSocket) -> None:
     if not await _admit(ws, ctx):
         return
     replay: list[dict[str, Any]] | None = None
+    if since is not None and since > ctx.live.seq:
+        await _catch_up(ctx)
     if since is not None:
         rows = ctx.live.replay_from_ring(since)
         if rows is None and since < ctx.live.seq:
@@ -146,6 +148,20 @@ async def ws_live(ws: WebSocket) -> None:
         # any length: sent ahead of the queue at the reader's pace (a fast reader is never dropped for it)
         ctx.hub.send_backlog(client, replay)
     await serve_client(ws, ctx, client)
+
+
+async def _catch_up(ctx: ApiContext) -> None:
+    """A client's ``since`` ahead of this process: it saw that seq on another API replica (it reconnected
+    here through the load balancer) before this one's LISTEN delivered it. Read state_log now, so the
+    client gets the rows after ``since`` instead of a snapshot older than what it shows (a step back in
+    time, e.g. red back to yellow until the next delta)."""
+    listener = ctx.listener
+    if listener is None:
+        return
+    try:
+        await listener.catch_up()
+    except Exception as exc:  # noqa: BLE001 - the database is down: the snapshot path below still answers
+        log.warning("catching up for a client ahead of this process failed: %s", exc)
 
 
 async def _replay_from_db(ctx: ApiContext, since: int) -> list[Any] | None:
