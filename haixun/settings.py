@@ -26,6 +26,14 @@ def default_state_dir() -> Path:
     return Path(base) / "haixun"
 
 
+def check_shared_group(name: str) -> str:
+    """A shared subscription's ShareName: no "/", "+" or "#" (MQTT v5 4.8.2); ValueError otherwise."""
+    if any(ch in name for ch in "/+#") or name != name.strip():
+        raise ValueError(f"shared subscription group {name!r}: no '/', '+', '#' or surrounding spaces "
+                         "(MQTT v5 4.8.2)")
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class MqttEndpoint:
     """A broker address parsed from an ``mqtt://user:pass@host:port`` (``mqtts://`` for TLS) URL."""
@@ -77,6 +85,11 @@ class Settings(BaseSettings):
 
     # ingest
     ingest_client_id: str = "haixun-ingest"
+    # Scale-out: N ingest workers share the load as MQTT v5 shared subscriptions
+    # `$share/<group>/<filter>` (docs/operations.md, "Scale-out"). Empty: plain
+    # subscriptions (one ingest process). Every worker of a group needs its own
+    # client id and spool: `haixun ingest --slot auto` (haixun/ingest/slots.py).
+    ingest_shared_group: str = ""
     ingest_session_expiry_s: int = 3600
     ingest_queue_max: int = 200_000
     ingest_batch_max: int = 5_000
@@ -115,6 +128,11 @@ class Settings(BaseSettings):
     # address is the proxy's unless it sends X-Forwarded-For and uvicorn trusts it (--forwarded-allow-ips).
     ws_max_clients: int = 5_000
     ws_max_per_address: int = 32
+
+    @field_validator("ingest_shared_group")
+    @classmethod
+    def _check_shared_group(cls, v: str) -> str:
+        return check_shared_group(v)
 
     @field_validator("clock_spec")
     @classmethod

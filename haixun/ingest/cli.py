@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from haixun.settings import Settings
+from haixun.settings import Settings, check_shared_group
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -32,6 +32,26 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     admission_config = load_admission_config(args.admission_config)
     if args.history_max_days is not None:
         admission_config = admission_config.with_history_max_days(args.history_max_days)
+    if args.shared_group is not None:
+        try:
+            check_shared_group(args.shared_group)
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
+        settings = settings.model_copy(update={"ingest_shared_group": args.shared_group})
+    spool_dir = None
+    slot = None
+    if args.slot is not None:
+        from haixun.ingest.slots import SlotTaken, claim_slot
+
+        try:
+            slot = claim_slot(settings.state_dir, settings.ingest_client_id, args.slot)
+        except (SlotTaken, ValueError) as exc:
+            log.error("%s", exc)
+            return 2
+        settings = settings.model_copy(update={"ingest_client_id": slot.client_id})
+        spool_dir = slot.spool_dir
+        log.info("ingest slot %d: client id %s, spool %s", slot.index, slot.client_id, slot.spool_dir)
     registry = CollectorRegistry()
 
     async def run() -> None:
@@ -39,7 +59,8 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        svc = IngestService(settings, registry=registry, qc_config=qc_config, admission_config=admission_config)
+        svc = IngestService(settings, registry=registry, qc_config=qc_config, admission_config=admission_config,
+                            spool_dir=spool_dir)
         if args.metrics_port:
             serve_health(svc, args.metrics_host, args.metrics_port)
             log.info("metrics on http://%s:%d/metrics, health on /healthz", args.metrics_host, args.metrics_port)
@@ -49,7 +70,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await svc.stop()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        if slot is not None:
+            slot.release()
     return 0
 
 
@@ -65,4 +90,11 @@ def configure(sub: argparse._SubParsersAction) -> None:
                    help="admission TOML file (default: the packaged admission.toml)")
     p.add_argument("--history-max-days", type=float, default=None,
                    help="refuse readings older than this many days (dead letter too_old); 0 disables")
+    p.add_argument("--shared-group", default=None, metavar="NAME",
+                   help="one of N workers sharing the load: subscribe as $share/NAME/... (MQTT v5 shared "
+                        "subscription; default HAIXUN_INGEST_SHARED_GROUP, empty = plain subscriptions)")
+    p.add_argument("--slot", default=None, metavar="auto|N",
+                   help="take worker slot N (or the lowest free one: auto) under HAIXUN_STATE_DIR: client id "
+                        "<HAIXUN_INGEST_CLIENT_ID>-N and spool spool-N, held by a lock while the worker runs "
+                        "(docs/operations.md, Scale-out)")
     p.set_defaults(func=_ingest)

@@ -178,6 +178,9 @@ class IngestService:
     async def start(self, *, wait_connected: float | None = 10.0) -> None:
         log.info("ingest %s: QC config %s, spool %s (%d bytes pending)", self.settings.ingest_client_id,
                  self.qc.config.version, self.spool.directory, self.spool.bytes)
+        if self.settings.ingest_shared_group:
+            log.info("ingest %s: one worker of the shared subscription group %r", self.settings.ingest_client_id,
+                     self.settings.ingest_shared_group)
         log.info("admission rules %s (history window %g days)", self.admission.config.version,
                  self.admission.config.history_max_days)
         self.metrics.spool_bytes.set(self.spool.bytes)
@@ -287,6 +290,17 @@ class IngestService:
     def mqtt_v5(self) -> bool:
         return self.settings.mqtt_protocol == "5"
 
+    def subscription_filters(self) -> list[str]:
+        """The contract's topic filters, as ``$share/<group>/<filter>`` when workers share them.
+
+        A shared subscription gets no retained messages (MQTT v5 4.8.2), so a
+        group of workers never re-stores the retained gateway statuses; the
+        next status a gateway publishes is stored as usual.
+        """
+        filters = contract.topic_filters(self.settings.topic_root)
+        group = self.settings.ingest_shared_group
+        return [f"$share/{group}/{f}" for f in filters] if group else filters
+
     def _make_client(self) -> aiomqtt.Client:
         conn = client_args(self.settings, user=INGEST_USER)
         queue_type = cast("type[asyncio.Queue[aiomqtt.Message]]", functools.partial(_Inbox, self._on_message))
@@ -320,7 +334,7 @@ class IngestService:
                 async with client:
                     # retainHandling=1: retained status only on a new subscription,
                     # not again on every reconnect of the persistent session.
-                    for f in contract.topic_filters(self.settings.topic_root):
+                    for f in self.subscription_filters():
                         if self.mqtt_v5:
                             await client.subscribe(f, options=SubscribeOptions(qos=1, retainHandling=1))
                         else:
