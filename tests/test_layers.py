@@ -104,7 +104,7 @@ DB_CALLS = {"execute", "executemany"}
 # test_sql_allow_list_is_current.
 ALLOWED_SQL: dict[str, str] = {
     m: "its queries move to store/ (issue 17)" for m in (
-        "haixun.engine.evaluate", "haixun.engine.inputs", "haixun.engine.leader", "haixun.engine.publish",
+        "haixun.engine.evaluate", "haixun.engine.leader", "haixun.engine.publish",
         "haixun.engine.service", "haixun.engine.tide", "haixun.engine.tide_import", "haixun.ingest.qcstore",
         "haixun.ingest.writer")
 }

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from haixun.engine.inputs import RawInputs, table_exists
+from haixun.engine.inputs import RawInputs
 from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
 from haixun.riskcode import (
     AreaIndex,
@@ -41,6 +41,7 @@ from haixun.riskcode import (
 )
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.shoreline import SegmentState
+from haixun.store.engine_inputs import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -139,31 +140,31 @@ def observations(raw: RawInputs) -> dict[str, dict[str, Observation]]:
 def camera_events(raw: RawInputs) -> list[CameraEventInput]:
     out = []
     for e in raw.camera_events:
-        segs = (e["segment_id"],) if e.get("segment_id") else raw.camera_segments.get(e["camera_id"], ())
-        out.append(CameraEventInput(e["camera_id"], e["ts"], e["type"], float(e["confidence"]), tuple(segs),
-                                    raw.camera_kinds.get(e["camera_id"], "")))
+        segs = (e.segment_id,) if e.segment_id else raw.camera_segments.get(e.camera_id, ())
+        out.append(CameraEventInput(e.camera_id, e.ts, e.type, float(e.confidence), tuple(segs),
+                                    raw.camera_kinds.get(e.camera_id, "")))
     return out
 
 
 def feed_items(raw: RawInputs) -> list[FeedItem]:
     out = []
     for f in raw.official_feeds:
-        area = f.get("area") or {}
+        area = f.area or {}
         out.append(FeedItem(
-            id=f"{f['source']}:{f['id']}", issuer=f["issuer"], kind=f["kind"], level=Level(f["level"]),
-            valid_from=f["valid_from"], valid_to=f["valid_to"], text="",
+            id=f"{f.source}:{f.id}", issuer=f.issuer, kind=f.kind, level=Level(f.level),
+            valid_from=f.valid_from, valid_to=f.valid_to, text="",
             segment_ids=tuple(area.get("segments") or ()),
             polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ()),
-            source=f["source"], identifier=f.get("external_id") or f"#{f['id']}",
-            references=tuple(f.get("refs") or ()), msg_type=f.get("msg_type") or "Alert",
-            sent=f.get("issued_at"), seq=int(f["id"]), surge_m=f.get("surge_m"),
-            peak_level_m=f.get("peak_level_m"), peak_at=f.get("peak_at")))
+            source=f.source, identifier=f.external_id or f"#{f.id}",
+            references=tuple(f.refs or ()), msg_type=f.msg_type or "Alert",
+            sent=f.issued_at, seq=int(f.id), surge_m=f.surge_m,
+            peak_level_m=f.peak_level_m, peak_at=f.peak_at))
     return out
 
 
 def overrides(raw: RawInputs) -> list[Override]:
-    return [Override(o["segment_id"], Level(o["level"]), o["reason"], o["expires_at"], o["created_by"],
-                     o["created_at"]) for o in raw.overrides]
+    return [Override(o.segment_id, Level(o.level), o.reason, o.expires_at, o.created_by, o.created_at)
+            for o in raw.overrides]
 
 
 # ---------------------------------------------------------------- the evaluator

@@ -12,31 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
-from haixun.engine.model import LatencyMark
-from haixun.store.feeds import series_feeds
-
-
-@dataclass(frozen=True, slots=True)
-class LatestValue:
-    value: float
-    ts: datetime
-    qc: int
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StationInfo:
-    id: str
-    kind: str
-    segment_id: str | None
-    gateway_id: str | None
-    quantities: tuple[str, ...]
-    wave_period_kind: str | None = None  # stations.props.wave_period_kind (which wave period a buoy reports)
+from haixun.store import engine_inputs as q
+from haixun.store.engine_inputs import (
+    CameraEventRow,
+    LatencyMark,
+    LatestValue,
+    OverrideRow,
+    RecentValue,
+    StationInfo,
+    table_exists,
+)
+from haixun.store.feeds import FeedRow, series_feed_rows
 
 
 @dataclass(slots=True)
@@ -48,44 +37,31 @@ class RawInputs:
     latest: dict[str, dict[str, LatestValue]] = field(default_factory=dict)  # station -> quantity -> value
     gateways_online: dict[str, bool] = field(default_factory=dict)
     gateways_status_at: dict[str, datetime] = field(default_factory=dict)  # when ingest stored the status (wall)
-    camera_events: list[dict[str, Any]] = field(default_factory=list)
+    camera_events: list[CameraEventRow] = field(default_factory=list)
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
     camera_kinds: dict[str, str] = field(default_factory=dict)  # camera -> sensor kind (thermal_ptz, ...)
-    official_feeds: list[dict[str, Any]] = field(default_factory=list)
-    overrides: list[dict[str, Any]] = field(default_factory=list)
+    official_feeds: list[FeedRow] = field(default_factory=list)
+    overrides: list[OverrideRow] = field(default_factory=list)
     # station -> recent wind_gust readings (value, ts, qc), for riskcode's gust persistence rule (it keeps
     # those within its configured window; gather reads the last 30 min)
-    recent_gusts: dict[str, list[tuple[float, datetime, int]]] = field(default_factory=dict)
+    recent_gusts: dict[str, list[RecentValue]] = field(default_factory=dict)
     # station -> tide_level of the last day, one per 10 min (value, ts, qc): the surge projection's
     # trend and skew surges (riskcode storm_tide; issue 13). Cached for TIDE_HISTORY_REFRESH_S.
-    recent_tide: dict[str, list[tuple[float, datetime, int]]] = field(default_factory=dict)
-
-
-async def table_exists(conn: psycopg.AsyncConnection, name: str) -> bool:
-    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    row = await cur.fetchone()
-    return bool(row and row[0])
+    recent_tide: dict[str, list[RecentValue]] = field(default_factory=dict)
 
 
 TIDE_HISTORY_S = 26 * 3600.0       # two tidal cycles: the skew surges of the last two high waters
 TIDE_HISTORY_REFRESH_S = 300.0     # re-read at most every 5 min of engine time (the trend is hours long)
-_tide_cache: dict[str, tuple[datetime, dict[str, list[tuple[float, datetime, int]]]]] = {}
+_tide_cache: dict[str, tuple[datetime, dict[str, list[RecentValue]]]] = {}
 
 
-async def _tide_history(conn: psycopg.AsyncConnection, now: datetime) -> dict[str, list[tuple[float, datetime, int]]]:
+async def _tide_history(conn: psycopg.AsyncConnection, now: datetime) -> dict[str, list[RecentValue]]:
     """Accepted tide levels of the last day, the last reading of each 10-min bin, per station (cached)."""
     key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
     hit = _tide_cache.get(key)
     if hit is not None and 0 <= (now - hit[0]).total_seconds() < TIDE_HISTORY_REFRESH_S:
         return hit[1]
-    cur = await conn.execute(
-        "SELECT DISTINCT ON (station_id, floor(extract(epoch FROM ts) / 600)) station_id, value, ts, qc"
-        " FROM readings WHERE quantity = 'tide_level' AND qc <> 4 AND ts > %s AND ts <= %s"
-        " ORDER BY station_id, floor(extract(epoch FROM ts) / 600), ts DESC",
-        (now - timedelta(seconds=TIDE_HISTORY_S), now))
-    out: dict[str, list[tuple[float, datetime, int]]] = {}
-    for sid, value, ts, qc in await cur.fetchall():
-        out.setdefault(sid, []).append((float(value), ts, int(qc)))
+    out = await q.tide_bins(conn, now - timedelta(seconds=TIDE_HISTORY_S), now)
     _tide_cache[key] = (now, out)
     return out
 
@@ -95,55 +71,25 @@ async def gather(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_
     """Read stations, latest non-failed readings, gateways, recent camera
     events, and the feeds and overrides valid at ``now``."""
     out = RawInputs(now=now)
-    cur = await conn.execute(
-        "SELECT id, kind, segment_id, gateway_id, quantities, props->>'wave_period_kind' FROM stations WHERE active")
-    for sid, kind, seg, gw, qs, period_kind in await cur.fetchall():
-        out.stations[sid] = StationInfo(sid, kind, seg, gw, tuple(qs or ()), period_kind)
-    cur = await conn.execute(
-        "SELECT station_id, quantity, value, ts, qc, received_at FROM latest_readings WHERE qc <> 4")
-    for sid, q, value, ts, qc, rec in await cur.fetchall():
-        out.latest.setdefault(sid, {})[q] = LatestValue(value, ts, qc, rec)
-    cur = await conn.execute(
-        "SELECT station_id, value, ts, qc FROM readings WHERE quantity = 'wind_gust' AND qc <> 4"
-        " AND ts > %s AND ts <= %s ORDER BY ts", (now - timedelta(seconds=gust_window_s), now))
-    for sid, value, ts, qc in await cur.fetchall():
-        out.recent_gusts.setdefault(sid, []).append((value, ts, qc))
+    out.stations = {s.id: s for s in await q.active_stations(conn)}
+    for sid, quantity, value in await q.latest_accepted(conn):
+        out.latest.setdefault(sid, {})[quantity] = value
+    out.recent_gusts = await q.recent_gusts(conn, now - timedelta(seconds=gust_window_s), now)
     out.recent_tide = await _tide_history(conn, now)
-    cur = await conn.execute("SELECT gateway_id, online, updated_at FROM gateway_status")
-    for gw, online, updated_at in await cur.fetchall():
-        out.gateways_online[gw] = online
-        out.gateways_status_at[gw] = updated_at
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT camera_id, ts, type, confidence, segment_id, snapshot_url, extra, received_at"
-        " FROM camera_events WHERE ts > %s AND ts <= %s ORDER BY ts",
-        (now - timedelta(seconds=camera_window_s), now + timedelta(seconds=60)))
-    out.camera_events = list(await cur.fetchall())
+    for gw in await q.gateway_statuses(conn):
+        out.gateways_online[gw.gateway_id] = gw.online
+        out.gateways_status_at[gw.gateway_id] = gw.updated_at
+    out.camera_events = await q.camera_events(conn, now - timedelta(seconds=camera_window_s),
+                                              now + timedelta(seconds=60))
     if out.camera_events:
-        await cur.execute("SELECT id, kind, segment_ids FROM cameras")
-        for r in await cur.fetchall():
-            out.camera_segments[r["id"]] = tuple(r["segment_ids"] or ())
-            out.camera_kinds[r["id"]] = r["kind"] or ""
+        for cam in await q.cameras(conn):
+            out.camera_segments[cam.id] = cam.segment_ids
+            out.camera_kinds[cam.id] = cam.kind
     if await table_exists(conn, "official_feeds"):
-        out.official_feeds = await series_feeds(cur, now)
+        out.official_feeds = await series_feed_rows(conn, now)
     if await table_exists(conn, "segment_overrides"):
-        await cur.execute(
-            "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at"
-            " FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s AND created_at <= %s"
-            " ORDER BY segment_id, created_at DESC", (now, now))
-        out.overrides = list(await cur.fetchall())
+        out.overrides = await q.overrides_in_force(conn, now)
     return out
-
-
-async def newest_input_mark(conn: psycopg.AsyncConnection) -> LatencyMark | None:
-    """Sensor ts / received_at / stored_at of the most recently received
-    latest reading (latest_readings is one row per station and quantity)."""
-    cur = await conn.execute(
-        "SELECT r.ts, r.received_at, r.stored_at FROM"
-        " (SELECT station_id, quantity, ts FROM latest_readings ORDER BY received_at DESC LIMIT 1) l"
-        " JOIN readings r ON r.station_id = l.station_id AND r.quantity = l.quantity AND r.ts = l.ts")
-    row = await cur.fetchone()
-    return LatencyMark(*row) if row else None
 
 
 async def gather_with_mark(conn: psycopg.AsyncConnection, now: datetime, *, camera_window_s: float = 1800.0,
@@ -156,10 +102,9 @@ async def gather_with_mark(conn: psycopg.AsyncConnection, now: datetime, *, came
 
     ``conn`` is an idle autocommit connection (the engine's pool hands out
     autocommit connections), so the transaction opened here is its own."""
-    async with conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    async with q.snapshot(conn):
         raw = await gather(conn, now, camera_window_s=camera_window_s, gust_window_s=gust_window_s)
-        mark = await newest_input_mark(conn)
+        mark = await q.newest_input_mark(conn)
     return raw, mark
 
 
@@ -173,18 +118,7 @@ async def validity_changed_between(conn: psycopg.AsyncConnection, after: datetim
     times, which the API writes on the clock. A feed's ``received_at`` is a
     wall-clock latency mark, compared with ``wall`` (default: the same range)."""
     w_after, w_until = wall if wall is not None else (after, until)
-    if await table_exists(conn, "official_feeds"):
-        cur = await conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM official_feeds WHERE (valid_from > %(a)s AND valid_from <= %(b)s)"
-            " OR (valid_to > %(a)s AND valid_to <= %(b)s) OR (received_at > %(wa)s AND received_at <= %(wb)s))",
-            {"a": after, "b": until, "wa": w_after, "wb": w_until})
-        if (await cur.fetchone())[0]:  # type: ignore[index]
-            return True
-    if await table_exists(conn, "segment_overrides"):
-        cur = await conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM segment_overrides WHERE (expires_at > %(a)s AND expires_at <= %(b)s)"
-            " OR (created_at > %(a)s AND created_at <= %(b)s) OR (cleared_at > %(a)s AND cleared_at <= %(b)s))",
-            {"a": after, "b": until})
-        if (await cur.fetchone())[0]:  # type: ignore[index]
-            return True
-    return False
+    if await table_exists(conn, "official_feeds") and await q.feed_validity_changed(conn, after, until,
+                                                                                    w_after, w_until):
+        return True
+    return await table_exists(conn, "segment_overrides") and await q.override_validity_changed(conn, after, until)

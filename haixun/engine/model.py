@@ -52,15 +52,6 @@ class CurrentRow:
     last_history_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class LatencyMark:
-    """Timestamps of the newest input of a cycle (docs/state.md ``latency``)."""
-
-    sensor_ts: datetime
-    received_at: datetime
-    stored_at: datetime
-
-
 @dataclass(slots=True)
 class Trigger:
     """Why a cycle runs. ``stations`` accumulates the notified stations."""

@@ -26,8 +26,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, SubjectDecision
+from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
 from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
+from haixun.store.engine_inputs import LatencyMark
 
 WARNING_LEVELS = ("blue", "yellow", "orange", "red")
 

@@ -36,7 +36,7 @@ from haixun.engine import inputs as inputs_mod
 from haixun.engine.evaluate import Evaluator, load_evaluator
 from haixun.engine.leader import InstanceInfo, LeaderLock
 from haixun.engine.metrics import EngineMetrics
-from haixun.engine.model import CurrentRow, Evaluation, LatencyMark, Trigger
+from haixun.engine.model import CurrentRow, Evaluation, Trigger
 from haixun.engine.options import EngineOptions
 from haixun.engine.publish import (
     jsonable,
@@ -52,6 +52,7 @@ from haixun.engine.tide import TideCache
 from haixun.settings import Settings
 from haixun.store.channels import INGEST_CHANNEL
 from haixun.store.db import open_pool
+from haixun.store.engine_inputs import LatencyMark, newest_input_mark
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class EngineService:
             self._tide = TideCache(self.options)
             await self._tide.load(conn)
             # inputs older than the promotion are not this leader's latency to report
-            self._last_mark = await inputs_mod.newest_input_mark(conn)
+            self._last_mark = await newest_input_mark(conn)
         self._current = {k: row for k, (row, _) in restored.items()}
         self._hysteresis = self._evaluator.restore_state(restored)
         self._last_stations, self._last_station_refresh, self._last_snapshot = {}, 0.0, 0.0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
-from haixun.riskcode import FEED_KINDS
+from haixun.riskcode import FEED_KINDS, FeedKind
 
 SERIES_SQL = (
     # The bulletins valid now, and every bulletin of their source x kind sent since the oldest of
@@ -30,3 +32,30 @@ async def series_feeds(cur: psycopg.AsyncCursor[dict[str, Any]], now: datetime) 
     rows = list(await cur.fetchall())
     seen: set[int] = set()
     return [r for r in rows if not (r["id"] in seen or seen.add(r["id"]))]  # type: ignore[func-returns-value]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """One official_feeds row of SERIES_SQL's columns."""
+
+    id: int
+    source: str
+    external_id: str | None
+    issuer: str
+    kind: FeedKind  # SERIES_SQL reads only riskcode's kinds
+    level: str
+    area: dict[str, Any]  # {"segments": [...]} or {"polygon": [[lon, lat], ...]}
+    valid_from: datetime
+    valid_to: datetime
+    issued_at: datetime
+    msg_type: str
+    refs: list[str]
+    surge_m: float | None
+    peak_level_m: float | None
+    peak_at: datetime | None
+
+
+async def series_feed_rows(conn: psycopg.AsyncConnection[Any], now: datetime) -> list[FeedRow]:
+    """``series_feeds`` as typed rows."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        return [FeedRow(**r) for r in await series_feeds(cur, now)]
