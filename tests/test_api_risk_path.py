@@ -104,7 +104,7 @@ async def test_new_state_and_status_change_are_not_served_from_cache(settings: S
         r3 = (await c.get("/api/v1/risk", params=BEHIND_PH01)).json()
         assert "S01" not in [s["id"] for s in r3["shelters"]] and r3["code"] == "red"
         # the websocket path reads the same cache as fresh dicts
-        from haixun.api.routes_public import risk_for
+        from haixun.api.risk_lookup import risk_for
 
         d = risk_for(ctx, BEHIND_PH01["lat"], BEHIND_PH01["lon"], "zh")
         d["code"] = "changed"

@@ -10,6 +10,10 @@ rules:
 - ``haixun/api`` imports nothing from ``haixun/engine`` (shared names live in
   store: ``store/channels.py``);
 - no import cycle between haixun modules;
+- the API's router modules (``haixun/api/routes_*.py``, ``health.py``) are leaves:
+  only ``haixun/api/app.py`` imports them, and only for their ``router`` (or
+  ``install_web``); what routes share lives in other api modules (feeds.py,
+  risk_lookup.py, risk_push.py, thresholds.py, places.py);
 - ``haixun/engine`` and ``haixun/ingest`` contain no SQL: no string that opens
   with an SQL statement keyword and no ``.execute``/``.executemany`` call (their
   queries live in ``haixun/store`` modules with typed functions).
@@ -73,6 +77,43 @@ def imports(name: str, path: Path) -> Iterator[str]:
                 yield f"{target}.{a.name}" if f"{target}.{a.name}" in known else target
 
 
+ROUTER_MODULE = re.compile(r"haixun\.api\.(routes_\w+|health)")
+APP_MODULE = "haixun.api.app"
+ROUTER_EXPORTS = {"router", "install_web"}
+
+
+def router_imports(name: str, path: Path) -> Iterator[tuple[str, str]]:
+    """(router module, name taken from it; "" for the module itself) for each import of a router module."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((a.name, "") for a in node.names if ROUTER_MODULE.fullmatch(a.name))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            for a in node.names:
+                if ROUTER_MODULE.fullmatch(f"{target}.{a.name}"):
+                    yield f"{target}.{a.name}", ""
+                elif ROUTER_MODULE.fullmatch(target):
+                    yield target, a.name
+
+
+def router_violations() -> list[tuple[str, str, str]]:
+    found = []
+    for name, path in modules().items():
+        for target, taken in set(router_imports(name, path)):
+            if name == target:
+                continue
+            if name != APP_MODULE:
+                found.append((name, target, "a router module is imported by haixun.api.app only"))
+            elif taken and taken not in ROUTER_EXPORTS:
+                found.append((name, f"{target}.{taken}", "app takes only the router from a router module"))
+    return found
+
+
 def within(target: str, prefixes: set[str]) -> bool:
     return any(target == p or target.startswith(p + ".") for p in prefixes)
 
@@ -91,6 +132,7 @@ def violations() -> list[tuple[str, str, str]]:
                 found.append((name, target, "store imports a service package"))
             if within(name, {"haixun.api"}) and within(target, {"haixun.engine"}):
                 found.append((name, target, "api imports engine internals"))
+    found += router_violations()
     return [v for v in found if (v[0], v[1]) not in ALLOWED]
 
 
@@ -266,5 +308,30 @@ def test_the_checker_sees_a_planted_violation(tmp_path: Path) -> None:
         assert ("haixun.riskcode.bad", "pure module imports an I/O library") in rules
         assert ("haixun.api.a", "api imports engine internals") in rules
         assert cycles(graph()) == [["haixun.api.a", "haixun.api.b"]]
+    finally:
+        ROOT = saved
+
+
+def test_the_checker_sees_routers_that_are_not_leaves(tmp_path: Path) -> None:
+    """A router importing another router (the old routes_public -> routes_ops) and app.py taking a helper
+    from a router (the old ``from haixun.api.routes_ops import parse_config``) are both found; app.py
+    including a router is not."""
+    global ROOT
+    pkg = tmp_path / "haixun"
+    (pkg / "api").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "api" / "__init__.py").write_text("")
+    (pkg / "api" / "routes_ops.py").write_text("router = None\ndef parse_config(): pass\n")
+    (pkg / "api" / "routes_public.py").write_text("def f():\n    from .routes_ops import parse_config\n")
+    (pkg / "api" / "health.py").write_text("router = None\n")
+    (pkg / "api" / "app.py").write_text("from haixun.api.routes_ops import parse_config\n"
+                                        "from haixun.api import health, routes_public\n"
+                                        "from haixun.api.health import router\n")
+    saved, ROOT = ROOT, pkg
+    try:
+        assert sorted(router_violations()) == [
+            ("haixun.api.app", "haixun.api.routes_ops.parse_config", "app takes only the router from a router module"),
+            ("haixun.api.routes_public", "haixun.api.routes_ops", "a router module is imported by haixun.api.app only"),
+        ]
     finally:
         ROOT = saved

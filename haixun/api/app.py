@@ -26,7 +26,7 @@ from haixun.api.middleware import RequestMetrics, TransportAbort
 from haixun.api.options import ApiOptions
 from haixun.api.ratelimit import LoginLimiter
 from haixun.api.risk import parse_state_ts
-from haixun.api.routes_ws import push_risk_updates
+from haixun.api.risk_push import push_risk_updates
 from haixun.api.thresholds import parse_config
 from haixun.data.geography import PACKAGED_FILE, Geography, load_geography
 from haixun.riskcode.config import ConfigError, RiskConfig, load_config

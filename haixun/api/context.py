@@ -61,7 +61,7 @@ class ApiContext:
     login_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10, 30, 600.0))
     hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)
 
-    risk_push_task: asyncio.Task[None] | None = None   # routes_ws.push_risk_updates
+    risk_push_task: asyncio.Task[None] | None = None   # risk_push.push_risk_updates
     risk_push_dirty: bool = False
     # per /ws/risk cell: ((ops_version, config_version), segment ids, their state entries) at its last computation
     risk_cell_inputs: dict[Any, Any] = field(default_factory=dict)

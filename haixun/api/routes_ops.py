@@ -27,13 +27,13 @@ from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_text, check_ts
+from haixun.api.feeds import FEED_COLS, feed_json, json_row, list_feeds
 from haixun.api.live import iso
 from haixun.api.places import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.api.thresholds import parse_config, parse_stored_config
-from haixun.riskcode import FeedItem, FeedKind, Level, feed_statuses
+from haixun.riskcode import FeedKind
 from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
-from haixun.store.feeds import series_feeds
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
 
@@ -45,10 +45,7 @@ SetLevel = Literal["none", "blue", "yellow", "orange", "red"]
 MAX_OVERRIDE = timedelta(days=7)
 
 
-def _j(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+_j = json_row
 
 
 # ---------------------------------------------------------------- auth
@@ -405,18 +402,6 @@ class FeedIn(BaseModel):
 
 
 FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
-FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, valid_to, text_zh, text_en, issued_at, "
-             "received_at, received_by, msg_type, refs, surge_m, peak_level_m, peak_at")
-
-
-def _feed_json(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A stored feed with its CAP names too (identifier, references, msgType, sent)."""
-    out = _j(row)
-    if out is None:
-        return None
-    out.update(identifier=out.get("external_id"), references=list(out.get("refs") or []),
-               msgType=out.get("msg_type", "Alert"), sent=out.get("issued_at"))
-    return out
 
 
 async def _referenced(cur: Any, source: str, body: FeedIn) -> list[dict[str, Any]]:
@@ -492,49 +477,7 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
                           target=f"official_feeds:{after['id']}", before=_j(before), after=_j(after))
         # the engine recomputes at once (it LISTENs on the ingest channel), not at its next validity check
         await conn.execute("SELECT pg_notify(%s, %s)", (INGEST_CHANNEL, json.dumps({"feeds": after["id"]})))
-    return _feed_json(after) or {}
-
-
-def _feed_item(row: dict[str, Any]) -> FeedItem:
-    area = row.get("area") or {}
-    return FeedItem(id=str(row["id"]), issuer=row["issuer"], kind=row["kind"], level=Level(row["level"]),
-                    valid_from=row["valid_from"], valid_to=row["valid_to"],
-                    segment_ids=tuple(area.get("segments") or ()),
-                    polygon=tuple(tuple(pt[:2]) for pt in area.get("polygon") or ()),
-                    source=row["source"], identifier=row.get("external_id") or f"#{row['id']}",
-                    references=tuple(row.get("refs") or ()), msg_type=row.get("msg_type") or "Alert",
-                    sent=row["issued_at"], seq=int(row["id"]), surge_m=row.get("surge_m"),
-                    peak_level_m=row.get("peak_level_m"), peak_at=row.get("peak_at"))
-
-
-async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
-    """Feeds with their series ``status`` at the clock's now (riskcode.feeds.feed_statuses):
-    effective / superseded / cancelled / cancel / expired / pending, and ``superseded_by``.
-    ``active_only``: the effective ones (those that hold a level now)."""
-    now = ctx.settings.clock.now()
-    async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        if active_only:
-            rows = await series_feeds(cur, now)
-            ids = [r["id"] for r in rows]
-            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE id = ANY(%s)", (ids,))
-        else:
-            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds ORDER BY issued_at DESC, id DESC LIMIT 500")
-        rows = list(await cur.fetchall())
-    segments = {sid: tuple(seg.geometry.coords) for sid, seg in ctx.geo.segments.items()}
-    try:
-        statuses = feed_statuses([_feed_item(r) for r in rows], now, segments)
-    except ValueError:  # a stored row riskcode cannot read (e.g. an old level name): no status rather than no list
-        statuses = {}
-    out = []
-    for r in sorted(rows, key=lambda r: (r["issued_at"], r["id"]), reverse=True):
-        st = statuses.get(str(r["id"]))
-        if active_only and (st is None or not st.effective):
-            continue
-        item = _feed_json(r) or {}
-        item.update(status=st.status if st else None, superseded_by=st.by if st else None)
-        out.append(item)
-    return out
+    return feed_json(after) or {}
 
 
 @router.get("/feeds", summary="Official feeds (viewer)")

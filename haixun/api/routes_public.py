@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,11 +12,11 @@ from shapely.geometry import mapping
 from haixun.api.alarms import ALARM_COLUMNS, alarm_json
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
+from haixun.api.feeds import list_feeds
 from haixun.api.live import iso
 from haixun.api.places import road_items, shelter_items
-from haixun.api.risk import OutsideServedArea, assess_location, status_of
-from haixun.api.risk_area import assess_town
-from haixun.api.routes_ops import list_feeds
+from haixun.api.risk import status_of
+from haixun.api.risk_lookup import pick_lang, risk_json
 from haixun.data.geography import Segment
 from haixun.errors import InvalidInput
 from haixun.riskcode.levels import Level, Status, combine
@@ -30,48 +29,13 @@ Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WG
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
 
 
-def pick_lang(lang: str | None, accept_language: str | None) -> str:
-    if lang in ("zh", "en"):
-        return lang
-    if accept_language and accept_language.strip().lower().startswith("en"):
-        return "en"
-    return "zh"
-
-
-def _risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
-    """The response body, cached as JSON bytes (LRU, ``ApiOptions.risk_cache_max`` entries) per rounded
-    location, language, state seq, shelter/road status version and risk config version: a new state, a
-    status change or another config makes a new key. Raises OutsideServedArea (not cached)."""
-    lat4, lon4 = round(lat, 4), round(lon, 4)
-    key = (lat4, lon4, lang, ctx.live.seq, ctx.ops_version, ctx.config_version)
-    hit: bytes | None = ctx.risk_cache.get(key)
-    if hit is not None:
-        ctx.metrics.risk_cache.labels("hit").inc()
-        return hit
-    ctx.metrics.risk_cache.labels("miss").inc()
-    now = ctx.settings.clock.now()
-    try:
-        result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now=now)
-    except OutsideServedArea:  # elsewhere in the city: the town's level, said so (risk_area.py)
-        result = assess_town(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now)
-    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    ctx.risk_cache.put(key, body)
-    return body
-
-
-def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
-    """The risk at a location as a fresh dict (cached like GET /risk). Raises OutsideServedArea."""
-    result: dict[str, Any] = json.loads(_risk_json(ctx, lat, lon, lang))
-    return result
-
-
 @router.get("/risk", summary="Risk code at a location (never stored or logged)", response_model=dict[str, Any])
 async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en"] | None = None,
                    ctx: ApiContext = Depends(get_ctx)) -> Response:
     language = pick_lang(lang, request.headers.get("accept-language"))
     # pre-serialised bytes: no response-model validation and no JSON encoding per request.
     # Outside the served area: OutsideServedArea, the 404 of the domain-error handler (api/errors.py).
-    return Response(_risk_json(ctx, lat, lon, language), media_type="application/json")
+    return Response(risk_json(ctx, lat, lon, language), media_type="application/json")
 
 
 def segment_feature(ctx: ApiContext, seg: Segment, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
