@@ -44,16 +44,35 @@ def default_geo_path() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / PACKAGED_FILE
 
 
-async def _active_risk_config(ctx: ApiContext) -> RiskConfig:
+async def _reload_thresholds(ctx: ApiContext, packaged: RiskConfig) -> bool:
+    """Use the active threshold version (the packaged riskcode.toml when none is active) if it is not the
+    one in use; True when it changed. Run at start, on every ``haixun_config`` NOTIFY (a version activated
+    by any API process) and by the safety poller, so every process of ``--workers N`` follows an edit."""
     async with ctx.db().connection() as conn:
-        row = await (await conn.execute("SELECT format, body FROM threshold_versions WHERE active")).fetchone()
-    if row is None:
-        return ctx.risk_config
-    try:
-        return parse_config(row[0], row[1])
-    except ConfigError as exc:
-        log.error("active threshold version no longer validates, using the packaged one: %s", exc)
-        return ctx.risk_config
+        row = await (await conn.execute("SELECT id, sha256 FROM threshold_versions WHERE active")).fetchone()
+        fingerprint = (int(row[0]), str(row[1])) if row is not None else None
+        if fingerprint == ctx.threshold_fingerprint:
+            return False
+        body = None
+        if fingerprint is not None:
+            body = await (await conn.execute("SELECT format, body FROM threshold_versions WHERE id = %s",
+                                             (fingerprint[0],))).fetchone()
+    config = packaged
+    if body is not None:
+        try:
+            config = parse_config(body[0], body[1])
+        except ConfigError as exc:
+            log.error("active threshold version %s no longer validates, using the packaged one: %s",
+                      fingerprint[0] if fingerprint else None, exc)
+    ctx.use_config(config, fingerprint)
+    log.info("risk configuration: %s (threshold version %s)", config.version,
+             fingerprint[0] if fingerprint else "packaged")
+    return True
+
+
+async def _on_config(ctx: ApiContext, packaged: RiskConfig) -> None:
+    if await _reload_thresholds(ctx, packaged):
+        push_risk_updates(ctx)
 
 
 
@@ -90,9 +109,10 @@ async def _heartbeat(ctx: ApiContext) -> None:
         ctx.hub.broadcast("risk", {"type": "ping", "seq": ctx.live.seq})
 
 
-async def _ops_poller(ctx: ApiContext) -> None:
+async def _ops_poller(ctx: ApiContext, packaged: RiskConfig) -> None:
     """Safety net: a status change whose ``ops`` NOTIFY was missed (the listener was reconnecting) still
-    reaches the risk lookups. Duty-officer changes and ``haixun load-geo`` both send that NOTIFY."""
+    reaches the risk lookups. Duty-officer changes and ``haixun load-geo`` both send that NOTIFY.
+    Likewise a threshold activation whose ``haixun_config`` NOTIFY was missed."""
     while True:
         await asyncio.sleep(ctx.options.state_poll_s)
         try:
@@ -100,6 +120,10 @@ async def _ops_poller(ctx: ApiContext) -> None:
                 push_risk_updates(ctx)
         except Exception as exc:
             log.warning("reloading shelter/road status failed: %s", exc)
+        try:
+            await _on_config(ctx, packaged)
+        except Exception as exc:
+            log.warning("reloading the threshold version failed: %s", exc)
 
 
 async def _renotifier(ctx: ApiContext) -> None:
@@ -135,16 +159,17 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
                                    connect_timeout=opts.db_connect_timeout_s,
                                    statement_timeout_ms=opts.db_statement_timeout_ms)
         try:
-            ctx.use_config(await _active_risk_config(ctx))
+            await _reload_thresholds(ctx, config)
             await ctx.reload_ops()
             await load_initial(ctx.pool, ctx.live, opts.ring_size)
             ctx.listener = StateListener(settings.database_url, ctx.pool, ctx.live,
                                          on_rows=lambda rows: _on_rows(ctx, rows),
                                          on_alarm=lambda p: _on_alarm(ctx, p),
+                                         on_config=lambda: _on_config(ctx, config),
                                          poll_s=opts.state_poll_s, metrics=metrics)
             ctx.tasks.append(asyncio.create_task(ctx.listener.run(), name="haixun-api-listener"))
             ctx.tasks.append(asyncio.create_task(_heartbeat(ctx), name="haixun-api-heartbeat"))
-            ctx.tasks.append(asyncio.create_task(_ops_poller(ctx), name="haixun-api-ops"))
+            ctx.tasks.append(asyncio.create_task(_ops_poller(ctx, config), name="haixun-api-ops"))
             if opts.renotify_check_s > 0:
                 ctx.tasks.append(asyncio.create_task(_renotifier(ctx), name="haixun-api-renotify"))
             with contextlib.suppress(asyncio.TimeoutError):

@@ -67,11 +67,15 @@ class ApiContext:
     risk_cell_inputs: dict[Any, Any] = field(default_factory=dict)
 
     config_version: int = 0          # bumped by use_config (part of the risk cache key)
+    # (id, sha256) of the threshold_versions row in use; None: the packaged riskcode.toml
+    threshold_fingerprint: tuple[int, str] | None = None
 
-    def use_config(self, config: RiskConfig) -> None:
-        """Switch to another risk configuration (zones may move: rebuild the seawall index)."""
+    def use_config(self, config: RiskConfig, fingerprint: tuple[int, str] | None = None) -> None:
+        """Switch to another risk configuration (zones may move: rebuild the seawall index).
+        ``fingerprint``: (id, sha256) of its threshold_versions row, None for the packaged file."""
         self.seawall = self.geo.seawall(config)
         self.risk_config = config
+        self.threshold_fingerprint = fingerprint
         self.config_version += 1
 
     async def reload_ops(self) -> bool:

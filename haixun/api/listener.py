@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from haixun.api.live import LiveState, StateRow
-from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
+from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, STATE_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,14 @@ class StateListener:
     def __init__(self, url: str, pool: AsyncConnectionPool, live: LiveState, *,
                  on_rows: Callable[[list[StateRow]], Awaitable[None]],
                  on_alarm: Callable[[dict[str, Any]], Awaitable[None]],
+                 on_config: Callable[[], Awaitable[None]],
                  poll_s: float, metrics: Any) -> None:
         self.url = url
         self.pool = pool
         self.live = live
         self.on_rows = on_rows
         self.on_alarm = on_alarm
+        self.on_config = on_config
         self.poll_s = poll_s
         self.metrics = metrics
         self.connected = asyncio.Event()
@@ -110,8 +112,10 @@ class StateListener:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {STATE_CHANNEL}")
                     await conn.execute(f"LISTEN {ALARM_CHANNEL}")
+                    await conn.execute(f"LISTEN {CONFIG_CHANNEL}")
                     self.connected.set()
                     backoff = 0.5
+                    await self.on_config()  # a threshold activated while this connection was down
                     await self.catch_up()
                     await self._loop(conn)
             except asyncio.CancelledError:
@@ -134,6 +138,8 @@ class StateListener:
                         await self.on_alarm(json.loads(n.payload))
                     except (ValueError, TypeError):
                         log.warning("bad %s payload ignored", ALARM_CHANNEL)
+                elif n.channel == CONFIG_CHANNEL:
+                    await self.on_config()  # the payload (a version id) is a hint: the active row decides
         finally:
             poller.cancel()
 

@@ -33,7 +33,7 @@ from haixun.api.places import road_items, shelter_items
 from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.api.thresholds import parse_config, parse_stored_config
 from haixun.riskcode import FeedKind
-from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
+from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, INGEST_CHANNEL
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
 
@@ -269,7 +269,9 @@ async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("ad
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="thresholds.save", target=f"threshold_versions:{after['id']}",
                           before=_j(before), after=_j(after), comment=body.comment)
-    ctx.use_config(cfg)
+        # on commit: every API process reloads the active version (app._reload_thresholds)
+        await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, str(after["id"])))
+    ctx.use_config(cfg, (after["id"], after["sha256"]))
     return _j(after) or {}
 
 
@@ -292,7 +294,8 @@ async def activate_thresholds(version_id: int, p: Principal = Depends(require("a
         after = await cur.fetchone()
         await write_audit(conn, actor=p.actor, action="thresholds.activate", target=f"threshold_versions:{version_id}",
                           before=_j(before), after=_j(after))
-    ctx.use_config(cfg)
+        await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, str(version_id)))
+    ctx.use_config(cfg, (after["id"], after["sha256"]))
     return _j(after) or {}
 
 

@@ -7,6 +7,8 @@ INGEST_CHANNEL = "haixun_ingest"  # ingest -> engine: {"stations": [...], "n", "
 #                                   api -> engine: {"feeds": <id>} when a bulletin is posted (recompute now)
 STATE_CHANNEL = "haixun_state"    # engine -> api: '<seq>' of the new state_log row
 ALARM_CHANNEL = "haixun_alarm"    # engine/api -> api: {"event": "new"|"ack"|"renotify"|"ops", "id"?}
+CONFIG_CHANNEL = "haixun_config"  # api -> every api process: '<threshold_versions.id>' just activated
+#                                   (each reloads the active version; the engine reads it every cycle)
 
 # Advisory locks: the engine leader holds (LOCK_CLASS, LOCK_ENGINE); the API's
 # health check reads it in pg_locks, so both take the key from here.
