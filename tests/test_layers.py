@@ -146,8 +146,8 @@ DB_CALLS = {"execute", "executemany"}
 # test_sql_allow_list_is_current.
 ALLOWED_SQL: dict[str, str] = {
     m: "its queries move to store/ (issue 17)" for m in (
-        "haixun.engine.evaluate", "haixun.engine.leader", "haixun.engine.publish",
-        "haixun.engine.service", "haixun.engine.tide", "haixun.engine.tide_import", "haixun.ingest.qcstore",
+        "haixun.engine.evaluate",
+        "haixun.engine.tide", "haixun.engine.tide_import", "haixun.ingest.qcstore",
         "haixun.ingest.writer")
 }
 
@@ -155,9 +155,13 @@ ALLOWED_SQL: dict[str, str] = {
 def sql_in_source(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
     """(line, what) for every SQL string and every DB-API execute call in ``source``."""
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source, filename=filename)):
+    tree = ast.parse(source, filename=filename)
+    docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    for node in ast.walk(tree):
         text: str | None = None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if id(node) in docstrings:  # prose (a docstring may well say "LISTEN haixun_ingest ...")
+            pass
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
         elif isinstance(node, ast.JoinedStr):  # f"LISTEN {channel}": its literal parts, placeholders as spaces
             text = "".join(v.value if isinstance(v, ast.Constant) else " " for v in node.values)
@@ -258,6 +262,7 @@ def test_the_sql_checker_sees_planted_sql() -> None:
     ]
     harmless = (
         '"""Select the stations; update the cache; the copy is deleted."""\n'
+        'def g():\n    """LISTEN haixun_ingest on a dedicated connection."""\n'
         'x = "SELECTED"\n'
         'y = state.copy()\n'
         'msg = "Create a model with the selected data"\n'

@@ -25,19 +25,9 @@ from datetime import datetime
 import psycopg
 
 from haixun.errors import HaixunError
-from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
+from haixun.store import leader as store
 
 log = logging.getLogger(__name__)
-
-
-# Server-side keep-alive for the lock session, so that PostgreSQL notices a
-# vanished leader host within ~15 s and frees the lock (user-settable GUCs).
-_SESSION_SETUP = (
-    "SET tcp_keepalives_idle = 5",
-    "SET tcp_keepalives_interval = 2",
-    "SET tcp_keepalives_count = 5",
-    "SET application_name = 'haixun-engine-leader'",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +62,14 @@ class LeaderLock:
             raise LeadershipLost("not the leader")
         return self._conn
 
-    async def _connect(self) -> psycopg.AsyncConnection:
-        conn = await psycopg.AsyncConnection.connect(
-            self._url, autocommit=True, connect_timeout=5,
-            keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3,
-        )
-        for stmt in _SESSION_SETUP:
-            await conn.execute(stmt)
-        return conn
-
     async def try_acquire(self) -> bool:
         """One attempt at the lock. True when this instance now leads."""
         if self.held:
             return True
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = await self._connect()
-            cur = await self._conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s), pg_backend_pid(), now()", (LOCK_CLASS, LOCK_ENGINE))
-            got, backend_pid, now = await cur.fetchone()  # type: ignore[misc]
+                self._conn = await store.open_session(self._url)
+            got, backend_pid, now = await store.try_lock(self._conn)
         except psycopg.Error as exc:
             log.warning("leader lock attempt failed: %s", exc)
             await self._drop_conn()
@@ -99,13 +78,8 @@ class LeaderLock:
             return False
         self.held, self.since, self.backend_pid = True, now, backend_pid
         try:
-            await self._conn.execute(
-                "INSERT INTO engine_leader (id, instance_id, host, pid, backend_pid, since, heartbeat_at)"
-                " VALUES (1, %s, %s, %s, %s, %s, now())"
-                " ON CONFLICT (id) DO UPDATE SET instance_id = EXCLUDED.instance_id, host = EXCLUDED.host,"
-                " pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since,"
-                " heartbeat_at = EXCLUDED.heartbeat_at, last_cycle_at = NULL, last_seq = NULL",
-                (self.instance.instance_id, self.instance.host, self.instance.pid, backend_pid, now))
+            await store.record_leader(self._conn, instance_id=self.instance.instance_id, host=self.instance.host,
+                                      pid=self.instance.pid, backend_pid=backend_pid, since=now)
         except psycopg.Error as exc:
             log.warning("lock taken but the leader row could not be written: %s", exc)
             await self.release()
@@ -119,9 +93,8 @@ class LeaderLock:
         if not self.held or self._conn is None:
             return False
         try:
-            await asyncio.wait_for(self._conn.execute(
-                "UPDATE engine_leader SET heartbeat_at = now() WHERE id = 1 AND instance_id = %s",
-                (self.instance.instance_id,)), timeout=self._heartbeat_timeout_s)
+            await asyncio.wait_for(store.heartbeat(self._conn, self.instance.instance_id),
+                                   timeout=self._heartbeat_timeout_s)
             return True
         except (TimeoutError, psycopg.Error, OSError) as exc:
             log.error("leadership lost: lock session failed (%s)", exc)
@@ -144,9 +117,7 @@ class LeaderLock:
         """Give up the lock (clean shutdown) and close the session."""
         if self.held and self._conn is not None and not self._conn.closed:
             try:
-                await self._conn.execute("DELETE FROM engine_leader WHERE id = 1 AND instance_id = %s",
-                                         (self.instance.instance_id,))
-                await self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_ENGINE))
+                await store.release(self._conn, self.instance.instance_id)
             except psycopg.Error as exc:
                 log.warning("releasing the leader lock: %s", exc)
         self.held = False

@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
+from haixun.store import leader, levels
 from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
 from haixun.store.engine_inputs import LatencyMark
+from haixun.store.notify import notify
 
 WARNING_LEVELS = ("blue", "yellow", "orange", "red")
 
@@ -192,61 +193,35 @@ async def write_cycle(conn: psycopg.AsyncConnection, *, evaluation: Evaluation, 
     if outage_ids is None:
         outage_ids = {}
     async with conn.transaction():
-        cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('state_log', 'seq'))")
-        seq = int((await cur.fetchone())[0])  # type: ignore[index]
+        seq = await levels.next_state_seq(conn)
         body = build_body(seq, now, evaluation.config_version, evaluation, plan, latency, decided_at)
         if plan.changed:
-            async with conn.cursor() as c:
-                await c.executemany(
-                    "INSERT INTO current_levels (subject_kind, subject_id, level, raw_level, since, decided_at,"
-                    " decision, seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (subject_kind, subject_id) DO UPDATE SET level = EXCLUDED.level,"
-                    " raw_level = EXCLUDED.raw_level, since = EXCLUDED.since, decided_at = EXCLUDED.decided_at,"
-                    " decision = EXCLUDED.decision, seq = EXCLUDED.seq",
-                    [(d.kind, d.id, d.level, d.raw_level, d.since, decided_at, Jsonb(_stored_decision(d)), seq)
-                     for d in plan.changed])
+            await levels.upsert_current(conn, [_level_write(d) for d in plan.changed], decided_at=decided_at, seq=seq)
         rows = plan.changed + plan.history
         if rows:
-            async with conn.cursor() as c:
-                await c.executemany(
-                    "INSERT INTO decisions (subject_kind, subject_id, decided_at, level, raw_level, decision,"
-                    " config_version) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    [(d.kind, d.id, decided_at, d.level, d.raw_level, Jsonb(_stored_decision(d)),
-                      evaluation.config_version) for d in rows])
+            await levels.insert_decisions(conn, [_level_write(d) for d in rows], decided_at=decided_at,
+                                          config_version=evaluation.config_version)
         for d, from_level, from_floor in plan.level_changes:
             to_floor = d.entry.get("floor") if isinstance(d.entry, dict) else None
-            cur = await conn.execute(
-                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, from_floor, to_floor,"
-                " reasons, last_notified_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (d.kind, d.id, decided_at, from_level, d.level, from_floor, _floor_value(to_floor),
-                 Jsonb(jsonable(d.reasons)), decided_at))
-            lc_id = (await cur.fetchone())[0]  # type: ignore[index]
-            await conn.execute("SELECT pg_notify(%s, %s)",
-                               (ALARM_CHANNEL, json.dumps({"event": "new", "id": lc_id})))
+            lc_id = await levels.insert_level_change(conn, kind=d.kind, id=d.id, at=decided_at, from_level=from_level,
+                                                     to_level=d.level, from_floor=from_floor,
+                                                     to_floor=_floor_value(to_floor), reasons=jsonable(d.reasons))
+            await notify(conn, ALARM_CHANNEL, json.dumps({"event": "new", "id": lc_id}))
         for o in plan.outages_new:
             reasons = [{"hazard": "data_outage", "level": "unknown", "value": None, "unit": "", "threshold": None,
                         "source": "riskcode.toml [staleness]", "threshold_source": "riskcode.toml [staleness]",
                         "input_ts": iso(o.since) if o.since else None, "detail": o.detail}]
-            cur = await conn.execute(
-                "INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level, alarm_type, detail,"
-                " reasons, last_notified_at) VALUES (%s, %s, %s, 'online', 'unknown', 'data_outage', %s, %s, %s)"
-                " RETURNING id", (o.kind, o.id, decided_at, o.detail, Jsonb(reasons), decided_at))
-            oid = (await cur.fetchone())[0]  # type: ignore[index]
+            oid = await levels.insert_outage_alarm(conn, kind=o.kind, id=o.id, at=decided_at, detail=o.detail,
+                                                   reasons=reasons)
             outage_ids[(o.kind, o.id)] = oid
-            await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "new", "id": oid})))
+            await notify(conn, ALARM_CHANNEL, json.dumps({"event": "new", "id": oid}))
         for kind, sid in plan.outages_cleared:
-            cur = await conn.execute(
-                "UPDATE level_changes SET cleared_at = %s WHERE alarm_type = 'data_outage' AND subject_kind = %s"
-                " AND subject_id = %s AND cleared_at IS NULL RETURNING id", (decided_at, kind, sid))
-            for (cid,) in await cur.fetchall():
-                await conn.execute("SELECT pg_notify(%s, %s)",
-                                   (ALARM_CHANNEL, json.dumps({"event": "cleared", "id": cid})))
+            for cid in await levels.clear_outage_alarms(conn, kind=kind, id=sid, at=decided_at):
+                await notify(conn, ALARM_CHANNEL, json.dumps({"event": "cleared", "id": cid}))
             outage_ids.pop((kind, sid), None)
-        await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
-                           (seq, now, "snapshot" if plan.snapshot else "delta", Jsonb(body)))
-        await conn.execute("UPDATE engine_leader SET last_cycle_at = %s, last_seq = %s WHERE id = 1"
-                           " AND instance_id = %s", (decided_at, seq, instance_id))
-        await conn.execute("SELECT pg_notify(%s, %s)", (STATE_CHANNEL, str(seq)))
+        await levels.insert_state(conn, seq=seq, at=now, snapshot=plan.snapshot, body=body)
+        await leader.mark_cycle(conn, instance_id=instance_id, at=decided_at, seq=seq)
+        await notify(conn, STATE_CHANNEL, str(seq))
     return seq, body
 
 
@@ -254,33 +229,22 @@ def _floor_value(v: Any) -> str | None:
     return getattr(v, "value", v) if v is not None else None
 
 
-def _stored_decision(d: SubjectDecision) -> dict[str, Any]:
-    return jsonable(d.decision)
+def _level_write(d: SubjectDecision) -> levels.LevelWrite:
+    return levels.LevelWrite(d.kind, d.id, d.level, d.raw_level, d.since, jsonable(d.decision))
 
 
-async def restore_current(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], tuple[CurrentRow, dict]]:
+async def restore_current(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], tuple[CurrentRow, dict[str, Any]]]:
     """current_levels as written by the previous leader: (row, stored decision)."""
-    cur = await conn.execute(
-        "SELECT c.subject_kind, c.subject_id, c.level, c.raw_level, c.since, c.decision,"
-        " (SELECT max(d.decided_at) FROM decisions d WHERE d.subject_kind = c.subject_kind"
-        "  AND d.subject_id = c.subject_id) FROM current_levels c")
-    out: dict[tuple[str, str], tuple[CurrentRow, dict]] = {}
-    for kind, sid, level, raw, since, decision, last_hist in await cur.fetchall():
-        # entry {}: the first cycle of a new leader re-writes every subject (a snapshot anyway)
-        out[(kind, sid)] = (CurrentRow(level, raw, since, {}, last_hist), decision)
-    return out
+    # entry {}: the first cycle of a new leader re-writes every subject (a snapshot anyway)
+    return {(r.kind, r.id): (CurrentRow(r.level, r.raw_level, r.since, {}, r.last_history_at), r.decision)
+            for r in await levels.stored_levels(conn)}
 
 
 async def open_outages(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], int]:
     """Data-outage alarms not cleared yet (a new leader continues them, never raises them twice)."""
-    cur = await conn.execute("SELECT subject_kind, subject_id, max(id) FROM level_changes"
-                             " WHERE alarm_type = 'data_outage' AND cleared_at IS NULL GROUP BY 1, 2")
-    return {(k, s): i for k, s, i in await cur.fetchall()}
+    return await levels.open_outage_alarms(conn)
 
 
 async def prune_state_log(conn: psycopg.AsyncConnection, keep: timedelta, now: datetime) -> int:
     """Delete state_log rows older than ``keep``, always keeping the newest snapshot."""
-    cur = await conn.execute(
-        "DELETE FROM state_log WHERE at < %s AND seq < coalesce("
-        " (SELECT max(seq) FROM state_log WHERE kind = 'snapshot'), 0)", (now - keep,))
-    return cur.rowcount
+    return await levels.prune_state_log(conn, now - keep)

@@ -53,6 +53,8 @@ from haixun.settings import Settings
 from haixun.store.channels import INGEST_CHANNEL
 from haixun.store.db import open_pool
 from haixun.store.engine_inputs import LatencyMark, newest_input_mark
+from haixun.store.notify import listen
+from haixun.store.readings import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +248,7 @@ class EngineService:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.settings.database_url, autocommit=True)
                 async with conn:
-                    await conn.execute(f"LISTEN {INGEST_CHANNEL}")
+                    await listen(conn, INGEST_CHANNEL)
                     self.request("listen")  # anything missed while not listening
                     async for note in conn.notifies():
                         self.metrics.notifications.inc()
@@ -254,7 +256,7 @@ class EngineService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                log.warning("LISTEN %s failed (%s); reconnecting in 1 s", INGEST_CHANNEL, exc)
+                log.warning("listening on %s failed (%s); reconnecting in 1 s", INGEST_CHANNEL, exc)
                 await asyncio.sleep(1.0)
 
     async def _runner(self) -> None:
@@ -402,10 +404,10 @@ class EngineService:
         background job fails on PostgreSQL 15.20 (docs/operations.md "Storage")."""
         assert self._pool is not None
         async with self._pool.connection() as conn:
-            row = await (await conn.execute("CALL haixun_apply_retention()")).fetchone()
+            dropped = await apply_retention(conn)
         self.retention_runs += 1
-        if row and row[0]:
-            log.info("retention dropped %d day(s) of readings", row[0])
+        if dropped:
+            log.info("retention dropped %d day(s) of readings", dropped)
 
     async def _tide_job(self) -> None:
         """Refit every tide station (at promotion and every ``tide_refit_every_s``)."""

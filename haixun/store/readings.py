@@ -80,6 +80,13 @@ async def readings_mode(conn: psycopg.AsyncConnection) -> str:
     return str(row[0])
 
 
+async def apply_retention(conn: psycopg.AsyncConnection) -> int:
+    """Run the retention rule now (``CALL haixun_apply_retention()``, store_info.retention_days on data
+    time, 0 = off); returns the number of days of readings dropped."""
+    row = await (await conn.execute("CALL haixun_apply_retention()")).fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
 async def latest(conn: psycopg.AsyncConnection, station_ids: list[str] | None = None,
                  quantities: list[str] | None = None) -> list[Reading]:
     """Latest non-failed value per (station, quantity), optionally filtered."""
