@@ -26,11 +26,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from haixun.errors import HaixunError
+
 MAX_SLOTS = 256
 SLOT_FOLDER = "ingest-slots"
 
 
-class SlotTaken(RuntimeError):
+class SlotTaken(HaixunError, RuntimeError):
     """The slot asked for is held by another live process."""
 
 
