@@ -95,8 +95,26 @@ async def test_stale_inputs_turn_unknown_without_new_data(settings):
         async with EngineService(fast, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
             await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
+            offline = engine.metrics.stations_offline
+
+            def not_online() -> int:  # the station entries the screens got (state_log merged per id)
+                entries: dict = {}
+                for (b,) in conn.execute("SELECT body FROM state_log ORDER BY seq"):
+                    entries.update(b.get("stations") or {})
+                return sum(1 for e in entries.values() if not e.get("online"))
+
+            n_stations = conn.execute("SELECT count(*) FROM stations").fetchone()[0]
+            # the calm stations deliver; the others never did (not online either)
+            await wait_for(lambda: offline._value.get() == not_online() < n_stations)
             # nothing arrives; the interval job alone must turn PH01 unknown
             await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown", timeout=10)
+            # stale stations (alert rule in docker/prometheus/alerts.yml) and the open outage alarms
+            await wait_for(lambda: offline._value.get() == not_online() > n_stations - 2)
+
+            def open_outages() -> int:
+                return conn.execute("SELECT count(*) FROM level_changes WHERE alarm_type = 'data_outage'"
+                                    " AND cleared_at IS NULL").fetchone()[0]
+            await wait_for(lambda: open_outages() >= 1 and engine.metrics.data_outages._value.get() == open_outages())
             body = conn.execute("SELECT body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'unknown'"
                                 " ORDER BY seq LIMIT 1").fetchone()[0]
             tide = [h for h in body["segments"]["PH01"]["hazards"] if h["hazard"] == "storm_tide"][0]

@@ -58,6 +58,10 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     options: dict[str, Any] = dict(host=host, port=port, proxy_headers=True, log_level=args.log_level.lower(),
                                    log_config=_log_config(args.log_level), access_log=args.access_log,
                                    http="auto", loop="auto")
+    if args.forwarded_allow_ips is not None:
+        # behind a load balancer: trust its X-Forwarded-For, so connection caps and login throttling see the
+        # resident's address, not the balancer's (docs/operations.md, Scale-out)
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
     if args.workers > 1:
         # each process has its own pool, LISTEN connection, live state, risk cache and websocket clients
         uvicorn.run("haixun.api.cli:app_from_env", factory=True, workers=args.workers, **options)
@@ -138,6 +142,9 @@ def configure(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default HAIXUN_API_PORT)")
     p.add_argument("--workers", type=int, default=1,
                    help="API processes sharing the port (default 1; each keeps its own live state, see docs/api.md)")
+    p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                   help="comma-separated addresses (or *) of load balancers whose X-Forwarded-For is trusted "
+                        "(default: uvicorn's, 127.0.0.1)")
     p.add_argument("--access-log", action="store_true",
                    help="log every request (uvicorn access log, locations scrubbed); off by default")
     p.set_defaults(func=_api)

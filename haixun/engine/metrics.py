@@ -35,6 +35,11 @@ class EngineMetrics:
                                       registry=registry)
         self.last_seq = Gauge("haixun_engine_last_seq", "Last state_log seq written", registry=registry)
         self.tide_refits = Counter("haixun_engine_tide_refits", "Tidal model fits", ["outcome"], registry=registry)
+        self.stations_offline = Gauge("haixun_engine_stations_offline",
+                                      "Stations not online in the leader's last cycle (no fresh reading within their "
+                                      "staleness limit, or gateway offline)", registry=registry)
+        self.data_outages = Gauge("haixun_engine_data_outages", "Open data-outage alarms (stations and gateways)",
+                                  registry=registry)
         self.renotified = Counter("haixun_engine_red_renotifications", "Unacknowledged red alarms re-notified",
                                   registry=registry)
 

@@ -180,6 +180,7 @@ class EngineService:
             self._evaluator = await load_evaluator(conn)
             restored = await restore_current(conn)
             self._outage_ids = await open_outages(conn)
+            self.metrics.data_outages.set(len(self._outage_ids))
             self._tide = TideCache(self.options)
             await self._tide.load(conn)
             # inputs older than the promotion are not this leader's latency to report
@@ -301,6 +302,7 @@ class EngineService:
         evaluation: Evaluation = evaluator.evaluate(raw, predictions, self._hysteresis, now)
         decided_at = utcnow()
         stations = self._station_entries(raw, evaluator, now)
+        self.metrics.stations_offline.set(sum(1 for st in stations.values() if not st.get("online")))
         refresh = time.monotonic() - self._last_station_refresh >= self.options.station_refresh_s
         plan = plan_cycle(evaluation, self._current, stations, self._last_stations, wall_now=decided_at,
                           snapshot=snapshot,
@@ -319,6 +321,7 @@ class EngineService:
                                                decided_at=decided_at, latency=latency,
                                                instance_id=self.instance.instance_id, outage_ids=outage_ids)
             self._outage_ids = outage_ids  # committed
+            self.metrics.data_outages.set(len(outage_ids))
             committed = utcnow()
             self.last_seq = seq
             self.metrics.last_seq.set(seq)
