@@ -67,6 +67,7 @@ EXPECTED: dict[str, tuple[Callable[[type[Any]], BaseException], int, str, str | 
     "haixun.ingest.spool:SpoolFull": (lambda c: c("full"), 503, "unavailable", UNAVAILABLE),
     "haixun.ingest.qc:QcConfigError": (lambda c: c(["spike.fail: must be a number"]), 500, "internal", INTERNAL),
     "haixun.ingest.slots:SlotTaken": (lambda c: c("slot 1 is held by pid 7"), 500, "internal", INTERNAL),
+    "haixun.lifecycle:LifecycleError": (lambda c: c("IngestService.start() called twice"), 500, "internal", INTERNAL),
     "haixun.ingest.pipeline:NeedLookup": (lambda c: c("station", {"X"}), 500, "internal", INTERNAL),
     "haixun.data.geography:GeographyError": (lambda c: c("pinghu.geojson", ["bad"]), 500, "internal", INTERNAL),
     "haixun.gateways.broker:BrokerAuthError": (lambda c: c("no passwd"), 500, "internal", INTERNAL),

@@ -167,7 +167,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
                                          on_alarm=lambda p: _on_alarm(ctx, p),
                                          on_config=lambda: _on_config(ctx, config),
                                          poll_s=opts.state_poll_s, metrics=metrics)
-            ctx.tasks.append(asyncio.create_task(ctx.listener.run(), name="haixun-api-listener"))
+            await ctx.listener.start()
             ctx.tasks.append(asyncio.create_task(_heartbeat(ctx), name="haixun-api-heartbeat"))
             ctx.tasks.append(asyncio.create_task(_ops_poller(ctx, config), name="haixun-api-ops"))
             if opts.renotify_check_s > 0:
@@ -189,6 +189,9 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             ctx.tasks.clear()
+            if ctx.listener is not None:
+                await ctx.listener.stop()
+                ctx.listener = None
             await ctx.pool.close()
             ctx.pool = None
             ctx.hasher.close()

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from haixun.api.live import LiveState, StateRow
+from haixun.lifecycle import Lifecycle
 from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, STATE_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ async def _base_from_current_levels(conn: psycopg.AsyncConnection) -> dict[str, 
 
 
 class StateListener:
-    """One LISTEN connection; reconnects with backoff; polls as a safety net."""
+    """One LISTEN connection; reconnects with backoff; polls as a safety net. ``start()`` runs it as a
+    task, ``stop()`` ends it (once each, haixun/lifecycle.py); ``connected`` is set while it listens."""
 
     def __init__(self, url: str, pool: AsyncConnectionPool, live: LiveState, *,
                  on_rows: Callable[[list[StateRow]], Awaitable[None]],
@@ -92,6 +94,24 @@ class StateListener:
         self.metrics = metrics
         self.connected = asyncio.Event()
         self._catchup_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._life = Lifecycle("StateListener")
+
+    async def start(self) -> None:
+        await self._life.start(self._begin, self._end)
+
+    async def stop(self) -> None:
+        await self._life.stop(self._end)
+
+    async def _begin(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="haixun-api-listener")
+
+    async def _end(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.connected.clear()
 
     async def catch_up(self) -> None:
         async with self._catchup_lock:

@@ -49,6 +49,7 @@ from haixun.engine.publish import (
     write_cycle,
 )
 from haixun.engine.tide import TideCache
+from haixun.lifecycle import Lifecycle
 from haixun.settings import Settings
 from haixun.store.channels import INGEST_CHANNEL
 from haixun.store.db import open_pool
@@ -77,6 +78,7 @@ class EngineService:
         self._lock = LeaderLock(settings.database_url, self.instance,
                                 heartbeat_timeout_s=self.options.heartbeat_timeout_s)
         self._pool: AsyncConnectionPool | None = None
+        self._life = Lifecycle("EngineService")
         self._main: asyncio.Task | None = None
         self._lost = asyncio.Event()
         self.leading = asyncio.Event()       # set while this instance leads (tests wait on it)
@@ -111,10 +113,19 @@ class EngineService:
         await self.stop()
 
     async def start(self) -> None:
+        """Open the pool and run for leadership. Once per instance (haixun/lifecycle.py): a second start
+        would open a second pool and leadership loop; a failed start closes what it opened."""
+        await self._life.start(self._begin, self._shutdown)
+
+    async def stop(self) -> None:
+        """Stop computing, give up leadership, close the pool."""
+        await self._life.stop(self._shutdown)
+
+    async def _begin(self) -> None:
         self._pool = await open_pool(self.settings.database_url, min_size=1, max_size=4, name="haixun-engine")
         self._main = asyncio.create_task(self._leadership_loop(), name="engine-leadership")
 
-    async def stop(self) -> None:
+    async def _shutdown(self) -> None:
         if self._main is not None:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)

@@ -74,6 +74,7 @@ from haixun.ingest.pipeline import (
 )
 from haixun.ingest.qc import QcConfig, QcEngine, load_qc_config
 from haixun.ingest.spool import Spool, SpoolFull, read_segment
+from haixun.lifecycle import Lifecycle
 from haixun.mqttauth import INGEST_USER, client_args
 from haixun.settings import Settings
 
@@ -160,7 +161,8 @@ class IngestService:
         self._cache_at = 0.0
         self._next_drain_at = 0.0
         self._drain_backoff = BACKOFF_MIN_S
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # [writer, mqtt] while running
+        self._life = Lifecycle("IngestService")
         self._writer_task: asyncio.Task[None] | None = None
         self._started_mono = time.monotonic()
         self._last_progress_mono: float | None = None  # last batch stored or spooled
@@ -176,6 +178,15 @@ class IngestService:
         await self.stop()
 
     async def start(self, *, wait_connected: float | None = 10.0) -> None:
+        """Start the writer and the MQTT tasks; with ``wait_connected``, wait that long for the broker.
+        Once per instance (haixun/lifecycle.py); a start that fails or times out stops both tasks."""
+        await self._life.start(lambda: self._begin(wait_connected), lambda: self._shutdown(0.0))
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop reading, store and ack what is queued (up to ``timeout``), disconnect."""
+        await self._life.stop(lambda: self._shutdown(timeout))
+
+    async def _begin(self, wait_connected: float | None) -> None:
         log.info("ingest %s: QC config %s, spool %s (%d bytes pending)", self.settings.ingest_client_id,
                  self.qc.config.version, self.spool.directory, self.spool.bytes)
         if self.settings.ingest_shared_group:
@@ -190,17 +201,19 @@ class IngestService:
         if wait_connected:
             await asyncio.wait_for(self._connected.wait(), wait_connected)
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Stop reading, store and ack what is queued (up to ``timeout``), disconnect."""
+    async def _shutdown(self, timeout: float) -> None:
+        """The MQTT task first (it waits for the queue to be stored), then the writer; ``timeout`` 0:
+        cancel both at once (a failed start)."""
         self._stopping.set()
-        mqtt_task, writer_task = self._tasks[1], self._tasks[0]
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(mqtt_task), timeout)
-        if not mqtt_task.done():
-            mqtt_task.cancel()
-        self._writer_stop.set()
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(writer_task), timeout)
+        if len(self._tasks) == 2:
+            writer_task, mqtt_task = self._tasks
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(mqtt_task), timeout)
+            if not mqtt_task.done():
+                mqtt_task.cancel()
+            self._writer_stop.set()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer_task), timeout)
         for t in self._tasks:
             if not t.done():
                 t.cancel()

@@ -21,5 +21,9 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str
         kwargs["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     pool = AsyncConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=False, timeout=timeout,
                                kwargs=kwargs, check=AsyncConnectionPool.check_connection)
-    await pool.open(wait=True, timeout=30)
+    try:
+        await pool.open(wait=True, timeout=30)
+    except BaseException:  # unreachable server, timeout, cancellation: no pool workers left behind
+        await pool.close()
+        raise
     return pool
