@@ -70,7 +70,7 @@ async def test_tide_prediction_observed_and_surge(settings: Settings, db_url: st
         assert all(p["surge_m"] is None for p in pts[13:])
 
         r = await c.get("/api/v1/stations/TT-T02/tide")
-        assert r.status_code == 404 and "no tidal model" in r.json()["detail"] and "29 days" in r.json()["detail"]
+        assert r.status_code == 404 and "no tidal model" in r.json()["detail"] and "15 days" in r.json()["detail"]
         r = await c.get("/api/v1/stations/NOPE/tide")
         assert r.status_code == 404 and "unknown station" in r.json()["detail"]
         bad = [{"from": start.isoformat(), "to": (start - timedelta(hours=1)).isoformat()},

@@ -75,7 +75,7 @@ def test_model_json_round_trip_predicts_identically(record) -> None:
 
 def test_fit_refuses_short_records_and_naive_times() -> None:
     times = [T0 + timedelta(hours=k) for k in range(10 * 24)]
-    with pytest.raises(ValueError, match="at least 29 days"):
+    with pytest.raises(ValueError, match="at least 15 days"):
         fit_tide(times, _synthetic(times), lat=30.6)
     with pytest.raises(ValueError, match="naive"):
         fit_tide([datetime(2021, 1, 1) + timedelta(hours=k) for k in range(400)], np.zeros(400), lat=30.6)

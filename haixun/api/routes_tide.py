@@ -21,14 +21,14 @@ from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
 from haixun.errors import HaixunError
-from haixun.riskcode.tides import MIN_FIT_DAYS, TideModel, predict
+from haixun.riskcode.tides import FULL_FIT_DAYS, MIN_FIT_DAYS, TideModel, predict
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
 MAX_POINTS = 20_000
 MAX_SPAN = timedelta(days=62)
 NO_MODEL_MSG = ("no tidal model for station {sid!r} yet: the engine fits one as soon as the station has "
-                "{days:g} days of tide_level history")
+                "{days:g} days of tide_level history (N2/K2/P1 inferred below {full:g} days)")
 
 class UnreadableTideModel(HaixunError):
     """The stored harmonic model cannot be read back (a 500 that says which station's)."""
@@ -82,7 +82,7 @@ async def get_tide(station_id: str,
             "SELECT model, fitted_at, data_start, data_end, n_obs, span_days, rms_residual_m, method"
             " FROM tide_models WHERE station_id = %s", (station_id,))).fetchone()
         if row is None:
-            raise HTTPException(404, NO_MODEL_MSG.format(sid=station_id, days=MIN_FIT_DAYS))
+            raise HTTPException(404, NO_MODEL_MSG.format(sid=station_id, days=MIN_FIT_DAYS, full=FULL_FIT_DAYS))
         t0 = start.timestamp()
         cur = await conn.execute(_OBS_SQL, {"t0": t0, "step": step, "sid": station_id,
                                             "lo": start - timedelta(seconds=step / 2),

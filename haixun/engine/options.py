@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from haixun.riskcode.tides import MIN_FIT_DAYS
+
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
@@ -26,7 +28,8 @@ class EngineOptions:
     tide_refit_every_s: float = 6 * 3600.0
     tide_check_every_s: float = 60.0    # stations without a model: fit as soon as their history suffices
     tide_late_suspect_s: float = 7 * 86400.0  # suspect readings this late at receipt count (ingest max_age_suspect_s)
-    tide_min_days: float = 29.0         # history needed before a station gets a model (riskcode.tides.MIN_FIT_DAYS)
+    tide_min_days: float = MIN_FIT_DAYS  # history before a station gets a model (tide_fit.toml min_days: 15, with
+    #                                     N2/K2/P1 inferred below full_days 29; issue 13)
     tide_history_days: float = 30.0     # history used for a fit
     tide_horizon_s: float = 12 * 3600.0  # prediction look-ahead kept in memory
     tide_lookback_s: float = 27 * 3600.0  # prediction kept behind now: surge at the observation time and the

@@ -1,10 +1,12 @@
 """Tidal models per tide station: fit (riskcode.tides / utide), store in
 ``tide_models``, and keep prediction series cached in memory.
 
-A station gets a model once it has at least ``tide_min_days`` of tide_level
-history (one sample per hour: the reading nearest the full hour, from the
-last ``tide_history_days``). Until then it has no prediction and riskcode
-reports surge and forecast high water as unavailable.
+A station gets a model once it has at least ``tide_min_days`` (15, tide_fit.toml
+``min_days``) of tide_level history (one sample per hour: the reading nearest the
+full hour, from the last ``tide_history_days``); below ``full_days`` (29) the fit
+infers N2/K2/P1 from M2/S2/K1 (``method`` 'utide+infer'), and the 6-hourly refit
+replaces it by a plain fit once 29 days are there. Until then it has no
+prediction and riskcode reports surge and forecast high water as unavailable.
 
 Which readings count (``USABLE``): QC pass (1), and suspect (3) only when the
 reading reached ingest more than ``tide_late_suspect_s`` after its timestamp.
@@ -115,7 +117,7 @@ class TideCache:
                                                "hi": now, "late": timedelta(seconds=opts.tide_late_suspect_s)})
         rows = await cur.fetchall()
         if len(rows) < 2 or (rows[-1][0] - rows[0][0]).total_seconds() < opts.tide_min_days * 86400:
-            log.info("tide station %s: %d hourly values, less than %.0f days: no model yet", station_id,
+            log.info("tide station %s: %d hourly values, less than %g days: no model yet", station_id,
                      len(rows), opts.tide_min_days)
             return False
         times, levels = [r[0] for r in rows], [float(r[1]) for r in rows]
@@ -124,7 +126,8 @@ class TideCache:
         except ValueError as exc:
             log.warning("tide fit of %s failed: %s", station_id, exc)
             return False
-        span = (model.fitted_to - model.fitted_from).total_seconds() / 86400
+        span = model.span_days
+        method = "utide+infer" if model.inferred else "utide"
         async with write_lock:
             if not lock.held:
                 return None
@@ -132,20 +135,20 @@ class TideCache:
             async with conn_w.transaction():
                 await conn_w.execute(
                     "INSERT INTO tide_models (station_id, fitted_at, data_start, data_end, n_obs, span_days,"
-                    " rms_residual_m, method, model) VALUES (%s, %s, %s, %s, %s, %s, %s, 'utide', %s)"
+                    " rms_residual_m, method, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (station_id) DO UPDATE SET fitted_at = EXCLUDED.fitted_at,"
                     " data_start = EXCLUDED.data_start, data_end = EXCLUDED.data_end, n_obs = EXCLUDED.n_obs,"
                     " span_days = EXCLUDED.span_days, rms_residual_m = EXCLUDED.rms_residual_m,"
                     " method = EXCLUDED.method, model = EXCLUDED.model",
                     (station_id, now, model.fitted_from, model.fitted_to, model.n_obs, span, model.rms_residual_m,
-                     Jsonb(_json_obj(model))))
+                     method, Jsonb(_json_obj(model))))
                 await conn_w.execute(
                     "INSERT INTO tide_model_fits (station_id, fitted_at, n_obs, span_days, rms_residual_m, method)"
-                    " VALUES (%s, %s, %s, %s, %s, 'utide')", (station_id, now, model.n_obs, span,
-                                                              model.rms_residual_m))
+                    " VALUES (%s, %s, %s, %s, %s, %s)", (station_id, now, model.n_obs, span,
+                                                          model.rms_residual_m, method))
         self._stations[station_id] = _Cached(model)
-        log.info("tide station %s: fitted %d hourly values over %.1f days (rms residual %.3f m)", station_id,
-                 model.n_obs, span, model.rms_residual_m)
+        log.info("tide station %s: fitted %d hourly values over %.1f days (%s; rms residual %.3f m)", station_id,
+                 model.n_obs, span, model.basis, model.rms_residual_m)
         return True
 
     def predictions(self, now: datetime) -> dict[str, TidePrediction]:

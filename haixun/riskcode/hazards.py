@@ -11,7 +11,7 @@ from haixun.riskcode.config import RiskConfig, WarningThresholds
 from haixun.riskcode.levels import Level
 from haixun.riskcode.model import HazardReason, NextHighWater, Observation
 from haixun.riskcode.overtopping import OvertoppingResult
-from haixun.riskcode.tides import MIN_FIT_DAYS
+from haixun.riskcode.tides import FULL_FIT_DAYS, MIN_FIT_DAYS
 
 
 def classify(value: float, thresholds: WarningThresholds) -> tuple[Level, float | None]:
@@ -39,6 +39,7 @@ def storm_tide(
     warning: WarningThresholds,
     water: Observation,
     astronomical_m: float | None,
+    tide_basis: str = "",
 ) -> HazardReason:
     """Observed water level vs the segment's warning tide levels; blue on surge >= surge_blue_min_m.
 
@@ -54,17 +55,19 @@ def storm_tide(
         return HazardReason("storm_tide", Level.NONE, water.value, "m", nxt[1] if nxt else None,
                             st.warning_levels_source, water.ts,
                             "no warning tide level reached; surge unknown: no tide prediction (a tide model needs "
-                            f">= {MIN_FIT_DAYS:g} days of levels or imported official constants)")
+                            f">= {MIN_FIT_DAYS:g} days of levels, N2/K2/P1 inferred below {FULL_FIT_DAYS:g} days, "
+                            "or imported official constants)")
     # rounded to the gauges' 1 mm resolution so that float noise never decides a band edge
     surge = round(water.value - astronomical_m, 3)
     if surge >= st.surge_blue_min_m:
         lv = Level.BLUE if surge < st.surge_blue_max_m else st.surge_above_max_level
         band = f"[{st.surge_blue_min_m}, {st.surge_blue_max_m})" if surge < st.surge_blue_max_m else f">= {st.surge_blue_max_m}"
         return HazardReason("storm_tide", lv, surge, "m", st.surge_blue_min_m, st.surge_source, water.ts,
-                            f"surge {surge:.2f} m in {band} (level {water.value:.2f} m, astronomical {astronomical_m:.2f} m), "
-                            "no warning tide level reached")
+                            f"surge {surge:.2f} m in {band} (level {water.value:.2f} m, astronomical {astronomical_m:.2f} m"
+                            + (f"; tide model: {tide_basis}" if tide_basis else "") + "), no warning tide level reached")
     return HazardReason("storm_tide", Level.NONE, water.value, "m", nxt[1] if nxt else None, st.warning_levels_source,
-                        water.ts, f"water level {water.value:.2f} m below blue {warning.blue} m; surge {surge:.2f} m")
+                        water.ts, f"water level {water.value:.2f} m below blue {warning.blue} m; surge {surge:.2f} m"
+                        + (f" (tide model: {tide_basis})" if tide_basis else ""))
 
 
 def storm_tide_forecast(config: RiskConfig, warning: WarningThresholds, highest: NextHighWater | None,

@@ -25,6 +25,7 @@ from haixun.riskcode.model import (
 )
 from haixun.riskcode.overtopping import OvertoppingResult, mean_overtopping
 from haixun.riskcode.tides import (
+    FULL_FIT_DAYS,
     MIN_FIT_DAYS,
     SurgeProjection,
     TidePrediction,
@@ -215,11 +216,13 @@ def evaluate_segment(
         reasons.append(hazards.unknown_reason("storm_tide", "m", st.warning_levels_source, why_water))
         reasons.append(hazards.unknown_reason("storm_tide_forecast", "m", st.warning_levels_source, why_water))
     else:
-        reasons.append(_with_note(hazards.storm_tide(config, warn, water, astro), _flag_note(water)))
+        reasons.append(_with_note(hazards.storm_tide(config, warn, water, astro,
+                                                          prediction.basis if prediction is not None else ""), _flag_note(water)))
         if astro is None or prediction is None:
             reasons.append(hazards.unknown_reason("storm_tide_forecast", "m", st.warning_levels_source,
                                                   "no astronomical tide prediction covering now (a tide model "
-                                                  f"needs >= {MIN_FIT_DAYS:g} days of levels or imported official "
+                                                  f"needs >= {MIN_FIT_DAYS:g} days of levels, N2/K2/P1 inferred below "
+                                                  f"{FULL_FIT_DAYS:g} days, or imported official "
                                                   "constants): surge unknown", water.ts))
         else:
             surge = _surge_projection(config, prediction, now, water.value - astro,

@@ -2,7 +2,8 @@
 
 * ``fit_tide(times, levels, lat) -> TideModel``: utide ``solve`` (robust
   IRLS, so storm surges do not bend the constants) on >= 29 days of hourly
-  water levels; the model is JSON-serialisable.
+  water levels, or on 15-29 days with N2/K2/P1 inferred from M2/S2/K1
+  (ratios and sources in ``tide_fit.toml``); the model is JSON-serialisable.
 * ``model_from_constants(...)``: a model from official harmonic constants
   (``haixun tide-import``), no fit.
 * ``predict(model, times)``: utide ``reconstruct``. Slow-ish (ms per call):
@@ -17,22 +18,75 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import utide
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from utide.utilities import Bunch
 
 from haixun.riskcode.model import NextHighWater
 
-# Rayleigh criterion: separating N2 from M2 needs 1 / |f_M2 - f_N2| = 27.55 days of record
-# (K2 from S2: 182.6 d, P1 from K1: 182.6 d, left to nodal/inference). Shorter fits gave
-# 0.24-0.43 m prediction errors here (issue 13; domain brief), more than the 0.3 m surge-blue
-# threshold: 29 days (one lunar month + margin), utide's own recommendation.
-MIN_FIT_DAYS = 29.0
+TIDE_FIT_PATH = Path(__file__).with_name("tide_fit.toml")
+
+
+class InferredConstituent(BaseModel):
+    """A constituent not resolved by a short record: A = amp_ratio x A_ref, g = g_ref - phase_offset_deg."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    reference: str
+    amp_ratio: float = Field(gt=0.0, lt=1.0)
+    phase_offset_deg: float = Field(ge=-180.0, le=180.0)
+    source: str = Field(min_length=1)
+
+
+class TideFitConfig(BaseModel):
+    """``tide_fit.toml``: record lengths and the inference ratios, each with its source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str
+    full_days: float = Field(gt=0.0)
+    full_days_source: str = Field(min_length=1)
+    min_days: float = Field(gt=0.0)
+    min_days_source: str = Field(min_length=1)
+    inferred: tuple[InferredConstituent, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TideFitConfig:
+        if not self.min_days <= self.full_days:
+            raise ValueError(f"min_days={self.min_days} must be <= full_days={self.full_days}")
+        names = [c.name for c in self.inferred]
+        if len(set(names)) != len(names) or {c.reference for c in self.inferred} & set(names):
+            raise ValueError("inferred: each constituent once, and never also a reference")
+        return self
+
+    def utide_infer(self) -> Bunch | None:
+        """utide ``solve(..., infer=...)`` argument (None when nothing is inferred)."""
+        if not self.inferred:
+            return None
+        return Bunch(inferred_names=[c.name for c in self.inferred], reference_names=[c.reference for c in self.inferred],
+                     amp_ratios=[c.amp_ratio for c in self.inferred],
+                     phase_offsets=[c.phase_offset_deg for c in self.inferred], approximate=False)
+
+
+def load_tide_fit(path: str | Path | None = None) -> TideFitConfig:
+    """Load and validate ``tide_fit.toml`` (default: the packaged file)."""
+    p = Path(path) if path is not None else TIDE_FIT_PATH
+    return TideFitConfig.model_validate(tomllib.loads(p.read_text(encoding="utf-8")))
+
+
+# The packaged configuration (immutable). Record lengths: a fit needs >= MIN_FIT_DAYS (15) days;
+# below FULL_FIT_DAYS (29: N2 from M2 by the Rayleigh criterion, 27.55 d) the constituents of
+# tide_fit.toml are inferred from their references (issue 13; docs/riskcode.md "Tide fits").
+DEFAULT_TIDE_FIT = load_tide_fit()
+MIN_FIT_DAYS = DEFAULT_TIDE_FIT.min_days
+FULL_FIT_DAYS = DEFAULT_TIDE_FIT.full_days
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -83,6 +137,24 @@ class TideModel:
     fitted_to: datetime
     n_obs: int
     rms_residual_m: float
+    # constituents inferred from a reference (a 15-29 day fit), "" = none; and the tide_fit.toml version
+    inferred: tuple[str, ...] = ()
+    inference_version: str = ""
+
+    @property
+    def span_days(self) -> float:
+        return (self.fitted_to - self.fitted_from).total_seconds() / 86400.0
+
+    @property
+    def basis(self) -> str:
+        """How the model was made, for the reasons: "official constants", "31.0-day fit", or
+        "20.0-day fit, N2/K2/P1 inferred (tide_fit.toml v1)"."""
+        if self.n_obs == 0:
+            return "official constants"
+        if self.inferred:
+            return (f"{self.span_days:.1f}-day fit, {'/'.join(self.inferred)} inferred "
+                    f"(tide_fit.toml v{self.inference_version})")
+        return f"{self.span_days:.1f}-day fit"
 
     @property
     def constituents(self) -> dict[str, tuple[float, float]]:
@@ -95,6 +167,7 @@ class TideModel:
             "kind": "haixun.tide_model", "version": 1, "lat": self.lat,
             "fitted_from": self.fitted_from.isoformat(), "fitted_to": self.fitted_to.isoformat(),
             "n_obs": self.n_obs, "rms_residual_m": self.rms_residual_m, "coef": _encode(coef),
+            "inferred": list(self.inferred), "inference_version": self.inference_version,
         })
 
     @classmethod
@@ -106,15 +179,22 @@ class TideModel:
             lat=float(d["lat"]), coef=_decode(d["coef"]),
             fitted_from=datetime.fromisoformat(d["fitted_from"]), fitted_to=datetime.fromisoformat(d["fitted_to"]),
             n_obs=int(d["n_obs"]), rms_residual_m=float(d["rms_residual_m"]),
+            inferred=tuple(str(x) for x in d.get("inferred", ())), inference_version=str(d.get("inference_version", "")),
         )
 
 
 def fit_tide(
-    times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float, *, nodal: bool = True
+    times: Sequence[datetime] | np.ndarray, levels: Sequence[float] | np.ndarray, lat: float, *, nodal: bool = True,
+    fit_config: TideFitConfig = DEFAULT_TIDE_FIT, infer: bool | None = None,
 ) -> TideModel:
     """Harmonic analysis of (roughly hourly) water levels with utide (robust IRLS, nodal corrections, no trend).
 
-    Needs >= ``MIN_FIT_DAYS`` (29) days of data (Rayleigh separation of N2 from M2).
+    Record length (``tide_fit.toml``): >= ``full_days`` (29; Rayleigh separation of N2 from M2)
+    is a plain fit; ``min_days`` (15) <= span < ``full_days`` infers the configured
+    constituents (N2, K2, P1) from their references (M2, S2, K1) with the configured
+    amplitude ratios and phase offsets (utide ``infer``); shorter records are refused
+    (ValueError: the surge stays unknown). ``infer`` forces inference on (True, any span
+    >= min_days) or off (False: only spans >= full_days are accepted); None = by span.
     ``method="robust"`` (iteratively reweighted least squares, Cauchy weights) gives a
     storm surge of a day or two small weights instead of letting it bend the constants;
     NaN levels are ignored. ``nodal=False`` skips the 18.6-year nodal
@@ -129,15 +209,28 @@ def fit_tide(
     if t64.size < 2:
         raise ValueError("need at least two finite levels")
     span_days = float((t64.max() - t64.min()) / np.timedelta64(1, "s")) / 86400.0
-    if span_days < MIN_FIT_DAYS:
-        raise ValueError(f"record spans {span_days:.1f} days: at least {MIN_FIT_DAYS:.0f} days needed to separate N2 from M2")
-    coef = utide.solve(t64, u, lat=lat, method="robust", conf_int="none", trend=False, nodal=nodal, verbose=False)
+    cfg = fit_config
+    if span_days < cfg.min_days:
+        raise ValueError(f"record spans {span_days:.1f} days: at least {cfg.min_days:g} days needed "
+                         f"(M2 from S2; N2/K2/P1 are inferred below {cfg.full_days:g} days)")
+    use_infer = span_days < cfg.full_days if infer is None else infer
+    if not use_infer and span_days < cfg.full_days:
+        raise ValueError(f"record spans {span_days:.1f} days: at least {cfg.full_days:g} days needed to separate "
+                         "N2 from M2 without inference")
+    inference = cfg.utide_infer() if use_infer else None
+    if use_infer and inference is None:
+        raise ValueError(f"record spans {span_days:.1f} days and tide_fit.toml v{cfg.version} infers nothing: "
+                         f"at least {cfg.full_days:g} days needed")
+    coef = utide.solve(t64, u, lat=lat, method="robust", conf_int="none", trend=False, nodal=nodal, verbose=False,
+                       infer=inference)
     resid = u - utide.reconstruct(t64, coef, verbose=False)["h"]
     return TideModel(
         lat=lat, coef=coef,
         fitted_from=_EPOCH + timedelta(seconds=int(t64.min().astype("int64"))),
         fitted_to=_EPOCH + timedelta(seconds=int(t64.max().astype("int64"))),
         n_obs=int(u.size), rms_residual_m=float(np.sqrt(np.mean(resid**2))),
+        inferred=tuple(c.name for c in cfg.inferred) if inference is not None else (),
+        inference_version=cfg.version if inference is not None else "",
     )
 
 
@@ -191,6 +284,7 @@ class TidePrediction:
 
     t_s: np.ndarray
     level_m: np.ndarray
+    basis: str = ""  # the model's basis (TideModel.basis), named in the surge reason
 
     def __post_init__(self) -> None:
         if self.t_s.shape != self.level_m.shape or self.t_s.size < 2:
@@ -202,7 +296,7 @@ class TidePrediction:
     def from_model(cls, model: TideModel, start: datetime, end: datetime, step_s: float = 600.0) -> TidePrediction:
         t_s = np.arange(start.timestamp(), end.timestamp() + step_s / 2, step_s)
         times = (t_s.astype("int64")).astype("datetime64[s]")
-        return cls(t_s=t_s, level_m=predict(model, times))
+        return cls(t_s=t_s, level_m=predict(model, times), basis=model.basis)
 
     @classmethod
     def from_series(cls, times: Sequence[datetime], levels: Sequence[float]) -> TidePrediction:
