@@ -1,7 +1,8 @@
 """History backfill: days of past observations, published before the live run.
 
-A fresh system has no tide history, and the engine needs >= 29 days of it
-before it can fit a tidal model (docs/engine.md). ``--backfill-days N`` makes
+A fresh system has no tide history, and the engine needs >= 15 days of it
+(29 for a fit without inferred constituents) before it can fit a tidal model
+(docs/engine.md). ``--backfill-days N`` makes
 every station publish N days of hourly observations ending just before the
 simulated start, from the same model as the live run (tide + calm weather;
 the part of the history inside the storm window is the storm scenario
