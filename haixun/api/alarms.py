@@ -1,54 +1,42 @@
-"""Alarm (level_changes) queries, acknowledgement and re-notification.
-
-``renotify_due`` is safe to call from several processes (API instances or the
-engine): a transaction-level advisory lock serialises the sweep.
-"""
+"""Alarms (level_changes rows, store/alarms.py) as the API sends them: ``AlarmOut``."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
+from pydantic import BaseModel
 
-from haixun.store.channels import ALARM_CHANNEL
-
-ALARM_COLUMNS = ("id, subject_kind, subject_id, at, from_level, to_level, from_floor, to_floor, alarm_type, "
-                 "cleared_at, detail, reasons, acknowledged_at, acknowledged_by, ack_comment, notify_count, "
-                 "last_notified_at")
-RENOTIFY_LOCK = (0x6861_6978, 25)   # (class "haix", 25): alarm re-notification sweep
-# The engine NOTIFYs '{"event": "new", "id": N}' here for every level_changes row it inserts;
-# the API adds "renotify", "ack" and "ops" (status change). tests/test_api_engine.py pins it.
+from haixun.store.alarms import AlarmRow
 
 
-def alarm_json(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
+class AlarmOut(BaseModel):
+    """A level change (or data-outage alarm) of a segment, village, town or gateway. Times RFC 3339."""
+
+    id: int
+    subject_kind: str
+    subject_id: str
+    at: str
+    from_level: str
+    to_level: str
+    from_floor: str | None
+    to_floor: str | None
+    alarm_type: str
+    cleared_at: str | None
+    detail: str
+    reasons: Any
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    ack_comment: str | None
+    notify_count: int
+    last_notified_at: str | None
+
+
+def alarm_json(row: AlarmRow) -> dict[str, Any]:
+    """The row as JSON (the AlarmOut fields): timestamps by ``isoformat``."""
+    out = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
     for k in ("at", "acknowledged_at", "last_notified_at", "cleared_at"):
         if isinstance(out.get(k), datetime):
             out[k] = out[k].isoformat()
     return out
-
-
-async def get_alarm(conn: psycopg.AsyncConnection, alarm_id: int) -> dict[str, Any] | None:
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE id = %s", (alarm_id,))
-    return await cur.fetchone()
-
-
-async def renotify_due(conn: psycopg.AsyncConnection, every_s: float) -> list[int]:
-    """Bump unacknowledged red alarms not notified for ``every_s`` seconds and
-    NOTIFY each on ``haixun_alarm``; returns the ids bumped."""
-    async with conn.transaction():
-        got = await (await conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", RENOTIFY_LOCK)).fetchone()
-        if not got or not got[0]:
-            return []
-        cur = await conn.execute(
-            "UPDATE level_changes SET notify_count = notify_count + 1, last_notified_at = now() "
-            "WHERE acknowledged_at IS NULL AND to_level = 'red' "
-            "AND last_notified_at <= now() - make_interval(secs => %s) RETURNING id", (every_s,))
-        ids = [r[0] for r in await cur.fetchall()]
-        for i in ids:
-            await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "renotify", "id": i})))
-    return ids

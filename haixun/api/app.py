@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from psycopg.rows import dict_row
 
 from haixun.api import errors, logfilter
-from haixun.api.alarms import ALARM_COLUMNS, alarm_json, renotify_due
+from haixun.api.alarms import alarm_json
 from haixun.api.auth import PasswordHasherPool, check_jwt_secret
 from haixun.api.context import ApiContext, LruCache
 from haixun.api.geo import ServedGeography
@@ -31,6 +30,7 @@ from haixun.api.thresholds import parse_config
 from haixun.data.geography import PACKAGED_FILE, Geography, load_geography
 from haixun.riskcode.config import ConfigError, RiskConfig, load_config
 from haixun.settings import Settings
+from haixun.store import alarms as store_alarms
 from haixun.store.db import open_pool
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,7 @@ async def _on_alarm(ctx: ApiContext, payload: dict[str, Any]) -> None:
     if event not in ("new", "renotify", "ack", "cleared") or not isinstance(payload.get("id"), int):
         return
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE id = %s", (payload["id"],))
-        row = await cur.fetchone()
+        row = await store_alarms.alarm(conn, payload["id"])
     if row is not None:
         ctx.hub.broadcast("live", {"type": "alarm", "event": event, "alarm": alarm_json(row)})
 
@@ -131,7 +129,7 @@ async def _renotifier(ctx: ApiContext) -> None:
         await asyncio.sleep(ctx.options.renotify_check_s)
         try:
             async with ctx.db().connection() as conn:
-                ids = await renotify_due(conn, ctx.options.renotify_every_s)
+                ids = await store_alarms.renotify_due(conn, ctx.options.renotify_every_s)
             ctx.metrics.renotify.inc(len(ids))
         except Exception as exc:
             log.warning("alarm re-notification failed: %s", exc)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 
 from haixun.api.context import ApiContext
-from haixun.api.live import iso
+from haixun.api.rows import opt_row_json
 from haixun.riskcode import FeedItem, Level, feed_statuses
 from haixun.store.feeds import series_feeds
 
@@ -16,11 +15,7 @@ FEED_COLS = ("id, source, external_id, issuer, kind, level, area, valid_from, va
              "received_at, received_by, msg_type, refs, surge_m, peak_level_m, peak_at")
 
 
-def json_row(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A row with its timestamps as RFC 3339 (``Z``) strings."""
-    if row is None:
-        return None
-    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+json_row = opt_row_json
 
 
 def feed_json(row: dict[str, Any] | None) -> dict[str, Any] | None:

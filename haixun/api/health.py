@@ -13,12 +13,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from haixun.api.context import ApiContext, get_ctx
+from haixun.api.models import HealthOut, ReadyOut
 from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", summary="Liveness", response_model=HealthOut)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -78,7 +79,8 @@ async def _check_engine_and_freshness(ctx: ApiContext) -> tuple[dict[str, Any], 
     return leader, freshness
 
 
-@router.get("/readyz", summary="Readiness: database, broker, engine leader, data freshness")
+@router.get("/readyz", summary="Readiness: database, broker, engine leader, data freshness",
+            responses={200: {"model": ReadyOut}, 503: {"model": ReadyOut, "description": "not ready: see checks"}})
 async def readyz(ctx: ApiContext = Depends(get_ctx)) -> JSONResponse:
     db, broker, (leader, freshness) = await asyncio.gather(_check_db(ctx), _check_broker(ctx),
                                                           _check_engine_and_freshness(ctx))
@@ -104,7 +106,9 @@ def metrics_allowed(request: Request, ctx: ApiContext) -> bool:
 
 
 @router.get("/metrics", summary="Prometheus metrics (loopback, or Bearer HAIXUN_METRICS_TOKEN; docs/api.md)",
-            responses={403: {"description": "not a loopback caller and no valid metrics token"}})
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition format"},
+                       403: {"description": "not a loopback caller and no valid metrics token"}})
 async def metrics(request: Request, ctx: ApiContext = Depends(get_ctx)) -> Response:
     if not metrics_allowed(request, ctx):
         raise HTTPException(403, "metrics are served to loopback callers or with the metrics token "

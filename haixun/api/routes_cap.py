@@ -8,13 +8,15 @@ from psycopg.rows import dict_row
 from haixun.api.cap.builder import current_alert
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.live import iso
+from haixun.api.models import CapAlertOut, Items
 
 router = APIRouter(prefix="/api/v1/cap", tags=["CAP"])
 CAP_MEDIA = "application/cap+xml"
 
 
 @router.get("", summary="Current warnings as one CAP 1.2 alert (Alert/Update/Cancel)",
-            responses={200: {"content": {CAP_MEDIA: {}}}, 204: {"description": "no warning, nothing to cancel"}})
+            responses={200: {"content": {CAP_MEDIA: {"schema": {"type": "string"}}}, "description": "CAP 1.2 XML"},
+                       204: {"description": "no warning, nothing to cancel"}})
 async def get_cap(ctx: ApiContext = Depends(get_ctx)) -> Response:
     async with ctx.db().connection() as conn:
         alert = await current_alert(conn, ctx.geo, ctx.live.body)
@@ -23,7 +25,7 @@ async def get_cap(ctx: ApiContext = Depends(get_ctx)) -> Response:
     return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + alert["xml"], media_type=CAP_MEDIA)
 
 
-@router.get("/alerts", summary="Issued CAP alerts, newest first")
+@router.get("/alerts", summary="Issued CAP alerts, newest first", response_model=Items[CapAlertOut])
 async def list_alerts(ctx: ApiContext = Depends(get_ctx)) -> dict[str, object]:
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
@@ -33,7 +35,8 @@ async def list_alerts(ctx: ApiContext = Depends(get_ctx)) -> dict[str, object]:
                        "references": r["refs"], "fingerprint": r["fingerprint"]} for r in rows]}
 
 
-@router.get("/alerts/{identifier}", summary="One issued CAP alert", responses={200: {"content": {CAP_MEDIA: {}}}})
+@router.get("/alerts/{identifier}", summary="One issued CAP alert",
+            responses={200: {"content": {CAP_MEDIA: {"schema": {"type": "string"}}}, "description": "CAP 1.2 XML"}})
 async def get_alert(identifier: str, ctx: ApiContext = Depends(get_ctx)) -> Response:
     async with ctx.db().connection() as conn:
         row = await (await conn.execute("SELECT xml FROM cap_alerts WHERE identifier = %s", (identifier,))).fetchone()

@@ -22,17 +22,34 @@ from pydantic import (
     model_validator,
 )
 
-from haixun.api.alarms import ALARM_COLUMNS, alarm_json
+from haixun.api.alarms import AlarmOut, alarm_json
 from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_text, check_ts
 from haixun.api.feeds import FEED_COLS, feed_json, json_row, list_feeds
 from haixun.api.live import iso
+from haixun.api.models import (
+    AuditOut,
+    FeedOut,
+    FeedStatusOut,
+    Items,
+    LoginOut,
+    MeOut,
+    OverrideOut,
+    RoadOut,
+    ShelterOut,
+    ThresholdsOut,
+    ThresholdVersionOut,
+)
 from haixun.api.places import road_items, shelter_items
+from haixun.api.rows import opt_row_json, row_json
 from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.api.thresholds import parse_config, parse_stored_config
+from haixun.errors import Conflict, InvalidInput, NotFound
 from haixun.riskcode import FeedKind
+from haixun.store import alarms as store_alarms
+from haixun.store import overrides as store_overrides
 from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, INGEST_CHANNEL
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
@@ -72,7 +89,8 @@ async def _audit_login_failure(ctx: ApiContext, username: str, addr: str, reason
 
 @router.post("/auth/login", tags=["auth"], summary="User + password -> JWT",
              responses={401: {"description": "wrong user name or password"},
-                        429: {"description": "too many failed logins for this user name or address"}})
+                        429: {"description": "too many failed logins for this user name or address"}},
+             response_model=LoginOut)
 async def login(body: LoginIn, request: Request, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     addr = client_address(request)
     wait, who = ctx.login_limiter.retry_after(body.username, addr)
@@ -108,7 +126,7 @@ async def login(body: LoginIn, request: Request, ctx: ApiContext = Depends(get_c
             "username": row["username"]}
 
 
-@router.get("/auth/me", tags=["auth"])
+@router.get("/auth/me", tags=["auth"], response_model=MeOut)
 async def me(p: Principal = Depends(current_principal)) -> dict[str, Any]:
     return {"username": p.name, "role": p.role, "via": p.via}
 
@@ -118,23 +136,18 @@ class AckIn(BaseModel):
     comment: SafeStr = Field(default="", max_length=2000)
 
 
-@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (duty)")
+@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (duty)", response_model=AlarmOut)
 async def ack_alarm(alarm_id: int, body: AckIn, p: Principal = Depends(require("duty")),
                     ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE id = %s FOR UPDATE", (alarm_id,))
-        before = await cur.fetchone()
+        before = await store_alarms.alarm(conn, alarm_id, for_update=True)
         if before is None:
-            raise HTTPException(404, f"unknown alarm {alarm_id}")
-        if before["acknowledged_at"] is not None:
-            raise HTTPException(409, f"alarm {alarm_id} already acknowledged by {before['acknowledged_by']}")
-        await cur.execute(f"UPDATE level_changes SET acknowledged_at = now(), acknowledged_by = %s, ack_comment = %s "
-                          f"WHERE id = %s RETURNING {ALARM_COLUMNS}", (p.actor, body.comment, alarm_id))
-        after = await cur.fetchone()
+            raise NotFound(f"unknown alarm {alarm_id}")
+        if before.acknowledged_at is not None:
+            raise Conflict(f"alarm {alarm_id} already acknowledged by {before.acknowledged_by}")
+        after = await store_alarms.acknowledge(conn, alarm_id, actor=p.actor, comment=body.comment)
         await write_audit(conn, actor=p.actor, action="alarm.ack", target=f"level_changes:{alarm_id}",
                           before=alarm_json(before), after=alarm_json(after), comment=body.comment)
-        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ack", "id": alarm_id})))
     return alarm_json(after)
 
 
@@ -154,69 +167,54 @@ class OverrideIn(BaseModel):
         return self
 
 
-# Override times (created_at, expires_at, cleared_at) are on the system clock
-# (settings.clock: a replay clock during a replay), the time the engine judges
-# validity by; the audit log keeps wall-clock times.
-OVERRIDE_COLS = "id, segment_id, level, reason, created_by, created_at, expires_at, cleared_at, cleared_by"
-
-
-@router.post("/segments/{segment_id}/override", status_code=201, summary="Manual level override (duty)")
+# Override times are on the system clock (settings.clock: a replay clock during a replay), the time the
+# engine judges validity by (store/overrides.py); the audit log keeps wall-clock times.
+@router.post("/segments/{segment_id}/override", status_code=201, summary="Manual level override (duty)",
+             response_model=OverrideOut)
 async def set_override(segment_id: str, body: OverrideIn, p: Principal = Depends(require("duty")),
                        ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if segment_id not in ctx.geo.segments:
-        raise HTTPException(404, f"unknown segment {segment_id!r}")
+        raise NotFound(f"unknown segment {segment_id!r}")
     now = ctx.settings.clock.now()
     expires = body.expires_at or now + timedelta(minutes=body.duration_min or 0)
     if not now < expires <= now + MAX_OVERRIDE:
-        raise HTTPException(422, "expires_at must be in the future and at most 7 days ahead")
+        raise InvalidInput("expires_at must be in the future and at most 7 days ahead")
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
-                          "AND expires_at > %s ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id, now))
-        before = await cur.fetchone()
+        before = await store_overrides.active_override(conn, segment_id, now, for_update=True)
         if before:  # one active override per segment: the new one replaces it
-            await cur.execute("UPDATE segment_overrides SET cleared_at = %s, cleared_by = %s WHERE id = %s",
-                              (now, p.actor, before["id"]))
-        await cur.execute(f"INSERT INTO segment_overrides (segment_id, level, reason, created_by, created_at, expires_at) "
-                          f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {OVERRIDE_COLS}",
-                          (segment_id, body.level, body.reason, p.actor, now, expires))
-        after = await cur.fetchone()
+            await store_overrides.clear_override(conn, before.id, now=now, actor=p.actor)
+        after = await store_overrides.insert_override(conn, segment_id=segment_id, level=body.level,
+                                                      reason=body.reason, actor=p.actor, now=now, expires_at=expires)
         await write_audit(conn, actor=p.actor, action="segment.override.set", target=f"segment:{segment_id}",
-                          before=_j(before), after=_j(after), comment=body.reason)
-    return _j(after) or {}
+                          before=opt_row_json(before), after=row_json(after), comment=body.reason)
+    return row_json(after)
 
 
 class ClearIn(BaseModel):
     reason: SafeStr = Field(default="", max_length=2000)
 
 
-@router.delete("/segments/{segment_id}/override", summary="Clear the active override (duty)")
+@router.delete("/segments/{segment_id}/override", summary="Clear the active override (duty)",
+               response_model=OverrideOut)
 async def clear_override(segment_id: str, body: ClearIn | None = None, p: Principal = Depends(require("duty")),
                          ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     reason = body.reason if body else ""
     now = ctx.settings.clock.now()
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE segment_id = %s AND cleared_at IS NULL "
-                          "AND expires_at > %s ORDER BY created_at DESC LIMIT 1 FOR UPDATE", (segment_id, now))
-        before = await cur.fetchone()
+        before = await store_overrides.active_override(conn, segment_id, now, for_update=True)
         if before is None:
-            raise HTTPException(404, f"no active override on {segment_id!r}")
-        await cur.execute(f"UPDATE segment_overrides SET cleared_at = %s, cleared_by = %s WHERE id = %s "
-                          f"RETURNING {OVERRIDE_COLS}", (now, p.actor, before["id"]))
-        after = await cur.fetchone()
+            raise NotFound(f"no active override on {segment_id!r}")
+        after = await store_overrides.clear_override(conn, before.id, now=now, actor=p.actor)
         await write_audit(conn, actor=p.actor, action="segment.override.clear", target=f"segment:{segment_id}",
-                          before=_j(before), after=_j(after), comment=reason)
-    return _j(after) or {}
+                          before=row_json(before), after=row_json(after), comment=reason)
+    return row_json(after)
 
 
-@router.get("/overrides", summary="Active overrides (viewer)")
+@router.get("/overrides", summary="Active overrides (viewer)", response_model=Items[OverrideOut])
 async def get_overrides(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {OVERRIDE_COLS} FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s "
-                          "ORDER BY created_at DESC", (ctx.settings.clock.now(),))
-        return {"items": [_j(r) for r in await cur.fetchall()]}
+        rows = await store_overrides.active_overrides(conn, ctx.settings.clock.now())
+    return {"items": [row_json(r) for r in rows]}
 
 
 # ---------------------------------------------------------------- thresholds
@@ -229,7 +227,8 @@ class ThresholdsIn(BaseModel):
 TV_COLS = "id, version, format, sha256, active, created_at, created_by, comment"
 
 
-@router.get("/thresholds", summary="Active threshold configuration (viewer)")
+@router.get("/thresholds", summary="Active threshold configuration (viewer)", response_model=ThresholdsOut,
+            response_model_exclude_unset=True)
 async def get_thresholds(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
@@ -243,7 +242,8 @@ async def get_thresholds(_: Principal = Depends(require("viewer")), ctx: ApiCont
     return _j(row) or {}
 
 
-@router.get("/thresholds/versions", summary="All threshold versions, newest first (viewer)")
+@router.get("/thresholds/versions", summary="All threshold versions, newest first (viewer)",
+            response_model=Items[ThresholdVersionOut])
 async def get_threshold_versions(_: Principal = Depends(require("viewer")),
                                  ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
@@ -252,7 +252,8 @@ async def get_threshold_versions(_: Principal = Depends(require("viewer")),
         return {"items": [_j(r) for r in await cur.fetchall()]}
 
 
-@router.post("/thresholds", status_code=201, summary="Save and activate a new threshold version (admin)")
+@router.post("/thresholds", status_code=201, summary="Save and activate a new threshold version (admin)",
+             response_model=ThresholdVersionOut)
 async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("admin")),
                           ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     cfg = parse_config(body.format, body.text)  # ConfigError: the 422 of the domain-error handler
@@ -275,7 +276,8 @@ async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("ad
     return _j(after) or {}
 
 
-@router.post("/thresholds/versions/{version_id}/activate", summary="Re-activate an older version (admin)")
+@router.post("/thresholds/versions/{version_id}/activate", summary="Re-activate an older version (admin)",
+             response_model=ThresholdVersionOut)
 async def activate_thresholds(version_id: int, p: Principal = Depends(require("admin")),
                               ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn, conn.transaction():
@@ -431,7 +433,8 @@ async def _referenced(cur: Any, source: str, body: FeedIn) -> list[dict[str, Any
     return [found[i] for i in body.references]
 
 
-@router.post("/feeds/{source}", status_code=201, summary="Official forecast or warning (duty or feed key)")
+@router.post("/feeds/{source}", status_code=201, summary="Official forecast or warning (duty or feed key)",
+             response_model=FeedOut)
 async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN),
                     p: Principal = Depends(require_feed_writer), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if body.area is not None and body.area.segments:
@@ -483,7 +486,7 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
     return feed_json(after) or {}
 
 
-@router.get("/feeds", summary="Official feeds (viewer)")
+@router.get("/feeds", summary="Official feeds (viewer)", response_model=Items[FeedStatusOut])
 async def get_feeds(active: bool = True, _: Principal = Depends(require("viewer")),
                     ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     return {"items": await list_feeds(ctx, active_only=active)}
@@ -517,7 +520,7 @@ async def _set_status(ctx: ApiContext, p: Principal, *, table: str, column: str,
     await ctx.reload_ops()
 
 
-@router.post("/shelters/{shelter_id}/status", summary="Open or close a shelter (duty)")
+@router.post("/shelters/{shelter_id}/status", summary="Open or close a shelter (duty)", response_model=ShelterOut)
 async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Depends(require("duty")),
                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if shelter_id not in ctx.geo.shelters:
@@ -527,7 +530,7 @@ async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Dep
     return next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
 
 
-@router.post("/roads/{road_id}/status", summary="Close or reopen a road (duty)")
+@router.post("/roads/{road_id}/status", summary="Close or reopen a road (duty)", response_model=RoadOut)
 async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(require("duty")),
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if road_id not in ctx.geo.roads:
@@ -538,7 +541,7 @@ async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(requ
 
 
 # ---------------------------------------------------------------- audit
-@router.get("/audit", summary="Audit log, newest first (admin)")
+@router.get("/audit", summary="Audit log, newest first (admin)", response_model=Items[AuditOut])
 async def get_audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100, p: Principal = Depends(require("admin")),
                     ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:

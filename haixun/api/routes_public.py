@@ -9,17 +9,32 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from psycopg.rows import dict_row
 from shapely.geometry import mapping
 
-from haixun.api.alarms import ALARM_COLUMNS, alarm_json
+from haixun.api.alarms import alarm_json
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.feeds import list_feeds
 from haixun.api.live import iso
+from haixun.api.models import (
+    AlarmsPage,
+    Items,
+    ReadingsOut,
+    RiskOut,
+    RoadOut,
+    SegmentFeature,
+    SegmentsOut,
+    ShelterOut,
+    StationsOut,
+    WarningsOut,
+)
 from haixun.api.places import road_items, shelter_items
 from haixun.api.risk import status_of
 from haixun.api.risk_lookup import pick_lang, risk_json
+from haixun.api.rows import row_json
 from haixun.data.geography import Segment
 from haixun.errors import InvalidInput
 from haixun.riskcode.levels import Level, Status, combine
+from haixun.store import alarms as store_alarms
+from haixun.store import overrides as store_overrides
 from haixun.store import readings as store_readings
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -29,7 +44,7 @@ Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WG
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
 
 
-@router.get("/risk", summary="Risk code at a location (never stored or logged)", response_model=dict[str, Any])
+@router.get("/risk", summary="Risk code at a location (never stored or logged)", response_model=RiskOut)
 async def get_risk(request: Request, lat: Lat, lon: Lon, lang: Literal["zh", "en"] | None = None,
                    ctx: ApiContext = Depends(get_ctx)) -> Response:
     language = pick_lang(lang, request.headers.get("accept-language"))
@@ -60,26 +75,20 @@ def segment_feature(ctx: ApiContext, seg: Segment, overrides: dict[str, dict[str
 
 async def active_overrides(ctx: ApiContext) -> dict[str, dict[str, Any]]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at, "
-            "cleared_at, cleared_by FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s "
-            "ORDER BY segment_id, created_at DESC", (ctx.settings.clock.now(),))
-        return {r["segment_id"]: _jsonable(r) for r in await cur.fetchall()}
+        found = await store_overrides.newest_per_segment(conn, ctx.settings.clock.now())
+    return {sid: row_json(r) for sid, r in found.items()}
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
-
-
-@router.get("/segments", summary="Seawall segments with current levels (GeoJSON)")
+@router.get("/segments", summary="Seawall segments with current levels (GeoJSON)", response_model=SegmentsOut,
+            response_model_exclude_unset=True)
 async def get_segments(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     ov = await active_overrides(ctx)
     feats = [segment_feature(ctx, ctx.geo.segments[i], ov) for i in sorted(ctx.geo.segments)]
     return {"type": "FeatureCollection", "seq": ctx.live.seq, "updated_at": iso(ctx.live.at), "features": feats}
 
 
-@router.get("/segments/{segment_id}", summary="One segment with its decision history")
+@router.get("/segments/{segment_id}", summary="One segment with its decision history", response_model=SegmentFeature,
+            response_model_exclude_unset=True)
 async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     seg = ctx.geo.segments.get(segment_id)
     if seg is None:
@@ -90,14 +99,13 @@ async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> di
         await cur.execute("SELECT decided_at, level, raw_level, config_version, decision FROM decisions "
                           "WHERE subject_kind = 'segment' AND subject_id = %s ORDER BY decided_at DESC LIMIT 200",
                           (segment_id,))
-        feat["properties"]["history"] = [_jsonable(r) for r in await cur.fetchall()]
-        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE subject_kind = 'segment' "
-                          "AND subject_id = %s ORDER BY at DESC, id DESC LIMIT 50", (segment_id,))
-        feat["properties"]["alarms"] = [alarm_json(r) for r in await cur.fetchall()]
+        feat["properties"]["history"] = [row_json(r) for r in await cur.fetchall()]
+        feat["properties"]["alarms"] = [alarm_json(r) for r in await store_alarms.subject_alarms(conn, "segment",
+                                                                                              segment_id)]
     return feat
 
 
-@router.get("/stations", summary="Stations with latest values and data age")
+@router.get("/stations", summary="Stations with latest values and data age", response_model=StationsOut)
 async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     now = ctx.settings.clock.now()  # readings carry data time: ages on the system clock (a replay's clock)
     async with ctx.db().connection() as conn:
@@ -120,7 +128,8 @@ async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     return {"items": items, "server_now": iso(now)}
 
 
-@router.get("/stations/{station_id}/readings", summary="Readings of one station (raw or rolled up)")
+@router.get("/stations/{station_id}/readings", summary="Readings of one station (raw or rolled up)",
+            response_model=ReadingsOut, response_model_exclude_unset=True)
 async def get_readings(station_id: str, quantity: Annotated[str, Query(min_length=1, max_length=64)],
                        from_: Annotated[datetime | None, Query(alias="from")] = None,
                        to: datetime | None = None,
@@ -178,7 +187,7 @@ def _area_json(st: Status) -> dict[str, Any]:
             "floor_grade": st.floor.official_grade}
 
 
-@router.get("/warnings", summary="Tiered warnings: city -> town -> village")
+@router.get("/warnings", summary="Tiered warnings: city -> town -> village", response_model=WarningsOut)
 async def get_warnings(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     body = ctx.live.body
     areas = body.get("areas") or {}
@@ -227,45 +236,25 @@ def _population(villages: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-@router.get("/shelters", summary="Emergency shelters with open/closed status")
+@router.get("/shelters", summary="Emergency shelters with open/closed status", response_model=Items[ShelterOut])
 async def get_shelters(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     return {"items": await shelter_items(ctx)}
 
 
-@router.get("/roads", summary="Roads with closure status and low points")
+@router.get("/roads", summary="Roads with closure status and low points", response_model=Items[RoadOut])
 async def get_roads(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     return {"items": await road_items(ctx)}
 
 
-@router.get("/alarms", summary="Level changes (alarms), newest first")
+@router.get("/alarms", summary="Level changes (alarms), newest first", response_model=AlarmsPage)
 async def get_alarms(unacked: bool | None = None, level: Literal["none", "unknown", "blue", "yellow", "orange", "red"] | None = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100, before_id: int | None = None,
                      alarm_type: Literal["level", "data_outage"] | None = None,
                      is_open: Annotated[bool | None, Query(alias="open")] = None,
                      ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if alarm_type:
-        where.append("alarm_type = %s")
-        params.append(alarm_type)
-    if is_open is True:
-        where.append("cleared_at IS NULL")
-    elif is_open is False:
-        where.append("cleared_at IS NOT NULL")
-    if unacked is True:
-        where.append("acknowledged_at IS NULL")
-    elif unacked is False:
-        where.append("acknowledged_at IS NOT NULL")
-    if level:
-        where.append("to_level = %s")
-        params.append(level)
-    if before_id is not None:
-        where.append("id < %s")
-        params.append(before_id)
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {ALARM_COLUMNS} FROM level_changes WHERE {' AND '.join(where)} "
-                          "ORDER BY id DESC LIMIT %s", (*params, limit))
-        rows = [alarm_json(r) for r in await cur.fetchall()]
+        found = await store_alarms.alarms(conn, limit=limit, alarm_type=alarm_type, is_open=is_open, unacked=unacked,
+                                          to_level=level, before_id=before_id)
+    rows = [alarm_json(r) for r in found]
     rows.sort(key=lambda r: (r["at"], r["id"]), reverse=True)
     return {"items": rows, "next_before_id": min(r["id"] for r in rows) if len(rows) == limit else None}

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
+from haixun.api.models import TideOut
 from haixun.errors import HaixunError
 from haixun.riskcode.tides import FULL_FIT_DAYS, MIN_FIT_DAYS, TideModel, predict
 
@@ -61,7 +62,8 @@ def _predict(model: TideModel, t_s: np.ndarray) -> np.ndarray:
 
 
 @router.get("/stations/{station_id}/tide",
-            summary="Astronomical tide prediction of a station (stored harmonic model), with observed and surge")
+            summary="Astronomical tide prediction of a station (stored harmonic model), with observed and surge",
+            response_model=TideOut)
 async def get_tide(station_id: str,
                    from_: Annotated[datetime | None, Query(alias="from")] = None,
                    to: datetime | None = None,

@@ -17,6 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from haixun.api.models import WebConfigOut
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.levels import Level
 from haixun.settings import Settings
@@ -64,12 +65,15 @@ def install_web(app: FastAPI, *, web_dir: Path, geo_file: Path, settings: Settin
         return page("screen.html")
 
     @app.get("/api/v1/geography", tags=["public"],
-             summary="The served geography (GeoJSON, docs/data-model.md) drawn by the web pages")
+             summary="The served geography (GeoJSON, docs/data-model.md) drawn by the web pages",
+             responses={200: {"content": {"application/geo+json": {"schema": {"type": "object"}}},
+                              "description": "a GeoJSON FeatureCollection with a top-level meta object"}})
     async def geography() -> FileResponse:
         return FileResponse(geo_file, media_type="application/geo+json")
 
     @app.get("/api/v1/web-config", tags=["public"],
-             summary="Settings of the web pages: basemap, chart lines from the active risk configuration")
+             summary="Settings of the web pages: basemap, chart lines from the active risk configuration",
+             response_model=WebConfigOut)
     async def web_config() -> dict[str, Any]:
         url = settings.basemap_url.strip()
         clock = settings.clock
