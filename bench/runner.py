@@ -35,6 +35,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "recompute": ("bench.sec_recompute", "5. Full-shoreline recompute and tidal refit"),
     "store": ("bench.sec_store", "6. Store growth"),
     "profile": ("bench.sec_profile", "7. Profile of the slowest stage"),
+    "scale": ("bench.sec_scale", "8. Scale-out: ingest workers, API processes, engine failover"),
 }
 SECTION_KEYS = tuple(SECTIONS)
 OPEN_FILES_WANTED = 16_384
