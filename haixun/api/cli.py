@@ -83,21 +83,16 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
     from haixun.api.auth import hash_password
+    from haixun.store import accounts
 
     try:
         digest = hash_password(_read_password(args))
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        row = conn.execute(
-            "INSERT INTO api_users (username, password_hash, role) VALUES (%s, %s, %s) "
-            "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, "
-            "active = true RETURNING (xmax = 0)", (args.username, digest, args.role)).fetchone()
-        created = bool(row and row[0])
-        conn.execute("INSERT INTO audit_log (actor, action, target, after) VALUES (%s, %s, %s, %s::jsonb)",
-                     (f"cli:{getpass.getuser()}", "user.create" if created else "user.update",
-                      f"user:{args.username}", f'{{"role": "{args.role}"}}'))
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        created = accounts.upsert_user(conn, username=args.username, password_hash=digest, role=args.role,
+                                       actor=f"cli:{getpass.getuser()}")
     print(f"{'created' if created else 'updated'} user {args.username} ({args.role})")
     return 0
 
@@ -118,10 +113,12 @@ def _key_add(args: argparse.Namespace, settings: Settings) -> int:
 def _key_list(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
+    from haixun.store import accounts
+
     with psycopg.connect(settings.database_url) as conn:
-        for r in conn.execute("SELECT prefix, name, role, sources, active, created_at, last_used_at FROM api_keys "
-                              "ORDER BY id"):
-            print("\t".join(str(x) for x in r))
+        for k in accounts.api_keys(conn):
+            print("\t".join(str(x) for x in (k.prefix, k.name, k.role, k.sources, k.active, k.created_at,
+                                              k.last_used_at)))
     return 0
 
 

@@ -23,7 +23,6 @@ from pydantic import (
 )
 
 from haixun.api.alarms import AlarmOut, alarm_json
-from haixun.api.audit import write_audit
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_text, check_ts
@@ -48,8 +47,11 @@ from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.api.thresholds import parse_config, parse_stored_config
 from haixun.errors import Conflict, InvalidInput, NotFound
 from haixun.riskcode import FeedKind
+from haixun.store import accounts
 from haixun.store import alarms as store_alarms
+from haixun.store import audit as store_audit
 from haixun.store import overrides as store_overrides
+from haixun.store.audit import write_audit
 from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, INGEST_CHANNEL
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
@@ -100,30 +102,23 @@ async def login(body: LoginIn, request: Request, ctx: ApiContext = Depends(get_c
                             f"too many failed logins for this {who}; try again in {int(wait) + 1} s",
                             headers={"Retry-After": str(int(wait) + 1)})
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT username, password_hash, role FROM api_users WHERE username = %s AND active",
-                          (body.username,))
-        row = await cur.fetchone()
+        row = await accounts.login_user(conn, body.username)
     # An unknown user name costs one hash like a known one (dummy hash): no enumeration by timing.
-    ok = await ctx.hasher.verify(body.password, row["password_hash"] if row else None)
-    if not ok:
+    ok = await ctx.hasher.verify(body.password, row.password_hash if row else None)
+    if not ok or row is None:
         ctx.login_limiter.failed(body.username, addr)
         ctx.metrics.logins.labels("failed").inc()
         await _audit_login_failure(ctx, body.username, addr, "wrong password" if row else "unknown user")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     ctx.login_limiter.succeeded(body.username)
     ctx.metrics.logins.labels("ok").inc()
-    new_hash = await ctx.hasher.hash(body.password) if needs_rehash(row["password_hash"]) else None
+    # an older scheme or weaker parameters: today's hash from now on
+    new_hash = await ctx.hasher.hash(body.password) if needs_rehash(row.password_hash) else None
     async with ctx.db().connection() as conn:
-        if new_hash is not None:  # an older scheme or weaker parameters: today's hash from now on
-            await conn.execute("UPDATE api_users SET last_login_at = now(), password_hash = %s "
-                               "WHERE username = %s AND password_hash = %s",
-                               (new_hash, row["username"], row["password_hash"]))
-        else:
-            await conn.execute("UPDATE api_users SET last_login_at = now() WHERE username = %s", (row["username"],))
-    token, exp = issue_jwt(ctx.settings.jwt_secret, row["username"], row["role"], ctx.options.jwt_ttl_s)
-    return {"access_token": token, "token_type": "bearer", "expires_at": iso(exp), "role": row["role"],
-            "username": row["username"]}
+        await accounts.record_login(conn, row, new_hash)
+    token, exp = issue_jwt(ctx.settings.jwt_secret, row.username, row.role, ctx.options.jwt_ttl_s)
+    return {"access_token": token, "token_type": "bearer", "expires_at": iso(exp), "role": row.role,
+            "username": row.username}
 
 
 @router.get("/auth/me", tags=["auth"], response_model=MeOut)
@@ -545,7 +540,5 @@ async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(requ
 async def get_audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100, p: Principal = Depends(require("admin")),
                     ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT id, at, actor, action, target, before, after, comment FROM audit_log "
-                          "ORDER BY id DESC LIMIT %s", (limit,))
-        return {"items": [_j(r) for r in await cur.fetchall()]}
+        rows = await store_audit.recent_audit(conn, limit)
+    return {"items": [row_json(r) for r in rows]}

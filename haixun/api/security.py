@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
-from psycopg.rows import dict_row
 
 from haixun.api.auth import Principal, decode_jwt, key_digest, key_prefix
 from haixun.api.context import ApiContext, get_ctx
+from haixun.store import accounts
 
 _UNAUTH = {"WWW-Authenticate": "Bearer"}
 
@@ -29,12 +29,10 @@ async def current_principal(request: Request, ctx: ApiContext = Depends(get_ctx)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers=_UNAUTH) from None
     # The user must still exist and be active; the role is read fresh.
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT username, role FROM api_users WHERE username = %s AND active", (claims["sub"],))
-        row = await cur.fetchone()
-    if row is None:
+        user = await accounts.active_user(conn, claims["sub"])
+    if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "user unknown or disabled", headers=_UNAUTH)
-    return Principal(name=row["username"], role=row["role"], via="jwt")
+    return Principal(name=user.username, role=user.role, via="jwt")
 
 
 async def _from_api_key(ctx: ApiContext, key: str) -> Principal:
@@ -42,13 +40,10 @@ async def _from_api_key(ctx: ApiContext, key: str) -> Principal:
     if prefix is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "malformed API key", headers=_UNAUTH)
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("UPDATE api_keys SET last_used_at = now() WHERE prefix = %s AND active AND key_sha256 = %s "
-                          "RETURNING name, role, sources", (prefix, key_digest(key)))
-        row = await cur.fetchone()
-    if row is None:
+        holder = await accounts.use_api_key(conn, prefix, key_digest(key))
+    if holder is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers=_UNAUTH)
-    return Principal(name=row["name"], role=row["role"], via="api_key", sources=tuple(row["sources"] or ()))
+    return Principal(name=holder.name, role=holder.role, via="api_key", sources=tuple(holder.sources))
 
 
 def require(role: str) -> Callable[..., Awaitable[Principal]]:
