@@ -170,3 +170,25 @@ def test_more_water_never_lowers_a_segments_flood_status(k: int, tide: float, dt
         return evaluate_segment(CONFIG, seg, o, None, [], [], NOW, {seg.wave_station: "Tm-1,0"}).hazard_status["flood"]
 
     assert flood(tide + dt, hs + dh).severity >= flood(tide, hs).severity
+
+
+def test_a_wind_red_is_red_in_every_village_as_for_the_people_in_it() -> None:
+    """Issue 13 (codes per hazard) at the village tier: the roll-up used the single-colour matrix, so a
+    wind red at PH03 gave the village 1.2-1.7 km behind it (zone D) orange, while every resident in it
+    gets red ("stay sheltered"). Village code = worst location code of its points: red. A flood red
+    alone keeps the distance rule (red x D = orange)."""
+    from tests.test_riskcode_dynamics import AREAS, SEGS
+
+    def village_levels(tide: float, wind: float, gust: float) -> dict[str, Level]:
+        obs = {}
+        for i in (1, 2, 3):
+            obs.update(obs_for(i, tide=tide, hs=0.3, wind=wind, gust=gust))
+        r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs), None, NOW, AREAS)
+        assert r.rollup is not None
+        return {k: v.level for k, v in r.rollup.villages.items()}
+
+    wind_red = village_levels(0.5, 33.0, 40.0)  # force 12 mean: wind red, calm sea
+    assert wind_red == {"V1": Level.RED, "V2": Level.RED, "V3": Level.RED}
+    flood_red = village_levels(4.8, 3.0, 4.0)    # 4.8 m >= red 4.7, calm wind
+    assert flood_red["V1"] is Level.RED and flood_red["V2"] is CONFIG.code(Level.RED, "D") is Level.ORANGE
+    assert flood_red["V3"] is CONFIG.code(Level.RED, "E")

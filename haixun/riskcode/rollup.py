@@ -1,6 +1,7 @@
 """Tiered roll-up: village -> town -> city.
 
-Village code = worst location code over sample points of its polygon (a grid
+Village code = worst location code over sample points of its polygon, codes per
+hazard included (issue 13: a wind red is red in every village, as for the people in it) (a grid
 plus, for every segment, the polygon point nearest to that crest line, so the
 most exposed point is always a sample). Each sample's exposure (zone and the
 segments that count) is computed once in ``AreaIndex.build``; per cycle only
@@ -27,7 +28,7 @@ import shapely
 from shapely.ops import nearest_points
 
 from haixun.riskcode.config import RiskConfig
-from haixun.riskcode.geometry import SeawallIndex, exposure_from_row
+from haixun.riskcode.geometry import Exposure, SeawallIndex, exposure_from_row, hazard_codes
 from haixun.riskcode.levels import Level, Status, combine
 
 ALL_LEVELS: tuple[Level, ...] = (Level.NONE, Level.UNKNOWN, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED)
@@ -82,11 +83,18 @@ def _exposure(seawall: SeawallIndex, area: AreaSpec, grid_m: float, max_samples:
     return AreaExposure(area, tuple(sorted(found)))
 
 
-def area_code(config: RiskConfig, area: AreaExposure, segment_levels: Mapping[str, Level | Status]) -> Status:
-    return combine(
-        config.code_status(combine(segment_levels.get(s, Level.UNKNOWN) for s in segs), zone)
-        for zone, segs in area.exposures
-    )
+def area_code(config: RiskConfig, area: AreaExposure, segment_levels: Mapping[str, Level | Status],
+              group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None) -> Status:
+    """The worst location code over the area's samples: per sample the single-colour code of the
+    combined segment level and, with ``group_levels`` (group -> segment -> shown status), the codes
+    per hazard of ``geometry.hazard_codes`` (a wind red is red in every landward zone), the worse of the
+    two, as a resident standing there gets it (``api.risk``). Ground elevation is not sampled here."""
+    parts = []
+    for zone, segs in area.exposures:
+        parts.append(config.code_status(combine(segment_levels.get(s, Level.UNKNOWN) for s in segs), zone))
+        if group_levels is not None and segs:
+            parts.append(hazard_codes(config, Exposure(zone, 0.0, segs[0], segs), group_levels).combined)
+    return combine(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +146,18 @@ def _area(st: Status, items: Sequence[tuple[Status, int | None]]) -> AreaLevel:
     return AreaLevel(st.level, counts, people, st.floor, fcounts, fpeople)
 
 
-def roll_up(config: RiskConfig, index: AreaIndex, segment_levels: Mapping[str, Level | Status]) -> Rollup:
+def roll_up(config: RiskConfig, index: AreaIndex, segment_levels: Mapping[str, Level | Status],
+            group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None) -> Rollup:
     villages: dict[str, AreaLevel] = {}
     by_town: dict[str, list[tuple[Status, int | None]]] = {}
     for v in index.villages:
-        st = area_code(config, v, segment_levels)
+        st = area_code(config, v, segment_levels, group_levels)
         villages[v.area.id] = _area(st, [(st, v.area.population)])
         by_town.setdefault(v.area.parent_id or "", []).append((st, v.area.population))
     towns: dict[str, AreaLevel] = {}
     for t in index.towns:
         items = by_town.get(t.area.id, [])
-        st = combine(x for x, _ in items) if items else area_code(config, t, segment_levels)
+        st = combine(x for x, _ in items) if items else area_code(config, t, segment_levels, group_levels)
         if not items:
             items = [(st, t.area.population)]
         towns[t.area.id] = _area(st, items)

@@ -284,7 +284,11 @@ def evaluate_shoreline(
     rollup = None
     area_states: dict[str, tuple[Status, datetime]] = {}
     if areas is not None:
-        rollup = roll_up(config, areas, {k: v.status for k, v in results.items()})
+        groups: dict[str, dict[str, Status]] = {g: {} for g in config.hazard_groups}
+        for k, v in results.items():
+            for g, st in v.groups.items():
+                groups.setdefault(g, {})[k] = st
+        rollup = roll_up(config, areas, {k: v.status for k, v in results.items()}, groups)
         subjects = [("city", "city", rollup.city.status)]
         subjects += [("town", k, v.status) for k, v in rollup.towns.items()]
         subjects += [("village", k, v.status) for k, v in rollup.villages.items()]
