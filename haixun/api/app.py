@@ -31,6 +31,7 @@ from haixun.data.geography import PACKAGED_FILE, Geography, load_geography
 from haixun.riskcode.config import ConfigError, RiskConfig, load_config
 from haixun.settings import Settings
 from haixun.store import alarms as store_alarms
+from haixun.store import thresholds as store_thresholds
 from haixun.store.db import open_pool
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,14 @@ async def _reload_thresholds(ctx: ApiContext, packaged: RiskConfig) -> bool:
     one in use; True when it changed. Run at start, on every ``haixun_config`` NOTIFY (a version activated
     by any API process) and by the safety poller, so every process of ``--workers N`` follows an edit."""
     async with ctx.db().connection() as conn:
-        row = await (await conn.execute("SELECT id, sha256 FROM threshold_versions WHERE active")).fetchone()
-        fingerprint = (int(row[0]), str(row[1])) if row is not None else None
+        fingerprint = await store_thresholds.active_mark(conn)
         if fingerprint == ctx.threshold_fingerprint:
             return False
-        body = None
-        if fingerprint is not None:
-            body = await (await conn.execute("SELECT format, body FROM threshold_versions WHERE id = %s",
-                                             (fingerprint[0],))).fetchone()
+        body = await store_thresholds.version_body(conn, fingerprint[0]) if fingerprint is not None else None
     config = packaged
     if body is not None:
         try:
-            config = parse_config(body[0], body[1])
+            config = parse_config(body.format, body.body)
         except ConfigError as exc:
             log.error("active threshold version %s no longer validates, using the packaged one: %s",
                       fingerprint[0] if fingerprint else None, exc)

@@ -51,8 +51,9 @@ from haixun.store import accounts
 from haixun.store import alarms as store_alarms
 from haixun.store import audit as store_audit
 from haixun.store import overrides as store_overrides
+from haixun.store import thresholds as store_thresholds
 from haixun.store.audit import write_audit
-from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, INGEST_CHANNEL
+from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
 
@@ -219,22 +220,17 @@ class ThresholdsIn(BaseModel):
     comment: SafeStr = Field(default="", max_length=2000)
 
 
-TV_COLS = "id, version, format, sha256, active, created_at, created_by, comment"
-
-
 @router.get("/thresholds", summary="Active threshold configuration (viewer)", response_model=ThresholdsOut,
             response_model_exclude_unset=True)
 async def get_thresholds(_: Principal = Depends(require("viewer")), ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {TV_COLS}, body AS text FROM threshold_versions WHERE active")
-        row = await cur.fetchone()
+        row = await store_thresholds.active_text(conn)
     if row is None:
         from haixun.riskcode.config import DEFAULT_CONFIG_PATH
         return {"id": None, "version": ctx.risk_config.version, "format": "toml", "active": True,
                 "text": DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"), "created_at": None,
                 "created_by": "packaged default", "comment": "riskcode.toml shipped with the code"}
-    return _j(row) or {}
+    return row_json(row)
 
 
 @router.get("/thresholds/versions", summary="All threshold versions, newest first (viewer)",
@@ -242,9 +238,8 @@ async def get_thresholds(_: Principal = Depends(require("viewer")), ctx: ApiCont
 async def get_threshold_versions(_: Principal = Depends(require("viewer")),
                                  ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions ORDER BY id DESC")
-        return {"items": [_j(r) for r in await cur.fetchall()]}
+        rows = await store_thresholds.versions(conn)
+    return {"items": [row_json(r) for r in rows]}
 
 
 @router.post("/thresholds", status_code=201, summary="Save and activate a new threshold version (admin)",
@@ -254,21 +249,14 @@ async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("ad
     cfg = parse_config(body.format, body.text)  # ConfigError: the 422 of the domain-error handler
     digest = hashlib.sha256(body.text.encode()).hexdigest()
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
-        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions WHERE active")
-        before = await cur.fetchone()
-        await conn.execute("UPDATE threshold_versions SET active = false WHERE active")
-        await cur.execute(f"INSERT INTO threshold_versions (version, format, body, sha256, active, created_by, comment) "
-                          f"VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING {TV_COLS}",
-                          (cfg.version, body.format, body.text, digest, p.actor, body.comment))
-        after = await cur.fetchone()
-        await write_audit(conn, actor=p.actor, action="thresholds.save", target=f"threshold_versions:{after['id']}",
-                          before=_j(before), after=_j(after), comment=body.comment)
-        # on commit: every API process reloads the active version (app._reload_thresholds)
-        await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, str(after["id"])))
-    ctx.use_config(cfg, (after["id"], after["sha256"]))
-    return _j(after) or {}
+        before = await store_thresholds.lock_versions(conn)
+        # on commit, its NOTIFY: every API process reloads the active version (app._reload_thresholds)
+        after = await store_thresholds.save_active(conn, version=cfg.version, fmt=body.format, text=body.text,
+                                                   sha256=digest, actor=p.actor, comment=body.comment)
+        await write_audit(conn, actor=p.actor, action="thresholds.save", target=f"threshold_versions:{after.id}",
+                          before=opt_row_json(before), after=row_json(after), comment=body.comment)
+    ctx.use_config(cfg, (after.id, after.sha256))
+    return row_json(after)
 
 
 @router.post("/thresholds/versions/{version_id}/activate", summary="Re-activate an older version (admin)",
@@ -276,24 +264,17 @@ async def post_thresholds(body: ThresholdsIn, p: Principal = Depends(require("ad
 async def activate_thresholds(version_id: int, p: Principal = Depends(require("admin")),
                               ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await conn.execute("LOCK TABLE threshold_versions IN SHARE ROW EXCLUSIVE MODE")
-        await cur.execute("SELECT format, body FROM threshold_versions WHERE id = %s", (version_id,))
-        row = await cur.fetchone()
-        if row is None:
-            raise HTTPException(404, f"unknown threshold version {version_id}")
+        before = await store_thresholds.lock_versions(conn)
+        stored = await store_thresholds.version_body(conn, version_id)
+        if stored is None:
+            raise NotFound(f"unknown threshold version {version_id}")
         # valid when saved, but riskcode's rules may have changed since: StoredConfigInvalid, a 422
-        cfg = parse_stored_config(row["format"], row["body"])
-        await cur.execute(f"SELECT {TV_COLS} FROM threshold_versions WHERE active")
-        before = await cur.fetchone()
-        await conn.execute("UPDATE threshold_versions SET active = false WHERE active")
-        await cur.execute(f"UPDATE threshold_versions SET active = true WHERE id = %s RETURNING {TV_COLS}", (version_id,))
-        after = await cur.fetchone()
+        cfg = parse_stored_config(stored.format, stored.body)
+        after = await store_thresholds.activate(conn, version_id)
         await write_audit(conn, actor=p.actor, action="thresholds.activate", target=f"threshold_versions:{version_id}",
-                          before=_j(before), after=_j(after))
-        await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, str(version_id)))
-    ctx.use_config(cfg, (after["id"], after["sha256"]))
-    return _j(after) or {}
+                          before=opt_row_json(before), after=row_json(after))
+    ctx.use_config(cfg, (after.id, after.sha256))
+    return row_json(after)
 
 
 # ---------------------------------------------------------------- official feeds
