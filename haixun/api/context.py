@@ -19,6 +19,7 @@ from haixun.api.ratelimit import LoginLimiter
 from haixun.api.risk import OpsStatus
 from haixun.riskcode import RiskConfig, SeawallIndex
 from haixun.settings import Settings
+from haixun.store import places as store_places
 
 
 class LruCache:
@@ -82,9 +83,9 @@ class ApiContext:
         """Shelter/road status (shelters.open / roads.closed, migration 010) after a change here or in
         another API process; ids missing from the tables keep the geography file's initial value."""
         async with self.db().connection() as conn:
-            shelters = await (await conn.execute("SELECT id, open FROM shelters")).fetchall()
-            roads = await (await conn.execute("SELECT id, closed FROM roads")).fetchall()
-        ops = OpsStatus(dict(shelters), dict(roads))
+            shelters = await store_places.status_values(conn, "shelter")
+            roads = await store_places.status_values(conn, "road")
+        ops = OpsStatus(shelters, roads)
         if ops == self.ops:
             return False
         self.ops = ops

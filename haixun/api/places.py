@@ -5,29 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import dict_row
 from shapely.geometry import mapping
 
 from haixun.api.context import ApiContext
 from haixun.api.live import iso
+from haixun.store import places as store_places
+from haixun.store.places import Place, PlaceStatus
 
 
-async def _status_rows(ctx: ApiContext, table: str, column: str) -> dict[str, dict[str, Any]]:
+async def _status_rows(ctx: ApiContext, kind: Place) -> dict[str, PlaceStatus]:
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"SELECT id, {column} AS value, updated_at, updated_by FROM {table}")
-        return {r["id"]: r for r in await cur.fetchall()}
+        return await store_places.statuses(conn, kind)
 
 
-def _status(row: dict[str, Any] | None, initial: bool) -> tuple[bool, str | None, str | None]:
+def _status(row: PlaceStatus | None, initial: bool) -> tuple[bool, str | None, str | None]:
     """(value, updated_at, updated_by): the table row (migration 010), else the file's initial value."""
     if row is None:
         return initial, None, None
-    return row["value"], iso(row["updated_at"]), row["updated_by"]
+    return row.value, iso(row.updated_at), row.updated_by
 
 
 async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
-    status = await _status_rows(ctx, "shelters", "open")
+    status = await _status_rows(ctx, "shelter")
     items = []
     for sid in sorted(ctx.geo.shelters):
         s = ctx.geo.shelters[sid]
@@ -39,7 +38,7 @@ async def shelter_items(ctx: ApiContext) -> list[dict[str, Any]]:
 
 
 async def road_items(ctx: ApiContext) -> list[dict[str, Any]]:
-    status = await _status_rows(ctx, "roads", "closed")
+    status = await _status_rows(ctx, "road")
     items = []
     for rid in sorted(ctx.geo.roads):
         r = ctx.geo.roads[rid]

@@ -51,9 +51,11 @@ from haixun.store import accounts
 from haixun.store import alarms as store_alarms
 from haixun.store import audit as store_audit
 from haixun.store import overrides as store_overrides
+from haixun.store import places as store_places
 from haixun.store import thresholds as store_thresholds
 from haixun.store.audit import write_audit
-from haixun.store.channels import ALARM_CHANNEL, INGEST_CHANNEL
+from haixun.store.channels import INGEST_CHANNEL
+from haixun.store.places import Place
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
 
@@ -479,20 +481,18 @@ class RoadStatusIn(BaseModel):
     comment: SafeStr = Field(default="", max_length=2000)
 
 
-async def _set_status(ctx: ApiContext, p: Principal, *, table: str, column: str, kind: str, item_id: str,
-                      value: bool, comment: str) -> None:
+async def _set_status(ctx: ApiContext, p: Principal, *, kind: Place, item_id: str, value: bool,
+                      comment: str) -> None:
     """One transaction: the status column (migration 010, which load-geo then keeps because updated_by is
     not 'load-geo'), the audit row, and NOTIFY so every API process reloads its status."""
+    column = store_places.status_column(kind)
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = await conn.execute(f"SELECT {column} FROM {table} WHERE id = %s FOR UPDATE", (item_id,))
-        row = await cur.fetchone()
-        if row is None:
-            raise HTTPException(409, f"{kind} {item_id!r} is not in the database yet: run `haixun load-geo`")
-        await conn.execute(f"UPDATE {table} SET {column} = %s, updated_by = %s, updated_at = now() WHERE id = %s",
-                           (value, p.actor, item_id))
+        current = await store_places.lock_status(conn, kind, item_id)
+        if current is None:
+            raise Conflict(f"{kind} {item_id!r} is not in the database yet: run `haixun load-geo`")
+        await store_places.set_status(conn, kind, item_id, value, p.actor)
         await write_audit(conn, actor=p.actor, action=f"{kind}.status", target=f"{kind}:{item_id}",
-                          before={column: row[0]}, after={column: value}, comment=comment)
-        await conn.execute("SELECT pg_notify(%s, %s)", (ALARM_CHANNEL, json.dumps({"event": "ops"})))
+                          before={column: current}, after={column: value}, comment=comment)
     await ctx.reload_ops()
 
 
@@ -501,7 +501,7 @@ async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Dep
                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if shelter_id not in ctx.geo.shelters:
         raise HTTPException(404, f"unknown shelter {shelter_id!r}")
-    await _set_status(ctx, p, table="shelters", column="open", kind="shelter", item_id=shelter_id, value=body.open,
+    await _set_status(ctx, p, kind="shelter", item_id=shelter_id, value=body.open,
                       comment=body.comment)
     return next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
 
@@ -511,7 +511,7 @@ async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(requ
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if road_id not in ctx.geo.roads:
         raise HTTPException(404, f"unknown road {road_id!r}")
-    await _set_status(ctx, p, table="roads", column="closed", kind="road", item_id=road_id, value=body.closed,
+    await _set_status(ctx, p, kind="road", item_id=road_id, value=body.closed,
                       comment=body.comment)
     return next(r for r in await road_items(ctx) if r["id"] == road_id)
 
