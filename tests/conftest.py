@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests use the real PostgreSQL and the real Mosquitto.
+"""Fixtures only (helpers live in tests/support/). Tests use the real PostgreSQL
+and the real Mosquitto.
 
 * ``template_db``: one migrated database per test session (``haixun_t_<id>``),
   dropped at the end.
@@ -30,36 +31,27 @@ at a private TimescaleDB server and HAIXUN_TEST_MODE=timescale. A test marked
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from haixun.settings import MqttEndpoint, Settings
 from haixun.store.migrate import migrate
-
-PG_SERVER = os.environ.get("HAIXUN_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-MQTT_URL = os.environ.get("HAIXUN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-# `haixun api` and create_app refuse the old default and short secrets (haixun.api.auth.check_jwt_secret)
-TEST_JWT_SECRET = "test-only-jwt-secret-" + "0123456789abcdef" * 2
-EXPECT_MODE = os.environ.get("HAIXUN_TEST_MODE", "")
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _admin() -> psycopg.Connection:
-    return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
-
-
-def drop_database(name: str) -> None:
-    with _admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+from tests.support.api import TEST_JWT_SECRET
+from tests.support.db import (
+    EXPECT_MODE,
+    NO_TIMESCALE,
+    PG_SERVER,
+    PrivateServers,
+    copy_database,
+    drop_database,
+    seal_template,
+    timescale_dir,
+)
+from tests.support.mqtt import MQTT_URL
 
 
 @pytest.fixture(scope="session")
@@ -67,22 +59,13 @@ def run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def seal_template(name: str, server: str = PG_SERVER) -> None:
-    """No connection may remain on (or reach) a template while it is copied.
-
-    TimescaleDB's scheduler reconnects to every database with the extension:
-    terminating its sessions alone races with that (``source database .. is
-    being accessed by other users``), so new connections are refused first."""
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
+@pytest.fixture(scope="session")
+def _template_modes() -> dict[str, str]:
+    return {}
 
 
 @pytest.fixture(scope="session")
-def template_db(run_id: str) -> Iterator[str]:
+def template_db(run_id: str, _template_modes: dict[str, str]) -> Iterator[str]:
     name = f"haixun_t_{run_id}"
     mode = migrate(f"{PG_SERVER}/{name}")
     if EXPECT_MODE and mode != EXPECT_MODE:
@@ -94,11 +77,8 @@ def template_db(run_id: str) -> Iterator[str]:
     drop_database(name)
 
 
-_template_modes: dict[str, str] = {}
-
-
 @pytest.fixture(scope="session")
-def template_mode(template_db: str) -> str:
+def template_mode(template_db: str, _template_modes: dict[str, str]) -> str:
     """The readings mode of this session's databases."""
     return _template_modes[template_db]
 
@@ -114,11 +94,9 @@ def _mode_marker(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def db_url(template_db: str) -> Iterator[str]:
-    name = f"{template_db}_{uuid.uuid4().hex[:6]}"
-    with _admin() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db)))
-    yield f"{PG_SERVER}/{name}"
-    drop_database(name)
+    url = copy_database(template_db)
+    yield url
+    drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -146,66 +124,17 @@ def mqtt_endpoint() -> MqttEndpoint:
     return ep
 
 
-def timescale_dir() -> Path | None:
-    """The TimescaleDB build for tests (its start.sh), or None."""
-    env = os.environ.get("HAIXUN_TIMESCALE_DIR")
-    candidates = [Path(env)] if env else [p / "shared" / "timescaledb" for p in list(REPO.parents)[:3]]
-    for c in candidates:
-        if (c / "start.sh").is_file():
-            return c
-    return None
-
-
-NO_TIMESCALE = ("TimescaleDB not available: no shared/timescaledb/start.sh next to the checkout "
-                "(or HAIXUN_TIMESCALE_DIR) and HAIXUN_TEST_TIMESCALE_PG is not set")
-
-
-class _PrivateServers:
-    """Servers started with shared/timescaledb/start.sh under one temporary folder."""
-
-    def __init__(self, build: Path) -> None:
-        self.build = build
-        self.dir = Path(tempfile.mkdtemp(prefix="haixun-tsdb-"))
-        self.urls: dict[str, str] = {}
-
-    def start(self, variant: str) -> str:
-        if variant in self.urls:
-            return self.urls[variant]
-        port = free_port()
-        out = subprocess.run(["bash", str(self.build / "start.sh"), str(port), str(self.dir)],
-                             capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError(f"start.sh failed: {out.stderr[-2000:]}")
-        url = out.stdout.strip().splitlines()[-1]
-        extra = {"timescale": "", "nopreload": "shared_preload_libraries = ''",
-                 "apache": "timescaledb.license = 'apache'"}[variant]
-        if extra:
-            data = self.dir / f"data-{port}"
-            with open(data / "postgresql.conf", "a", encoding="utf-8") as f:
-                f.write(f"\n{extra}\n")
-            pg_ctl = self.dir / "pgroot/usr/lib/postgresql/15/bin/pg_ctl"
-            run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-            subprocess.run([*run_as, str(pg_ctl), "-D", str(data), "-l", str(data / "server.log"), "-w", "-m", "fast",
-                            "restart"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-        self.urls[variant] = url
-        return url
-
-    def stop(self) -> None:
-        subprocess.run(["bash", str(self.build / "stop.sh"), str(self.dir)], capture_output=True, timeout=120)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
-def _private_servers() -> Iterator[_PrivateServers | None]:
+def _private_servers() -> Iterator[PrivateServers | None]:
     build = timescale_dir()
-    servers = _PrivateServers(build) if build else None
+    servers = PrivateServers(build) if build else None
     yield servers
     if servers:
         servers.stop()
 
 
 @pytest.fixture(scope="session")
-def timescale_pg(_private_servers: _PrivateServers | None) -> str:
+def timescale_pg(_private_servers: PrivateServers | None) -> str:
     url = os.environ.get("HAIXUN_TEST_TIMESCALE_PG")
     if url:
         return url.rstrip("/")
@@ -215,29 +144,9 @@ def timescale_pg(_private_servers: _PrivateServers | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def timescale_variant(_private_servers: _PrivateServers | None) -> Callable[[str], str]:
+def timescale_variant(_private_servers: PrivateServers | None) -> Callable[[str], str]:
     def start(variant: str) -> str:
         if _private_servers is None:
             pytest.skip(NO_TIMESCALE)
         return _private_servers.start(variant)
     return start
-
-
-def new_database(server: str) -> str:
-    """An empty database on ``server`` (dropped by the caller with ``drop_database_on``)."""
-    name = f"haixun_x_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return f"{server}/{name}"
-
-
-def drop_database_on(url: str) -> None:
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -8,7 +8,7 @@ import httpx
 import psycopg
 
 from haixun.settings import Settings
-from tests.api_support import add_key, add_user, running_api, sync_test_geography
+from tests.support.api import add_key, add_user, login, running_api, sync_test_geography
 
 FEED = {"issuer": "省海洋预报台", "kind": "surge_forecast", "level": "orange",
         "area": {"segments": ["PH01"]}, "valid_from": "2021-07-25T12:00:00Z", "valid_to": "2999-07-26T12:00:00Z",
@@ -31,20 +31,14 @@ PROTECTED = [
 ]
 
 
-async def _login(c: httpx.AsyncClient, user: str, pw: str) -> dict[str, str]:
-    r = await c.post("/api/v1/auth/login", json={"username": user, "password": pw})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 async def test_every_protected_endpoint_refuses_without_and_with_wrong_role(settings: Settings, db_url: str,
                                                                             tmp_path: Path) -> None:
     add_user(db_url, "vera", "viewer")
     add_user(db_url, "dora", "duty")
     feed_key = add_key(db_url, "feeder", "feed")
     async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
-        viewer = await _login(c, "vera", "correct horse battery")
-        duty = await _login(c, "dora", "correct horse battery")
+        viewer = await login(c, "vera", "correct horse battery")
+        duty = await login(c, "dora", "correct horse battery")
         for method, path, body, role in PROTECTED:
             r = await c.request(method, path, json=body)
             assert r.status_code == 401, (method, path, r.status_code)
@@ -66,7 +60,7 @@ async def test_login_rejects_wrong_password_and_unknown_user(settings: Settings,
     async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
         assert (await c.post("/api/v1/auth/login", json={"username": "dora", "password": "wrong password"})).status_code == 401
         assert (await c.post("/api/v1/auth/login", json={"username": "nobody", "password": "whatever1"})).status_code == 401
-        h = await _login(c, "dora", "correct horse battery")
+        h = await login(c, "dora", "correct horse battery")
         me = (await c.get("/api/v1/auth/me", headers=h)).json()
         assert me == {"username": "dora", "role": "duty", "via": "jwt"}
         # disabling the user invalidates their token at once
@@ -82,7 +76,7 @@ async def test_changes_are_audited_with_before_and_after(settings: Settings, db_
         alarm_id = conn.execute("INSERT INTO level_changes (subject_kind, subject_id, at, from_level, to_level) "
                                 "VALUES ('segment', 'PH01', now(), 'orange', 'red') RETURNING id").fetchone()[0]
     async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
-        h = await _login(c, "dora", "correct horse battery")
+        h = await login(c, "dora", "correct horse battery")
         r = await c.post(f"/api/v1/alarms/{alarm_id}/ack", json={"comment": "team sent"}, headers=h)
         assert r.status_code == 200 and r.json()["acknowledged_by"] == "user:dora"
         assert (await c.post(f"/api/v1/alarms/{alarm_id}/ack", json={}, headers=h)).status_code == 409
@@ -142,7 +136,7 @@ async def test_thresholds_versioned_validated_and_kept(settings: Settings, db_ur
     add_user(db_url, "root", "admin")
     text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
     async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
-        h = await _login(c, "root", "correct horse battery")
+        h = await login(c, "root", "correct horse battery")
         r = await c.post("/api/v1/thresholds", json={"format": "toml", "text": text, "comment": "initial"}, headers=h)
         assert r.status_code == 201, r.text
         v1 = r.json()["id"]

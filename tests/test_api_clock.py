@@ -14,8 +14,7 @@ import websockets
 
 from haixun.clock import Clock
 from haixun.settings import Settings
-from tests.api_support import add_user, engine_write, running_api, seg_entry, sync_test_geography
-from tests.test_api_auth import _login
+from tests.support.api import add_user, engine_write, login, running_api, seg_entry, sync_test_geography
 
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
 
@@ -47,7 +46,7 @@ async def test_ages_overrides_and_ws_on_the_replay_clock(settings: Settings, db_
         assert abs((_parse(body["server_now"]) - clock.now()).total_seconds()) < 60 * 5
         assert _parse(body["server_now"]).year == 2021
 
-        h = await _login(c, "dora", "correct horse battery")
+        h = await login(c, "dora", "correct horse battery")
         feeds = (await c.get("/api/v1/feeds", headers=h)).json()["items"]
         assert [f["source"] for f in feeds] == ["zj_marine"]  # valid on the clock (2021), not on the wall clock
         r = await c.post("/api/v1/segments/PH01/override", json={"level": "red", "reason": "wall crack",

@@ -14,9 +14,11 @@ from psycopg import sql
 
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.api_support import running_api, sync_test_geography
-from tests.conftest import PG_SERVER
-from tests.test_engine_support import FAST, calm, insert_geography_stations, utcnow, wait_for
+from tests.support.api import running_api, sync_test_geography
+from tests.support.clock import utcnow
+from tests.support.db import PG_SERVER
+from tests.support.engine import FAST, calm, insert_geography_stations
+from tests.support.wait import eventually
 
 DB_ROUTES = ("/api/v1/stations", "/api/v1/shelters", "/api/v1/segments", "/api/v1/warnings", "/api/v1/cap/alerts")
 
@@ -99,16 +101,16 @@ async def test_engine_promotes_again_after_its_pool_connections_were_terminated(
     await a.start()
     try:
         await asyncio.wait_for(a.leading.wait(), 5)
-        seq = await wait_for(lambda: a.last_seq)
+        seq = await eventually(lambda: a.last_seq)
         changes = a.metrics.leader_changes._value.get()
         # every session of the engine dies (lock session and pooled connections)
         _terminate_others(settings.database_url)
-        await wait_for(lambda: not a.leading.is_set(), timeout=10)
+        await eventually(lambda: not a.leading.is_set(), timeout=10)
         # it wins the lock again and its promotion (pool reads) succeeds with fresh connections
-        await wait_for(lambda: a.is_leader and a.metrics.leader_changes._value.get() > changes, timeout=30)
+        await eventually(lambda: a.is_leader and a.metrics.leader_changes._value.get() > changes, timeout=30)
         # and computes again: its promotion's snapshot is written (it may already be, before this line
         # runs; compare with the seq of before the outage, not of now)
-        await wait_for(lambda: a.last_seq and a.last_seq > seq, timeout=15)
+        await eventually(lambda: a.last_seq and a.last_seq > seq, timeout=15)
         # before: the first promotion got a dead pooled connection ("promotion failed; giving up the lock")
         assert "promotion failed" not in caplog.text
     finally:
@@ -120,7 +122,7 @@ async def test_a_replay_during_an_outage_closes_with_1013(settings: Settings, db
 
     import websockets
 
-    from tests.api_support import engine_write
+    from tests.support.api import engine_write
 
     first = engine_write(db_url, {"segments": {}}, kind="snapshot")
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -19,16 +19,10 @@ from prometheus_client import CollectorRegistry
 
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.api_support import add_user, running_api
-from tests.test_engine_support import (
-    FAST,
-    calm,
-    current_level,
-    insert_geography_stations,
-    utcnow,
-    wait_for,
-    write_readings,
-)
+from tests.support.api import add_user, running_api
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, calm, current_level, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 
 async def _alarm(ws: Any, subject_id: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -53,7 +47,7 @@ async def test_engine_and_api_agree_on_leader_alarms_and_feeds(settings: Setting
                 await asyncio.wait_for(engine.leading.wait(), 5)
                 leader = (await c.get("/readyz")).json()["checks"]["engine_leader"]
                 assert leader["ok"] is True and leader["pid"] == os.getpid(), leader
-                await wait_for(lambda: current_level(conn, "segment", "PH01"))
+                await eventually(lambda: current_level(conn, "segment", "PH01"))
 
                 async with websockets.connect(api.ws + "/ws/live") as ws:
                     # the engine's level change -> NOTIFY haixun_alarm -> an "alarm"/"new" message on /ws/live

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from haixun.settings import Settings
-from tests.api_support import add_key, add_user, running_api, sync_test_geography
-from tests.test_api_tide import add_station, store_model
+from tests.support.api import add_key, add_user, running_api, sync_test_geography
+from tests.support.tide import add_station, store_model
 
 FEED = {"issuer": "省海洋预报台", "kind": "surge_forecast", "level": "orange",
         "area": {"segments": ["PH01"]}, "valid_from": "2021-07-25T12:00:00Z", "valid_to": "2999-07-26T12:00:00Z",

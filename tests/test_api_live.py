@@ -7,7 +7,6 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -15,55 +14,40 @@ import pytest
 import websockets
 
 from haixun.settings import Settings
-from tests.api_support import engine_write, running_api, seg_entry
-
-
-async def _recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def _recv_type(ws: Any, type_: str, timeout: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        m = await _recv(ws, max(0.05, deadline - time.monotonic()))
-        if m["type"] == type_:
-            return m
+from tests.support.api import engine_write, raw_ws_never_reading, recv, recv_type, running_api, seen_seq, seg_entry
 
 
 async def test_snapshot_then_delta_then_replay_since(settings: Settings, db_url: str, tmp_path: Path) -> None:
     s1 = engine_write(db_url, {"segments": {"PH01": seg_entry("none"), "PH02": seg_entry("none")}}, kind="snapshot")
     async with running_api(settings, tmp_path) as api:
         async with websockets.connect(api.ws + "/ws/live") as ws:
-            snap = await _recv(ws)
+            snap = await recv(ws)
             assert snap["type"] == "snapshot" and snap["seq"] == s1 and "pushed_at" in snap
             assert snap["body"]["segments"]["PH01"]["level"] == "none"
             s2 = engine_write(db_url, {"segments": {"PH01": seg_entry("orange")},
                                        "latency": {"decided_at": "2021-07-26T01:50:00Z"}})
-            d = await _recv_type(ws, "delta")
+            d = await recv_type(ws, "delta")
             assert d["seq"] == s2 and d["body"]["segments"]["PH01"]["level"] == "orange"
             last_seen = d["seq"]
         # while disconnected the engine writes three more deltas
         missed = [engine_write(db_url, {"segments": {"PH02": seg_entry(lv)}}) for lv in ("blue", "yellow", "orange")]
-        for _ in range(100):  # the API has read them
-            if api.app.state.ctx.live.seq == missed[-1]:
-                break
-            await asyncio.sleep(0.02)
+        await seen_seq(api, missed[-1])  # the API has read them
         async with websockets.connect(api.ws + f"/ws/live?since={last_seen}") as ws:
-            got = [await _recv(ws) for _ in missed]
+            got = [await recv(ws) for _ in missed]
             assert [m["type"] for m in got] == ["delta"] * 3
             assert [m["seq"] for m in got] == missed
             assert [m["body"]["segments"]["PH02"]["level"] for m in got] == ["blue", "yellow", "orange"]
             s_next = engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})
-            m = await _recv_type(ws, "delta")
+            m = await recv_type(ws, "delta")
             assert m["seq"] == s_next  # nothing duplicated, nothing missing in between
         # a seq from the future gets a snapshot with the merged state
         async with websockets.connect(api.ws + "/ws/live?since=999999") as ws:
-            m = await _recv(ws)
+            m = await recv(ws)
             assert m["type"] == "snapshot" and m["reason"] == "since_unavailable" and m["seq"] == s_next
             assert m["body"]["segments"]["PH01"]["level"] == "red" and m["body"]["segments"]["PH02"]["level"] == "orange"
         async with websockets.connect(api.ws + "/ws/live?since=abc") as ws:
             with pytest.raises(websockets.ConnectionClosed) as exc:
-                await _recv(ws)
+                await recv(ws)
             assert exc.value.rcvd.code == 4400
 
 
@@ -97,28 +81,11 @@ async def test_replay_falls_back_to_state_log_when_ring_is_too_short(settings: S
     first = engine_write(db_url, {"segments": {"PH01": seg_entry("none")}}, kind="snapshot")
     async with running_api(settings, tmp_path, ring_size=2) as api:
         seqs = [engine_write(db_url, {"segments": {"PH01": seg_entry(lv)}}) for lv in ("blue", "yellow", "orange", "red")]
-        for _ in range(100):
-            if api.app.state.ctx.live.seq == seqs[-1]:
-                break
-            await asyncio.sleep(0.02)
+        await seen_seq(api, seqs[-1])
         assert api.app.state.ctx.live.replay_from_ring(first) is None  # ring holds only the last 2
         async with websockets.connect(api.ws + f"/ws/live?since={first}") as ws:
-            got = [await _recv(ws) for _ in seqs]
+            got = [await recv(ws) for _ in seqs]
             assert [(m["type"], m["seq"]) for m in got] == [("delta", s) for s in seqs]
-
-
-async def _raw_ws_never_reading(host: str, port: int, path: str) -> socket.socket:
-    """A websocket client that completes the handshake and then never reads."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no receive-buffer autotuning
-    sock.connect((host, port))
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += await asyncio.to_thread(sock.recv, 1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
 
 
 def _drain_close_code(sock: socket.socket) -> int | None:
@@ -161,15 +128,15 @@ async def test_slow_client_is_dropped_and_does_not_delay_a_fast_one(settings: Se
     filler = "x" * 100_000  # big deltas fill the slow client's socket buffers quickly
     async with running_api(settings, tmp_path, ws_queue_max=16) as api:
         # The slow client never reads (and its library buffers at most 1 message).
-        slow = await _raw_ws_never_reading(api.host, api.port, "/ws/live")
+        slow = await raw_ws_never_reading(api.host, api.port, "/ws/live")
         fast = await websockets.connect(api.ws + "/ws/live", max_size=None)
-        await _recv(fast)  # snapshot
+        await recv(fast)  # snapshot
         t0 = time.monotonic()
         got: list[int] = []
 
         async def read_fast() -> None:
             while len(got) < n:
-                m = await _recv(fast, timeout=10)
+                m = await recv(fast, timeout=10)
                 if m["type"] == "delta":
                     got.append(m["body"]["i"])
 
@@ -209,8 +176,8 @@ async def test_alarm_renotification_pushes_on_live(settings: Settings, db_url: s
                      "VALUES ('segment', 'PH02', now(), 'yellow', 'orange', now() - interval '1 hour')")
     async with running_api(settings, tmp_path, renotify_check_s=0.2, renotify_every_s=60) as api:
         async with websockets.connect(api.ws + "/ws/live") as ws:
-            await _recv(ws)
-            m = await _recv_type(ws, "alarm")
+            await recv(ws)
+            m = await recv_type(ws, "alarm")
             assert m["event"] == "renotify" and m["alarm"]["id"] == red and m["alarm"]["notify_count"] == 2
             await asyncio.sleep(0.6)  # not due again for 60 s: no second bump
     with psycopg.connect(db_url) as conn:
@@ -221,8 +188,8 @@ async def test_alarm_renotification_pushes_on_live(settings: Settings, db_url: s
 async def test_heartbeat_ping(settings: Settings, db_url: str, tmp_path: Path) -> None:
     async with running_api(settings, tmp_path, ws_heartbeat_s=0.2) as api:
         async with websockets.connect(api.ws + "/ws/live") as ws:
-            await _recv(ws)
-            m = await _recv(ws, timeout=2)
+            await recv(ws)
+            m = await recv(ws, timeout=2)
             assert m["type"] == "ping" and "pushed_at" in m
 
 
@@ -230,17 +197,17 @@ async def test_ws_risk_pushes_when_the_code_changes(settings: Settings, db_url: 
     engine_write(db_url, {"segments": {"PH01": seg_entry("none"), "PH02": seg_entry("none")}}, kind="snapshot")
     async with running_api(settings, tmp_path) as api:
         async with websockets.connect(api.ws + "/ws/risk?lat=30.601&lon=121.02&lang=en") as ws:
-            m = await _recv(ws)
+            m = await recv(ws)
             assert m["type"] == "risk" and m["risk"]["code"] == "none"
             engine_write(db_url, {"segments": {"PH02": seg_entry("none", since="x")}})  # no change for this point
             engine_write(db_url, {"segments": {"PH01": seg_entry("orange")}})
-            m = await _recv_type(ws, "risk")
+            m = await recv_type(ws, "risk")
             assert m["risk"]["code"] == "orange" and m["risk"]["zone"]["id"] == "B"
         async with websockets.connect(api.ws + "/ws/risk?lat=31.5&lon=121.02") as ws:
             with pytest.raises(websockets.ConnectionClosed) as exc:
-                await _recv(ws)
+                await recv(ws)
             assert exc.value.rcvd.code == 4404
         async with websockets.connect(api.ws + "/ws/risk?lat=abc&lon=121.02") as ws:
             with pytest.raises(websockets.ConnectionClosed) as exc:
-                await _recv(ws)
+                await recv(ws)
             assert exc.value.rcvd.code == 4422

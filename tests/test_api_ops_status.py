@@ -14,9 +14,9 @@ from haixun.data.geography import parse_geography
 from haixun.data.sync import LOADER_ACTOR, sync_to_db
 from haixun.settings import Settings
 from haixun.store.migrate import load_migrations
-from tests.api_support import add_user, running_api, sync_test_geography
-from tests.api_support import sample_geography as geography_doc
-from tests.test_engine_support import wait_for
+from tests.support.api import add_user, running_api, sync_test_geography
+from tests.support.api import sample_geography as geography_doc
+from tests.support.wait import eventually
 
 
 async def _login(c: httpx.AsyncClient) -> dict[str, str]:
@@ -65,7 +65,7 @@ async def test_officer_status_is_the_column_load_geo_keeps(settings: Settings, d
         async def s01_back() -> bool:
             r = (await c.get("/api/v1/risk", params={"lat": 30.6009, "lon": 121.02})).json()
             return [s["id"] for s in r["shelters"]] == ["S01", "S02", "S03"]
-        await wait_for(s01_back, timeout=5)
+        await eventually(s01_back, timeout=5)
 
 
 async def test_status_before_load_geo_is_refused(settings: Settings, db_url: str, tmp_path: Path) -> None:

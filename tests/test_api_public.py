@@ -13,7 +13,7 @@ import xmlschema
 from haixun.api.cap import CAP_NS, XSD_PATH
 from haixun.api.logfilter import LocationScrubber
 from haixun.settings import Settings
-from tests.api_support import engine_write, running_api, seg_entry
+from tests.support.api import engine_write, running_api, seen_seq, seg_entry
 
 NS = {"c": CAP_NS}
 
@@ -102,12 +102,6 @@ async def test_cap_alert_update_cancel_chain_validates(settings: Settings, db_ur
             schema.validate(r.text)
             return ET.fromstring(r.content)
 
-        async def wait_seq(seq: int) -> None:
-            for _ in range(100):
-                if api.app.state.ctx.live.seq >= seq:
-                    return
-                await __import__("asyncio").sleep(0.02)
-
         first = await cap()
         assert first.findtext("c:msgType", namespaces=NS) == "Alert"
         assert first.find("c:references", NS) is None
@@ -120,7 +114,7 @@ async def test_cap_alert_update_cancel_chain_validates(settings: Settings, db_ur
         again = await cap()  # unchanged situation: the same alert
         assert again.findtext("c:identifier", namespaces=NS) == first.findtext("c:identifier", namespaces=NS)
 
-        await wait_seq(engine_write(db_url, {"areas": {"villages": {"V02": seg_entry("red")}}}))
+        await seen_seq(api, engine_write(db_url, {"areas": {"villages": {"V02": seg_entry("red")}}}))
         upd = await cap()
         assert upd.findtext("c:msgType", namespaces=NS) == "Update"
         ref = f"{first.findtext('c:sender', namespaces=NS)},{first.findtext('c:identifier', namespaces=NS)}," \
@@ -128,7 +122,7 @@ async def test_cap_alert_update_cancel_chain_validates(settings: Settings, db_ur
         assert upd.findtext("c:references", namespaces=NS) == ref
         assert {i.findtext("c:severity", namespaces=NS) for i in upd.findall("c:info", NS)} == {"Extreme", "Severe"}
 
-        await wait_seq(engine_write(db_url, {"areas": {"villages": {"V01": seg_entry("none"), "V02": seg_entry("none")}}}))
+        await seen_seq(api, engine_write(db_url, {"areas": {"villages": {"V01": seg_entry("none"), "V02": seg_entry("none")}}}))
         cancel = await cap()
         assert cancel.findtext("c:msgType", namespaces=NS) == "Cancel"
         assert upd.findtext("c:identifier", namespaces=NS) in cancel.findtext("c:references", namespaces=NS)

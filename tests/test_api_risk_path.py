@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -13,7 +12,7 @@ import psycopg
 
 from haixun.api.context import ApiContext
 from haixun.settings import Settings
-from tests.api_support import engine_write, running_api, seg_entry, sync_test_geography
+from tests.support.api import engine_write, running_api, seen_seq, seg_entry, sync_test_geography
 
 BEHIND_PH01 = {"lat": 30.6009, "lon": 121.02}  # ~100 m behind PH01: zone B
 
@@ -26,14 +25,6 @@ def _metric(text: str, name: str, **labels: str) -> float:
         if got == labels:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-async def _wait_seq(ctx: ApiContext, seq: int) -> None:
-    for _ in range(250):
-        if ctx.live.seq >= seq:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"the API did not see state seq {seq} (at {ctx.live.seq})")
 
 
 async def test_request_metrics_by_route_template_and_status(settings: Settings, db_url: str, tmp_path: Path) -> None:
@@ -94,7 +85,7 @@ async def test_new_state_and_status_change_are_not_served_from_cache(settings: S
         r = (await c.get("/api/v1/risk", params=BEHIND_PH01)).json()
         assert r["code"] == "none" and (await c.get("/api/v1/risk", params=BEHIND_PH01)).json() == r
         seq = engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})
-        await _wait_seq(ctx, seq)
+        await seen_seq(api, seq)
         r2 = (await c.get("/api/v1/risk", params=BEHIND_PH01)).json()
         assert r2["code"] == "red" and r2["seq"] == seq
         assert "S01" in [s["id"] for s in r2["shelters"]]

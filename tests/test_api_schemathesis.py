@@ -19,8 +19,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from haixun.settings import Settings
-from tests.api_support import add_key, add_user, engine_write, running_api, seg_entry, sync_test_geography
-from tests.test_api_tide import add_station, store_model
+from tests.support.api import add_key, add_user, engine_write, running_api, seg_entry, sync_test_geography
+from tests.support.tide import add_station, store_model
 
 EXAMPLES = 15
 KNOWN = {"station_id": "ST1", "segment_id": "PH01", "shelter_id": "S01", "road_id": "R01",

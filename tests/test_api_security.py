@@ -22,8 +22,8 @@ from haixun.api.auth import InsecureSecret, verify_password
 from haixun.demo.runner import DemoOptions, child_env
 from haixun.demo.services import DemoServices
 from haixun.settings import Settings
-from tests.api_support import add_user, running_api
-from tests.conftest import free_port
+from tests.support.api import add_user, running_api
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PW = "correct horse battery"

@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
-from haixun.riskcode.tides import fit_tide
 from haixun.settings import Settings
-from tests.api_support import running_api
-
-M2_H, S2_H = 12.4206012, 12.0
-T0 = datetime(2024, 7, 1, tzinfo=UTC)
-
-
-def astro(t: datetime) -> float:
-    h = (t - T0).total_seconds() / 3600.0
-    return 2.0 + 1.8 * math.cos(2 * math.pi * h / M2_H - 0.6) + 0.6 * math.cos(2 * math.pi * h / S2_H - 1.3)
-
-
-def store_model(conn: psycopg.Connection, station: str) -> None:
-    times = [T0 + timedelta(hours=k) for k in range(30 * 24)]
-    rng = np.random.default_rng(1)
-    model = fit_tide(times, [astro(t) + float(rng.normal(0, 0.02)) for t in times], lat=30.6)
-    conn.execute(
-        "INSERT INTO tide_models (station_id, fitted_at, data_start, data_end, n_obs, span_days, rms_residual_m,"
-        " method, model) VALUES (%s, now(), %s, %s, %s, 30, %s, 'utide', %s)",
-        (station, model.fitted_from, model.fitted_to, model.n_obs, model.rms_residual_m,
-         Jsonb(json.loads(model.to_json()))))
-
-
-def add_station(conn: psycopg.Connection, sid: str) -> None:
-    conn.execute("INSERT INTO stations (id, kind, name, lat, lon, quantities) VALUES (%s, 'tide_gauge', %s, 30.6,"
-                 " 121.05, ARRAY['tide_level'])", (sid, sid))
+from tests.support.api import running_api
+from tests.support.tide import MODEL_T0 as T0
+from tests.support.tide import add_station, astro, store_model
 
 
 async def test_tide_prediction_observed_and_surge(settings: Settings, db_url: str, tmp_path: Path) -> None:

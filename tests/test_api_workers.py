@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from haixun.settings import Settings
-from tests.api_support import engine_write, seg_entry
-from tests.conftest import TEST_JWT_SECRET, free_port
+from tests.support.api import TEST_JWT_SECRET, engine_write, seg_entry
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 POINT = {"lat": 30.6274, "lon": 121.0338}  # inside the packaged served area (Zhapu)

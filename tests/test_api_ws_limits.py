@@ -15,8 +15,8 @@ import psycopg
 import websockets
 
 from haixun.settings import Settings
-from tests.api_support import engine_write, running_api, seg_entry
-from tests.test_api_live import _raw_ws_never_reading, _recv
+from tests.support.api import engine_write, raw_ws_never_reading, recv, running_api, seg_entry
+from tests.support.wait import eventually
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -25,17 +25,6 @@ def _metric(text: str, name: str, **labels: str) -> float:
         if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-async def _wait(pred: Any, timeout: float = 10.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_ws_risk_computes_once_per_cell_per_state(settings: Settings, db_url: str, tmp_path: Path) -> None:
@@ -48,14 +37,14 @@ async def test_ws_risk_computes_once_per_cell_per_state(settings: Settings, db_u
             for k in range(per_cell):  # the same ~11 m cell, spelled a little differently
                 socks.append(await websockets.connect(api.ws + f"/ws/risk?lat={lat + k * 1e-6:.6f}&lon={lon}&lang=en"))
         for ws in socks:
-            assert (await _recv(ws))["type"] == "risk"
+            assert (await recv(ws))["type"] == "risk"
         m0 = _metric((await c.get("/metrics")).text, "haixun_risk_cache_total", result="miss")
         h0 = _metric((await c.get("/metrics")).text, "haixun_risk_cache_total", result="hit")
         engine_write(db_url, {"segments": {"PH01": seg_entry("red"), "PH02": seg_entry("yellow")}})
         for ws in socks:
-            m = await _recv(ws)
+            m = await recv(ws)
             while m["type"] != "risk":
-                m = await _recv(ws)
+                m = await recv(ws)
             assert m["risk"]["code"] in ("red", "yellow", "orange")
         m1 = _metric((await c.get("/metrics")).text, "haixun_risk_cache_total", result="miss")
         h1 = _metric((await c.get("/metrics")).text, "haixun_risk_cache_total", result="hit")
@@ -71,7 +60,7 @@ async def test_connection_caps_per_address_and_in_total(settings: Settings, db_u
     async with running_api(settings, tmp_path, ws_max_per_address=3, ws_max_clients=5) as api:
         mine = [await websockets.connect(api.ws + "/ws/live") for _ in range(3)]
         for ws in mine:
-            assert (await _recv(ws))["type"] == "snapshot"
+            assert (await recv(ws))["type"] == "snapshot"
         extra = await websockets.connect(api.ws + "/ws/risk?lat=30.6009&lon=121.02")
         try:
             await asyncio.wait_for(extra.recv(), 5)
@@ -83,7 +72,7 @@ async def test_connection_caps_per_address_and_in_total(settings: Settings, db_u
         for i in range(2):
             others.append(await websockets.connect(api.ws + "/ws/live",
                                                    additional_headers={"X-Forwarded-For": f"198.51.100.{i}"}))
-            assert (await _recv(others[-1]))["type"] == "snapshot"
+            assert (await recv(others[-1]))["type"] == "snapshot"
         over = await websockets.connect(api.ws + "/ws/live", additional_headers={"X-Forwarded-For": "198.51.100.9"})
         try:
             await asyncio.wait_for(over.recv(), 5)
@@ -92,9 +81,9 @@ async def test_connection_caps_per_address_and_in_total(settings: Settings, db_u
             assert exc.rcvd is not None and exc.rcvd.code == 1013
         # a closed connection frees its place
         await mine[0].close()
-        await _wait(lambda: len(api.app.state.ctx.hub.clients) == 4)
+        await eventually(lambda: len(api.app.state.ctx.hub.clients) == 4)
         again = await websockets.connect(api.ws + "/ws/live")
-        assert (await _recv(again))["type"] == "snapshot"
+        assert (await recv(again))["type"] == "snapshot"
         for ws in [*mine[1:], *others, again]:
             await ws.close()
 
@@ -111,15 +100,15 @@ async def test_dropped_slow_clients_sockets_are_closed(settings: Settings, db_ur
     engine_write(db_url, {"segments": {}}, kind="snapshot")
     filler = "x" * 100_000
     async with running_api(settings, tmp_path, ws_queue_max=8, ws_close_timeout_s=0.5) as api:
-        slow = await _raw_ws_never_reading(api.host, api.port, "/ws/live")
+        slow = await raw_ws_never_reading(api.host, api.port, "/ws/live")
         peer = slow.getsockname()[1]
         assert _server_side_open(api.port, peer)
         for i in range(60):
             engine_write(db_url, {"i": i, "filler": filler})
         ctx = api.app.state.ctx
-        await _wait(lambda: not any(c.channel == "live" for c in ctx.hub.clients))
+        await eventually(lambda: not any(c.channel == "live" for c in ctx.hub.clients))
         # before: the server kept its end until the client closed (never, for this one)
-        await _wait(lambda: not _server_side_open(api.port, peer))
+        await eventually(lambda: not _server_side_open(api.port, peer))
         slow.close()
 
 
@@ -132,12 +121,12 @@ async def test_a_replay_longer_than_the_queue_is_streamed(settings: Settings, db
     async with running_api(settings, tmp_path, ws_queue_max=32) as api:
         assert api.app.state.ctx.live.seq > first + n - 1
         async with websockets.connect(api.ws + f"/ws/live?since={first}") as ws:
-            got = [await _recv(ws) for _ in range(n)]
+            got = [await recv(ws) for _ in range(n)]
             assert [m["body"]["i"] for m in got] == list(range(n))
             assert all(m["type"] == "delta" for m in got)
             # and it stays connected for the live stream
             seq = engine_write(db_url, {"i": "live"})
-            m = await _recv(ws)
+            m = await recv(ws)
             assert m["seq"] == seq and m["body"]["i"] == "live"
 
 
@@ -146,7 +135,7 @@ async def test_binary_frames_are_closed_with_1003(settings: Settings, db_url: st
     async with running_api(settings, tmp_path) as api:
         for path in ("/ws/live", "/ws/risk?lat=30.6009&lon=121.02"):
             ws = await websockets.connect(api.ws + path)
-            await _recv(ws)
+            await recv(ws)
             await ws.send(b"\x00\x01binary")
             try:
                 while True:
@@ -155,13 +144,13 @@ async def test_binary_frames_are_closed_with_1003(settings: Settings, db_url: st
                 assert exc.rcvd is not None and exc.rcvd.code == 1003, (path, exc)
             # text from a client is still ignored, not a reason to close
             ws = await websockets.connect(api.ws + path)
-            await _recv(ws)
+            await recv(ws)
             await ws.send("hello")
             seq = engine_write(db_url, {"segments": {"PH01": seg_entry("yellow" if path == "/ws/live" else "red")}})
             if path == "/ws/live":
-                assert (await _recv(ws))["seq"] == seq
+                assert (await recv(ws))["seq"] == seq
             else:
-                assert re.match(r"risk|ping", (await _recv(ws))["type"])
+                assert re.match(r"risk|ping", (await recv(ws))["type"])
             await ws.close()
 
 
@@ -170,7 +159,7 @@ async def test_ws_risk_merges_fast_state_changes_and_ends_on_the_newest(settings
     engine_write(db_url, {"segments": {"PH01": seg_entry("none"), "PH02": seg_entry("none")}}, kind="snapshot")
     async with running_api(settings, tmp_path, ws_risk_min_interval_s=1.0) as api:
         async with websockets.connect(api.ws + "/ws/risk?lat=30.6009&lon=121.02&lang=en") as ws:
-            assert (await _recv(ws))["type"] == "risk"
+            assert (await recv(ws))["type"] == "risk"
             levels = ["red", "yellow"] * 10 + ["orange"]
             with psycopg.connect(db_url, autocommit=True) as conn:
                 for lv in levels:  # 21 states as fast as the database takes them
@@ -181,7 +170,7 @@ async def test_ws_risk_merges_fast_state_changes_and_ends_on_the_newest(settings
                         conn.execute("SELECT pg_notify('haixun_state', %s)", (str(seq),))
             got = []
             while True:
-                m = await _recv(ws, timeout=10)
+                m = await recv(ws, timeout=10)
                 if m["type"] == "risk":
                     got.append(m["risk"]["segments"][0]["level"])
                     if m["risk"]["seq"] == seq:
@@ -198,14 +187,14 @@ async def test_ws_risk_skips_cells_whose_segments_did_not_change(settings: Setti
         west = await websockets.connect(api.ws + "/ws/risk?lat=30.6009&lon=121.02")   # in front of PH01 only
         east = await websockets.connect(api.ws + "/ws/risk?lat=30.6012&lon=121.08")   # in front of PH02 only
         for ws in (west, east):
-            assert (await _recv(ws))["type"] == "risk"
+            assert (await recv(ws))["type"] == "risk"
         first_west = (await _recv_risk_after(west, engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})))
         assert first_west["risk"]["code"] != "none"
         cells0 = _metric((await c.get("/metrics")).text, "haixun_ws_risk_cells_total")
         seq = engine_write(db_url, {"segments": {"PH02": seg_entry("red")}})
         m = await _recv_risk_after(east, seq)
         assert m["risk"]["segments"][0]["id"] == "PH02" and m["risk"]["segments"][0]["level"] == "red"
-        await _wait(lambda: api.app.state.ctx.risk_push_task.done())
+        await eventually(lambda: api.app.state.ctx.risk_push_task.done())
         cells1 = _metric((await c.get("/metrics")).text, "haixun_ws_risk_cells_total")
         assert cells1 - cells0 == 1  # only the east cell was computed again
         # a snapshot replaces every entry: both cells are computed again, and both see it
@@ -220,6 +209,6 @@ async def test_ws_risk_skips_cells_whose_segments_did_not_change(settings: Setti
 
 async def _recv_risk_after(ws: Any, seq: int) -> dict[str, Any]:
     while True:
-        m = await _recv(ws, timeout=10)
+        m = await recv(ws, timeout=10)
         if m["type"] == "risk" and m["risk"]["seq"] >= seq:
             return m

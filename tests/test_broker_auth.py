@@ -29,8 +29,9 @@ from haixun.ingest.service import IngestService
 from haixun.mqttauth import INGEST_USER, client_args
 from haixun.settings import Settings
 from haixun.simulators.mqtt import make_client
-from tests.brokers import PrivateBroker, obs_json, scalar, wait_for_count
-from tests.conftest import free_port
+from tests.support.db import scalar, wait_for_count
+from tests.support.mqtt import PrivateBroker, obs_json
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN, OTHER = "gw-zhapu", "gw-jiulongshan"  # ZP-T01 belongs to gw-zhapu; JLS-T01 to gw-jiulongshan

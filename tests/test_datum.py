@@ -24,7 +24,8 @@ from haixun.ingest.service import IngestService
 from haixun.simulators import tide as tide_mod
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import PointState, observe
-from tests.brokers import add_stations, obs_json, publish_all, scalar, wait_for_count
+from tests.support.db import add_stations, scalar, wait_for_count
+from tests.support.mqtt import obs_json, publish_all
 
 YEAR = np.arange(datetime(2021, 1, 1, tzinfo=UTC).timestamp(),
                  datetime(2022, 1, 1, tzinfo=UTC).timestamp(), 900.0)

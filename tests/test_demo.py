@@ -2,65 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.conftest import MQTT_URL, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def demo_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAIXUN_")}
-    env["HAIXUN_STATE_DIR"] = str(state_dir)
-    env["HAIXUN_TOPIC_ROOT"] = f"tdemo{os.getpid()}"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
+from tests.support.demo import ROOT, demo_env, private_state_dir, processes_of
+from tests.support.mqtt import MQTT_URL
+from tests.support.net import free_port
 
 
 def run_demo(state_dir: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "haixun.cli", "--log-level", "WARNING", "demo", *args],
                           env=demo_env(state_dir, **env), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def processes_of(state_dir: Path) -> list[psutil.Process]:
-    """Processes started for this demo: children carry HAIXUN_STATE_DIR, servers have the folder on their command line."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if proc.pid == os.getpid():
-                continue
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if str(state_dir) in cmdline or proc.environ().get("HAIXUN_STATE_DIR") == str(state_dir):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
-
-
-@contextlib.contextmanager
-def private_state_dir() -> Iterator[Path]:
-    """A state folder outside pytest's basetemp: pytest re-chmods /tmp/pytest-of-<user> to 0700
-    whenever a (parallel) session starts, which would lock the embedded server's OS user out."""
-    base = Path(tempfile.mkdtemp(prefix="haixun-demo-test-"))
-    try:
-        yield base / "state"
-    finally:
-        for proc in processes_of(base / "state"):  # never leave anything behind, even when a test fails
-            proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

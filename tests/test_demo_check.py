@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port
-from tests.test_demo import ROOT, demo_env, private_state_dir, processes_of
+from tests.support.demo import ROOT, demo_env, private_state_dir, processes_of
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from haixun.demo.mqtt_probe import best_protocol, probe
 from haixun.demo.progress import ProgressSampler
 from haixun.riskcode.levels import Level
 from haixun.settings import MqttEndpoint
-from tests.conftest import free_port
+from tests.support.net import free_port
 
 
 def test_catalog_reads_the_real_parser() -> None:

@@ -10,15 +10,9 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from haixun.engine.service import EngineService
-from tests.test_engine_support import (
-    FAST,
-    calm,
-    current_level,
-    insert_geography_stations,
-    utcnow,
-    wait_for,
-    write_readings,
-)
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, calm, current_level, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 
 async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
@@ -30,7 +24,7 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
         registry = CollectorRegistry()
         async with EngineService(settings, options=FAST, registry=registry) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            await wait_for(lambda: current_level(conn, "segment", "PH01"))
+            await eventually(lambda: current_level(conn, "segment", "PH01"))
             level, raw, _, _ = current_level(conn, "segment", "PH01")
             assert (level, raw) == ("none", "none")
             first = conn.execute("SELECT seq, kind, body FROM state_log ORDER BY seq LIMIT 1").fetchone()
@@ -46,7 +40,7 @@ async def test_threshold_crossing_flows_to_state_log_and_notify(settings):
 
             # the tide rises above PH01's orange warning tide level (4.3 m)
             write_readings(conn, "XB-M01", utcnow(), {"tide_level": 4.45})
-            row = await wait_for(lambda: conn.execute(
+            row = await eventually(lambda: conn.execute(
                 "SELECT seq, kind, body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'orange'"
                 " ORDER BY seq LIMIT 1").fetchone())
             seq, kind, body = row
@@ -94,7 +88,7 @@ async def test_stale_inputs_turn_unknown_without_new_data(settings):
         fast = settings.model_copy(update={"engine_interval_s": 0.5})
         async with EngineService(fast, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
+            await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
             offline = engine.metrics.stations_offline
 
             def not_online() -> int:  # the station entries the screens got (state_log merged per id)
@@ -105,16 +99,16 @@ async def test_stale_inputs_turn_unknown_without_new_data(settings):
 
             n_stations = conn.execute("SELECT count(*) FROM stations").fetchone()[0]
             # the calm stations deliver; the others never did (not online either)
-            await wait_for(lambda: offline._value.get() == not_online() < n_stations)
+            await eventually(lambda: offline._value.get() == not_online() < n_stations)
             # nothing arrives; the interval job alone must turn PH01 unknown
-            await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown", timeout=10)
+            await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown", timeout=10)
             # stale stations (alert rule in docker/prometheus/alerts.yml) and the open outage alarms
-            await wait_for(lambda: offline._value.get() == not_online() > n_stations - 2)
+            await eventually(lambda: offline._value.get() == not_online() > n_stations - 2)
 
             def open_outages() -> int:
                 return conn.execute("SELECT count(*) FROM level_changes WHERE alarm_type = 'data_outage'"
                                     " AND cleared_at IS NULL").fetchone()[0]
-            await wait_for(lambda: open_outages() >= 1 and engine.metrics.data_outages._value.get() == open_outages())
+            await eventually(lambda: open_outages() >= 1 and engine.metrics.data_outages._value.get() == open_outages())
             body = conn.execute("SELECT body FROM state_log WHERE body->'segments'->'PH01'->>'level' = 'unknown'"
                                 " ORDER BY seq LIMIT 1").fetchone()[0]
             tide = [h for h in body["segments"]["PH01"]["hazards"] if h["hazard"] == "storm_tide"][0]

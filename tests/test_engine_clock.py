@@ -12,15 +12,9 @@ import psycopg
 
 from haixun.clock import Clock
 from haixun.engine.service import EngineService
-from tests.test_engine_support import (
-    FAST,
-    calm,
-    current_level,
-    insert_geography_stations,
-    utcnow,
-    wait_for,
-    write_readings,
-)
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, calm, current_level, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 SPEED = 120.0  # dwell_s 1800 (packaged riskcode.toml) = 15 wall seconds
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
@@ -49,7 +43,7 @@ async def test_replay_clock_drives_staleness_dwell_and_state_time(settings):
             async with EngineService(replay, options=FAST) as engine:
                 await asyncio.wait_for(engine.leading.wait(), 5)
                 # readings from 2021 (simulated) are fresh on the replay clock: "none", not "unknown"
-                await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
+                await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "none")
                 at, body = conn.execute("SELECT at, body FROM state_log ORDER BY seq DESC LIMIT 1").fetchone()
                 assert abs((at - replay.clock.now()).total_seconds()) < 10 * SPEED
                 assert at.year == 2021
@@ -58,16 +52,16 @@ async def test_replay_clock_drives_staleness_dwell_and_state_time(settings):
 
                 tide[0] = 4.45  # above PH01's orange warning tide level
                 write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 4.45})
-                await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "orange")
+                await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "orange")
                 tide[0] = 2.2
                 write_readings(conn, "XB-M01", replay.clock.now(), {"tide_level": 2.2})
                 dropped = time.monotonic()
-                await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
+                await eventually(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
                 # held for dwell_s of simulated time = 1800 / SPEED wall seconds, no longer
                 dwell_wall = 1800.0 / SPEED
                 await asyncio.sleep(max(0.0, 0.6 * dwell_wall - (time.monotonic() - dropped)))
                 assert current_level(conn, "segment", "PH01")[0] == "orange"
-                await wait_for(lambda: current_level(conn, "segment", "PH01")[0] == "none",
+                await eventually(lambda: current_level(conn, "segment", "PH01")[0] == "none",
                                timeout=dwell_wall + 5)
                 elapsed = time.monotonic() - dropped
                 assert 0.6 * dwell_wall <= elapsed <= dwell_wall + 5
@@ -92,6 +86,6 @@ async def test_system_clock_sees_simulated_readings_as_stale(settings):
         calm(conn, SIM_START)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown")
+            await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "unknown")
             at = conn.execute("SELECT at FROM state_log ORDER BY seq DESC LIMIT 1").fetchone()[0]
             assert abs((at - utcnow()).total_seconds()) < 30

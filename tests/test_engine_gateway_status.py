@@ -8,7 +8,9 @@ from datetime import timedelta
 import psycopg
 
 from haixun.engine.service import EngineService
-from tests.test_engine_support import FAST, calm, insert_geography_stations, utcnow, wait_for
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, calm, insert_geography_stations
+from tests.support.wait import eventually
 
 
 async def test_offline_status_older_than_the_readings_does_not_hide_the_station(settings):
@@ -26,7 +28,7 @@ async def test_offline_status_older_than_the_readings_does_not_hide_the_station(
                      (gw["ZP-B01"], utcnow() + timedelta(seconds=1)))
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            row = await wait_for(lambda: conn.execute(
+            row = await eventually(lambda: conn.execute(
                 "SELECT body FROM state_log WHERE kind = 'snapshot' ORDER BY seq DESC LIMIT 1").fetchone())
     stations = row[0]["stations"]
     assert stations["XB-M01"]["online"] is True

@@ -11,15 +11,9 @@ import psycopg
 
 from haixun.engine.service import EngineService
 from haixun.riskcode.config import DEFAULT_CONFIG_PATH
-from tests.test_engine_support import (
-    FAST,
-    calm,
-    current_level,
-    insert_geography_stations,
-    utcnow,
-    wait_for,
-    write_readings,
-)
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, calm, current_level, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 
 async def test_standby_takes_over_within_seconds_when_leader_session_dies(settings):
@@ -36,19 +30,19 @@ async def test_standby_takes_over_within_seconds_when_leader_session_dies(settin
             assert a.is_leader and not b.is_leader
             leader = conn.execute("SELECT instance_id, pid, backend_pid FROM engine_leader").fetchone()
             assert leader[0] == a.instance.instance_id and leader[2] == a.lock_backend_pid
-            seq_a = await wait_for(lambda: a.last_seq)
+            seq_a = await eventually(lambda: a.last_seq)
 
             # the leader's lock session dies (crash, network cut)
             t0 = time.monotonic()
             conn.execute("SELECT pg_terminate_backend(%s)", (a.lock_backend_pid,))
             await asyncio.wait_for(b.leading.wait(), 5)
             failover_s = time.monotonic() - t0
-            await wait_for(lambda: not a.leading.is_set(), timeout=3)
+            await eventually(lambda: not a.leading.is_set(), timeout=3)
             print(f"failover: standby leading {failover_s:.2f} s after the leader's session was terminated")
             assert failover_s < 3.0
             assert conn.execute("SELECT instance_id FROM engine_leader").fetchone()[0] == b.instance.instance_id
             # the new leader starts with a snapshot, after the old leader's rows
-            snap = await wait_for(lambda: conn.execute(
+            snap = await eventually(lambda: conn.execute(
                 "SELECT seq FROM state_log WHERE kind = 'snapshot' AND seq > %s", (seq_a,)).fetchone())
             assert snap[0] > seq_a
             # the old leader no longer computes (it is a standby now: b holds the lock)
@@ -78,12 +72,12 @@ async def test_hysteresis_survives_leader_change(settings):
         a = EngineService(settings, options=FAST)
         await a.start()
         await asyncio.wait_for(a.leading.wait(), 5)
-        await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "orange")
+        await eventually(lambda: (current_level(conn, "segment", "PH01") or ("",))[0] == "orange")
         orange_since = current_level(conn, "segment", "PH01")[2]
 
         # the water falls: raw none, the shown level is held for the dwell time
         calm(conn, utcnow(), tide=2.2)
-        await wait_for(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
+        await eventually(lambda: (current_level(conn, "segment", "PH01") or ("", ""))[1] == "none")
         level, _, since, decision = current_level(conn, "segment", "PH01")
         below_since = decision["state"]["held"]["below_since"]
         assert level == "orange" and since == orange_since and below_since is not None
@@ -94,7 +88,7 @@ async def test_hysteresis_survives_leader_change(settings):
         await b.start()
         try:
             await asyncio.wait_for(b.leading.wait(), 5)
-            first_b = await wait_for(lambda: conn.execute(
+            first_b = await eventually(lambda: conn.execute(
                 "SELECT seq FROM state_log WHERE kind = 'snapshot' ORDER BY seq DESC LIMIT 1"
                 " OFFSET 0").fetchone() if b.last_seq else None)
             level, _, since, decision = current_level(conn, "segment", "PH01")
@@ -102,7 +96,7 @@ async def test_hysteresis_survives_leader_change(settings):
             assert level == "orange" and since == orange_since, (level, since, first_b)
             assert decision["state"]["held"]["below_since"] == below_since
             # and the downgrade happens when the ORIGINAL dwell ends
-            await wait_for(lambda: current_level(conn, "segment", "PH01")[0] == "none", timeout=dwell + 5)
+            await eventually(lambda: current_level(conn, "segment", "PH01")[0] == "none", timeout=dwell + 5)
             down_at = current_level(conn, "segment", "PH01")[2]
             assert (down_at - datetime.fromisoformat(below_since)).total_seconds() < dwell + 2.0
             changes = conn.execute("SELECT from_level, to_level FROM level_changes WHERE subject_id = 'PH01'"

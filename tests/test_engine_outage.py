@@ -18,8 +18,10 @@ from prometheus_client import CollectorRegistry
 from haixun.engine.publish import outages
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.api_support import running_api
-from tests.test_engine_support import FAST, insert_geography_stations, utcnow, wait_for, write_readings
+from tests.support.api import running_api
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 
 async def _alarm(ws: Any, pred, timeout: float = 15.0) -> dict[str, Any]:
@@ -52,7 +54,7 @@ async def test_silent_station_and_offline_gateway_raise_and_clear_outage_alarms(
                 EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
             # stations that never delivered are no outage; the fresh Zhapu ones neither
-            await wait_for(lambda: conn.execute("SELECT count(*) FROM current_levels").fetchone()[0] > 0)
+            await eventually(lambda: conn.execute("SELECT count(*) FROM current_levels").fetchone()[0] > 0)
             assert _open(conn) == set()
 
             # ZP-T01 goes silent: its newest reading is older than riskcode.toml's 600 s tide limit
@@ -79,7 +81,7 @@ async def test_silent_station_and_offline_gateway_raise_and_clear_outage_alarms(
             conn.execute("SELECT pg_notify('haixun_ingest', '{}')")
             m = await _alarm(ws, lambda m: m["alarm"]["subject_id"] == "gw-zhapu")
             assert m["alarm"]["subject_kind"] == "gateway" and "reported offline" in m["alarm"]["detail"]
-            await wait_for(lambda: _open(conn) == {("gateway", "gw-zhapu"), ("station", "ZP-T01"),
+            await eventually(lambda: _open(conn) == {("gateway", "gw-zhapu"), ("station", "ZP-T01"),
                                                    ("station", "ZP-W01")})
             # a second leader continues the open alarms, never raises them twice
             await engine.stop()
@@ -92,11 +94,11 @@ async def test_silent_station_and_offline_gateway_raise_and_clear_outage_alarms(
                 conn.execute("UPDATE gateway_status SET online = true, updated_at = now() WHERE gateway_id = 'gw-zhapu'")
                 time.sleep(0.01)
                 _fresh(conn, utcnow())
-                await wait_for(lambda: _open(conn) == set())
+                await eventually(lambda: _open(conn) == set())
 
 
 def test_outage_rules() -> None:
-    from tests.test_engine_support import utcnow as now_
+    from tests.support.clock import utcnow as now_
 
     class Info:
         def __init__(self, gw: str | None) -> None:

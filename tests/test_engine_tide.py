@@ -14,7 +14,8 @@ import psycopg
 
 from haixun.data.geography import load_geography
 from haixun.engine.service import EngineService
-from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
+from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+from tests.support.wait import eventually
 
 M2_H = 12.4206012
 S2_H = 12.0
@@ -49,7 +50,7 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
         write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            model = await wait_for(lambda: conn.execute(
+            model = await eventually(lambda: conn.execute(
                 "SELECT n_obs, span_days, rms_residual_m, method, model FROM tide_models"
                 " WHERE station_id = 'XB-M01'").fetchone(), timeout=20)
             n_obs, span, rms, method, doc = model
@@ -65,7 +66,7 @@ async def test_refit_stores_model_and_predictions_are_used(settings):
             def forecast():
                 row = current_level(conn, "segment", "PH01")
                 return row and row[3].get("next_high_water") and row[3]
-            decision = await wait_for(forecast, timeout=10)
+            decision = await eventually(forecast, timeout=10)
             hw = decision["next_high_water"]
             hw_at = datetime.fromisoformat(hw["at"])
             assert now <= hw_at <= now + timedelta(hours=12.5)
@@ -98,7 +99,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
         assert "PH01" in segments
         async with EngineService(settings, options=options) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            await wait_for(lambda: engine.metrics_text().find(b'haixun_engine_tide_refits_total{outcome="skipped"}') >= 0,
+            await eventually(lambda: engine.metrics_text().find(b'haixun_engine_tide_refits_total{outcome="skipped"}') >= 0,
                            timeout=10)
             assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
             received = datetime.now(UTC)
@@ -116,7 +117,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
             write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + surge, "wind_speed": 3.0,
                                                  "wind_gust": 5.0})
             t0 = time.monotonic()
-            n_obs = await wait_for(lambda: conn.execute(
+            n_obs = await eventually(lambda: conn.execute(
                 "SELECT n_obs FROM tide_models WHERE station_id = 'XB-M01'").fetchone(), timeout=15)
             assert time.monotonic() - t0 < 10
             assert n_obs[0] >= 30 * 24 - 1  # the suspect-by-age part was used
@@ -125,7 +126,7 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
                 row = conn.execute("SELECT body FROM state_log ORDER BY seq DESC LIMIT 1").fetchone()
                 seg = (row[0].get("segments") or {}).get("PH01") if row else None
                 return seg if seg and seg.get("next_high_water") else None
-            seg = await wait_for(state_with_forecast, timeout=10)
+            seg = await eventually(state_with_forecast, timeout=10)
             hw = seg["next_high_water"]
             assert surge * math.exp(-1) - 0.1 < hw["surge_m"] <= surge + 0.1  # decays, e-folding 12 h
             tide_h = {h["hazard"]: h for h in seg["hazards"]}

@@ -11,7 +11,8 @@ import psycopg
 from haixun.data.geography import load_geography
 from haixun.data.sync import sync_to_db
 from haixun.engine import inputs as inputs_mod
-from tests.test_engine_support import utcnow, write_readings
+from tests.support.clock import utcnow
+from tests.support.engine import write_readings
 
 
 def test_gather_reads_recent_gusts_and_period_kinds(db_url: str) -> None:

@@ -13,7 +13,7 @@ from haixun.data import build_geojson
 from haixun.data.geography import load_geography
 from haixun.data.riskspecs import segment_specs
 from haixun.riskcode import SeawallIndex, locate
-from tests.test_riskcode_fixtures import CONFIG
+from tests.support.riskcode import CONFIG
 
 # The domain brief's "Geography" anchors (/work/shared/domain/README.md), copied here so that the
 # test does not depend on a file outside the repository: (lon, lat), all on the shoreline.

@@ -11,7 +11,8 @@ import pytest
 
 from haixun.contract import Reason, format_ts
 from haixun.ingest.service import IngestService
-from tests.brokers import add_cameras, add_stations, obs_json, publish_all, scalar, wait_for_count
+from tests.support.db import add_cameras, add_stations, scalar, wait_for_count
+from tests.support.mqtt import obs_json, publish_all
 
 
 def _now() -> datetime:

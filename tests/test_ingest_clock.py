@@ -15,7 +15,8 @@ from haixun.clock import Clock
 from haixun.contract import format_ts
 from haixun.ingest.qc import FAIL, PASS, SUSPECT, QcEngine, QcInput, load_qc_config
 from haixun.ingest.service import IngestService
-from tests.brokers import add_stations, obs_json, publish_all, wait_for_count
+from tests.support.db import add_stations, wait_for_count
+from tests.support.mqtt import obs_json, publish_all
 
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ example publishes a list of hostile messages and waits until as many new dead le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,9 @@ from hypothesis import strategies as st
 
 from haixun.contract import QUANTITIES, Reason, format_ts
 from haixun.ingest.service import IngestService
-from tests.brokers import publish_all, scalar
-from tests.test_ingest_hostile import _setup, issue14_vectors
+from tests.support.db import scalar, wait_for_count
+from tests.support.ingest import add_hostile_targets, issue14_vectors
+from tests.support.mqtt import publish_all
 
 KNOWN_IDS = {"obs": "H1", "event": "CAMH", "status": "gw-h"}
 REASONS = {r.value for r in Reason}
@@ -147,7 +149,7 @@ def hostile_message(draw, root: str) -> tuple[str, bytes]:
 
 @pytest.mark.slow  # ~30 s: 25 examples of up to 12 messages, each waited for in the database
 def test_hostile_mqtt_messages_never_stop_the_writer_and_each_is_one_dead_letter(settings, mqtt_endpoint):
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     url, root = settings.database_url, settings.topic_root
     sent = 0
     with IngestThread(settings) as ing:
@@ -194,15 +196,10 @@ def test_hostile_mqtt_messages_never_stop_the_writer_and_each_is_one_dead_letter
     print(f"{sent} hostile messages -> {sent} dead letters; reasons {sorted(reasons)}")
 
 
-async def _wait_dead_letters(url: str, expected: int, timeout: float = 10.0) -> int:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        n = int(await asyncio.to_thread(scalar, url, "SELECT count(*) FROM dead_letters") or 0)
-        if n >= expected or loop.time() > deadline:
-            if n >= expected:
-                await asyncio.sleep(0.2)  # and no more than expected
-                n = int(await asyncio.to_thread(scalar, url, "SELECT count(*) FROM dead_letters") or 0)
-            return n
-        await asyncio.sleep(0.05)
-
+async def _wait_dead_letters(url: str, expected: int, timeout: float = 30.0) -> int:
+    """The dead-letter count once it reaches ``expected`` (or the wait ends: the caller names what is
+    missing), read again 0.2 s later so that a message dead-lettered twice shows."""
+    with contextlib.suppress(AssertionError):
+        await wait_for_count(url, "SELECT count(*) FROM dead_letters", expected, timeout=timeout)
+    await asyncio.sleep(0.2)
+    return int(await asyncio.to_thread(scalar, url, "SELECT count(*) FROM dead_letters") or 0)

@@ -16,21 +16,18 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from haixun.contract import Reason, format_ts
+from haixun.contract import format_ts
 from haixun.ingest.admission import load_admission_config
 from haixun.ingest.health import serve_health
 from haixun.ingest.service import IngestService
-from tests.brokers import add_cameras, add_stations, obs_json, publish_all, scalar, wait_for_count
-from tests.conftest import free_port
+from tests.support.db import scalar, wait_for_count
+from tests.support.ingest import add_hostile_targets, issue14_vectors
+from tests.support.mqtt import obs_json, publish_all
+from tests.support.net import free_port
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def _nested(depth: int) -> str:
-    """A JSON object ``depth`` levels deep, as text (json.dumps itself would recurse too deep)."""
-    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
 
 
 def _gauge(svc: IngestService, name: str) -> float:
@@ -40,55 +37,8 @@ def _gauge(svc: IngestService, name: str) -> float:
     raise KeyError(name)
 
 
-def _setup(db_url: str) -> None:
-    add_stations(db_url, ["H1"])
-    add_cameras(db_url, ["CAMH"])
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("UPDATE stations SET gateway_id = 'gw-h', quantities = '{tide_level,wind_speed}' WHERE id = 'H1'")
-        conn.execute("UPDATE cameras SET gateway_id = 'gw-h' WHERE id = 'CAMH'")
-
-
-DEEP = (Reason.BAD_SCHEMA, Reason.BAD_JSON)  # json.loads may already refuse the depth, or the extra check does
-
-
-def issue14_vectors(settings) -> list[tuple[str, bytes, tuple[str, ...]]]:
-    """(topic, payload, acceptable reasons) of every vector in issue 14 items 1-2, on obs, event and status topics."""
-    ts = format_ts(_now())
-    out: list[tuple[str, bytes, str]] = []
-    for bad_ts in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
-        out += [
-            (settings.topic("obs", "H1"), obs_json(bad_ts, {"tide_level": 1.0}).encode(), Reason.BAD_TIMESTAMP),
-            (settings.topic("event", "CAMH"), json.dumps({"ts": bad_ts, "type": "overtopping",
-                                                          "confidence": 0.5}).encode(), Reason.BAD_TIMESTAMP),
-            (settings.topic("status", "gw-h"), json.dumps({"status": "online", "ts": bad_ts}).encode(),
-             Reason.BAD_TIMESTAMP),
-            (settings.topic("status", "x"), json.dumps({"status": "online", "ts": bad_ts}).encode(),
-             Reason.BAD_TIMESTAMP),
-        ]
-    big = "1" + "0" * 399
-    out.append((settings.topic("event", "CAMH"),
-                (f'{{"ts": "{ts}", "type": "overtopping", "confidence": {big}}}').encode(), Reason.BAD_SCHEMA))
-    out.append((settings.topic("obs", "H1"), (f'{{"ts": "{ts}", "obs": {{"tide_level": {big}}}}}').encode(),
-                Reason.OUT_OF_PHYSICAL_RANGE))
-    deep = _nested(975)
-    out.append((settings.topic("event", "CAMH"),
-                (f'{{"ts": "{ts}", "type": "overtopping", "confidence": 0.5, "extra": {deep}}}').encode(),
-                DEEP))
-    out.append((settings.topic("status", "gw-h"), (f'{{"status": "online", "extra": {deep}}}').encode(), DEEP))
-    out.append((settings.topic("status", "gw-h"), (f'{{"status": "online", "extra": {_nested(40)}}}').encode(),
-                Reason.BAD_SCHEMA))
-    out.append((settings.topic("event", "CAMH"),
-                json.dumps({"ts": ts, "type": "overtopping", "confidence": 0.5, "note": "a\u0000b"}).encode(),
-                Reason.BAD_SCHEMA))
-    # item 2: a topic of 8000 characters (the dead-letter insert itself failed on the index)
-    out.append((f"{settings.topic_root}/v1/obs/{'A' * 8000}", obs_json(ts, {"tide_level": 1.0}).encode(),
-                Reason.BAD_TOPIC))
-    out.append((f"{settings.topic_root}/v1/obs/{'é' * 4000}", b"{}", Reason.BAD_TOPIC))
-    return [(t, p, tuple(str(x) for x in r) if isinstance(r, tuple) else (str(r),)) for t, p, r in out]
-
-
 async def test_every_issue14_vector_becomes_a_dead_letter_and_the_writer_goes_on(settings, mqtt_endpoint):
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     vectors = issue14_vectors(settings)
     t0 = _now() - timedelta(minutes=10)
     good = [(settings.topic("obs", "H1"), obs_json(format_ts(t0 + timedelta(minutes=k)), {"tide_level": 2.0}))
@@ -126,7 +76,7 @@ async def test_every_issue14_vector_becomes_a_dead_letter_and_the_writer_goes_on
 
 async def test_a_database_refusal_of_one_message_dead_letters_it_not_the_database(settings, mqtt_endpoint):
     """A non-connection error (here: 54000 program_limit_exceeded raised by a trigger) on one message."""
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("""
             CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -162,7 +112,7 @@ async def test_a_database_refusal_of_one_message_dead_letters_it_not_the_databas
 
 
 async def test_historic_days_are_refused_and_partitions_stay_bounded(settings, mqtt_endpoint):
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     now = _now()
     # compact, as in the issue: 4,800 distinct days in one contract-valid message under 256 KiB
     day0 = now.replace(hour=0, minute=0, second=0) - timedelta(days=100)
@@ -187,7 +137,7 @@ async def test_historic_days_are_refused_and_partitions_stay_bounded(settings, m
 
 async def test_history_rule_off_still_creates_partitions_one_per_transaction(settings, mqtt_endpoint):
     """With the history rule disabled (archive loads), 300 days in one message are stored."""
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     now = _now()
     days = [json.loads(obs_json(format_ts(now - timedelta(days=200 + d)), {"tide_level": 1.0})) for d in range(300)]
     cfg = load_admission_config().with_history_max_days(0)
@@ -204,7 +154,7 @@ async def test_history_rule_off_still_creates_partitions_one_per_transaction(set
 
 async def test_quantity_and_gateway_checks_of_ingest(settings, mqtt_endpoint):
     """Where the broker cannot: a station's quantities and a known gateway (issue 14 item 3)."""
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     ts = format_ts(_now() - timedelta(minutes=1))
     msgs: list[tuple[str, bytes | str]] = [
         (settings.topic("obs", "H1"), obs_json(ts, {"tide_level": 2.0, "wave_height": 1.0})),  # H1 has no wave sensor
@@ -223,7 +173,7 @@ async def test_quantity_and_gateway_checks_of_ingest(settings, mqtt_endpoint):
 
 
 async def test_future_dated_reading_never_shadows_newer_genuine_ones(settings, mqtt_endpoint):
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     now = _now()
     topic = settings.topic("obs", "H1")
     async with IngestService(settings):
@@ -245,7 +195,7 @@ async def test_future_dated_reading_never_shadows_newer_genuine_ones(settings, m
 
 async def test_supervisor_restarts_a_crashed_writer_and_health_says_so(settings, mqtt_endpoint, monkeypatch):
     """A writer crash (a bug, injected here once) is restarted; its messages come again and are stored."""
-    _setup(settings.database_url)
+    add_hostile_targets(settings.database_url)
     svc = IngestService(settings)
     real = svc._store_or_spool  # noqa: SLF001
     crashed = asyncio.Event()

@@ -21,9 +21,10 @@ from psycopg.conninfo import conninfo_to_dict
 from haixun.contract import format_ts
 from haixun.ingest.service import IngestService
 from haixun.settings import MqttEndpoint
-from tests.brokers import PrivateBroker, add_stations, obs_json, publish_all, scalar, wait_for_count
-from tests.conftest import PG_SERVER, free_port
-from tests.test_engine_support import wait_for
+from tests.support.db import PG_SERVER, add_stations, scalar, wait_for_count
+from tests.support.mqtt import PrivateBroker, obs_json, publish_all
+from tests.support.net import free_port
+from tests.support.wait import eventually
 
 
 def _set_db_available(db_url: str, available: bool) -> None:
@@ -191,24 +192,21 @@ class IngestProcess:
                 return float(line.split()[-1])
         return 0.0
 
-    async def wait_metric(self, name: str, at_least: float, timeout: float = 30.0) -> float:
-        deadline = asyncio.get_running_loop().time() + timeout
-        v = -1.0
-        while asyncio.get_running_loop().time() < deadline:
+    async def wait_metric(self, name: str, at_least: float, timeout: float = 60.0) -> float:
+        async def reached() -> tuple[float] | None:
             v = await asyncio.to_thread(self.metric, name)
-            if v >= at_least:
-                return v
-            await asyncio.sleep(0.1)
+            return (v,) if v >= at_least else None
+        (v,) = await eventually(reached, timeout=timeout, step=0.1, what=f"{name} >= {at_least}")
         return v
 
 
-@pytest.mark.slow
 async def _saved_since(db_file: Path, since: float, timeout: float = 20.0) -> None:
     """Wait for Mosquitto's periodic persistence save written after ``since`` (a fixed sleep was
     not enough on a loaded machine: the crash then came before the save and lost what it held)."""
-    await wait_for(lambda: db_file.exists() and db_file.stat().st_mtime > since + 0.05, timeout=timeout, step=0.1)
+    await eventually(lambda: db_file.exists() and db_file.stat().st_mtime > since + 0.05, timeout=timeout, step=0.1)
 
 
+@pytest.mark.slow
 async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(settings, tmp_path):
     """ingest kill -9, broker restart, broker crash, database outage, and all of them in one stream.
 

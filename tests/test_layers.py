@@ -16,7 +16,10 @@ rules:
   risk_lookup.py, risk_push.py, thresholds.py, places.py);
 - ``haixun/engine`` and ``haixun/ingest`` contain no SQL: no string that opens
   with an SQL statement keyword and no ``.execute``/``.executemany`` call (their
-  queries live in ``haixun/store`` modules with typed functions).
+  queries live in ``haixun/store`` modules with typed functions);
+- in tests/: no module imports a test module (``test_*.py``) or conftest.py;
+  shared helpers live in tests/support/, and conftest.py holds fixtures only
+  (and pytest hooks).
 
 ``scripts/check`` runs this file; tests/test_check_script.py plants violations.
 """
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(os.environ.get("HAIXUN_LAYERS_ROOT", Path(__file__).resolve().parents[1] / "haixun"))
+TESTS = Path(__file__).resolve().parent
 
 IO_LIBS = {"psycopg", "psycopg_pool", "aiomqtt", "paho", "fastapi", "starlette", "uvicorn", "httpx", "requests",
            "websockets", "socket", "asyncio", "urllib", "http", "subprocess", "apscheduler", "prometheus_client"}
@@ -227,6 +231,52 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def _test_module_imports(tests: Path, path: Path) -> Iterator[str]:
+    """Every module a file under ``tests`` imports, absolute (``from pkg import x`` gives pkg and pkg.x)."""
+    package = ".".join(("tests", *path.parent.relative_to(tests).parts))
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield target
+            yield from (f"{target}.{a.name}" for a in node.names)
+
+
+def _is_fixture_or_hook(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if node.name.startswith("pytest_"):
+            return True
+        for d in node.decorator_list:
+            f = d.func if isinstance(d, ast.Call) else d
+            if isinstance(f, ast.Attribute) and f.attr == "fixture":
+                return True
+    return False
+
+
+def rule_breaks_in_tests(tests: Path) -> list[tuple[str, str, str]]:
+    """(file, what, rule) for every break of the tests' rules under ``tests``."""
+    found = []
+    test_modules = {f"tests.{p.stem}" for p in tests.glob("test_*.py")} | {p.stem for p in tests.glob("test_*.py")}
+    for path in sorted(tests.rglob("*.py")):
+        rel = path.relative_to(tests).as_posix()
+        for target in set(_test_module_imports(tests, path)):
+            if target in {"conftest", "tests.conftest"}:
+                found.append((rel, target, "imports conftest (fixtures arrive by name; helpers live in tests/support)"))
+            elif target in test_modules:
+                found.append((rel, target, "imports a test module (helpers live in tests/support)"))
+        if path.name == "conftest.py":
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                if not (docstring or isinstance(node, (ast.Import, ast.ImportFrom)) or _is_fixture_or_hook(node)):
+                    found.append((rel, f"line {node.lineno}", "conftest holds fixtures only"))
+    return found
+
+
 def test_layer_contracts() -> None:
     assert violations() == []
 
@@ -289,6 +339,10 @@ def test_the_sql_rule_covers_engine_and_ingest(tmp_path: Path) -> None:
         ROOT = saved
 
 
+def test_tests_import_no_test_module_and_conftest_holds_fixtures_only() -> None:
+    assert rule_breaks_in_tests(TESTS) == []
+
+
 def test_allow_list_is_current() -> None:
     mods = modules()
     present = {(n, t) for n, p in mods.items() for t in imports(n, p)}
@@ -340,3 +394,25 @@ def test_the_checker_sees_routers_that_are_not_leaves(tmp_path: Path) -> None:
         ]
     finally:
         ROOT = saved
+
+
+def test_the_tests_checker_sees_planted_violations(tmp_path: Path) -> None:
+    """A test module importing another test module and conftest, a helper importing a
+    test module relatively, and a conftest with a helper function and a constant are found;
+    fixtures, hooks and tests/support imports are not."""
+    (tmp_path / "support").mkdir()
+    (tmp_path / "support" / "__init__.py").write_text("")
+    (tmp_path / "support" / "h.py").write_text("from .. import test_b\n")
+    (tmp_path / "test_a.py").write_text("from tests.test_b import helper\nfrom tests.conftest import X\n"
+                                        "from tests.support.h import y\n")
+    (tmp_path / "test_b.py").write_text("def helper():\n    import test_a\n")
+    (tmp_path / "conftest.py").write_text('"""doc"""\nimport pytest\nX = 1\n\n@pytest.fixture\ndef f():\n    pass\n\n'
+                                          "def pytest_configure(config):\n    pass\n\ndef helper():\n    pass\n")
+    assert sorted(rule_breaks_in_tests(tmp_path)) == sorted([
+        ("conftest.py", "line 3", "conftest holds fixtures only"),
+        ("conftest.py", "line 12", "conftest holds fixtures only"),
+        ("support/h.py", "tests.test_b", "imports a test module (helpers live in tests/support)"),
+        ("test_a.py", "tests.conftest", "imports conftest (fixtures arrive by name; helpers live in tests/support)"),
+        ("test_a.py", "tests.test_b", "imports a test module (helpers live in tests/support)"),
+        ("test_b.py", "test_a", "imports a test module (helpers live in tests/support)"),
+    ])

@@ -16,7 +16,7 @@ import pytest
 
 from haixun.store import migrate as migrate_mod
 from haixun.store.migrate import Migration, migrate, probe_timescale, readings_mode
-from tests.conftest import PG_SERVER, drop_database_on, new_database
+from tests.support.db import PG_SERVER, drop_database_on, fill_days, new_database, reading_days
 
 
 @pytest.fixture
@@ -162,26 +162,11 @@ def test_revised_timescale_migration_is_accepted_and_old_retention_policy_remove
                             ).fetchone()[0] == current["002_readings_timescale.sql"]
 
 
-def _fill_days(conn: psycopg.Connection, first: datetime, days: int) -> None:
-    for d in range(days):
-        day = first + timedelta(days=d)
-        conn.execute("SELECT haixun_ensure_readings_partition(%s::date)", (day.date(),))
-        conn.execute("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
-                     " SELECT 'ZP-T01', 'tide_level', %s + make_interval(mins => k), 3.0, 1, now()"
-                     " FROM generate_series(0, 1439, 60) AS k", (day,))
-    newest = first + timedelta(days=days - 1, minutes=1380)
-    conn.execute("INSERT INTO latest_readings VALUES ('ZP-T01', 'tide_level', %s, 3.0, 1, now())", (newest,))
-
-
-def _days(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT DISTINCT to_char(ts AT TIME ZONE 'UTC', 'MMDD') FROM readings ORDER BY 1")]
-
-
 def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode):
     first = datetime(2021, 7, 20, tzinfo=UTC)  # an In-fa replay: years old by the wall clock
     with psycopg.connect(db_url, autocommit=True) as conn:
-        _fill_days(conn, first, 8)
-        kept = _days(conn)
+        fill_days(conn, first, 8)
+        kept = reading_days(conn)
         assert len(kept) == 8
         assert conn.execute("SELECT value FROM store_info WHERE key = 'retention_days'").fetchone()[0] == "400"
         assert conn.execute("CALL haixun_apply_retention()").fetchone()[0] == 0
@@ -190,11 +175,11 @@ def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode
                                " WHERE proc_name = 'haixun_retention_job'").fetchone()[0]
             conn.execute("SELECT alter_job(%s, scheduled => false)", (job,))  # not the scheduler at the same time
             conn.execute("CALL run_job(%s)", (job,))
-        assert _days(conn) == kept
+        assert reading_days(conn) == kept
     migrate(db_url, retention_days=3)  # keep 3 days behind the newest reading (07-27 23:00)
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert conn.execute("CALL haixun_apply_retention()").fetchone()[0] == 4  # 07-20 .. 07-23 end <= 07-24 23:00
-        assert _days(conn) == kept[4:]
+        assert reading_days(conn) == kept[4:]
         # their rollups go too, in both modes
         assert conn.execute("SELECT min(bucket) FROM readings_1h").fetchone()[0] == first + timedelta(days=4)
         assert conn.execute("SELECT min(bucket) FROM readings_1m").fetchone()[0] == first + timedelta(days=4)
@@ -202,7 +187,7 @@ def test_retention_counts_on_data_time_and_is_configurable(db_url, template_mode
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE latest_readings SET ts = ts + interval '30 days'")
         assert conn.execute("CALL haixun_apply_retention()").fetchone()[0] == 0
-        assert _days(conn) == kept[4:]
+        assert reading_days(conn) == kept[4:]
     with pytest.raises(ValueError):
         migrate(db_url, retention_days=-1)
 
@@ -216,18 +201,18 @@ def test_migrate_and_retention_commands(settings, capsys):
     assert "(readings: " in capsys.readouterr().out
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         assert conn.execute("SELECT value FROM store_info WHERE key = 'retention_days'").fetchone()[0] == "2"
-        _fill_days(conn, datetime(2021, 7, 20, tzinfo=UTC), 5)
+        fill_days(conn, datetime(2021, 7, 20, tzinfo=UTC), 5)
     args = parser.parse_args(["retention"])
     assert args.func(args, settings) == 0
     assert "2 day(s) of readings dropped" in capsys.readouterr().out  # 07-20, 07-21 end <= 07-22 00:00
 
 
 def test_sealed_template_refuses_the_scheduler_and_copies(timescale_pg, fresh_db):
-    """conftest.seal_template: TimescaleDB's scheduler reconnects to a database with the extension; a template
+    """tests/support/db.py seal_template: TimescaleDB's scheduler reconnects to a database with the extension; a template
     that still accepts connections races CREATE DATABASE .. TEMPLATE ('being accessed by other users')."""
     from psycopg import sql
 
-    from tests.conftest import seal_template
+    from tests.support.db import seal_template
 
     url = fresh_db(timescale_pg)
     assert migrate(url) == "timescale"

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from haixun.contract import format_ts
 from haixun.ingest.qc import FAIL, PASS, SUSPECT, QcEngine, QcInput, load_qc_config
 from haixun.ingest.service import IngestService
-from tests.brokers import obs_json, publish_all, scalar, wait_for_count
-from tests.test_engine_support import insert_geography_stations
+from tests.support.db import scalar, wait_for_count
+from tests.support.engine import insert_geography_stations
+from tests.support.mqtt import obs_json, publish_all
 
 T0 = datetime(2026, 7, 20, tzinfo=UTC)
 M2_S, S2_S = 12.4206012 * 3600.0, 12.0 * 3600.0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from haixun.riskcode.model import CameraEventInput
 from haixun.riskcode.segment import evaluate_segment
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 SEG = segment(1, crest=20.0)  # very high crest: computed overtopping stays ~0, gauges never corroborate
 CALM = CONFIG.storm_tide.default_warning_levels_m.blue - 1.0

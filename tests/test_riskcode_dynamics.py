@@ -22,7 +22,7 @@ from haixun.riskcode import (
 from haixun.riskcode.config import ZONES
 from haixun.riskcode.geometry import exposure_zone
 from haixun.riskcode.levels import Level, Status, worst
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 DWELL = 1800.0
 levels = st.sampled_from(list(Level))

@@ -12,7 +12,7 @@ from haixun.riskcode import ShorelineInputs, evaluate_shoreline
 from haixun.riskcode.feeds import effective_feeds, feed_statuses
 from haixun.riskcode.levels import Level
 from haixun.riskcode.model import FeedItem
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 H = timedelta(hours=1)
 WARN = CONFIG.storm_tide.default_warning_levels_m  # the fixture segments have no levels of their own

@@ -13,7 +13,7 @@ from haixun.data.riskspecs import segment_specs
 from haixun.riskcode import SeawallIndex
 from haixun.riskcode.geometry import exposure_from_row
 from haixun.riskcode.model import SegmentSpec
-from tests.test_riskcode_fixtures import CONFIG, segment
+from tests.support.riskcode import CONFIG, segment
 
 TOLERANCE_M = 1e-6
 

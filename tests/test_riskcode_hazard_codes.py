@@ -16,7 +16,7 @@ from haixun.riskcode.geometry import Exposure, Ground, hazard_codes
 from haixun.riskcode.levels import Status
 from haixun.riskcode.model import Observation
 from haixun.riskcode.segment import evaluate_segment
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 COLOURS = [Level.NONE, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED]
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import CameraEventInput, FeedItem, Observation
 from haixun.riskcode.segment import evaluate_segment
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment, semidiurnal_prediction
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment, semidiurnal_prediction
 
 EPS = 1e-6
 SEG = segment(1, crest=20.0)  # very high crest: overtopping stays none, storm tide is isolated

@@ -22,7 +22,7 @@ from haixun.riskcode.overtopping import (
     overflow_q,
 )
 from haixun.riskcode.segment import evaluate_segment
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 G = 9.81
 

@@ -20,7 +20,7 @@ from haixun.riskcode.levels import WARNING_LEVELS, Level, Status, combine
 from haixun.riskcode.model import Observation
 from haixun.riskcode.rollup import roll_up
 from haixun.riskcode.segment import evaluate_segment
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 DWELL = CONFIG.hysteresis.dwell_s
 SEG = segment(1, crest=20.0)

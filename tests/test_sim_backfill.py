@@ -21,8 +21,9 @@ from haixun.simulators.gateway import GatewayOptions
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.runner import RunConfig, run_simulation
 from haixun.simulators.source import ModelSource, replay_source
-from tests.test_engine_support import FAST, insert_geography_stations, wait_for
-from tests.test_sim_mqtt import Collector
+from tests.support.engine import FAST, insert_geography_stations
+from tests.support.mqtt import Collector
+from tests.support.wait import eventually
 
 
 def test_backfill_times_end_before_start_hourly():
@@ -97,9 +98,9 @@ async def test_backfill_through_ingest_gives_the_engine_a_tide_model(settings: S
             async def complete() -> dict[int, int] | None:  # all 30 days stored, not just the first batches
                 c = await _qc_counts(conn, sid, start)
                 return c if c and sum(c.values()) >= 30 * 24 - 1 else None
-            counts = await wait_for(complete, timeout=60)
+            counts = await eventually(complete, timeout=60)
             assert counts[1] >= 6 * 24 and counts[3] >= 8 * 24 and counts.get(4, 0) == 0
-            model = await wait_for(lambda: _model(conn, sid), timeout=30)
+            model = await eventually(lambda: _model(conn, sid), timeout=30)
             assert model[0] >= 30 * 24 - 1 and model[1] >= 29.0
 
 

@@ -18,7 +18,7 @@ from haixun.simulators import cli as sim_cli
 from haixun.simulators.gateway import Gateway, GatewayOptions
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.source import ModelSource
-from tests.test_sim_mqtt import Collector
+from tests.support.mqtt import Collector
 
 START = datetime(2021, 7, 25, 6, tzinfo=UTC)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,8 @@ from haixun.simulators.gateway import Gateway, GatewayOptions
 from haixun.simulators.geo import SimStation, load_sim_geography
 from haixun.simulators.mqtt import make_client
 from haixun.simulators.source import ModelSource
+from tests.support.db import wait_for_count
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -133,16 +134,6 @@ def geo_settings(settings: Settings, mqtt_endpoint) -> Settings:
     return settings
 
 
-async def _wait(pred, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if await asyncio.to_thread(pred):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def _count(settings: Settings, query: str, params: tuple = ()) -> int:
     return int(_rows(settings, query, params)[0][0])
 
@@ -156,12 +147,11 @@ async def _run_ticks(settings: Settings, run: Run, ticks: int, *, expect_reading
     async with IngestService(settings) as svc:
         await asyncio.wait_for(run.gateway.run(until), 30)
         n = run.distinct_readings() if expect_readings is None else expect_readings
-        await _wait(lambda: _count(settings, "SELECT count(*) FROM readings") >= n, what=f"{n} readings")
-        await _wait(lambda: _count(settings, "SELECT count(*) FROM dead_letters") >= expect_dead,
-                    what=f"{expect_dead} dead letters")
+        url = settings.database_url
+        await wait_for_count(url, "SELECT count(*) FROM readings", n)
+        await wait_for_count(url, "SELECT count(*) FROM dead_letters", expect_dead)
         # the clean end's 'offline' is the last message: once it is stored, everything before it is
-        await _wait(lambda: _count(settings, "SELECT count(*) FROM gateway_status WHERE NOT online") == 1,
-                    what="gateway offline after the clean end")
+        assert await wait_for_count(url, "SELECT count(*) FROM gateway_status WHERE NOT online", 1) == 1
         return svc.metrics_text().decode()
 
 
@@ -425,8 +415,8 @@ async def test_duplicate_redelivery_is_stored_once_and_counted(geo_settings: Set
         def dup_counted() -> bool:
             return _metric(svc.metrics_text().decode(), "haixun_ingest_duplicate_readings_total") >= ticks * 3
 
-        await _wait(dup_counted, what="duplicate counter")
-        await _wait(lambda: _count(settings, "SELECT count(*) FROM readings") >= ticks * 10, what="readings")
+        await eventually(dup_counted, what="duplicate counter")
+        await wait_for_count(settings.database_url, "SELECT count(*) FROM readings", ticks * 10)
         await asyncio.sleep(0.3)  # nothing further may arrive
         text = svc.metrics_text().decode()
 

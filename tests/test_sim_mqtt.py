@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-import aiomqtt
 import pytest
 
 from haixun.clock import Clock
@@ -20,51 +18,9 @@ from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.load import LoadOptions, run_load
 from haixun.simulators.mqtt import make_client
 from haixun.simulators.source import ModelSource
+from tests.support.mqtt import Collector
 
 START = datetime(2024, 5, 10, 2, tzinfo=UTC)
-
-
-class Collector:
-    """Subscribes to everything under the test's topic root."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self._task: asyncio.Task | None = None
-        self._ready = asyncio.Event()
-
-    async def _run(self) -> None:
-        async with make_client(self.settings, f"collector-{self.settings.topic_root}") as client:
-            await client.subscribe(f"{self.settings.topic_root}/#", qos=1)
-            self._ready.set()
-            async for m in client.messages:
-                self.messages.append((str(m.topic), bytes(m.payload), bool(m.retain)))
-
-    async def __aenter__(self) -> Collector:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 5)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        try:
-            await self._task
-        except (asyncio.CancelledError, aiomqtt.MqttError):
-            pass
-
-    async def wait_for(self, pred, timeout: float = 10.0) -> None:
-        t0 = time.monotonic()
-        while not pred():
-            if time.monotonic() - t0 > timeout:
-                raise AssertionError("timed out waiting for messages")
-            await asyncio.sleep(0.05)
-
-    def obs(self, station_id: str) -> list[bytes]:
-        return [p for t, p, _ in self.messages if t.endswith(f"/obs/{station_id}")]
-
-    def status(self, gateway_id: str) -> list[bytes]:
-        return [p for t, p, _ in self.messages if t.endswith(f"/status/{gateway_id}")]
 
 
 def _gateway(settings: Settings, specs: list[str], ticks: int = 5, **opt) -> tuple[Gateway, datetime]:

@@ -1,6 +1,6 @@
 """Issue 14 item 9: the gateway simulator reconnects after a broker restart and resends what failed.
 
-A private Mosquitto (tests/brokers.py) is stopped mid-run and started again;
+A private Mosquitto (tests/support/mqtt.py) is stopped mid-run and started again;
 ingest (persistent session) and the gateway both come back, and every tick's
 readings are stored once. Before the fix, publish errors were swallowed in
 ``_publish_one`` and the gateway never reconnected: the shoreline went unknown.
@@ -20,8 +20,9 @@ from haixun.ingest.service import IngestService
 from haixun.simulators.gateway import Gateway, GatewayOptions
 from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.source import ModelSource
-from tests.brokers import PrivateBroker, scalar, wait_for_count
-from tests.conftest import free_port
+from tests.support.db import scalar, wait_for_count
+from tests.support.mqtt import PrivateBroker
+from tests.support.net import free_port
 
 GW = "gw-zhapu"
 

@@ -16,7 +16,7 @@ from haixun.ingest.pipeline import Processed, ReadingRow
 from haixun.ingest.writer import store_batch
 from haixun.store import readings
 from haixun.store.migrate import migrate
-from tests.conftest import drop_database_on, new_database
+from tests.support.db import drop_database_on, new_database
 
 STATIONS = ("ZP-T01", "ZP-W02", "JS-T03")
 QUANTITIES = ("tide_level", "wind_speed")
@@ -152,7 +152,7 @@ async def test_every_query_gives_the_same_answer_in_both_modes(both_modes):
 async def test_api_rollups_come_from_the_rollups_and_include_the_newest_minute(settings, db_url, tmp_path):
     import httpx
 
-    from tests.api_support import running_api
+    from tests.support.api import running_api
 
     now = settings.clock.now().replace(microsecond=0)
     rows = [ReadingRow("ZP-T01", "tide_level", now - timedelta(seconds=s), 3.0 + s / 1000, 4 if s == 60 else 1,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +21,12 @@ from haixun.data.geography import load_geography
 from haixun.engine.service import EngineService
 from haixun.ingest.service import IngestService
 from haixun.settings import Settings
-from tests.api_support import add_user, running_api
-from tests.brokers import obs_json, publish_all
-from tests.test_engine_support import FAST, current_level, insert_geography_stations, utcnow, wait_for, write_readings
+from tests.support.api import add_user, running_api
+from tests.support.clock import utcnow
+from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+from tests.support.geo import behind
+from tests.support.mqtt import obs_json, publish_all
+from tests.support.wait import eventually
 
 
 async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -39,18 +41,6 @@ async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.
             e = (m["body"].get("segments") or {}).get(sid)
             if e and e["level"] == want:
                 return e
-
-
-def behind(segment_id: str, metres: float) -> tuple[float, float]:
-    """(lat, lon) ``metres`` landward of the middle vertex of the segment's crest line. The issue's point
-    (30.597724, 121.089384) was 80 m behind PH07 in geography 1.2; geography 1.3 moved the Zhapu crest
-    line north to the brief's anchor, so the point is computed from the geography in use."""
-    seg = next(s for s in load_geography().segments if s.id == segment_id)
-    coords = list(seg.geometry.coords)
-    lon, lat = coords[len(coords) // 2][:2]
-    az = math.radians((seg.orientation_deg + 180.0) % 360.0)  # the wall faces the sea: land is behind
-    return (lat + metres * math.cos(az) / 111_320.0,
-            lon + metres * math.sin(az) / (111_320.0 * math.cos(math.radians(lat))))
 
 
 def calm_tide(segment_id: str = "PH01") -> float:
@@ -78,7 +68,7 @@ async def test_red_bulletin_blue_update_turns_blue_and_cancel_ends_it(settings: 
             await asyncio.wait_for(engine.leading.wait(), 5)
             now = utcnow()
             await publish_calm(settings, mqtt_endpoint, now)
-            await wait_for(lambda: (r := current_level(conn, "segment", "PH01")) and r[0] == "none", timeout=20)
+            await eventually(lambda: (r := current_level(conn, "segment", "PH01")) and r[0] == "none", timeout=20)
             token = (await c.post("/api/v1/auth/login", json={"username": "dora",
                                                               "password": "correct horse battery"})).json()
             auth = {"Authorization": f"Bearer {token['access_token']}"}
@@ -166,13 +156,13 @@ async def test_zhapu_storm_tide_unknown_with_blue_wind_is_never_plain_blue_anywh
                 httpx.AsyncClient(base_url=api.base) as c, \
                 EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            await wait_for(lambda: (r := current_level(conn, "segment", "PH07")) and r[0] == "unknown")
+            await eventually(lambda: (r := current_level(conn, "segment", "PH07")) and r[0] == "unknown")
 
             async def segs() -> dict[str, Any]:
                 fc = (await c.get("/api/v1/segments")).json()
                 return {f["id"]: f["properties"] for f in fc["features"]}
 
-            await wait_for(lambda: _props_level(segs, "PH07", "unknown, at least blue"))
+            await eventually(lambda: _props_level(segs, "PH07", "unknown, at least blue"))
             props = await segs()
             for sid in zhapu:
                 p = props[sid]
@@ -198,7 +188,7 @@ async def test_zhapu_storm_tide_unknown_with_blue_wind_is_never_plain_blue_anywh
                                    "area": {"segments": list(zhapu)}, "valid_from": format_ts(now),
                                    "valid_to": format_ts(now + timedelta(hours=12))})
             assert r.status_code == 201, r.text
-            await wait_for(lambda: _props_level(segs, "PH07", "red"))
+            await eventually(lambda: _props_level(segs, "PH07", "red"))
             props = await segs()
             for sid in zhapu:
                 p = props[sid]

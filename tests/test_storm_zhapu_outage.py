@@ -15,7 +15,7 @@ from haixun.riskcode.geometry import location_code
 from haixun.riskcode.levels import Level, Status
 from haixun.simulators import typhoon as ty
 from haixun.simulators.timeline import TimelineOptions, run_timeline, segment_specs
-from tests.test_storm_series import behind
+from tests.support.geo import behind
 
 LANDFALL = ty.INFA_LANDFALL_PINGHU
 OFF_AT = LANDFALL - timedelta(hours=1, minutes=50)

@@ -22,7 +22,7 @@ from haixun.riskcode import Level
 from haixun.riskcode.model import FeedItem, Observation
 from haixun.riskcode.segment import evaluate_segment
 from haixun.riskcode.tides import TidePrediction
-from tests.test_riskcode_fixtures import CONFIG, obs_for, segment
+from tests.support.riskcode import CONFIG, obs_for, segment
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2021, 7, 26, 0, 0, tzinfo=CST)
@@ -118,8 +118,9 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
     from haixun.engine.service import EngineService
     from haixun.engine.tide_import import import_constants
     from haixun.simulators import tide as sim
-    from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
-    from tests.test_tide_fit import official_table
+    from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+    from tests.support.tide import official_table
+    from tests.support.wait import eventually
 
     now = datetime.now(UTC).replace(microsecond=0)
     astro = lambda t: float(sim.tide_levels(np.array([t.timestamp()]), sim.ZHAPU)[0])  # noqa: E731
@@ -140,7 +141,7 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
             def decided():
                 row = current_level(conn, "segment", "PH01")
                 return row and row[3].get("next_high_water") and row[3]
-            d = await wait_for(decided, timeout=20)
+            d = await eventually(decided, timeout=20)
     hw = d["next_high_water"]
     assert "growing surge" in hw["method"]
     assert hw["surge_m"] > 0.8  # grows instead of decaying
@@ -158,9 +159,10 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
     from haixun.engine.service import EngineService
     from haixun.engine.tide_import import import_constants
     from haixun.simulators import tide as sim
-    from tests.api_support import add_user, running_api
-    from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
-    from tests.test_tide_fit import official_table
+    from tests.support.api import add_user, running_api
+    from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+    from tests.support.tide import official_table
+    from tests.support.wait import eventually
 
     add_user(db_url, "dora", "duty")
     now = datetime.now(UTC).replace(microsecond=0)
@@ -192,7 +194,7 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
                 row = current_level(conn, "segment", "PH01")
                 hw = row and row[3].get("next_high_water")
                 return hw if hw and "official surge forecast" in hw["method"] else None
-            hw = await wait_for(official, timeout=20)
+            hw = await eventually(official, timeout=20)
     assert hw["surge_m"] == pytest.approx(1.5)
 
 

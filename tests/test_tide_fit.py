@@ -24,18 +24,10 @@ from haixun.riskcode.tides import (
     predict,
 )
 from haixun.simulators import tide as sim
-from tests.test_engine_support import FAST, current_level, insert_geography_stations, wait_for, write_readings
-
-T0 = datetime(2021, 6, 1, tzinfo=UTC)
-SITE = sim.site_along_coast(121.09)
-
-
-def sim_levels(times: list[datetime]) -> np.ndarray:
-    return sim.tide_levels(np.array([t.timestamp() for t in times]), SITE)
-
-
-def hourly(days: float, start: datetime = T0) -> list[datetime]:
-    return [start + timedelta(hours=k) for k in range(int(days * 24) + 1)]
+from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+from tests.support.tide import FIT_T0 as T0
+from tests.support.tide import hourly, official_table, sim_levels
+from tests.support.wait import eventually
 
 
 def next_12h_error(model, times: list[datetime]) -> float:
@@ -174,16 +166,6 @@ def test_constants_file_errors_name_the_line() -> None:
     assert z0 == 0.2 and consts == {"M2": (1.8, 37.0), "S2": (0.66, 75.0)}
 
 
-def official_table(z0_offset_m: float, around: datetime) -> str:
-    """An "official" constants table for the simulated Zhapu tide: Greenwich phases as an
-    official table gives them (from a 60-day fit; the simulator's own phases are not
-    Greenwich phases), Z0 shifted onto the station's datum by ``z0_offset_m``."""
-    times = hourly(60, around - timedelta(days=30))
-    fitted = fit_tide(times, sim_levels(times), 30.6)
-    lines = [f"{n},{a:.4f},{g:.2f}" for n, a, g in zip(fitted.coef["name"], fitted.coef["A"], fitted.coef["g"], strict=False)]
-    return "constituent,amplitude_m,phase_deg\n" + f"Z0,{float(fitted.coef['mean']) + z0_offset_m:.4f}\n" + "\n".join(lines)
-
-
 async def test_imported_constants_are_used_at_once_and_never_refitted(settings, tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -208,7 +190,7 @@ async def test_imported_constants_are_used_at_once_and_never_refitted(settings, 
             def surge_known():
                 row = current_level(conn, "segment", "PH01")
                 return row and row[3].get("next_high_water") and row[3]
-            decision = await wait_for(surge_known, timeout=20)
+            decision = await eventually(surge_known, timeout=20)
             # the surge now comes from the imported constants at once (no 29-day wait)
             tide = next(h for h in decision["hazards"] if h["hazard"] == "storm_tide")
             assert tide["level"] == "blue" and tide["value"] == pytest.approx(0.5, abs=0.05), tide
@@ -230,7 +212,7 @@ async def test_below_the_inference_minimum_the_surge_is_unknown_with_the_reason(
         write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            row = await wait_for(lambda: current_level(conn, "segment", "PH01"), timeout=20)
+            row = await eventually(lambda: current_level(conn, "segment", "PH01"), timeout=20)
             await asyncio.sleep(1.5)
             assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
             hz = {h["hazard"]: h for h in current_level(conn, "segment", "PH01")[3]["hazards"]}

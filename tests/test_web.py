@@ -14,7 +14,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.test_web_support import Stack, launch_browser, shot, utcnow
+from tests.support.browser import Stack, launch_browser, shot
+from tests.support.clock import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,7 +15,8 @@ from datetime import timedelta
 import pytest
 
 from haixun.web.build_assets import missing as missing_assets
-from tests.test_web_support import SEGMENTS, Stack, launch_browser, shot, utcnow
+from tests.support.browser import SEGMENTS, Stack, launch_browser, shot
+from tests.support.clock import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

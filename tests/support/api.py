@@ -1,16 +1,19 @@
-"""Shared helpers for the API tests (no tests here): a small test geography,
-a real uvicorn server on a free port, users/keys, simulated engine writes."""
+"""The API tests' pieces: a small test geography, a real uvicorn server on a
+free port, users/keys and logins, simulated engine writes, websocket reads."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import uvicorn
 from fastapi import FastAPI
@@ -21,7 +24,11 @@ from haixun.api.options import ApiOptions
 from haixun.data.geography import parse_geography
 from haixun.data.sync import sync_to_db
 from haixun.settings import Settings
-from tests.conftest import free_port
+from tests.support.net import free_port
+from tests.support.wait import eventually
+
+# `haixun api` and create_app refuse the old default and short secrets (haixun.api.auth.check_jwt_secret)
+TEST_JWT_SECRET = "test-only-jwt-secret-" + "0123456789abcdef" * 2
 
 # Coast along latitude 30.600 from 121.00 E to 121.10 E, the sea to the south.
 COAST_LAT = 30.600
@@ -102,13 +109,12 @@ async def running_api(settings: Settings, tmp_path: Path, *, project_geography: 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            ws_ping_interval=None))
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
+
+    def started() -> bool:
         if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
+            task.result()  # raises why it stopped
+        return bool(server.started)
+    await eventually(started, timeout=60, step=0.02, what="uvicorn started")
     try:
         yield Api(base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", app=app, host="127.0.0.1", port=port)
     finally:
@@ -147,3 +153,44 @@ def seg_entry(level: str, raw: str | None = None, **extra: Any) -> dict[str, Any
          "decided_at": "2021-07-26T01:50:00Z", "hazards": []}
     e.update(extra)
     return e
+
+
+async def login(c: httpx.AsyncClient, user: str, pw: str) -> dict[str, str]:
+    """POST /api/v1/auth/login; the bearer header."""
+    r = await c.post("/api/v1/auth/login", json={"username": user, "password": pw})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def recv(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """The next websocket message, parsed."""
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+
+
+async def recv_type(ws: Any, type_: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next websocket message of type ``type_`` (others skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = await recv(ws, max(0.05, deadline - time.monotonic()))
+        if m["type"] == type_:
+            return m
+
+
+async def raw_ws_never_reading(host: str, port: int, path: str) -> socket.socket:
+    """A websocket client that completes the handshake and then never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no receive-buffer autotuning
+    sock.connect((host, port))
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await asyncio.to_thread(sock.recv, 1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def seen_seq(api: Api, seq: int) -> None:
+    """Wait until the API has read state_log up to ``seq`` (its live hub)."""
+    ctx = api.app.state.ctx
+    await eventually(lambda: ctx.live.seq >= seq, what=f"the API at state seq {seq}")

@@ -1,5 +1,8 @@
-"""A private Mosquitto for tests that stop/restart the broker.
+"""The test MQTT broker: its address, a private Mosquitto, publishing, a collector.
 
+The shared broker comes from HAIXUN_TEST_MQTT_URL (default mqtt://127.0.0.1:1883).
+
+``PrivateBroker``: a private Mosquitto for tests that stop/restart the broker.
 Persistence on (in a temp folder) so the ingest's persistent session and its
 queued QoS 1 messages survive a restart; queue limits raised so that the
 broker never drops queued messages for a slow subscriber (the Mosquitto
@@ -8,12 +11,24 @@ defaults, max_queued_messages 1000, drop beyond that: see docs/ingest.md).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from haixun.settings import MqttEndpoint, Settings
+from haixun.simulators.mqtt import make_client
+from tests.support.wait import eventually, eventually_sync
+
+MQTT_URL = os.environ.get("HAIXUN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 
 
 class PrivateBroker:
@@ -43,17 +58,17 @@ class PrivateBroker:
             + ("user root\n" if os.geteuid() == 0 else "")
         )
 
-    def start(self, timeout: float = 5.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+        eventually_sync(self._listening, timeout=timeout, what=f"mosquitto listening on {self.port}")
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password and ACL files."""
@@ -77,49 +92,6 @@ class PrivateBroker:
                 self.proc.kill()
                 self.proc.wait(5)
             self.proc = None
-
-
-# ---- helpers shared by tests/test_ingest*.py --------------------------------
-
-import asyncio  # noqa: E402
-import json  # noqa: E402
-from collections.abc import Iterable  # noqa: E402
-
-import aiomqtt  # noqa: E402
-import psycopg  # noqa: E402
-
-from haixun.settings import MqttEndpoint  # noqa: E402
-
-
-def add_stations(db_url: str, ids: Iterable[str]) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO stations (id, kind, name, lat, lon) VALUES (%s, 'multi', %s, 30.6, 121.1)"
-                            " ON CONFLICT DO NOTHING", [(i, i) for i in ids])
-
-
-def add_cameras(db_url: str, ids: Iterable[str]) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO cameras (id, kind, name, lat, lon) VALUES (%s, 'thermal_ptz', %s, 30.6, 121.1)"
-                            " ON CONFLICT DO NOTHING", [(i, i) for i in ids])
-
-
-def scalar(db_url: str, query: str, params: tuple = ()) -> object:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(query, params).fetchone()
-        return row[0] if row else None
-
-
-async def wait_for_count(db_url: str, query: str, expected: int, timeout: float = 20.0) -> int:
-    """Poll ``query`` (a count) until it reaches ``expected`` or time runs out; return the last count."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    n = -1
-    while True:
-        n = int(await asyncio.to_thread(scalar, db_url, query) or 0)
-        if n >= expected or asyncio.get_running_loop().time() > deadline:
-            return n
-        await asyncio.sleep(0.1)
 
 
 async def publish_all(ep: MqttEndpoint, messages: list[tuple[str, bytes | str]], *, client_id: str | None = None,
@@ -146,3 +118,40 @@ def obs_json(ts: str, values: dict[str, float], seq: int | None = None) -> str:
     if seq is not None:
         body["seq"] = seq
     return json.dumps(body)
+
+
+class Collector:
+    """Subscribes to everything under the test's topic root."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def _run(self) -> None:
+        async with make_client(self.settings, f"collector-{self.settings.topic_root}") as client:
+            await client.subscribe(f"{self.settings.topic_root}/#", qos=1)
+            self._ready.set()
+            async for m in client.messages:
+                self.messages.append((str(m.topic), bytes(m.payload), bool(m.retain)))
+
+    async def __aenter__(self) -> Collector:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 5)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await self._task
+
+    async def wait_for(self, pred: Callable[[], Any], timeout: float = 30.0) -> None:
+        await eventually(pred, timeout=timeout, what="the expected messages")
+
+    def obs(self, station_id: str) -> list[bytes]:
+        return [p for t, p, _ in self.messages if t.endswith(f"/obs/{station_id}")]
+
+    def status(self, gateway_id: str) -> list[bytes]:
+        return [p for t, p, _ in self.messages if t.endswith(f"/status/{gateway_id}")]

@@ -1,26 +1,19 @@
-"""Helpers for the engine tests (no tests here): stations from the packaged
+"""The engine tests' pieces: fast engine options, stations from the packaged
 geography, readings written the way ingest writes them, NOTIFY haixun_ingest."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
-from typing import Any
 
 import psycopg
 
 from haixun.engine.options import EngineOptions
+from tests.support.clock import utcnow
 
 FAST = EngineOptions(lock_poll_s=0.2, heartbeat_s=0.2, heartbeat_timeout_s=2.0, debounce_s=0.05,
                      station_refresh_s=3600.0, tide_check_every_s=1.0)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def insert_geography_stations(conn: psycopg.Connection) -> list[str]:
@@ -61,20 +54,6 @@ def calm(conn: psycopg.Connection, ts: datetime, tide: float = 2.2) -> None:
     """Fresh calm readings for the PH01 stations (tide/wind XB-M01, waves ZP-B01)."""
     write_readings(conn, "XB-M01", ts, {"tide_level": tide, "wind_speed": 3.0, "wind_gust": 5.0})
     write_readings(conn, "ZP-B01", ts, {"wave_height": 0.4, "wave_period": 4.0})
-
-
-async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
-    """Poll ``pred`` (sync or async) until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
 
 
 def current_level(conn: psycopg.Connection, kind: str, sid: str) -> tuple[str, str, datetime, dict] | None:

@@ -1,4 +1,4 @@
-"""The running stack for the browser tests (no tests here).
+"""The running stack and Chromium for the browser tests.
 
 One background thread runs an asyncio loop with the real pieces: the
 geography synced to PostgreSQL, IngestService (MQTT -> store), EngineService
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,19 @@ import uvicorn
 
 from haixun.api.app import create_app
 from haixun.api.options import ApiOptions
+from haixun.contract import format_ts
 from haixun.data.geography import load_geography
 from haixun.data.sync import sync_to_db
 from haixun.engine.service import EngineService
 from haixun.ingest.service import IngestService
 from haixun.settings import Settings
-from tests.brokers import obs_json, publish_all
-from tests.conftest import free_port
-from tests.test_engine_support import FAST
+from tests.support.clock import utcnow
+from tests.support.engine import FAST
+from tests.support.mqtt import obs_json, publish_all
+from tests.support.net import free_port
+from tests.support.wait import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,14 +50,6 @@ SEGMENTS = {f["properties"]["id"]: f for f in GEOJSON["features"] if f["properti
 CALM = {"tide_level": 1.2, "wind_speed": 4.0, "wind_gust": 6.0, "wind_dir": 90.0, "air_pressure": 1012.0,
         "wave_height": 0.5, "wave_period": 4.0, "water_temperature": 26.0, "rainfall": 0.0,
         "air_temperature": 28.0, "visibility": 10000.0}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
 
 
 class Stack:
@@ -92,14 +87,14 @@ class Stack:
         app = create_app(self.settings, ApiOptions(renotify_check_s=0, state_poll_s=1.0))
         cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="websockets")
         self.server = uvicorn.Server(cfg)
-        self._serve_task = asyncio.ensure_future(self.server.serve())
-        for _ in range(300):
-            if self.server.started:
-                return
-            if self._serve_task.done():
-                self._serve_task.result()
-            await asyncio.sleep(0.05)
-        raise AssertionError("uvicorn did not start")
+        server, task = self.server, asyncio.ensure_future(self.server.serve())
+        self._serve_task = task
+
+        def started() -> bool:
+            if task.done():
+                task.result()  # raises why it stopped
+            return bool(server.started)
+        await eventually(started, timeout=60, what="uvicorn started")
 
     async def _stop_api(self) -> None:
         if self.server is not None:
@@ -129,7 +124,7 @@ class Stack:
 
     # -- data in, the way a gateway sends it
     def publish(self, readings: dict[str, dict[str, float]], ts: datetime | None = None) -> None:
-        stamp = iso(ts or utcnow())
+        stamp = format_ts(ts or utcnow())
         msgs = [(self.settings.topic("obs", sid), obs_json(stamp, values)) for sid, values in readings.items()]
         self.run(publish_all(self.settings.mqtt, msgs))
 
