@@ -57,10 +57,7 @@ async def test_since_ahead_of_this_process_is_caught_up_not_sent_back_in_time(se
     yellow). The replica's lag is made certain: the row is written without NOTIFY and the poll is off."""
     s1 = engine_write(db_url, {"segments": {"PH01": seg_entry("yellow")}}, kind="snapshot")
     async with running_api(settings, tmp_path, state_poll_s=3600.0) as api:
-        for _ in range(250):
-            if api.app.state.ctx.live.seq == s1:
-                break
-            await asyncio.sleep(0.02)
+        await seen_seq(api, s1)
         assert api.app.state.ctx.live.seq == s1
         with psycopg.connect(db_url, autocommit=True) as conn:  # served by "the other replica"; no NOTIFY here
             s2 = conn.execute("INSERT INTO state_log (kind, body) VALUES ('delta', %s::jsonb) RETURNING seq",
@@ -68,10 +65,10 @@ async def test_since_ahead_of_this_process_is_caught_up_not_sent_back_in_time(se
         assert api.app.state.ctx.live.seq == s1
         async with websockets.connect(api.ws + f"/ws/live?since={s2}") as ws:
             s3 = engine_write(db_url, {"segments": {"PH02": seg_entry("orange")}})
-            m = await _recv(ws)
+            m = await recv(ws)
             assert m["type"] == "delta" and m["seq"] == s3, m  # not the snapshot of s1 (PH01 yellow)
         async with websockets.connect(api.ws + "/ws/live") as ws:
-            snap = await _recv(ws)
+            snap = await recv(ws)
             assert snap["seq"] == s3 and snap["body"]["segments"]["PH01"]["level"] == "red"
 
 

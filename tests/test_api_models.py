@@ -13,8 +13,8 @@ from haixun.api.app import create_app
 from haixun.api.options import ApiOptions
 from haixun.data.geography import parse_geography
 from haixun.settings import Settings
-from tests.api_support import add_key, running_api, sample_geography, sync_test_geography, write_geography
-from tests.test_api_tide import add_station, store_model
+from tests.support.api import add_key, running_api, sample_geography, sync_test_geography, write_geography
+from tests.support.tide import add_station, store_model
 
 NON_JSON = {"application/cap+xml", "application/geo+json"}
 

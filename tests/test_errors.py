@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from haixun.api import errors as api_errors
 from haixun.errors import Conflict, HaixunError, InvalidInput, NotFound, Unavailable
 from haixun.settings import Settings
-from tests.api_support import add_key, running_api, sync_test_geography
+from tests.support.api import add_key, running_api, sync_test_geography
 
 ROOT = Path(__file__).resolve().parents[1] / "haixun"
 INTERNAL = "internal error"

@@ -12,6 +12,7 @@ import pytest
 from haixun.contract import Reason, format_ts
 from haixun.ingest.service import IngestService
 from tests.support.db import add_cameras, add_stations, scalar, wait_for_count
+from tests.support.metrics import metric
 from tests.support.mqtt import obs_json, publish_all
 
 
@@ -43,11 +44,11 @@ async def test_many_stations_stored_exactly_once(settings, mqtt_endpoint):
         text = ""
         for _ in range(100):
             text = svc.metrics_text().decode()
-            if _metric(text, "haixun_ingest_duplicate_readings_total") >= dup_expected:
+            if metric(text, "haixun_ingest_duplicate_readings_total") >= dup_expected:
                 break
             await asyncio.sleep(0.1)
-    assert _metric(text, "haixun_ingest_duplicate_readings_total") == dup_expected
-    assert _metric(text, "haixun_ingest_stored_readings_total") == expected
+    assert metric(text, "haixun_ingest_duplicate_readings_total") == dup_expected
+    assert metric(text, "haixun_ingest_stored_readings_total") == expected
     assert scalar(settings.database_url, "SELECT count(*) FROM readings") == expected
     assert scalar(settings.database_url,
                   "SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY station_id, quantity, ts HAVING count(*) > 1) d") == 0
@@ -56,13 +57,6 @@ async def test_many_stations_stored_exactly_once(settings, mqtt_endpoint):
     assert scalar(settings.database_url,
                   "SELECT count(*) FROM latest_readings WHERE ts = %s", (last,)) == 400
     assert scalar(settings.database_url, "SELECT count(*) FROM dead_letters") == 0
-
-
-def _metric(text: str, name: str, labels: str = "") -> float:
-    for line in text.splitlines():
-        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + " ")):
-            return float(line.split()[-1])
-    return 0.0
 
 
 async def test_every_malformed_kind_is_dead_lettered(settings, mqtt_endpoint):

@@ -20,8 +20,9 @@ from haixun.contract import format_ts
 from haixun.ingest.service import IngestService
 from haixun.ingest.slots import SlotTaken, claim_slot
 from haixun.settings import Settings, check_shared_group
-from tests.brokers import add_stations, obs_json, publish_all, scalar, wait_for_count
-from tests.test_ingest import _metric
+from tests.support.db import add_stations, scalar, wait_for_count
+from tests.support.metrics import metric
+from tests.support.mqtt import obs_json, publish_all
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,8 +44,8 @@ async def test_two_workers_of_a_group_share_the_messages_once(settings: Settings
         await publish_all(mqtt_endpoint, msgs)
         n = await wait_for_count(settings.database_url, "SELECT count(*) FROM readings", len(msgs), timeout=40)
         assert n == len(msgs)
-        received = [_metric(w.metrics_text().decode(), "haixun_ingest_received_messages_total") for w in workers]
-        duplicates = [_metric(w.metrics_text().decode(), "haixun_ingest_duplicate_readings_total") for w in workers]
+        received = [metric(w.metrics_text().decode(), "haixun_ingest_received_messages_total") for w in workers]
+        duplicates = [metric(w.metrics_text().decode(), "haixun_ingest_duplicate_readings_total") for w in workers]
     finally:
         for w in workers:
             await w.stop()

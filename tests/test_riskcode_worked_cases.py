@@ -16,7 +16,7 @@ from haixun.riskcode.levels import Level
 from haixun.riskcode.model import CameraEventInput, FeedItem, Observation
 from haixun.riskcode.segment import evaluate_segment
 from haixun.riskcode.tides import TidePrediction
-from tests.test_riskcode_fixtures import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import CONFIG, NOW, obs_for, segment
 
 SEG = segment(1, crest=20.0)  # a high crest: no overtopping in these cases
 

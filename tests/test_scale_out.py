@@ -38,9 +38,11 @@ from haixun.contract import format_ts
 from haixun.data.geography import load_geography
 from haixun.data.sync import sync_to_db
 from haixun.settings import MqttEndpoint, Settings
-from tests.brokers import PrivateBroker, scalar, wait_for_count
-from tests.conftest import TEST_JWT_SECRET, free_port
-from tests.test_engine_support import wait_for
+from tests.support.api import TEST_JWT_SECRET
+from tests.support.db import scalar, wait_for_count
+from tests.support.mqtt import PrivateBroker
+from tests.support.net import free_port
+from tests.support.wait import eventually
 
 REPO = Path(__file__).resolve().parent.parent
 MESSAGES_PER_STATION = 240           # x 13 stations = 3,120 messages, ~13,000 readings
@@ -250,30 +252,30 @@ async def test_scale_out_loses_nothing_and_every_screen_ends_on_the_database_sta
         for w in workers:   # one after the other: slots 0, 1, 2 in order
             w.start()
             i = workers.index(w)
-            await wait_for(lambda i=i: _metric(_get(f"http://127.0.0.1:{ingest_ports[i]}/metrics"),
+            await eventually(lambda i=i: _metric(_get(f"http://127.0.0.1:{ingest_ports[i]}/metrics"),
                                                "haixun_ingest_mqtt_connected") == 1, timeout=60, step=0.2)
         engine.start()
         for a in apis:
             a.start()
         for port in api_ports:
-            await wait_for(lambda port=port: _get(f"http://127.0.0.1:{port}/healthz") is not None, timeout=90,
+            await eventually(lambda port=port: _get(f"http://127.0.0.1:{port}/healthz") is not None, timeout=90,
                            step=0.2)
-        await wait_for(lambda: scalar(settings.database_url, "SELECT count(*) FROM state_log"), timeout=90, step=0.2)
+        await eventually(lambda: scalar(settings.database_url, "SELECT count(*) FROM state_log"), timeout=90, step=0.2)
         urls = [f"ws://127.0.0.1:{p}" for p in api_ports]
         for a in range(2):
             for n in range(CLIENTS_PER_API):
                 clients.append(WsClient(f"screen{a}.{n}", [urls[a], urls[1 - a]]))
         tasks = [asyncio.create_task(c.run()) for c in clients]
-        await wait_for(lambda: all(c.seq is not None for c in clients), timeout=30)
+        await eventually(lambda: all(c.seq is not None for c in clients), timeout=30)
 
         progress = Progress()
         publisher = asyncio.create_task(_publish(ep, messages, progress, f"pub-{settings.topic_root}"))
         total = len(messages)
-        await wait_for(lambda: progress.published >= KILL_WORKER_AT * total or publisher.done(), timeout=120)
+        await eventually(lambda: progress.published >= KILL_WORKER_AT * total or publisher.done(), timeout=120)
         workers[1].kill9()                      # in-flight messages unacknowledged; its share queues in its session
-        await wait_for(lambda: progress.published >= RESTART_WORKER_AT * total or publisher.done(), timeout=120)
+        await eventually(lambda: progress.published >= RESTART_WORKER_AT * total or publisher.done(), timeout=120)
         workers[1].start()                      # slot 1 is free again: the same session and spool
-        await wait_for(lambda: progress.published >= KILL_API_AT * total or publisher.done(), timeout=120)
+        await eventually(lambda: progress.published >= KILL_API_AT * total or publisher.done(), timeout=120)
         apis[0].kill9()
         await asyncio.wait_for(publisher, 180)
         assert progress.published == total
@@ -287,10 +289,10 @@ async def test_scale_out_loses_nothing_and_every_screen_ends_on_the_database_sta
         def cycles() -> float:
             return _metric_sum(_get(f"http://127.0.0.1:{engine_port}/metrics"), "haixun_engine_cycles_total")
         done_cycles = cycles()
-        await wait_for(lambda: cycles() > done_cycles, timeout=60, step=0.2)
+        await eventually(lambda: cycles() > done_cycles, timeout=60, step=0.2)
         engine.stop()
         final_seq, final_body, seqs = _db_state(settings.database_url)
-        await wait_for(lambda: all(c.seq == final_seq for c in clients), timeout=60, step=0.1)
+        await eventually(lambda: all(c.seq == final_seq for c in clients), timeout=60, step=0.1)
         for c in clients:
             c.stop.set()
         await asyncio.gather(*tasks)

@@ -244,7 +244,7 @@ async def test_a_station_with_20_days_gets_an_inferred_model_and_a_surge(setting
             def surge_known():
                 row = current_level(conn, "segment", "PH01")
                 return row and row[3].get("next_high_water") and row[3]
-            decision = await wait_for(surge_known, timeout=30)
+            decision = await eventually(surge_known, timeout=30)
         method, span, doc = conn.execute(
             "SELECT method, span_days, model FROM tide_models WHERE station_id = 'XB-M01'").fetchone()
         assert method == "utide+infer" and 19 < span < 21 and doc["inferred"] == ["N2", "K2", "P1"]
