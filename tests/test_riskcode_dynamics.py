@@ -9,10 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from haixun.riskcode import (
-    AreaIndex,
-    AreaSpec,
     Override,
-    SeawallIndex,
     ShorelineInputs,
     evaluate_shoreline,
     locate,
@@ -22,7 +19,7 @@ from haixun.riskcode import (
 from haixun.riskcode.config import ZONES
 from haixun.riskcode.geometry import exposure_zone
 from haixun.riskcode.levels import Level, Status, worst
-from tests.support.riskcode import CONFIG, NOW, obs_for, segment
+from tests.support.riskcode import AREAS, CONFIG, INDEX, NOW, SEGS, obs_for, segment
 
 DWELL = 1800.0
 levels = st.sampled_from(list(Level))
@@ -110,10 +107,6 @@ def test_matrix_properties(level: Level, zi: int) -> None:
         assert CONFIG.code(level, ZONES[zi - 1]).rank >= code.rank  # more exposed never lower
 
 
-SEGS = [segment(i) for i in range(1, 4)]
-INDEX = SeawallIndex(CONFIG, SEGS)
-
-
 @settings(max_examples=60, deadline=None)
 @given(level=levels, dlat=st.floats(-0.004, 0.05), lon=st.floats(121.031, 121.053))
 def test_location_code_never_below_zone_minimum(level: Level, dlat: float, lon: float) -> None:
@@ -134,19 +127,6 @@ def test_locate_signed_distance_and_neighbours() -> None:
     assert north.zone == "C" and set(north.segment_ids) == {"PH01", "PH02"}
     lc = location_code(CONFIG, INDEX, 121.0381, 30.6045, {"PH01": Level.NONE, "PH02": Level.ORANGE, "PH03": Level.NONE})
     assert lc.segment_level is Level.ORANGE and lc.code is Level.ORANGE
-
-
-def _ring(lon0: float, lat0: float, lon1: float, lat1: float) -> tuple[tuple[float, float], ...]:
-    return ((lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0))
-
-
-VILLAGES = [
-    AreaSpec("V1", "village", _ring(121.031, 30.6005, 121.037, 30.604), "T1", 1200),  # right behind PH01 (zone B)
-    AreaSpec("V2", "village", _ring(121.049, 30.611, 121.053, 30.615), "T1", 800),  # behind PH03, 1.2-1.7 km (zone D)
-    AreaSpec("V3", "village", _ring(121.040, 30.63, 121.045, 30.64), "T2", None),  # > 3 km (zone E)
-]
-TOWNS = [AreaSpec("T1", "town", _ring(121.03, 30.6, 121.054, 30.62)), AreaSpec("T2", "town", _ring(121.03, 30.62, 121.054, 30.65))]
-AREAS = AreaIndex.build(CONFIG, INDEX, VILLAGES, TOWNS)
 
 
 def test_shoreline_rollup_counts_and_state_json() -> None:

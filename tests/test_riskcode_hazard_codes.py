@@ -177,7 +177,7 @@ def test_a_wind_red_is_red_in_every_village_as_for_the_people_in_it() -> None:
     wind red at PH03 gave the village 1.2-1.7 km behind it (zone D) orange, while every resident in it
     gets red ("stay sheltered"). Village code = worst location code of its points: red. A flood red
     alone keeps the distance rule (red x D = orange)."""
-    from tests.test_riskcode_dynamics import AREAS, SEGS
+    from tests.support.riskcode import AREAS, SEGS
 
     def village_levels(tide: float, wind: float, gust: float) -> dict[str, Level]:
         obs = {}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from haixun.riskcode import load_config
+from haixun.riskcode import AreaIndex, AreaSpec, SeawallIndex, load_config
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.model import Observation, SegmentSpec
 from haixun.riskcode.tides import TidePrediction
@@ -63,3 +63,22 @@ def semidiurnal_prediction(mean: float = 3.0, amp: float = 2.0, start: datetime 
     times = [start + timedelta(minutes=10 * k) for k in range(n)]
     th = np.array([(t - start).total_seconds() / 3600.0 for t in times])
     return TidePrediction.from_series(times, mean + amp * np.cos(2 * math.pi * (th - phase_h) / 12.4206))
+
+
+# Three segments PH01-PH03 in a row, with villages and towns behind them (the shoreline roll-up tests)
+SEGS = [segment(i) for i in range(1, 4)]
+INDEX = SeawallIndex(CONFIG, SEGS)
+
+
+def ring(lon0: float, lat0: float, lon1: float, lat1: float) -> tuple[tuple[float, float], ...]:
+    """A closed rectangle (lon, lat) ring."""
+    return ((lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0))
+
+
+VILLAGES = [
+    AreaSpec("V1", "village", ring(121.031, 30.6005, 121.037, 30.604), "T1", 1200),  # right behind PH01 (zone B)
+    AreaSpec("V2", "village", ring(121.049, 30.611, 121.053, 30.615), "T1", 800),  # behind PH03, 1.2-1.7 km (zone D)
+    AreaSpec("V3", "village", ring(121.040, 30.63, 121.045, 30.64), "T2", None),  # > 3 km (zone E)
+]
+TOWNS = [AreaSpec("T1", "town", ring(121.03, 30.6, 121.054, 30.62)), AreaSpec("T2", "town", ring(121.03, 30.62, 121.054, 30.65))]
+AREAS = AreaIndex.build(CONFIG, INDEX, VILLAGES, TOWNS)
