@@ -11,7 +11,7 @@ import shapely
 from haixun.data.geography import load_geography
 from haixun.data.riskspecs import segment_specs
 from haixun.riskcode import SeawallIndex
-from haixun.riskcode.geometry import exposure_from_row
+from haixun.riskcode.geometry import exposure_from_distances, exposure_from_row, locate
 from haixun.riskcode.model import SegmentSpec
 from tests.support.riskcode import CONFIG, segment
 
@@ -123,3 +123,23 @@ def test_sign_follows_the_facing_side() -> None:
     assert row[1] == pytest.approx(40.0, abs=1e-6)
     assert row[2] == 0.0
     assert not math.isnan(float(row.sum()))
+
+
+def test_one_point_distances_match_the_rows(pinghu: SeawallIndex) -> None:
+    """``distances_one`` (a resident's lookup) gives the row's unsigned distances and the nearest segment's
+    signed distance, so the same Exposure, on random points, points on and near the lines and vertices."""
+    x, y = _points_near_lines(pinghu, np.random.default_rng(20261201), 600)
+    lon = pinghu.proj.lon0_deg + x / (math.radians(1.0) * 6_371_008.8 * math.cos(math.radians(pinghu.proj.lat0_deg)))
+    lat = pinghu.proj.lat0_deg + y / (math.radians(1.0) * 6_371_008.8)
+    seaward = landward = 0
+    for lo, la in zip(lon, lat, strict=True):
+        row = pinghu.signed_distances(float(lo), float(la))[0]
+        absd, j, signed = pinghu.distances_one(float(lo), float(la))
+        np.testing.assert_allclose(absd, np.abs(row), rtol=0, atol=TOLERANCE_M)
+        assert j == int(np.argmin(np.abs(row)))
+        assert math.isclose(signed, float(row[j]), rel_tol=0, abs_tol=TOLERANCE_M)
+        assert exposure_from_distances(pinghu, absd, j, signed) == exposure_from_row(pinghu, row)
+        assert locate(pinghu, float(lo), float(la)) == exposure_from_row(pinghu, row)
+        seaward += signed < 0
+        landward += signed > 0
+    assert seaward > 50 and landward > 50  # both sides were exercised

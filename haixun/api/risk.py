@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from shapely.geometry import Point
+
 from haixun.api.geo import ServedGeography
 from haixun.api.reasons import reason_text
+from haixun.data.geography import Village
 from haixun.errors import NotFound
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
-from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_row, hazard_codes
+from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_distances, hazard_codes
 from haixun.riskcode.levels import Status, combine
 
 ROAD_RADIUS_M = 2000.0
@@ -150,21 +154,17 @@ def expected_water(served: ServedGeography, seg_states: dict[str, Any], segment_
     return max(vals) if vals else None
 
 
-def ground_at(served: ServedGeography, config: RiskConfig, lon: float, lat: float) -> Ground | None:
+def ground_at(served: ServedGeography, config: RiskConfig, here: Point, village: Village | None) -> Ground | None:
     """The ground elevation at a point where the geography has it: the lowest road low point within
-    ``flood_exposure.low_point_radius_m``, else the village's typical ground level; None without either."""
-    here = served.metric(lon, lat)
+    ``flood_exposure.low_point_radius_m``, else the village's typical ground level; None without either.
+    ``here``: the point in metres (``served.metric``); ``village``: ``served.village_at`` of the point."""
     radius = config.flood_exposure.low_point_radius_m
-    cands: list[Ground] = []
-    for r in served.roads.values():
-        for lp in r.low_points:
-            if served.metric(lp.lon, lp.lat).distance(here) <= radius:
-                cands.append(Ground(lp.ground_level_m, f"road {r.id} low point"))
-    if cands:  # the most local data first: a road low point near the point
-        return min(cands, key=lambda g: g.level_m)
-    v = served.village_at(lon, lat)
-    if v is not None and v.ground_level_m is not None:
-        return Ground(v.ground_level_m, f"village {v.id}")
+    near = np.flatnonzero(served.low_point_distances(here) <= radius)
+    if len(near):  # the most local data first: the lowest road low point near the point (the first of equals)
+        road_id, level_m = min((served.low_point_of[int(i)] for i in near), key=lambda t: t[1])
+        return Ground(level_m, f"road {road_id} low point")
+    if village is not None and village.ground_level_m is not None:
+        return Ground(village.ground_level_m, f"village {village.id}")
     return None
 
 
@@ -192,18 +192,21 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     if not served.in_served_area(lon, lat):
         raise OutsideServedArea()
     seg_states: dict[str, Any] = state.get("segments") or {}
-    row = seawall.signed_distances(lon, lat)[0]
-    exposure = exposure_from_row(seawall, row)
+    absd, nearest, signed_m = seawall.distances_one(lon, lat)
+    exposure = exposure_from_distances(seawall, absd, nearest, signed_m)
     levels = {sid: status_of(seg_states.get(sid)) for sid in exposure.segment_ids}
     located = code_for(config, exposure, levels)
     zone_id, front_id = located.zone, exposure.nearest_segment_id
+    here = served.metric(lon, lat)
+    village = served.village_at(lon, lat)
     # codes per hazard (issue 13): flood by distance and ground elevation, wind by the wind matrix
     hc = hazard_codes(config, exposure, group_statuses(config, seg_states, exposure.segment_ids),
-                      ground_at(served, config, lon, lat), expected_water(served, seg_states, exposure.segment_ids))
+                      ground_at(served, config, here, village),
+                      expected_water(served, seg_states, exposure.segment_ids))
     # the combined code: the worst hazard code, never below the single-colour code of the combined level
     status = combine([hc.combined, located.status])
     code = status.level
-    distance = {sid: abs(float(d)) for sid, d in zip(seawall.segment_ids, row, strict=False)}
+    distance = dict(zip(seawall.segment_ids, absd.tolist(), strict=True))
     counted = sorted(exposure.segment_ids, key=lambda sid: distance[sid])
     segments = [{"id": sid, "name": served.segments[sid].name, "name_en": served.segments[sid].name_en,
                  "level": levels[sid].level.value, "floor": levels[sid].floor.value,
@@ -237,7 +240,6 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     zone = {"id": zone_id, "name": note.zh if lang == "zh" else note.en,
             "distance_to_wall_m": round(abs(located.distance_m), 1),
             "side": "seaward" if located.distance_m < 0 else "landward"}
-    here = served.metric(lon, lat)
 
     decided = parse_state_ts(front_state.get("decided_at")) or parse_state_ts(state.get("at"))
     inputs = [parse_state_ts(h.get("input_ts")) for h in front_state.get("hazards") or []]
@@ -254,7 +256,7 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
         "sensors_offline_since": front_state.get("sensors_offline_since"),
         "wall": wall, "time_to_threshold": front_state.get("time_to_threshold"),
         "shelters": _nearest_open_shelters(served, ops, here), "roads": _road_warnings(served, ops, here, front_state),
-        "contact": _contact(served, lon, lat),
+        "contact": _contact(served, village),
         "seq": state.get("seq", 0),
         "updated_at": decided.isoformat().replace("+00:00", "Z") if decided else None,
         "data_age_s": round((now - newest_input).total_seconds(), 1) if newest_input else None,
@@ -262,11 +264,8 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
 
 
 def _nearest_open_shelters(served: ServedGeography, ops: OpsStatus, here: Any) -> list[dict[str, Any]]:
-    items = []
-    for s in served.shelters.values():
-        if not ops.shelters_open.get(s.id, s.open):
-            continue
-        items.append((served.shelter_xy[s.id].distance(here), s))
+    items = [(float(d), s) for d, s in zip(served.shelter_distances(here), served.shelters.values(), strict=True)
+             if ops.shelters_open.get(s.id, s.open)]
     items.sort(key=lambda t: t[0])
     return [{"id": s.id, "name": s.name, "name_en": s.name_en, "open": True, "capacity": s.capacity,
              "address": s.address, "lat": s.lat, "lon": s.lon, "distance_m": round(d, 1)}
@@ -279,8 +278,7 @@ def _road_warnings(served: ServedGeography, ops: OpsStatus, here: Any, front_sta
     q = front_state.get("overtopping_lpsm")
     sea_on_land = (isinstance(freeboard, (int, float)) and freeboard <= 0) or (isinstance(q, (int, float)) and q >= 1.0)
     out = []
-    for r in served.roads.values():
-        d = float(served.road_xy[r.id].distance(here))
+    for d, r in zip(served.road_distances(here).tolist(), served.roads.values(), strict=True):
         if d > ROAD_RADIUS_M:
             continue
         closed = ops.roads_closed.get(r.id, r.closed)
@@ -295,8 +293,8 @@ def _road_warnings(served: ServedGeography, ops: OpsStatus, here: Any, front_sta
     return out
 
 
-def _contact(served: ServedGeography, lon: float, lat: float) -> dict[str, Any] | None:
-    v = served.village_at(lon, lat)
+def _contact(served: ServedGeography, v: Village | None) -> dict[str, Any] | None:
+    """The village contact of a point in village ``v`` (``served.village_at``)."""
     if v is None:
         return None
     town = served.towns.get(v.town_id)

@@ -54,7 +54,7 @@ def assess_town(served: ServedGeography, config: RiskConfig, state: dict[str, An
                    "actions": actions},
         "segment_level": None, "wall": None, "time_to_threshold": None,
         "shelters": _nearest_open_shelters(served, ops, here), "roads": [],
-        "contact": _contact(served, lon, lat), "seq": state.get("seq", 0),
+        "contact": _contact(served, served.village_at(lon, lat)), "seq": state.get("seq", 0),
         "updated_at": decided.isoformat().replace("+00:00", "Z") if decided else None,
         "data_age_s": None,
     }

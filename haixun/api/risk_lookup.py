@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from haixun.api.context import ApiContext
 from haixun.api.risk import OutsideServedArea, assess_location
@@ -34,12 +35,14 @@ def risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
         result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now=now)
     except OutsideServedArea:  # elsewhere in the city: the town's level, said so (risk_area.py)
         result = assess_town(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now)
-    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    # orjson: the same bytes as json.dumps(ensure_ascii=False, separators=(",", ":")) for these bodies
+    # (str keys, finite floats, shortest round-trip float text), several times faster
+    body = orjson.dumps(result)
     ctx.risk_cache.put(key, body)
     return body
 
 
 def risk_for(ctx: ApiContext, lat: float, lon: float, lang: str) -> dict[str, Any]:
     """The risk at a location as a fresh dict (cached like GET /risk). Raises OutsideServedArea."""
-    result: dict[str, Any] = json.loads(risk_json(ctx, lat, lon, lang))
+    result: dict[str, Any] = orjson.loads(risk_json(ctx, lat, lon, lang))
     return result

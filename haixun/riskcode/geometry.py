@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import shapely
 from shapely.geometry import LineString, Polygon
 
 from haixun.riskcode.config import RiskConfig, ZonesConfig
@@ -93,6 +94,8 @@ class SeawallIndex:
             sea_left.append((-ty) * math.sin(th) + tx * math.cos(th) > 0)
         self.sea_left = np.array(sea_left, dtype=bool)
         self._edges = _EdgeArrays.build(self.lines)
+        self._line_array = np.array(self.lines, dtype=object)   # one GEOS call over every line (one point)
+        self._lengths = np.asarray(shapely.length(self._line_array), dtype=float)
 
     def signed_distances_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """(n_points, n_segments) signed distances in metres, seaward negative."""
@@ -107,6 +110,28 @@ class SeawallIndex:
     def signed_distances(self, lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:
         x, y = self.proj.xy(lon, lat)
         return self.signed_distances_xy(np.atleast_1d(x), np.atleast_1d(y))
+
+    def distances_one(self, lon: float, lat: float) -> tuple[np.ndarray, int, float]:
+        """One point (a resident's lookup): (unsigned distance in metres to every segment, the index of the
+        nearest, its signed distance). What ``signed_distances`` gives for the point, less the sides of the
+        other segments, which nothing needs (``exposure_from_row`` signs the nearest only): one GEOS
+        distance call over every line, then the side at the nearest line alone."""
+        x, y = self.proj.xy(lon, lat)
+        px, py = float(x), float(y)
+        p = shapely.points(px, py)
+        absd = np.asarray(shapely.distance(self._line_array, p), dtype=float)
+        j = int(np.argmin(absd))
+        d = float(absd[j])
+        if d > 0:
+            line = self.lines[j]
+            s = float(shapely.line_locate_point(line, p))
+            a, b, q = shapely.get_coordinates(shapely.line_interpolate_point(
+                line, np.array([max(s - 1.0, 0.0), min(s + 1.0, float(self._lengths[j])), s])))
+            tx, ty = b[0] - a[0], b[1] - a[1]
+            left = tx * (py - q[1]) - ty * (px - q[0]) > 0
+            if left == bool(self.sea_left[j]):
+                d = -d
+        return absd, j, d
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +259,14 @@ def exposure_from_row(index: SeawallIndex, row: np.ndarray) -> Exposure:
     return Exposure(exposure_zone(d, index.zones), d, index.segment_ids[j], near)
 
 
+def exposure_from_distances(index: SeawallIndex, absd: np.ndarray, nearest: int, signed_m: float) -> Exposure:
+    """``exposure_from_row`` from ``SeawallIndex.distances_one``'s result (the same Exposure)."""
+    near = tuple(index.segment_ids[k] for k in np.nonzero(absd <= absd[nearest] + index.zones.neighbour_margin_m)[0])
+    return Exposure(exposure_zone(signed_m, index.zones), signed_m, index.segment_ids[nearest], near)
+
+
 def locate(index: SeawallIndex, lon: float, lat: float) -> Exposure:
-    return exposure_from_row(index, index.signed_distances(lon, lat)[0])
+    return exposure_from_distances(index, *index.distances_one(lon, lat))
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,11 @@ def parse_level(s: str) -> Level:
         raise ValueError(f"unknown level {s!r}: expected one of {', '.join(lv.value for lv in Level)}") from None
 
 
+_KNOWN_RANK = {Level.NONE: 0, Level.BLUE: 1, Level.YELLOW: 2, Level.ORANGE: 3, Level.RED: 4}
+
+
 def _known_rank(lv: Level) -> int:
-    return {Level.NONE: 0, Level.BLUE: 1, Level.YELLOW: 2, Level.ORANGE: 3, Level.RED: 4}[lv]
+    return _KNOWN_RANK[lv]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,15 @@ class Status:
 
     @classmethod
     def of(cls, level: Level | Status) -> Status:
-        return level if isinstance(level, Status) else cls(level)
+        if isinstance(level, Status):
+            return level
+        plain = _PLAIN.get(level)
+        return plain if plain is not None else cls(level)
 
     @classmethod
     def unknown(cls, floor: Level = Level.NONE) -> Status:
-        return cls(Level.UNKNOWN, floor)
+        shared = _UNKNOWN_AT_LEAST.get(floor)
+        return shared if shared is not None else cls(Level.UNKNOWN, floor)  # (raises: an unknown floor)
 
     @property
     def is_unknown(self) -> bool:
@@ -132,6 +139,11 @@ class Status:
         return self.label
 
 
+# The statuses there are (immutable values): shared instead of built again in every comparison.
+_PLAIN: dict[Level, Status] = {lv: Status(lv) for lv in Level}
+_UNKNOWN_AT_LEAST: dict[Level, Status] = {f: Status(Level.UNKNOWN, f) for f in Level if f is not Level.UNKNOWN}
+
+
 def combine(items: Iterable[Level | Status]) -> Status:
     """Worst of several subjects (e.g. the segments in front of a village): the floor is the
     highest floor; the result is unknown when any part is unknown (that part could be worse than
@@ -142,5 +154,5 @@ def combine(items: Iterable[Level | Status]) -> Status:
         if _known_rank(s.floor) > _known_rank(floor):
             floor = s.floor
         unknown = unknown or s.is_unknown
-    return Status(Level.UNKNOWN, floor) if unknown else Status(floor)
+    return _UNKNOWN_AT_LEAST[floor] if unknown else _PLAIN[floor]
 
