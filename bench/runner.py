@@ -6,11 +6,13 @@ import importlib
 import json
 import logging
 import resource
+import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
+from bench import prereq
 from bench.common import (
     REPO,
     BenchContext,
@@ -102,6 +104,10 @@ def run_benchmarks(*, smoke: bool, only: str = "", out: str | None = None) -> in
     ctx = BenchContext(sizes, img_dir, "img")
     nofile = raise_open_files_limit()
     keys = selected(only)
+    gaps = prereq.missing(keys)
+    if gaps:
+        print(prereq.message(gaps), file=sys.stderr)
+        return 2
     facts = machine_facts()
     facts["sizes"] = sizes.name
     facts["open files limit"] = str(nofile)
