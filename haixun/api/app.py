@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from haixun.api import errors, logfilter
 from haixun.api.alarms import alarm_json
-from haixun.api.auth import PasswordHasherPool, check_jwt_secret
+from haixun.api.auth import PasswordHasherPool, check_jwt_secret, check_metrics_token
 from haixun.api.context import ApiContext, LruCache
 from haixun.api.geo import ServedGeography
 from haixun.api.listener import StateListener, load_initial
@@ -136,6 +136,7 @@ def create_app(settings: Settings, options: ApiOptions | None = None, geography:
     """The application. ``geography``: an already parsed geography (tests); by default
     ``haixun.data.load_geography(options.geo_path)``, loaded and validated once here."""
     check_jwt_secret(settings.jwt_secret)  # raises InsecureSecret: no app signs tokens with a known key
+    check_metrics_token(settings.metrics_token)  # nor opens /metrics to a guessable token
     opts = options or ApiOptions()
     served = ServedGeography.build(geography or load_geography(opts.geo_path))
     metrics = ApiMetrics()

@@ -56,6 +56,18 @@ def check_jwt_secret(secret: str) -> None:
                              "are needed (e.g. $(openssl rand -hex 32))")
 
 
+# HAIXUN_METRICS_TOKEN, when set, lets any address read /metrics: guessable ones are refused like the JWT's.
+MIN_METRICS_TOKEN_CHARS = 16
+
+
+def check_metrics_token(token: str) -> None:
+    """Raises InsecureSecret for a set but weak metrics token (unset is fine: loopback callers only)."""
+    if token and (token.strip() in INSECURE_JWT_SECRETS or len(token) < MIN_METRICS_TOKEN_CHARS):
+        raise InsecureSecret(f"HAIXUN_METRICS_TOKEN is set but weak ({len(token)} characters, at least "
+                             f"{MIN_METRICS_TOKEN_CHARS} random ones are needed, e.g. $(openssl rand -hex 16)); "
+                             "leave it unset to serve /metrics to loopback callers only")
+
+
 def hash_password(password: str) -> str:
     if len(password) < 8:
         raise ValueError("password must have at least 8 characters")

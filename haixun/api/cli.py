@@ -42,10 +42,11 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     from haixun.api import logfilter
     from haixun.api.app import create_app
-    from haixun.api.auth import InsecureSecret, check_jwt_secret
+    from haixun.api.auth import InsecureSecret, check_jwt_secret, check_metrics_token
 
     try:
         check_jwt_secret(settings.jwt_secret)
+        check_metrics_token(settings.metrics_token)
     except InsecureSecret as exc:
         print(f"haixun api: refusing to start: {exc}", file=sys.stderr)
         return 2
