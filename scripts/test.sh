@@ -55,7 +55,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+# The versions of requirements.lock (scripts/lock regenerates it), the demo's extra included (tests/test_demo*.py).
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev,demo]"
 
 # 3a. With HAIXUN_CHECK=1 (.ci/run): the static checks first (ruff, mypy, layer
 # contracts: scripts/check); a failure stops here, before the services are used.

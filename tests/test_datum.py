@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from haixun.contract import format_ts
-from haixun.data.build_geojson import build_document
 from haixun.data.datum import NOMINAL_OFFSETS_M, WARNING_DATUM, from_warning_datum, to_warning_datum
 from haixun.data.geography import GeographyError, load_geography, parse_geography
 from haixun.ingest.pipeline import RawMessage, process
@@ -26,6 +25,7 @@ from haixun.simulators.geo import load_sim_geography
 from haixun.simulators.scenario import PointState, observe
 from tests.support.db import add_stations, scalar, wait_for_count
 from tests.support.mqtt import obs_json, publish_all
+from tools.build_geojson import build_document
 
 YEAR = np.arange(datetime(2021, 1, 1, tzinfo=UTC).timestamp(),
                  datetime(2022, 1, 1, tzinfo=UTC).timestamp(), 900.0)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from shapely.geometry import Point
 
-from haixun.data import build_geojson
 from haixun.data.geography import (
     LEVEL_NAMES,
     GeographyError,
@@ -21,6 +20,7 @@ from haixun.data.geography import (
     validate,
 )
 from haixun.data.projection import PINGHU
+from tools import build_geojson
 
 
 @pytest.fixture(scope="module")

