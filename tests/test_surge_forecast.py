@@ -216,3 +216,112 @@ def test_an_official_peak_surge_at_low_water_does_not_raise_the_high_water() -> 
                     "", surge_m=2.3)
     d, f = forecast(pred, observed(pred, lambda t: 0.5), [bare])
     assert d.next_high_water.surge_m == pytest.approx(2.3) and "(peak surge)" in f.detail
+
+
+# --------------------------------------------------------------------------- after the peak (In-fa replay, issue 13)
+
+def _falling_surge(t: datetime) -> float:
+    """In-fa-like: 0.9 m at the morning high water of 25 July, 1.6 m in the evening, held to 23:00,
+    then falling 0.12 m/h through the night."""
+    h = (t - datetime(2021, 7, 25, 9, 50, tzinfo=CST)).total_seconds() / 3600.0
+    if h <= 10.17:
+        return 0.9 + 0.7 * max(0.0, h) / 10.17
+    fall = (t - datetime(2021, 7, 25, 23, 0, tzinfo=CST)).total_seconds() / 3600.0
+    return 1.6 - 0.12 * max(0.0, fall)
+
+
+def _forecast_at(now: datetime, pred: TidePrediction, surge, feeds=(), hours: float = 26.0):
+    k = int(hours * 6)
+    series = [Observation(round(pred.at(now - timedelta(minutes=10 * i)) + surge(now - timedelta(minutes=10 * i)), 3),
+                          now - timedelta(minutes=10 * i)) for i in range(k, -1, -1)]
+    obs = obs_for(1, tide=series[-1].value, hs=0.0, ts=now)
+    d = evaluate_segment(CONFIG, SEG, obs, pred, [], list(feeds), now, recent={"T01": {"tide_level": series}})
+    return d, next(h for h in d.hazards if h.hazard == "storm_tide_forecast")
+
+
+def _long_prediction() -> TidePrediction:
+    start = NOW - timedelta(hours=30)
+    times = [start + timedelta(minutes=10 * k) for k in range(int(80 * 6))]
+    th = np.array([(t - HW).total_seconds() / 3600.0 for t in times])
+    return TidePrediction.from_series(times, 0.2 + 2.7 * np.cos(2 * math.pi * th / M2_H))
+
+
+def test_a_falling_surge_is_not_projected_from_the_skew_surges_of_the_peak() -> None:
+    """At 06:00 on 26 July the surge (0.76 m) has fallen 0.7 m in 6 h: the 10:40 high water gets
+    persistence of the surge now (3.4 m, blue), not the 1.6 m skew surge of the overnight high
+    water grown by its rise from the morning (the old code: 1.86 m, 4.76 m red)."""
+    pred = _long_prediction()
+    now = datetime(2021, 7, 26, 6, 0, tzinfo=CST)
+    d, f = _forecast_at(now, pred, _falling_surge)
+    truth = pred.at(HW) + _falling_surge(HW)  # 2.9 + 0.2
+    hw = d.next_high_water
+    assert abs((hw.at - HW).total_seconds()) < 600
+    dt_h = (hw.at - now).total_seconds() / 3600.0
+    assert hw.surge_m == pytest.approx(_falling_surge(now) * math.exp(-dt_h / 12.0), abs=0.03), f.detail
+    assert f.level.rank <= Level.BLUE.rank and f.value - truth < 0.5, (f.value, f.level, f.detail)
+    assert "falling" in f.detail
+
+
+@settings(max_examples=60, deadline=None)
+@given(peak=st.floats(0.6, 2.5), fall=st.floats(0.06, 0.3), hours_after=st.floats(3.5, 10.0))
+def test_a_falling_surge_never_projects_above_persistence(peak: float, fall: float, hours_after: float) -> None:
+    """Property: once the surge has fallen by at least the growth threshold over the trend window,
+    every projected high water is at most the predicted high water + the surge now (persistence bound)."""
+    pred = _long_prediction()
+    top = datetime(2021, 7, 25, 22, 15, tzinfo=CST)
+
+    def surge(t: datetime) -> float:
+        h = (t - top).total_seconds() / 3600.0
+        return peak * (0.5 + 0.5 * min(1.0, (h + 12.4) / 12.4)) if h <= 0 else peak - fall * h
+
+    now = top + timedelta(hours=hours_after)
+    if fall * min(hours_after, 6.0) < CONFIG.storm_tide.surge_trend_min_rise_m:
+        return  # not falling enough to count: outside the property
+    d, f = _forecast_at(now, pred, surge)
+    hw = d.next_high_water
+    assert hw is not None
+    assert hw.surge_m <= max(surge(now), 0.0) + 1e-6, (hw.surge_m, surge(now), f.detail)
+
+
+def test_an_official_forecast_applies_at_its_own_high_water_only() -> None:
+    """A bulletin forecasting 4.9 m (surge 2.0 m) for the high water of 23:05 on 26 July says nothing
+    about the 10:40 one: 10:40 is projected by the local rule (steady 0.5 m: persistence), not 2.9 + 2.0
+    = 4.9 m red (the old code, in the replay the overnight surge on the morning high water of 25 July)."""
+    pred = _long_prediction()
+    later = HW + timedelta(hours=M2_H)
+    feed = FeedItem("F12", "Zhejiang Marine Forecast Station", "surge_forecast", Level.ORANGE,
+                    NOW - timedelta(hours=1), NOW + timedelta(hours=26), "storm surge", surge_m=2.0,
+                    peak_level_m=pred.at(later) + 2.0, peak_at=later)
+    d, f = _forecast_at(NOW, pred, lambda t: 0.5, [feed])
+    dt_h = (d.next_high_water.at - NOW).total_seconds() / 3600.0
+    assert abs((d.next_high_water.at - HW).total_seconds()) < 600
+    assert d.next_high_water.surge_m == pytest.approx(0.5 * math.exp(-dt_h / 12.0), abs=0.03), f.detail
+    assert f.level.rank <= Level.BLUE.rank, (f.value, f.level, f.detail)
+
+
+def test_an_official_peak_before_the_high_water_gives_the_bulletins_level() -> None:
+    """The bulletin's highest water 4.55 m (orange) comes 1 h before the astronomical high water
+    (the surge falls over the high water): the high water is projected at 4.55 m, not at the
+    astronomical high water + the surge at the peak time (2.9 + 1.99 = 4.89 m, a false red; the
+    replay's Huanggu gauge showed 4.70 m red from a 4.49 m orange bulletin)."""
+    pred = _long_prediction()
+    peak_at = HW - timedelta(hours=1)
+    feed = FeedItem("F13", "Zhejiang Marine Forecast Station", "surge_forecast", Level.ORANGE,
+                    NOW - timedelta(hours=1), NOW + timedelta(hours=24), "storm surge", surge_m=2.2,
+                    peak_level_m=4.55, peak_at=peak_at)
+    d, f = _forecast_at(NOW, pred, lambda t: 1.0, [feed])
+    assert f.value == pytest.approx(4.55, abs=0.02) and f.level is Level.ORANGE, (f.value, f.level, f.detail)
+    assert "at its high water 4.55 m" in f.detail
+
+
+def test_an_official_high_water_beyond_the_prediction_is_not_applied_as_a_bare_peak_surge() -> None:
+    """The bulletin names its high water, but the tide prediction ends before it: its surge is not
+    placed on the high waters the prediction does see (the old code fell back to adding the peak
+    surge to them: the replay's Huanggu red at 08:45 on 25 July)."""
+    pred = prediction()  # ends 14 h after NOW
+    far = HW + timedelta(hours=M2_H)
+    feed = FeedItem("F14", "Zhejiang Marine Forecast Station", "surge_forecast", Level.ORANGE,
+                    NOW - timedelta(hours=1), NOW + timedelta(hours=26), "storm surge", surge_m=2.0,
+                    peak_level_m=4.9, peak_at=far)
+    d, f = forecast(pred, observed(pred, lambda t: 0.5), [feed])
+    assert d.next_high_water.surge_m < 0.6 and f.level.rank <= Level.BLUE.rank, (f.value, f.level, f.detail)

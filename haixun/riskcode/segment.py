@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from haixun.riskcode import hazards
 from haixun.riskcode.config import RiskConfig, WarningThresholds
@@ -29,6 +29,7 @@ from haixun.riskcode.tides import (
     MIN_FIT_DAYS,
     SurgeProjection,
     TidePrediction,
+    high_water_near,
     next_high_water,
     surge_projection,
     time_to_level,
@@ -168,22 +169,32 @@ def _surge_projection(config: RiskConfig, prediction: TidePrediction, now: datet
               if o.qc in config.qc.accepted_flags and math.isfinite(o.value) and o.ts <= now]
     recent.sort(key=lambda p: p[0])
     official = None
+    official_at: datetime | None = None
     for f in feeds:
         if f.kind != "surge_forecast":
             continue
-        o_surge, basis = None, ""
+        o_surge, basis, o_at = None, "", None
         if f.peak_level_m is not None and f.peak_at is not None and math.isfinite(f.peak_level_m):
-            astro_then = prediction.at(f.peak_at)
-            if astro_then is not None:  # the surge at the forecast high water (a skew surge)
-                o_surge, basis = f.peak_level_m - astro_then, f" at its high water {f.peak_level_m:.2f} m"
-        if o_surge is None and f.surge_m is not None and math.isfinite(f.surge_m):
+            # The bulletin forecasts the water at ONE high water: its surge is that level minus the
+            # predicted high water it belongs to, applied at that high water only (so the projected
+            # high water is the bulletin's level). Its surge at the peak time added to another high
+            # water, or to the astronomical high water of a peak that falls before it, overstated the
+            # water (In-fa replay: 4.70 m red at Huanggu from a 4.49 m orange bulletin; the overnight
+            # surge on the morning high water). A high water beyond the prediction: not placed (the
+            # bulletin's level still counts as the official reason).
+            hw = high_water_near(prediction, f.peak_at)
+            if hw is not None:
+                o_surge, o_at = f.peak_level_m - hw[1], hw[0]
+                basis = f" at its high water {f.peak_level_m:.2f} m"
+        elif f.surge_m is not None and math.isfinite(f.surge_m):
             o_surge, basis = float(f.surge_m), " (peak surge)"
         if o_surge is not None and (official is None or o_surge > official[0]):
             official = (o_surge, f.valid_from, f.valid_to, f"{f.issuer} {f.id}{basis}")
+            official_at = None if o_at is None else datetime.fromtimestamp(o_at, UTC)
     return surge_projection(prediction, now, surge_now, recent, efold_h=st.surge_efold_hours,
                             trend_window_h=st.surge_trend_window_hours, min_rise_m=st.surge_trend_min_rise_m,
                             max_rate_m_per_h=st.surge_trend_max_m_per_h, max_hours=st.surge_trend_max_hours,
-                            skew_window_h=st.skew_surge_window_hours, official=official)
+                            skew_window_h=st.skew_surge_window_hours, official=official, official_at=official_at)
 
 
 def evaluate_segment(

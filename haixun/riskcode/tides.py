@@ -348,13 +348,30 @@ def _dt(ts: float) -> datetime:
     return _EPOCH + timedelta(seconds=ts)
 
 
+# Half a semidiurnal tide (M2 12.42 h / 4): the high water an official bulletin's forecast time
+# belongs to is the predicted high water within this of it.
+OFFICIAL_HW_HALF_WINDOW_S = 12.42 / 4.0 * 3600.0
+
+
+def high_water_near(pred: TidePrediction, at: datetime,
+                    half_window_s: float = OFFICIAL_HW_HALF_WINDOW_S) -> tuple[float, float] | None:
+    """(t_s, level) of the predicted high water nearest ``at`` within ``half_window_s``; None when the
+    prediction does not cover it (the high water must be a peak inside the prediction series)."""
+    t = at.timestamp()
+    sel = (pred.t_s >= t - half_window_s - 3600.0) & (pred.t_s <= t + half_window_s + 3600.0)
+    peaks = [p for p in high_waters(pred.t_s[sel], pred.level_m[sel]) if abs(p[0] - t) <= half_window_s]
+    return min(peaks, key=lambda p: abs(p[0] - t)) if peaks else None
+
+
 @dataclass(frozen=True)
 class SurgeProjection:
     """The surge expected at a future time, and why (``basis``, shown in the reasons).
 
-    Ranking: ``official_m`` inside [``official_from``, ``official_to``] (epoch s); else a
-    growth ``start_m + growth_m_per_h * min(dt, growth_hours)``; else persistence
-    ``now_m * exp(-dt / efold_h)``."""
+    Ranking: ``official_m`` inside [``official_from``, ``official_to``] (epoch s) and, when the
+    bulletin names its high water (``official_at``), only within ``OFFICIAL_HW_HALF_WINDOW_S`` of
+    that high water (a bulletin forecasting the overnight high water says nothing about the
+    morning's); else a growth ``start_m + growth_m_per_h * min(dt, growth_hours)``; else
+    persistence ``now_m * exp(-dt / efold_h)``."""
 
     now_m: float
     efold_h: float
@@ -364,10 +381,12 @@ class SurgeProjection:
     official_m: float | None = None
     official_from: float = -math.inf
     official_to: float = math.inf
+    official_at: float | None = None
     basis: str = ""
 
     def at(self, t0: float, t: float) -> float:
-        if self.official_m is not None and self.official_from <= t <= self.official_to:
+        if (self.official_m is not None and self.official_from <= t <= self.official_to
+                and (self.official_at is None or abs(t - self.official_at) <= OFFICIAL_HW_HALF_WINDOW_S)):
             return self.official_m
         dt_h = max(0.0, (t - t0) / 3600.0)
         if self.growth_m_per_h > 0:
@@ -409,12 +428,19 @@ def skew_surges(pred: TidePrediction, times_s: np.ndarray, levels: np.ndarray, n
 def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, recent: Sequence[tuple[datetime, float]],
                      *, efold_h: float, trend_window_h: float, min_rise_m: float, max_rate_m_per_h: float,
                      max_hours: float, skew_window_h: float,
-                     official: tuple[float, datetime, datetime | None, str] | None = None) -> SurgeProjection:
+                     official: tuple[float, datetime, datetime | None, str] | None = None,
+                     official_at: datetime | None = None) -> SurgeProjection:
     """How the surge will develop over the next high waters (see ``SurgeProjection``).
 
     ``recent``: (ts, observed level) of the station, oldest first (10-min samples of the last
     day are plenty); ``official``: (surge m, valid_from, valid_to, issuer) of an active
-    official surge forecast."""
+    official surge forecast; ``official_at``: the predicted high water it forecasts (None: a bare
+    peak surge, applied to every high water of its validity, an upper bound).
+
+    Growth needs a surge that is not falling now: a surge that fell by ``min_rise_m`` or more over
+    the trend window is projected by persistence, whatever the skew surges of earlier high waters
+    (after In-fa's overnight peak the 1.64 m skew surge of 22:40 and its rise from the morning
+    were projected onto the next night's high water, 2.3 m, while the surge was 0.45 m and falling)."""
     t0 = now.timestamp()
     base = persistence(surge_now_m, efold_h)
     notes: list[str] = []
@@ -427,16 +453,20 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
         resid = lv - np.interp(ts, pred.t_s, pred.level_m)
         w = ts >= t0 - trend_window_h * 3600.0
         rate = 0.0
+        falling = False
         if np.count_nonzero(w) >= 4 and ts[w].max() - ts[w].min() >= 0.5 * trend_window_h * 3600.0:
             rate = _theil_sen_slope(ts[w] / 3600.0, resid[w])
             rise = rate * (ts[w].max() - ts[w].min()) / 3600.0
             notes.append(f"surge trend {rate:+.2f} m/h over {trend_window_h:g} h")
+            falling = rise <= -min_rise_m
             if rise < min_rise_m:
                 rate = 0.0
         skews = skew_surges(pred, ts, lv, t0, skew_window_h)
         if skews:
             notes.append("skew surges " + ", ".join(f"{s:.2f}" for _, s in skews[-2:]) + " m")
-            if len(skews) >= 2:
+            if falling:
+                notes.append("surge falling now: no growth")
+            elif len(skews) >= 2:
                 (ta, sa), (tb, sb) = skews[-2], skews[-1]
                 if sb - sa >= min_rise_m:
                     rate = max(rate, (sb - sa) / ((tb - ta) / 3600.0))
@@ -449,6 +479,7 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
         return SurgeProjection(now_m=surge_now_m, efold_h=efold_h, start_m=start, growth_m_per_h=growth,
                                growth_hours=max_hours, official_m=o_surge, official_from=o_from.timestamp(),
                                official_to=o_to.timestamp() if o_to else math.inf,
+                               official_at=official_at.timestamp() if official_at is not None else None,
                                basis=f"official surge forecast {o_surge:.2f} m ({issuer}) ranked above local; "
                                      + local + ("; " + "; ".join(notes) if notes else ""))
     if growth > 0:
