@@ -254,3 +254,20 @@ def test_vertical_wall_q_never_falls_as_the_tide_rises_past_the_impulsive_limit(
                             slope_tan=10.0, toe_level_m=-30.0)
     r = hazards.overtopping(CONFIG, calm, NOW)
     assert "violent overtopping row" in r.detail and r.level is Level.NONE
+
+
+def test_a_quay_wall_is_judged_on_the_sea_state_at_its_toe_not_the_offshore_buoy() -> None:
+    """In-fa replay, 19:47 on 25 July at the Zhapu port quay (PH07: vertical wall, crest 7.6 m, toe
+    -3.8 m): SWL 1.62 m, offshore buoy Hs 4.01 m, Tm-1,0 6.7 s. Taken at the toe (depth-limited to
+    0.55 x 5.42 = 2.98 m) it gave q 10.5 l/s/m by eq. 7.8, red; the toe sees 0.6 x 4.01 = 2.41 m
+    (the simulator's own toe sea state was 2.5 m): h^2/(Hm0 L) = 5.42^2 / (2.41 x 70.1) = 0.174,
+    impulsive, Rc/Hm0 = 5.98/2.41 = 2.48, eq. 7.8: 0.0014 x (2.41/(5.42 x 0.0344))^0.5 x 2.48^-3
+    x sqrt(9.81 x 2.41^3) = 0.0014 x 3.60 x 0.0651 x 11.69 = 3.83 l/s/m: orange (trained staff 1-10)."""
+    quay = segment(1, structure="vertical_wall", crest=7.6, toe=-3.8)
+    quay = quay.model_copy(update={"slope_tan": 10.0})
+    obs = obs_for(1, tide=1.62, hs=4.01, tp=6.7, wind=20.0, gust=27.0)
+    d = evaluate_segment(CONFIG, quay, obs, None, [], [], NOW, period_kinds={"B01": "Tm-1,0"})
+    ot = next(h for h in d.hazards if h.hazard == "overtopping")
+    assert ot.value == pytest.approx(3.83, rel=0.02), ot.detail
+    assert ot.level is Level.ORANGE, ot.detail
+    assert "offshore buoy Hs 4.01 m" in ot.detail

@@ -246,6 +246,7 @@ class OvertoppingConfig(_Strict):
     limits_violent: ViolentLimits
     negative_freeboard_level: Level
     toe_depth_limit_ratio: NonNegFloat
+    offshore_to_toe_factor: float = Field(gt=0, le=1)
     fallback_steepness: NonNegFloat
     g: PositiveFloat
     obliquity_tolerance_deg: float = Field(ge=0, le=90)

@@ -291,9 +291,13 @@ def evaluate_segment(
         else:
             beta, why_beta = obliquity(config, segment, obs, now)
             notes.append(why_beta)
+            hm0_toe = hs.value * o.offshore_to_toe_factor
+            if o.offshore_to_toe_factor != 1.0:
+                notes.insert(0, f"Hm0 at the toe {hm0_toe:.2f} m = {o.offshore_to_toe_factor:g} x offshore buoy Hs "
+                                f"{hs.value:.2f} m (nearshore transformation, ASSUMPTION)")
             ot = mean_overtopping(
                 structure=segment.structure, still_water_m=water.value, crest_level_m=segment.crest_level_m,
-                hm0_m=hs.value, period_s=t_s, slope_tan=segment.slope_tan, toe_level_m=segment.toe_level_m,
+                hm0_m=hm0_toe, period_s=t_s, slope_tan=segment.slope_tan, toe_level_m=segment.toe_level_m,
                 toe_depth_limit_ratio=o.toe_depth_limit_ratio, gamma_f=segment.roughness_gamma_f,
                 berm_width_m=segment.berm_width_m, berm_level_m=segment.berm_level_m,
                 wave_wall_angle_deg=segment.wave_wall_angle_deg if segment.wave_wall_height_m > 0 else None,
