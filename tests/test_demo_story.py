@@ -164,3 +164,68 @@ def test_the_replay_plan_backfills_on_the_same_storm_mapping_and_ends_history_wh
                              peak_in=timedelta(hours=float(args["--peak-in"])))
     assert backfill.offset_s == pytest.approx(plan.offset_s, abs=1e-3)
     assert plan.landfall == plan.start + timedelta(hours=40) and plan.end == plan.start + timedelta(hours=52)
+
+
+# --------------------------------------------------------------------------- the record (issue 13)
+
+def _record_story(**kw) -> Story:
+    from haixun.demo.story import RecordShape
+
+    rec = RecordShape("Zhapu", ("PH05",), T0 + 24 * H, T0 + 30 * H, O, T0 + 36 * H, O)
+    return _story(end=T0 + 48 * H, record=rec, **kw)
+
+
+RECORD_LEVELS = [(T0 + 6 * H, B), (T0 + 12 * H, Y), (T0 + 25 * H, O), (T0 + 38 * H, Y), (T0 + 40 * H, B)]
+RECORD_TIDE = {"storm_tide": [(T0 + 6 * H, B), (T0 + 26 * H, O), (T0 + 28 * H, Y), (T0 + 34 * H, B)],
+               "storm_tide_forecast": [(T0 + 6 * H, B), (T0 + 22 * H, O), (T0 + 30 * H, Y), (T0 + 35 * H, B)]}
+
+
+def _record_failures(levels, tide) -> list[str]:
+    v = check_story(_record_story(), {"PH05": levels}, hazards={"PH05": tide})
+    return [f.detail for f in v.failures() if f.check == "record"]
+
+
+def test_the_recorded_shape_passes() -> None:
+    assert _record_failures(RECORD_LEVELS, RECORD_TIDE) == []
+
+
+def test_a_red_the_record_does_not_have_fails() -> None:
+    """The replay before the issue-13 fixes: red at Zhapu on the landfall high water (a storm-tide forecast
+    of 5.0 m grown from the overnight skew surge) and at the quays (overtopping on the offshore sea state)."""
+    red = sorted(RECORD_LEVELS + [(T0 + 38.5 * H, R), (T0 + 39.5 * H, Y)])
+    tide = dict(RECORD_TIDE, storm_tide_forecast=RECORD_TIDE["storm_tide_forecast"] + [(T0 + 38.5 * H, R),
+                                                                                         (T0 + 39.5 * H, B)])
+    got = _record_failures(red, tide)
+    assert len(got) == 2 and "shown up to red" in got[0] and "forecast up to red" in got[1], got
+
+
+def test_no_orange_storm_tide_overnight_fails_and_a_late_downgrade_fails() -> None:
+    """Orange shown overnight from another hazard (wind) is not the record's storm-surge orange; a storm
+    tide still orange in the morning is not the record's downgrade."""
+    weak = dict(RECORD_TIDE, storm_tide=[(T0 + 6 * H, B), (T0 + 26 * H, Y), (T0 + 34 * H, B)])
+    assert any("storm tide up to yellow" in d for d in _record_failures(RECORD_LEVELS, weak))
+    late = dict(RECORD_TIDE, storm_tide=[(T0 + 6 * H, B), (T0 + 26 * H, O), (T0 + 37 * H, Y)])
+    assert any("up to orange from" in d for d in _record_failures(RECORD_LEVELS, late))
+    # without the hazard track (the websocket witness) only the level check runs
+    v = check_story(_record_story(), {"PH05": RECORD_LEVELS})
+    record = [f for f in v.findings if f.check == "record"]
+    assert len(record) == 1 and record[0].ok
+
+
+def test_the_default_window_carries_the_in_fa_record_at_zhapu(infa_story) -> None:
+    from haixun.simulators import typhoon as ty
+
+    story, offset = infa_story
+    rec = story.record
+    assert rec is not None and set(rec.segments) == set(station_segments(["ZP-T01"]))
+
+    def storm_time(t: datetime) -> datetime:
+        return datetime.fromtimestamp(t.timestamp() - offset, ty.CST)
+
+    assert storm_time(rec.flood_from) == datetime(2021, 7, 25, 20, tzinfo=ty.CST)
+    assert storm_time(rec.flood_to) == datetime(2021, 7, 26, 2, tzinfo=ty.CST)
+    assert storm_time(rec.downgraded_by) == datetime(2021, 7, 26, 8, tzinfo=ty.CST)
+    assert rec.flood_level is Level.ORANGE and rec.max_level is Level.ORANGE
+    # the model's own overnight high water at Zhapu is the record's orange
+    assert story.segments["PH05"].peak.level is Level.ORANGE
+    assert rec.flood_from <= story.segments["PH05"].peak.at <= rec.flood_to

@@ -83,6 +83,10 @@ class DatabaseWitness:
         self._last_id = 0
         self.segment_changes: dict[str, list[tuple[Any, Level]]] = {}  # segment -> [(at, to_level)]
         self.segment_initial: dict[str, Level] = {}  # segment -> from_level of its first change
+        # segment -> hazard -> [(sim time, level)] on change, from the ``decisions`` rows (the story's
+        # record checks: the storm tide itself, not the segment's worst hazard)
+        self.segment_hazards: dict[str, dict[str, list[tuple[Any, Level]]]] = {}
+        self._last_decision_id = 0
 
     @property
     def passed(self) -> bool:
@@ -111,6 +115,7 @@ class DatabaseWitness:
             rows = await cur.fetchall()
         except psycopg.errors.UndefinedTable:
             return
+        await self._poll_hazards(conn)
         self.tide_models = await self._count(conn, "tide_models")
         self.bulletins = await self._count(conn, "official_feeds")
         for row_id, kind, subject_id, to_level, at, from_level in rows:
@@ -123,6 +128,31 @@ class DatabaseWitness:
                         self.segment_initial[subject_id] = _level(from_level)  # type: ignore[assignment]
                     when = self.clock.at_wall(at.timestamp()) if self.clock is not None else at
                     self.segment_changes.setdefault(subject_id, []).append((when, level))
+
+
+    async def _poll_hazards(self, conn: psycopg.AsyncConnection) -> None:
+        try:
+            cur = await conn.execute(
+                "SELECT id, subject_id, decided_at, h->>'hazard', h->>'level' FROM decisions d, "
+                "jsonb_array_elements(CASE WHEN jsonb_typeof(d.decision->'hazards') = 'array' "
+                "THEN d.decision->'hazards' ELSE '[]'::jsonb END) h "
+                "WHERE d.id > %s AND d.subject_kind = 'segment' AND h->>'hazard' = ANY(%s) ORDER BY d.id",
+                (self._last_decision_id, list(STORY_HAZARDS)))
+            rows = await cur.fetchall()
+        except psycopg.errors.UndefinedTable:
+            return
+        for row_id, subject_id, at, hazard, level_text in rows:
+            self._last_decision_id = max(self._last_decision_id, int(row_id))
+            level = _level(level_text)
+            if level is None:
+                continue
+            when = self.clock.at_wall(at.timestamp()) if self.clock is not None else at
+            seq = self.segment_hazards.setdefault(str(subject_id), {}).setdefault(str(hazard), [])
+            if not seq or seq[-1][1] is not level:
+                seq.append((when, level))
+
+
+STORY_HAZARDS = ("storm_tide", "storm_tide_forecast")
 
 
 class WebsocketWitness:

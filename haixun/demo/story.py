@@ -23,6 +23,14 @@ The checks (issue 12), per segment:
 * **downgrade**: a newer bulletin lowering a bulletin-held level: the
   segment's level falls below the old bulletin's level by the newer one's
   issue time + dwell + tolerance.
+* **record** (issue 13, the In-fa record at Zhapu, ``RecordShape``): the storm
+  tide (observed water, hazard ``storm_tide``) reaches orange in the overnight
+  window of 25/26 July (Jiaxing's orange storm-surge warning), the storm tide
+  and its forecast are below orange from the morning of the 26th to the end
+  (the warning was downgraded), and the Zhapu segments are never shown above
+  orange (the record has no red: surge orange, landfall wind force 10 = the
+  typhoon signal's orange). The storm-tide checks need the hazard track (the
+  ``decisions`` rows); the level check runs on every witness.
 
 A check that the replay window cannot show (e.g. it ends before the calm) fails.
 """
@@ -74,6 +82,20 @@ class Downgrade:
     identifier: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RecordShape:
+    """What the record of the replayed storm says at one place (sim times)."""
+
+    place: str
+    segments: tuple[str, ...]
+    flood_from: datetime      # the storm tide reaches ``flood_level`` within [flood_from, flood_to]
+    flood_to: datetime
+    flood_level: Level
+    downgraded_by: datetime   # storm tide and its forecast below ``flood_level`` from here to the end
+    max_level: Level          # the segments are never shown above this
+    source: str = ""
+
+
 @dataclass(frozen=True)
 class Story:
     start: datetime
@@ -85,6 +107,7 @@ class Story:
     tolerance_s: float = 3600.0
     outage_allowance_s: float = 300.0
     phases: tuple[tuple[datetime, str], ...] = ()  # (from, phase) in order: calm, rising, peak, falling, after
+    record: RecordShape | None = None
 
     def phase_at(self, t: datetime) -> str:
         name = "calm"
@@ -97,7 +120,7 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    check: str  # rise | peak | fall | flap | outage | downgrade
+    check: str  # rise | peak | fall | flap | outage | downgrade | record
     subject: str
     ok: bool
     detail: str
@@ -120,7 +143,7 @@ class StoryVerdict:
         for f in self.findings:
             by_check.setdefault(f.check, []).append(f)
         lines = []
-        for check in ("rise", "peak", "fall", "flap", "outage", "downgrade"):
+        for check in ("rise", "peak", "fall", "flap", "outage", "downgrade", "record"):
             fs = by_check.get(check, [])
             if not fs:
                 continue
@@ -178,8 +201,43 @@ class Track:
         return out
 
 
+def _check_record(rec: RecordShape, story: Story, tracks: Mapping[str, Track],
+                  hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None) -> list[Finding]:
+    out: list[Finding] = []
+    end = story.end
+    if rec.downgraded_by + timedelta(hours=1) > end or rec.flood_from < story.start:
+        return [Finding("record", rec.place, False, f"the replay window {_fmt(story.start)} .. {_fmt(end)} does not "
+                                                    f"cover the record ({_fmt(rec.flood_from)} .. "
+                                                    f"{_fmt(rec.downgraded_by)})")]
+    for sid in rec.segments:
+        tr = tracks.get(sid) or Track(())
+        shown = [lv for lv in tr.levels_in(story.start, end) if lv in KNOWN]
+        over = [lv for lv in shown if lv.rank > rec.max_level.rank]
+        out.append(Finding("record", sid, not over,
+                           f"{rec.place}: shown up to {max(shown, key=lambda lv: lv.rank, default=Level.NONE).value} "
+                           f"(the record: never above {rec.max_level.value})"))
+        if hazards is None:
+            continue
+        own = hazards.get(sid, {})
+        tide = Track(own.get("storm_tide", ()))
+        got = tide.max_known_in(rec.flood_from, rec.flood_to)
+        out.append(Finding("record", sid, got.rank >= rec.flood_level.rank,
+                           f"{rec.place}: storm tide up to {got.value} between {_fmt(rec.flood_from)} and "
+                           f"{_fmt(rec.flood_to)} (the record: {rec.flood_level.value} overnight)"))
+        late = [lv for name in ("storm_tide", "storm_tide_forecast")
+                for lv in Track(own.get(name, ())).levels_in(rec.downgraded_by, end) if lv in KNOWN]
+        high = max(late, key=lambda lv: lv.rank, default=Level.NONE)
+        out.append(Finding("record", sid, bool(late) and high.rank < rec.flood_level.rank,
+                           f"{rec.place}: storm tide and its forecast up to {high.value} from {_fmt(rec.downgraded_by)}"
+                           f" (the record: downgraded below {rec.flood_level.value} by then)"
+                           + ("" if late else "; no storm-tide reading seen")))
+    return out
+
+
 def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]]], witness: str = "level_changes",
-                initial: Mapping[str, Level] | None = None) -> StoryVerdict:
+                initial: Mapping[str, Level] | None = None,
+                hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None = None) -> StoryVerdict:
+    """``hazards``: segment -> hazard name -> [(sim time, hazard level)] (the record's storm-tide checks)."""
     tol = timedelta(seconds=story.tolerance_s)
     dwell = timedelta(seconds=story.dwell_s)
     findings: list[Finding] = []
@@ -244,6 +302,8 @@ def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]
             findings.append(Finding("downgrade", sid, ok,
                                     f"bulletin {d.from_level.value} -> {d.to_level.value} at {_fmt(d.at)}: "
                                     f"shown {held.value} before, {now.value} at {_fmt(due)}"))
+    if story.record is not None:
+        findings.extend(_check_record(story.record, story, tracks, hazards))
     return StoryVerdict(witness, tuple(findings))
 
 
@@ -333,7 +393,35 @@ def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Out
         if quiet is not None and (not high or quiet > times[high[-1]]):
             phases.append((quiet, "after"))
     return Story(start, end, segments, float(config.hysteresis.dwell_s), tuple(outages), tuple(downgrades),
-                 phases=tuple(phases))
+                 phases=tuple(phases), record=infa_record(source, start, end, geography))
+
+
+# The record of In-fa at Zhapu (domain brief, issue 13), storm time CST: surge 120-240 cm overnight
+# 25/26 July with Jiaxing's ORANGE storm-surge warning, downgraded by the morning of the 26th;
+# landfall at Pinghu 09:50 26 July with force 10 (28 m/s): the typhoon signal's orange. No red.
+INFA_FLOOD_FROM = (2021, 7, 25, 20, 0)
+INFA_FLOOD_TO = (2021, 7, 26, 2, 0)
+INFA_DOWNGRADED_BY = (2021, 7, 26, 8, 0)
+
+
+def infa_record(source, start: datetime, end: datetime, geography=None) -> RecordShape | None:
+    """The In-fa record at Zhapu on the replay's clock (None when the source replays no storm or the
+    window does not reach the overnight high water of 25/26 July)."""
+    from haixun.simulators import typhoon as ty
+
+    if getattr(source, "track", None) is None:
+        return None
+
+    def sim(parts: tuple[int, int, int, int, int]) -> datetime:
+        storm = datetime(*parts, tzinfo=ty.CST)
+        return datetime.fromtimestamp(storm.timestamp() + source.offset_s, start.tzinfo)
+
+    flood_from, flood_to, by = sim(INFA_FLOOD_FROM), sim(INFA_FLOOD_TO), sim(INFA_DOWNGRADED_BY)
+    if flood_to < start or flood_from > end:
+        return None
+    return RecordShape("Zhapu", station_segments(["ZP-T01"], geography), flood_from, flood_to, Level.ORANGE, by,
+                       Level.ORANGE, "domain brief / issue 13: Jiaxing orange storm-surge warning overnight 25/26 "
+                                     "July, downgraded by the morning of the 26th; landfall force 10")
 
 
 def station_segments(station_ids: Iterable[str], geography=None) -> tuple[str, ...]:
