@@ -325,3 +325,26 @@ def test_an_official_high_water_beyond_the_prediction_is_not_applied_as_a_bare_p
                     peak_level_m=4.9, peak_at=far)
     d, f = forecast(pred, observed(pred, lambda t: 0.5), [feed])
     assert d.next_high_water.surge_m < 0.6 and f.level.rank <= Level.BLUE.rank, (f.value, f.level, f.detail)
+
+
+def test_a_surge_that_stopped_rising_is_not_grown_from_the_skew_surges_of_the_day_before() -> None:
+    """In-fa replay, 22:49 on 25 July: the surge rose from 0.9 m (morning high water) to 1.6 m by 16:00
+    and has been flat since. The skew surges of the last two high waters (0.4, 0.9 m) rose by 0.5 m, but
+    the surge did not rise over the 6 h window: no growth (the documented rule: growth when the surge
+    rose by at least 0.3 m over the window). The old code grew 1.6 m by 0.04 m/h for 11.9 h to the
+    10:40 high water: 2.08 m, 4.98 m red."""
+    pred = _long_prediction()
+
+    def surge(t: datetime) -> float:
+        h0 = (t - datetime(2021, 7, 25, 0, 0, tzinfo=CST)).total_seconds() / 3600.0
+        if h0 <= 0:
+            return 0.4
+        if h0 <= 9.85:
+            return 0.4 + 0.5 * h0 / 9.85
+        return min(1.6, 0.9 + 0.7 * (h0 - 9.85) / 6.15)
+
+    now = datetime(2021, 7, 25, 22, 45, tzinfo=CST)
+    d, f = _forecast_at(now, pred, surge)
+    assert max(h.surge_m for h in [d.next_high_water] if h) <= surge(now) + 1e-6
+    assert f.level.rank < Level.RED.rank, (f.value, f.level, f.detail)
+    assert "not rising now" in f.detail

@@ -437,10 +437,13 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
     official surge forecast; ``official_at``: the predicted high water it forecasts (None: a bare
     peak surge, applied to every high water of its validity, an upper bound).
 
-    Growth needs a surge that is not falling now: a surge that fell by ``min_rise_m`` or more over
-    the trend window is projected by persistence, whatever the skew surges of earlier high waters
-    (after In-fa's overnight peak the 1.64 m skew surge of 22:40 and its rise from the morning
-    were projected onto the next night's high water, 2.3 m, while the surge was 0.45 m and falling)."""
+    Growth needs a surge that is rising NOW: when the trend window holds enough samples, the surge
+    must have risen by ``min_rise_m`` over it (riskcode.toml storm_tide: "when the surge rose by at
+    least surge_trend_min_rise_m over the window"), for the skew-surge change too; a flat or falling
+    surge is projected by persistence, whatever the skew surges of earlier high waters. (In the
+    In-fa replay the skew-surge change of the previous day was extrapolated 12 h ahead while the
+    surge had been flat for 6 h, 22:49 on 25 July: 2.2 m on the landfall high water, 5.2 m red; and
+    after the overnight peak, 2.3 m while the surge was 0.45 m and falling.)"""
     t0 = now.timestamp()
     base = persistence(surge_now_m, efold_h)
     notes: list[str] = []
@@ -453,20 +456,20 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
         resid = lv - np.interp(ts, pred.t_s, pred.level_m)
         w = ts >= t0 - trend_window_h * 3600.0
         rate = 0.0
-        falling = False
+        rising: bool | None = None  # None: too few samples in the window to tell
         if np.count_nonzero(w) >= 4 and ts[w].max() - ts[w].min() >= 0.5 * trend_window_h * 3600.0:
             rate = _theil_sen_slope(ts[w] / 3600.0, resid[w])
             rise = rate * (ts[w].max() - ts[w].min()) / 3600.0
             notes.append(f"surge trend {rate:+.2f} m/h over {trend_window_h:g} h")
-            falling = rise <= -min_rise_m
-            if rise < min_rise_m:
+            rising = bool(rise >= min_rise_m)
+            if not rising:
                 rate = 0.0
+                notes.append(f"{'falling' if rise <= -min_rise_m else 'not rising'} now (rise {rise:+.2f} m < "
+                             f"{min_rise_m:g} m): no growth")
         skews = skew_surges(pred, ts, lv, t0, skew_window_h)
         if skews:
             notes.append("skew surges " + ", ".join(f"{s:.2f}" for _, s in skews[-2:]) + " m")
-            if falling:
-                notes.append("surge falling now: no growth")
-            elif len(skews) >= 2:
+            if rising is not False and len(skews) >= 2:
                 (ta, sa), (tb, sb) = skews[-2], skews[-1]
                 if sb - sa >= min_rise_m:
                     rate = max(rate, (sb - sa) / ((tb - ta) / 3600.0))
