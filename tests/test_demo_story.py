@@ -169,9 +169,9 @@ def test_the_replay_plan_backfills_on_the_same_storm_mapping_and_ends_history_wh
 # --------------------------------------------------------------------------- the record (issue 13)
 
 def _record_story(**kw) -> Story:
-    from haixun.demo.story import RecordShape
+    from haixun.demo.story import INFA_RED_FROM, RecordShape
 
-    rec = RecordShape("Zhapu", ("PH05",), T0 + 24 * H, T0 + 30 * H, O, T0 + 36 * H, O)
+    rec = RecordShape("Zhapu", ("PH05",), T0 + 24 * H, T0 + 30 * H, O, T0 + 36 * H, INFA_RED_FROM)
     return _story(end=T0 + 48 * H, record=rec, **kw)
 
 
@@ -180,23 +180,28 @@ RECORD_TIDE = {"storm_tide": [(T0 + 6 * H, B), (T0 + 26 * H, O), (T0 + 28 * H, Y
                "storm_tide_forecast": [(T0 + 6 * H, B), (T0 + 22 * H, O), (T0 + 30 * H, Y), (T0 + 35 * H, B)]}
 
 
-def _record_failures(levels, tide) -> list[str]:
-    v = check_story(_record_story(), {"PH05": levels}, hazards={"PH05": tide})
+def _record_failures(levels, tide, reds=None) -> list[str]:
+    v = check_story(_record_story(), {"PH05": levels}, hazards={"PH05": tide}, reds={"PH05": reds or []})
     return [f.detail for f in v.failures() if f.check == "record"]
 
 
-def test_the_recorded_shape_passes() -> None:
+def test_the_recorded_shape_passes_and_a_red_from_the_waves_is_the_records_red_wave_warning() -> None:
     assert _record_failures(RECORD_LEVELS, RECORD_TIDE) == []
+    quay = sorted(RECORD_LEVELS + [(T0 + 26 * H, R), (T0 + 27 * H, O)])
+    assert _record_failures(quay, RECORD_TIDE, [(T0 + 26 * H, ("overtopping",))]) == []
 
 
 def test_a_red_the_record_does_not_have_fails() -> None:
-    """The replay before the issue-13 fixes: red at Zhapu on the landfall high water (a storm-tide forecast
-    of 5.0 m grown from the overnight skew surge) and at the quays (overtopping on the offshore sea state)."""
+    """The replay before the issue-13 fixes: red at Zhapu on the landfall high water from a storm-tide
+    forecast of 5.0 m grown from the overnight skew surge; a wind red (force 10 in the record) likewise."""
     red = sorted(RECORD_LEVELS + [(T0 + 38.5 * H, R), (T0 + 39.5 * H, Y)])
     tide = dict(RECORD_TIDE, storm_tide_forecast=RECORD_TIDE["storm_tide_forecast"] + [(T0 + 38.5 * H, R),
                                                                                          (T0 + 39.5 * H, B)])
-    got = _record_failures(red, tide)
-    assert len(got) == 2 and "shown up to red" in got[0] and "forecast up to red" in got[1], got
+    got = _record_failures(red, tide, [(T0 + 38.5 * H, ("storm_tide_forecast",))])
+    assert len(got) == 2 and "red at" in got[0] and "storm_tide_forecast" in got[0], got
+    assert "forecast up to red" in got[1], got
+    got = _record_failures(red, RECORD_TIDE, [(T0 + 38.5 * H, ("overtopping", "wind"))])
+    assert len(got) == 1 and "wind" in got[0], got
 
 
 def test_no_orange_storm_tide_overnight_fails_and_a_late_downgrade_fails() -> None:
@@ -206,10 +211,9 @@ def test_no_orange_storm_tide_overnight_fails_and_a_late_downgrade_fails() -> No
     assert any("storm tide up to yellow" in d for d in _record_failures(RECORD_LEVELS, weak))
     late = dict(RECORD_TIDE, storm_tide=[(T0 + 6 * H, B), (T0 + 26 * H, O), (T0 + 37 * H, Y)])
     assert any("up to orange from" in d for d in _record_failures(RECORD_LEVELS, late))
-    # without the hazard track (the websocket witness) only the level check runs
+    # without the database's hazard tracks and reasons (the websocket witness) nothing is judged
     v = check_story(_record_story(), {"PH05": RECORD_LEVELS})
-    record = [f for f in v.findings if f.check == "record"]
-    assert len(record) == 1 and record[0].ok
+    assert [f for f in v.findings if f.check == "record"] == []
 
 
 def test_the_default_window_carries_the_in_fa_record_at_zhapu(infa_story) -> None:
@@ -225,7 +229,7 @@ def test_the_default_window_carries_the_in_fa_record_at_zhapu(infa_story) -> Non
     assert storm_time(rec.flood_from) == datetime(2021, 7, 25, 20, tzinfo=ty.CST)
     assert storm_time(rec.flood_to) == datetime(2021, 7, 26, 2, tzinfo=ty.CST)
     assert storm_time(rec.downgraded_by) == datetime(2021, 7, 26, 8, tzinfo=ty.CST)
-    assert rec.flood_level is Level.ORANGE and rec.max_level is Level.ORANGE
+    assert rec.flood_level is Level.ORANGE and "wind" not in rec.red_from and "storm_tide" not in rec.red_from
     # the model's own overnight high water at Zhapu is the record's orange
     assert story.segments["PH05"].peak.level is Level.ORANGE
     assert rec.flood_from <= story.segments["PH05"].peak.at <= rec.flood_to

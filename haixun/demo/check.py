@@ -87,6 +87,7 @@ class DatabaseWitness:
         # record checks: the storm tide itself, not the segment's worst hazard)
         self.segment_hazards: dict[str, dict[str, list[tuple[Any, Level]]]] = {}
         self._last_decision_id = 0
+        self.segment_reds: dict[str, list[tuple[Any, tuple[str, ...]]]] = {}  # segment -> [(at, hazards at red)]
 
     @property
     def passed(self) -> bool:
@@ -108,7 +109,7 @@ class DatabaseWitness:
     async def poll(self, conn: psycopg.AsyncConnection) -> None:
         try:
             cur = await conn.execute(
-                "SELECT id, subject_kind, subject_id, to_level, at, from_level FROM level_changes "
+                "SELECT id, subject_kind, subject_id, to_level, at, from_level, reasons FROM level_changes "
                 "WHERE id > %s AND subject_kind IN ('segment', 'city') ORDER BY id",
                 (self._last_id,),
             )
@@ -118,7 +119,7 @@ class DatabaseWitness:
         await self._poll_hazards(conn)
         self.tide_models = await self._count(conn, "tide_models")
         self.bulletins = await self._count(conn, "official_feeds")
-        for row_id, kind, subject_id, to_level, at, from_level in rows:
+        for row_id, kind, subject_id, to_level, at, from_level, reasons in rows:
             self._last_id = max(self._last_id, int(row_id))
             level = _level(to_level)
             if level is not None:
@@ -128,6 +129,8 @@ class DatabaseWitness:
                         self.segment_initial[subject_id] = _level(from_level)  # type: ignore[assignment]
                     when = self.clock.at_wall(at.timestamp()) if self.clock is not None else at
                     self.segment_changes.setdefault(subject_id, []).append((when, level))
+                    if level is Level.RED:
+                        self.segment_reds.setdefault(subject_id, []).append((when, _red_hazards(reasons)))
 
 
     async def _poll_hazards(self, conn: psycopg.AsyncConnection) -> None:
@@ -153,6 +156,14 @@ class DatabaseWitness:
 
 
 STORY_HAZARDS = ("storm_tide", "storm_tide_forecast")
+
+
+def _red_hazards(reasons: object) -> tuple[str, ...]:
+    """The hazards a level change's reasons give at red (``level_changes.reasons``, docs/state.md)."""
+    if not isinstance(reasons, list):
+        return ()
+    return tuple(dict.fromkeys(str(r.get("hazard")) for r in reasons
+                               if isinstance(r, dict) and _level(r.get("level")) is Level.RED))
 
 
 class WebsocketWitness:

@@ -539,8 +539,8 @@ class DemoRun:
             story = self.plan.story
             if self.clock is not None:  # the part of the window the replay clock reached
                 story = dataclasses.replace(story, end=min(story.end, self.clock.now()))
-            for name, changes, initial, hazards in self._witness_tracks(db_witness, ws_witness):
-                v = check_story(story, changes, name, initial, hazards)
+            for name, changes, initial, hazards, reds in self._witness_tracks(db_witness, ws_witness):
+                v = check_story(story, changes, name, initial, hazards, reds)
                 lines += v.summary_lines()
                 ok = ok and v.ok
         for line in lines:
@@ -550,9 +550,9 @@ class DemoRun:
 
     @staticmethod
     def _witness_tracks(db: DatabaseWitness, ws: WebsocketWitness | None):
-        yield "level_changes", db.segment_changes, db.segment_initial, db.segment_hazards
+        yield "level_changes", db.segment_changes, db.segment_initial, db.segment_hazards, db.segment_reds
         if ws is not None:
-            yield "websocket", ws.segment_changes, {}, None
+            yield "websocket", ws.segment_changes, {}, None, None
 
     def _phase(self, replay_done: bool) -> str:
         if self.plan is None or self.plan.story is None or self.clock is None:

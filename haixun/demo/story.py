@@ -27,10 +27,13 @@ The checks (issue 12), per segment:
   tide (observed water, hazard ``storm_tide``) reaches orange in the overnight
   window of 25/26 July (Jiaxing's orange storm-surge warning), the storm tide
   and its forecast are below orange from the morning of the 26th to the end
-  (the warning was downgraded), and the Zhapu segments are never shown above
-  orange (the record has no red: surge orange, landfall wind force 10 = the
-  typhoon signal's orange). The storm-tide checks need the hazard track (the
-  ``decisions`` rows); the level check runs on every witness.
+  (the warning was downgraded), and no red at Zhapu comes from a hazard the
+  record contradicts: the storm tide was orange, the landfall wind force 10
+  (the typhoon signal's orange); only the waves had a red warning (offshore
+  4-6 m), so a red is accepted only from ``wave``/``overtopping`` reasons.
+  The storm-tide checks need the hazard track (the ``decisions`` rows), the
+  red check the reasons of the level changes (``level_changes.reasons``):
+  both from the database witness.
 
 A check that the replay window cannot show (e.g. it ends before the calm) fails.
 """
@@ -92,7 +95,7 @@ class RecordShape:
     flood_to: datetime
     flood_level: Level
     downgraded_by: datetime   # storm tide and its forecast below ``flood_level`` from here to the end
-    max_level: Level          # the segments are never shown above this
+    red_from: tuple[str, ...]  # the only hazards a red may come from (the record's red warnings)
     source: str = ""
 
 
@@ -201,8 +204,9 @@ class Track:
         return out
 
 
-def _check_record(rec: RecordShape, story: Story, tracks: Mapping[str, Track],
-                  hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None) -> list[Finding]:
+def _check_record(rec: RecordShape, story: Story,
+                  hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None,
+                  reds: Mapping[str, Sequence[tuple[datetime, tuple[str, ...]]]] | None) -> list[Finding]:
     out: list[Finding] = []
     end = story.end
     if rec.downgraded_by + timedelta(hours=1) > end or rec.flood_from < story.start:
@@ -210,12 +214,13 @@ def _check_record(rec: RecordShape, story: Story, tracks: Mapping[str, Track],
                                                     f"cover the record ({_fmt(rec.flood_from)} .. "
                                                     f"{_fmt(rec.downgraded_by)})")]
     for sid in rec.segments:
-        tr = tracks.get(sid) or Track(())
-        shown = [lv for lv in tr.levels_in(story.start, end) if lv in KNOWN]
-        over = [lv for lv in shown if lv.rank > rec.max_level.rank]
-        out.append(Finding("record", sid, not over,
-                           f"{rec.place}: shown up to {max(shown, key=lambda lv: lv.rank, default=Level.NONE).value} "
-                           f"(the record: never above {rec.max_level.value})"))
+        if reds is not None:
+            bad = [(when, hz) for when, hz in reds.get(sid, ()) if story.start <= when <= end
+                   and (not hz or any(h not in rec.red_from for h in hz))]
+            out.append(Finding("record", sid, not bad,
+                               f"{rec.place}: " + (f"red at {_fmt(bad[0][0])} from {', '.join(bad[0][1]) or '?'}"
+                                                   if bad else "no red")
+                               + f" (the record: red only from {'/'.join(rec.red_from)})"))
         if hazards is None:
             continue
         own = hazards.get(sid, {})
@@ -236,8 +241,10 @@ def _check_record(rec: RecordShape, story: Story, tracks: Mapping[str, Track],
 
 def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]]], witness: str = "level_changes",
                 initial: Mapping[str, Level] | None = None,
-                hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None = None) -> StoryVerdict:
-    """``hazards``: segment -> hazard name -> [(sim time, hazard level)] (the record's storm-tide checks)."""
+                hazards: Mapping[str, Mapping[str, Sequence[tuple[datetime, Level]]]] | None = None,
+                reds: Mapping[str, Sequence[tuple[datetime, tuple[str, ...]]]] | None = None) -> StoryVerdict:
+    """``hazards``: segment -> hazard name -> [(sim time, hazard level)] (the record's storm-tide checks);
+    ``reds``: segment -> [(sim time, hazards at red)] of its changes to red (the record's red check)."""
     tol = timedelta(seconds=story.tolerance_s)
     dwell = timedelta(seconds=story.dwell_s)
     findings: list[Finding] = []
@@ -303,7 +310,7 @@ def check_story(story: Story, seen: Mapping[str, Sequence[tuple[datetime, Level]
                                     f"bulletin {d.from_level.value} -> {d.to_level.value} at {_fmt(d.at)}: "
                                     f"shown {held.value} before, {now.value} at {_fmt(due)}"))
     if story.record is not None:
-        findings.extend(_check_record(story.record, story, tracks, hazards))
+        findings.extend(_check_record(story.record, story, hazards, reds))
     return StoryVerdict(witness, tuple(findings))
 
 
@@ -402,6 +409,7 @@ def build_story(source, start: datetime, end: datetime, *, outages: Sequence[Out
 INFA_FLOOD_FROM = (2021, 7, 25, 20, 0)
 INFA_FLOOD_TO = (2021, 7, 26, 2, 0)
 INFA_DOWNGRADED_BY = (2021, 7, 26, 8, 0)
+INFA_RED_FROM = ("wave", "overtopping", "camera:overtopping")  # the red wave warning (offshore 4-6 m)
 
 
 def infa_record(source, start: datetime, end: datetime, geography=None) -> RecordShape | None:
@@ -420,8 +428,9 @@ def infa_record(source, start: datetime, end: datetime, geography=None) -> Recor
     if flood_to < start or flood_from > end:
         return None
     return RecordShape("Zhapu", station_segments(["ZP-T01"], geography), flood_from, flood_to, Level.ORANGE, by,
-                       Level.ORANGE, "domain brief / issue 13: Jiaxing orange storm-surge warning overnight 25/26 "
-                                     "July, downgraded by the morning of the 26th; landfall force 10")
+                       INFA_RED_FROM, "domain brief / issue 13: Jiaxing orange storm-surge warning overnight 25/26 "
+                                      "July, downgraded by the morning of the 26th; landfall force 10; red wave "
+                                      "warning (offshore 4-6 m)")
 
 
 def station_segments(station_ids: Iterable[str], geography=None) -> tuple[str, ...]:
