@@ -4,13 +4,10 @@ shelter/road status, audit. Every change writes audit_log in the same transactio
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -26,7 +23,7 @@ from haixun.api.alarms import AlarmOut, alarm_json
 from haixun.api.auth import Principal, issue_jwt, needs_rehash
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_text, check_ts
-from haixun.api.feeds import FEED_COLS, feed_json, json_row, list_feeds
+from haixun.api.feeds import feed_json, list_feeds
 from haixun.api.live import iso
 from haixun.api.models import (
     AuditOut,
@@ -47,14 +44,14 @@ from haixun.api.security import current_principal, require, require_feed_writer
 from haixun.api.thresholds import parse_config, parse_stored_config
 from haixun.errors import Conflict, InvalidInput, NotFound
 from haixun.riskcode import FeedKind
-from haixun.store import accounts
+from haixun.store import accounts, bulletins
 from haixun.store import alarms as store_alarms
 from haixun.store import audit as store_audit
 from haixun.store import overrides as store_overrides
 from haixun.store import places as store_places
 from haixun.store import thresholds as store_thresholds
 from haixun.store.audit import write_audit
-from haixun.store.channels import INGEST_CHANNEL
+from haixun.store.bulletins import FeedValues, ReferencedFeed
 from haixun.store.places import Place
 
 router = APIRouter(prefix="/api/v1", tags=["duty and admin"])
@@ -65,9 +62,6 @@ SafeTs = Annotated[datetime, AfterValidator(lambda v: check_ts(v) if v.tzinfo is
 
 SetLevel = Literal["none", "blue", "yellow", "orange", "red"]
 MAX_OVERRIDE = timedelta(days=7)
-
-
-_j = json_row
 
 
 # ---------------------------------------------------------------- auth
@@ -387,27 +381,24 @@ class FeedIn(BaseModel):
 FEED_SOURCE_PATTERN = r"^[a-z0-9_]{1,40}$"  # {source} of POST /feeds/{source}
 
 
-async def _referenced(cur: Any, source: str, body: FeedIn) -> list[dict[str, Any]]:
-    """The stored bulletins ``body`` references; 409/422 with a message when a reference is wrong."""
+async def _referenced(conn: Any, source: str, body: FeedIn) -> list[ReferencedFeed]:
+    """The stored bulletins ``body`` references; Conflict/InvalidInput with a message when a reference is wrong."""
     if not body.references:
         return []
-    await cur.execute("SELECT external_id, kind, area, valid_from, valid_to, issued_at, msg_type FROM official_feeds"
-                      " WHERE source = %s AND external_id = ANY(%s)", (source, body.references))
-    found = {r["external_id"]: r for r in await cur.fetchall()}
+    found = await bulletins.referenced(conn, source, body.references)
     unknown = [r for r in body.references if r not in found]
     if unknown:
-        raise HTTPException(409, f"references unknown bulletin(s) of source {source!r}: {', '.join(unknown)} "
-                                 "(post the bulletin it replaces first, with that identifier)")
+        raise Conflict(f"references unknown bulletin(s) of source {source!r}: {', '.join(unknown)} "
+                       "(post the bulletin it replaces first, with that identifier)")
     for ident, r in found.items():
-        if r["kind"] != body.kind:
-            raise HTTPException(422, f"bulletin {ident!r} is a {r['kind']}: an {body.msg_type} of a {body.kind} "
-                                     "can only replace bulletins of the same kind")
-        if r["msg_type"] == "Cancel":
-            raise HTTPException(409, f"bulletin {ident!r} is a Cancel: that series has ended (start a new one with "
-                                     "an Alert)")
-        if r["issued_at"] > body.sent:
-            raise HTTPException(422, f"bulletin {ident!r} was sent at {iso(r['issued_at'])}, after this one "
-                                     f"({iso(body.sent)}): a bulletin only replaces earlier ones")
+        if r.kind != body.kind:
+            raise InvalidInput(f"bulletin {ident!r} is a {r.kind}: an {body.msg_type} of a {body.kind} "
+                               "can only replace bulletins of the same kind")
+        if r.msg_type == "Cancel":
+            raise Conflict(f"bulletin {ident!r} is a Cancel: that series has ended (start a new one with an Alert)")
+        if r.issued_at > body.sent:
+            raise InvalidInput(f"bulletin {ident!r} was sent at {iso(r.issued_at)}, after this one "
+                               f"({iso(body.sent)}): a bulletin only replaces earlier ones")
     return [found[i] for i in body.references]
 
 
@@ -418,50 +409,40 @@ async def post_feed(body: FeedIn, source: str = Path(pattern=FEED_SOURCE_PATTERN
     if body.area is not None and body.area.segments:
         unknown = [s for s in body.area.segments if s not in ctx.geo.segments]
         if unknown:
-            raise HTTPException(422, f"unknown segment(s): {', '.join(unknown)}")
+            raise InvalidInput(f"unknown segment(s): {', '.join(unknown)}")
     async with ctx.db().connection() as conn, conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        refs = await _referenced(cur, source, body)
+        refs = await _referenced(conn, source, body)
         area = body.area.model_dump(exclude_none=True) if body.area is not None else None
         valid_from, valid_to = body.valid_from, body.valid_to
         if area is None:  # a Cancel without an area: the area of what it cancels
-            segs = [sg for r in refs for sg in (r["area"] or {}).get("segments") or []]
-            if refs and all((r["area"] or {}).get("segments") for r in refs):
+            segs = [sg for r in refs for sg in (r.area or {}).get("segments") or []]
+            if refs and all((r.area or {}).get("segments") for r in refs):
                 area = {"segments": list(dict.fromkeys(segs))}
             else:
-                area = refs[0]["area"]
+                area = refs[0].area
         assert valid_from is not None
         if valid_to is None:  # a Cancel: its own validity does not matter (it holds no level)
-            valid_to = max([r["valid_to"] for r in refs] + [valid_from + timedelta(seconds=1)])
+            valid_to = max([r.valid_to for r in refs] + [valid_from + timedelta(seconds=1)])
         fc = body.forecast if body.kind == "surge_forecast" else None
         surge_m = fc.peak_surge_m if fc is not None else None
         peak_level_m, peak_at = (fc.peak_level_m, fc.peak_at) if fc is not None and fc.peak_at is not None else (None, None)
-        values = (source, body.identifier, body.issuer, body.kind, body.level, Jsonb(area), valid_from, valid_to,
-                  body.text_zh, body.text_en, body.sent, p.actor, body.msg_type, body.references, surge_m,
-                  peak_level_m, peak_at)
+        values = FeedValues(source=source, external_id=body.identifier, issuer=body.issuer, kind=body.kind,
+                            level=body.level, area=area, valid_from=valid_from, valid_to=valid_to,
+                            text_zh=body.text_zh, text_en=body.text_en, issued_at=body.sent, received_by=p.actor,
+                            msg_type=body.msg_type, refs=body.references, surge_m=surge_m,
+                            peak_level_m=peak_level_m, peak_at=peak_at)
         before = None
         if body.identifier:
-            await cur.execute(f"SELECT {FEED_COLS} FROM official_feeds WHERE source = %s AND external_id = %s FOR UPDATE",
-                              (source, body.identifier))
-            before = await cur.fetchone()
+            before = await bulletins.feed_by_identifier(conn, source, body.identifier, for_update=True)
         if before:
-            await cur.execute(
-                "UPDATE official_feeds SET issuer=%s, kind=%s, level=%s, area=%s, valid_from=%s, valid_to=%s, text_zh=%s, "
-                "text_en=%s, issued_at=%s, received_by=%s, msg_type=%s, refs=%s, surge_m=%s, peak_level_m=%s, peak_at=%s, "
-                "received_at=now() WHERE id=%s "
-                f"RETURNING {FEED_COLS}", (*values[2:], before["id"]))
+            after = await bulletins.replace_feed(conn, before.id, values)
         else:
-            await cur.execute(
-                "INSERT INTO official_feeds (source, external_id, issuer, kind, level, area, valid_from, valid_to, "
-                f"text_zh, text_en, issued_at, received_by, msg_type, refs, surge_m, peak_level_m, peak_at) "
-                f"VALUES ({', '.join(['%s'] * 17)}) "
-                f"RETURNING {FEED_COLS}", values)
-        after = await cur.fetchone()
+            after = await bulletins.insert_feed(conn, values)
         await write_audit(conn, actor=p.actor, action="feed.update" if before else "feed.create",
-                          target=f"official_feeds:{after['id']}", before=_j(before), after=_j(after))
+                          target=f"official_feeds:{after.id}", before=opt_row_json(before), after=row_json(after))
         # the engine recomputes at once (it LISTENs on the ingest channel), not at its next validity check
-        await conn.execute("SELECT pg_notify(%s, %s)", (INGEST_CHANNEL, json.dumps({"feeds": after["id"]})))
-    return feed_json(after) or {}
+        await bulletins.announce_feed(conn, after.id)
+    return feed_json(after)
 
 
 @router.get("/feeds", summary="Official feeds (viewer)", response_model=Items[FeedStatusOut])
@@ -500,7 +481,7 @@ async def _set_status(ctx: ApiContext, p: Principal, *, kind: Place, item_id: st
 async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Depends(require("duty")),
                       ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if shelter_id not in ctx.geo.shelters:
-        raise HTTPException(404, f"unknown shelter {shelter_id!r}")
+        raise NotFound(f"unknown shelter {shelter_id!r}")
     await _set_status(ctx, p, kind="shelter", item_id=shelter_id, value=body.open,
                       comment=body.comment)
     return next(s for s in await shelter_items(ctx) if s["id"] == shelter_id)
@@ -510,7 +491,7 @@ async def set_shelter(shelter_id: str, body: ShelterStatusIn, p: Principal = Dep
 async def set_road(road_id: str, body: RoadStatusIn, p: Principal = Depends(require("duty")),
                    ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     if road_id not in ctx.geo.roads:
-        raise HTTPException(404, f"unknown road {road_id!r}")
+        raise NotFound(f"unknown road {road_id!r}")
     await _set_status(ctx, p, kind="road", item_id=road_id, value=body.closed,
                       comment=body.comment)
     return next(r for r in await road_items(ctx) if r["id"] == road_id)
