@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # address is the proxy's unless it sends X-Forwarded-For and uvicorn trusts it (--forwarded-allow-ips).
     ws_max_clients: int = 5_000
     ws_max_per_address: int = 32
+    # permessage-deflate (RFC 7692) on websockets when the client offers it. Off by default: uvicorn
+    # compresses every message once per client (a per-connection zlib context), so a state change cost
+    # one compression per screen, 17 % of the API's time at 3,000 clients (docs/performance.md, fan-out).
+    # On for clients on slow links, at that CPU cost.
+    ws_per_message_deflate: bool = False
 
     @field_validator("ingest_shared_group")
     @classmethod

@@ -37,6 +37,17 @@ def app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
+def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """uvicorn.run's options of ``haixun api`` (besides the app, workers and forwarded addresses)."""
+    # http/loop "auto": httptools and uvloop (both in uvicorn[standard]) when installed, else h11/asyncio.
+    # The access log is off unless asked for: one log line per request costs more than a cached lookup;
+    # when on, the location scrubber (logfilter) keeps the resident's coordinates out of it.
+    # ws_per_message_deflate: settings.ws_per_message_deflate (off: one compression per client per message).
+    return dict(host=args.host or settings.api_host, port=args.port or settings.api_port, proxy_headers=True,
+                log_level=args.log_level.lower(), log_config=_log_config(args.log_level), access_log=args.access_log,
+                http="auto", loop="auto", ws_per_message_deflate=settings.ws_per_message_deflate)
+
+
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -51,14 +62,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         print(f"haixun api: refusing to start: {exc}", file=sys.stderr)
         return 2
     logfilter.install()
-    host = args.host or settings.api_host
-    port = args.port or settings.api_port
-    # http/loop "auto": httptools and uvloop (both in uvicorn[standard]) when installed, else h11/asyncio.
-    # The access log is off unless asked for: one log line per request costs more than a cached lookup;
-    # when on, the location scrubber (logfilter) keeps the resident's coordinates out of it.
-    options: dict[str, Any] = dict(host=host, port=port, proxy_headers=True, log_level=args.log_level.lower(),
-                                   log_config=_log_config(args.log_level), access_log=args.access_log,
-                                   http="auto", loop="auto")
+    options = uvicorn_options(args, settings)
     if args.forwarded_allow_ips is not None:
         # behind a load balancer: trust its X-Forwarded-For, so connection caps and login throttling see the
         # resident's address, not the balancer's (docs/operations.md, Scale-out)

@@ -35,8 +35,8 @@ def risk_json(ctx: ApiContext, lat: float, lon: float, lang: str) -> bytes:
         result = assess_location(ctx.geo, ctx.seawall, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now=now)
     except OutsideServedArea:  # elsewhere in the city: the town's level, said so (risk_area.py)
         result = assess_town(ctx.geo, ctx.risk_config, ctx.live.body, ctx.ops, lat4, lon4, lang, now)
-    # orjson: the same bytes as json.dumps(ensure_ascii=False, separators=(",", ":")) for these bodies
-    # (str keys, finite floats, shortest round-trip float text), several times faster
+    # orjson: the JSON of json.dumps(ensure_ascii=False, separators=(",", ":")), several times faster (the
+    # same bytes on 6,800 looked-up points; only tiny or huge floats are written in another notation)
     body = orjson.dumps(result)
     ctx.risk_cache.put(key, body)
     return body
