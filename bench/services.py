@@ -125,8 +125,9 @@ def start_engine(config: ServiceConfig) -> ServiceProcess:
 
 
 def start_api(config: ServiceConfig, port: int, timeout_s: float = 60.0,
-              profile_to: Path | None = None) -> ServiceProcess:
+              profile_to: Path | None = None, **extra_env: str) -> ServiceProcess:
     # WARNING: no access log line per request (it would be part of what is measured)
-    svc = ServiceProcess("api", ["api", "--port", str(port)], config, log_level="WARNING", profile_to=profile_to)
+    svc = ServiceProcess("api", ["api", "--port", str(port)], config, log_level="WARNING", profile_to=profile_to,
+                         **extra_env)
     svc.wait_http(f"http://127.0.0.1:{port}/healthz", timeout_s)
     return svc

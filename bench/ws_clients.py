@@ -2,7 +2,8 @@
 
 ``python -m bench.ws_clients --url ws://.../ws/live --clients N --deltas K``
 opens N /ws/live connections (at most 100 handshakes at a time), prints
-``ready <n>`` once every client holds its snapshot, then records, per client,
+``ready <n>`` once every client holds its snapshot (``failed <k> of <n> clients: <why>`` when some
+were refused), then records, per client,
 the wall-clock receive time of each ``delta``/``snapshot`` message after the
 first (and its ``body.latency`` and ``pushed_at``). It stops after K such
 messages on every client, on a ``stop`` line (or EOF) on stdin, or at ``--limit-s``, and
@@ -27,13 +28,20 @@ HANDSHAKES_AT_ONCE = 100
 
 async def client(url: str, deltas: int, recv: dict[int, list[float]], meta: dict[int, dict], ready: asyncio.Event,
                  connected: list[int], gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
-    async with gate:
-        ws = await websockets.connect(url, max_size=None, ping_interval=None, open_timeout=60)
     try:
-        first = json.loads(await ws.recv())  # snapshot (or replay) on connect
+        async with gate:
+            ws = await websockets.connect(url, max_size=None, ping_interval=None, open_timeout=60)
+        first = json.loads(await ws.recv())  # snapshot (or replay) on connect; a refusal closes instead
         del first
+    except Exception as exc:  # refused (caps: close 1013), or the server is gone: reported, never waited for
+        connected[2] += 1
+        connected.append(f"{type(exc).__name__}: {exc}"[:200])
+        if connected[0] + connected[2] == connected[1]:
+            ready.set()
+        raise
+    try:
         connected[0] += 1
-        if connected[0] == connected[1]:
+        if connected[0] + connected[2] == connected[1]:
             ready.set()
         got = 0
         while got < deltas and not stop.is_set():
@@ -55,13 +63,16 @@ async def main_async(url: str, n: int, deltas: int, limit_s: float) -> dict:
     recv: dict[int, list[float]] = defaultdict(list)
     meta: dict[int, dict] = {}
     ready, stop = asyncio.Event(), asyncio.Event()
-    connected = [0, n]
+    connected: list = [0, n, 0]  # connected, wanted, failed (then the first failures' text)
     gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
     tasks = [asyncio.create_task(client(url, deltas, recv, meta, ready, connected, gate, stop)) for _ in range(n)]
 
     async def announce() -> None:
         await ready.wait()
-        print(f"ready {connected[0]}", flush=True)
+        if connected[2]:
+            print(f"failed {connected[2]} of {n} clients: {connected[3]}", flush=True)
+        else:
+            print(f"ready {connected[0]}", flush=True)
 
     loop = asyncio.get_running_loop()
 
