@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Depends, Query, Request, Response
 from shapely.geometry import mapping
 
 from haixun.api.alarms import alarm_json
@@ -31,14 +30,17 @@ from haixun.api.risk import status_of
 from haixun.api.risk_lookup import pick_lang, risk_json
 from haixun.api.rows import row_json
 from haixun.data.geography import Segment
-from haixun.errors import InvalidInput
+from haixun.errors import InvalidInput, NotFound
 from haixun.riskcode.levels import Level, Status, combine
 from haixun.store import alarms as store_alarms
 from haixun.store import overrides as store_overrides
 from haixun.store import readings as store_readings
+from haixun.store import stations as store_stations
+from haixun.store.history import decision_history
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
+RAW_POINTS_MAX = 200_000  # raw readings in one answer
 LEVEL_KEYS = ("none", "unknown", "blue", "yellow", "orange", "red")
 Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")]
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")]
@@ -92,14 +94,10 @@ async def get_segments(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
 async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     seg = ctx.geo.segments.get(segment_id)
     if seg is None:
-        raise HTTPException(404, f"unknown segment {segment_id!r}")
+        raise NotFound(f"unknown segment {segment_id!r}")
     feat = segment_feature(ctx, seg, await active_overrides(ctx))
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT decided_at, level, raw_level, config_version, decision FROM decisions "
-                          "WHERE subject_kind = 'segment' AND subject_id = %s ORDER BY decided_at DESC LIMIT 200",
-                          (segment_id,))
-        feat["properties"]["history"] = [row_json(r) for r in await cur.fetchall()]
+        feat["properties"]["history"] = [row_json(r) for r in await decision_history(conn, "segment", segment_id)]
         feat["properties"]["alarms"] = [alarm_json(r) for r in await store_alarms.subject_alarms(conn, "segment",
                                                                                               segment_id)]
     return feat
@@ -109,22 +107,16 @@ async def get_segment(segment_id: str, ctx: ApiContext = Depends(get_ctx)) -> di
 async def get_stations(ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     now = ctx.settings.clock.now()  # readings carry data time: ages on the system clock (a replay's clock)
     async with ctx.db().connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT s.id, s.kind, s.name, s.name_en, s.lat, s.lon, s.segment_id, s.gateway_id, s.active, "
-                          "g.online FROM stations s LEFT JOIN gateway_status g ON g.gateway_id = s.gateway_id "
-                          "ORDER BY s.id")
-        stations = await cur.fetchall()
-        await cur.execute("SELECT station_id, quantity, ts, value, qc FROM latest_readings")
+        stations = await store_stations.station_listing(conn)
         latest: dict[str, dict[str, Any]] = {}
-        for r in await cur.fetchall():
-            latest.setdefault(r["station_id"], {})[r["quantity"]] = {
-                "value": r["value"], "ts": iso(r["ts"]), "qc": r["qc"],
-                "age_s": round((now - r["ts"]).total_seconds(), 1)}
+        for r in await store_readings.latest(conn):
+            latest.setdefault(r.station_id, {})[r.quantity] = {
+                "value": r.value, "ts": iso(r.ts), "qc": r.qc, "age_s": round((now - r.ts).total_seconds(), 1)}
     items = []
     for s in stations:
-        lat_ = latest.get(s["id"], {})
+        lat_ = latest.get(s.id, {})
         ages = [v["age_s"] for v in lat_.values()]
-        items.append({**s, "latest": lat_, "age_s": min(ages) if ages else None})
+        items.append({**row_json(s), "latest": lat_, "age_s": min(ages) if ages else None})
     return {"items": items, "server_now": iso(now)}
 
 
@@ -138,18 +130,15 @@ async def get_readings(station_id: str, quantity: Annotated[str, Query(min_lengt
     to = _aware(to) or ctx.settings.clock.now()
     start = _aware(from_) or to - timedelta(hours=24)
     if start >= to:
-        raise HTTPException(422, "'from' must be before 'to'")
+        raise InvalidInput("'from' must be before 'to'")
     if to - start > timedelta(days=7 if resolution == "raw" else 31):
-        raise HTTPException(422, "time span too long (raw: 7 days, rollups: 31 days)")
+        raise InvalidInput("time span too long (raw: 7 days, rollups: 31 days)")
     async with ctx.db().connection() as conn:
-        found = await (await conn.execute("SELECT 1 FROM stations WHERE id = %s", (station_id,))).fetchone()
-        if not found:
-            raise HTTPException(404, f"unknown station {station_id!r}")
-        cur = conn.cursor(row_factory=dict_row)
+        if not await store_stations.station_exists(conn, station_id):
+            raise NotFound(f"unknown station {station_id!r}")
         if resolution == "raw":
-            await cur.execute("SELECT ts, value, qc FROM readings WHERE station_id = %s AND quantity = %s "
-                              "AND ts >= %s AND ts < %s ORDER BY ts LIMIT 200000", (station_id, quantity, start, to))
-            points = [{"ts": iso(r["ts"]), "value": r["value"], "qc": r["qc"]} for r in await cur.fetchall()]
+            raw = await store_readings.raw_series(conn, station_id, quantity, start, to, RAW_POINTS_MAX)
+            points = [{"ts": iso(r.ts), "value": r.value, "qc": r.qc} for r in raw]
         else:
             rows = await store_readings.rollup(conn, station_id, quantity, start, to,
                                                "1 minute" if resolution == "1m" else "1 hour")

@@ -15,14 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.errors import check_ts
 from haixun.api.live import iso
 from haixun.api.models import TideOut
-from haixun.errors import HaixunError
+from haixun.errors import HaixunError, InvalidInput, NotFound
 from haixun.riskcode.tides import FULL_FIT_DAYS, MIN_FIT_DAYS, TideModel, predict
+from haixun.store.stations import station_exists
+from haixun.store.tide_models import observed_on_grid, tide_model
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -31,17 +33,13 @@ MAX_SPAN = timedelta(days=62)
 NO_MODEL_MSG = ("no tidal model for station {sid!r} yet: the engine fits one as soon as the station has "
                 "{days:g} days of tide_level history (N2/K2/P1 inferred below {full:g} days)")
 
+
 class UnreadableTideModel(HaixunError):
     """The stored harmonic model cannot be read back (a 500 that says which station's)."""
 
     public = True
 
 
-_OBS_SQL = (
-    "SELECT floor((extract(epoch FROM ts) - %(t0)s) / %(step)s + 0.5)::bigint AS k, avg(value) AS v, count(*) AS n"
-    " FROM readings WHERE station_id = %(sid)s AND quantity = 'tide_level' AND qc <> 4"
-    " AND ts >= %(lo)s AND ts < %(hi)s GROUP BY k ORDER BY k"
-)
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -73,24 +71,18 @@ async def get_tide(station_id: str,
     start = _aware(from_) or now - timedelta(hours=24)
     end = _aware(to) or check_ts(start + timedelta(hours=48))
     if start >= end:
-        raise HTTPException(422, "'from' must be before 'to'")
+        raise InvalidInput("'from' must be before 'to'")
     if end - start > MAX_SPAN or (end - start).total_seconds() / step + 1 > MAX_POINTS:
-        raise HTTPException(422, f"too many points: at most {MAX_SPAN.days} days and {MAX_POINTS} steps")
+        raise InvalidInput(f"too many points: at most {MAX_SPAN.days} days and {MAX_POINTS} steps")
     async with ctx.db().connection() as conn:
-        found = await (await conn.execute("SELECT 1 FROM stations WHERE id = %s", (station_id,))).fetchone()
-        if not found:
-            raise HTTPException(404, f"unknown station {station_id!r}")
-        row = await (await conn.execute(
-            "SELECT model, fitted_at, data_start, data_end, n_obs, span_days, rms_residual_m, method"
-            " FROM tide_models WHERE station_id = %s", (station_id,))).fetchone()
+        if not await station_exists(conn, station_id):
+            raise NotFound(f"unknown station {station_id!r}")
+        row = await tide_model(conn, station_id)
         if row is None:
-            raise HTTPException(404, NO_MODEL_MSG.format(sid=station_id, days=MIN_FIT_DAYS, full=FULL_FIT_DAYS))
-        t0 = start.timestamp()
-        cur = await conn.execute(_OBS_SQL, {"t0": t0, "step": step, "sid": station_id,
-                                            "lo": start - timedelta(seconds=step / 2),
-                                            "hi": end + timedelta(seconds=step / 2)})
-        observed = {int(k): float(v) for k, v, _n in await cur.fetchall()}
-    doc, fitted_at, data_start, data_end, n_obs, span_days, rms, method = row
+            raise NotFound(NO_MODEL_MSG.format(sid=station_id, days=MIN_FIT_DAYS, full=FULL_FIT_DAYS))
+        observed = await observed_on_grid(conn, station_id, t0=start.timestamp(), step_s=step,
+                                          lo=start - timedelta(seconds=step / 2), hi=end + timedelta(seconds=step / 2))
+    doc = row.model
     try:
         model = TideModel.from_json(doc if isinstance(doc, str) else json.dumps(doc))
     except (ValueError, KeyError) as exc:
@@ -105,8 +97,8 @@ async def get_tide(station_id: str,
                        "surge_m": None if obs is None else round(obs - p, 3)})
     return {
         "station_id": station_id, "from": iso(start), "to": iso(end), "step_s": step, "datum": "CN1985",
-        "model": {"method": method, "fitted_at": iso(fitted_at), "data_start": iso(data_start),
-                  "data_end": iso(data_end), "n_obs": n_obs, "span_days": round(span_days, 2),
-                  "rms_residual_m": None if rms is None else round(rms, 4)},
+        "model": {"method": row.method, "fitted_at": iso(row.fitted_at), "data_start": iso(row.data_start),
+                  "data_end": iso(row.data_end), "n_obs": row.n_obs, "span_days": round(row.span_days, 2),
+                  "rms_residual_m": None if row.rms_residual_m is None else round(row.rms_residual_m, 4)},
         "points": points,
     }

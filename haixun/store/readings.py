@@ -139,3 +139,15 @@ async def rollup_raw(conn: psycopg.AsyncConnection, station_id: str, quantity: s
     cur = await conn.execute(ROLLUP_SQL[mode], {"s": station_id, "q": quantity, "start": start, "end": end,
                                                 "width": bucket})
     return _rows(await cur.fetchall())
+
+
+async def raw_series(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
+                     limit: int) -> list[Reading]:
+    """Every reading (QC fail included: the API shows the flag) with start <= ts < end, oldest first, at most
+    ``limit``."""
+    cur = await conn.execute(
+        "SELECT station_id, quantity, ts, value, qc, received_at FROM readings"
+        " WHERE station_id = %s AND quantity = %s AND ts >= %s AND ts < %s ORDER BY ts LIMIT %s",
+        (station_id, quantity, start, end, limit),
+    )
+    return [Reading(*r) for r in await cur.fetchall()]
