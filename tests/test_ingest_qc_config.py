@@ -82,3 +82,35 @@ def test_ingest_refuses_to_start_on_a_bad_file(tmp_path: Path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "quantity.tide_level.spike_fail" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- admission.toml, the same rules
+ADMISSION = (resources.files("haixun.ingest") / "admission.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("line", "replacement", "key"), [
+    ("history_max_days", "history_max_dayz = 62", "history.history_max_dayz"),
+    ("history_max_days", 'history_max_days = "62"', "history.history_max_days"),
+    ("history_max_days", "history_max_days = -1", "history.history_max_days"),
+    ("version", "", "version"),
+    ("[history]", "[histroy]", "histroy"),
+])
+def test_admission_file_is_validated_too(line: str, replacement: str, key: str) -> None:
+    from haixun.ingest.admission import AdmissionConfig, AdmissionConfigError
+    from haixun.ingest.configfile import parse_toml
+
+    m = re.compile("^" + re.escape(line) + ".*$", re.M).search(ADMISSION)
+    assert m is not None
+    text = ADMISSION[:m.start()] + replacement + ADMISSION[m.end():]
+    with pytest.raises(AdmissionConfigError) as info:
+        AdmissionConfig.from_dict(parse_toml(text, AdmissionConfigError))
+    assert any(e.startswith(key + ":") for e in info.value.errors), info.value.errors
+
+
+def test_ingest_refuses_to_start_on_a_bad_admission_file(tmp_path: Path) -> None:
+    bad = tmp_path / "admission.toml"
+    bad.write_text(ADMISSION.replace("history_max_days = 62", "history_max_dayz = 62"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "haixun.cli", "ingest", "--admission-config", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "history.history_max_dayz: unknown key" in out.stderr and "Traceback" not in out.stderr

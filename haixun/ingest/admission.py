@@ -21,7 +21,6 @@ Pure: no I/O. ``Directory`` is built from the database by the service.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +30,24 @@ from typing import Any
 
 from haixun.clock import SYSTEM_CLOCK, Clock
 from haixun.contract import ContractError, ObsMessage, Reason, TopicKind
+from haixun.ingest.configfile import ConfigFileError, NonNeg, StrictModel, Version, naming_file, parse_toml, validate
+
+
+class AdmissionConfigError(ConfigFileError):
+    """admission.toml is invalid; ``errors`` lists "key: problem" lines."""
+
+    label = "admission configuration"
+
+
+class _History(StrictModel):
+    history_max_days: NonNeg  # 0 disables the rule
+
+
+class AdmissionFile(StrictModel):
+    """The whole of admission.toml: every key required, no unknown key (haixun/ingest/configfile.py)."""
+
+    version: Version
+    history: _History
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +57,9 @@ class AdmissionConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AdmissionConfig:
-        days = float(d.get("history", {}).get("history_max_days", 62))
-        if days < 0:
-            raise ValueError(f"history_max_days must be >= 0, got {days}")
-        return cls(str(d.get("version", "unversioned")), days)
+        """Validate a parsed admission.toml; raises ``AdmissionConfigError`` naming each bad key."""
+        f = validate(AdmissionFile, dict(d), AdmissionConfigError)
+        return cls(f.version, f.history.history_max_days)
 
     def with_history_max_days(self, days: float) -> AdmissionConfig:
         if days < 0:
@@ -57,7 +73,10 @@ def load_admission_config(path: Path | None = None) -> AdmissionConfig:
         text = (resources.files("haixun.ingest") / "admission.toml").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return AdmissionConfig.from_dict(tomllib.loads(text))
+    try:
+        return AdmissionConfig.from_dict(parse_toml(text, AdmissionConfigError))
+    except AdmissionConfigError as exc:
+        raise naming_file(exc, str(path or "admission.toml (packaged)")) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,20 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry
 
     from haixun.ingest.admission import load_admission_config
+    from haixun.ingest.configfile import ConfigFileError
     from haixun.ingest.health import serve_health
-    from haixun.ingest.qc import QcConfigError, load_qc_config
+    from haixun.ingest.qc import load_qc_config
     from haixun.ingest.service import IngestService
 
     log = logging.getLogger("haixun.ingest")
     try:
         qc_config = load_qc_config(args.qc_config)
-    except QcConfigError as exc:
+        admission_config = load_admission_config(args.admission_config)
+    except ConfigFileError as exc:  # qc.toml or admission.toml: each bad key named
         print(f"haixun ingest: refusing to start: {exc}", file=sys.stderr)
         return 2
     if args.qc_max_age_s is not None:
         qc_config = qc_config.with_max_age(args.qc_max_age_s)
-    admission_config = load_admission_config(args.admission_config)
     if args.history_max_days is not None:
         admission_config = admission_config.with_history_max_days(args.history_max_days)
     if args.shared_group is not None:

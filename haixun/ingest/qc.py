@@ -57,21 +57,30 @@ in the history: ``evaluate`` works on copies of the touched keys' state.
 from __future__ import annotations
 
 import math
-import re
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from ioos_qc import qartod
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from haixun.clock import SYSTEM_CLOCK, Clock
-from haixun.errors import HaixunError
+from haixun.ingest.configfile import (
+    ConfigFileError,
+    Flag,
+    NonNeg,
+    Positive,
+    Span,
+    StrictModel,
+    Version,
+    naming_file,
+    parse_toml,
+    validate,
+)
 
 PASS, NOT_EVALUATED, SUSPECT, FAIL = 1, 2, 3, 4
 SPIKE_REFERENCE_N = 5
@@ -79,24 +88,11 @@ _EVALUATED = frozenset((PASS, SUSPECT, FAIL))
 
 
 # ---- configuration (qc.toml), validated with pydantic like riskcode.toml -------------
-# Strict numbers: a quoted "1.0" or a boolean is an error, not silently a float.
-Num = Annotated[float, Strict()]
-NonNeg = Annotated[float, Strict(), Field(ge=0)]
-Positive = Annotated[float, Strict(), Field(gt=0)]
-Flag = Annotated[bool, Strict()]
-Span = tuple[Num, Num]
-
-
-class QcConfigError(HaixunError, ValueError):
+class QcConfigError(ConfigFileError):
     """qc.toml is invalid; ``errors`` lists "key: problem" lines."""
 
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("invalid qc configuration:\n  " + "\n  ".join(errors))
-        self.errors = errors
+    label = "qc configuration"
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _span(name: str, span: tuple[float, float]) -> None:
@@ -109,7 +105,7 @@ def _ordered(low_name: str, low: float | None, high_name: str, high: float | Non
         raise ValueError(f"{high_name}: {high} is below {low_name} = {low}")
 
 
-class QuantityQc(_Strict):
+class QuantityQc(StrictModel):
     """``[quantity.<name>]``: the tests of one quantity; a test is off when its keys are absent."""
 
     fail_span: Span
@@ -158,7 +154,7 @@ class QuantityQc(_Strict):
         return self
 
 
-class CrossCheckQc(_Strict):
+class CrossCheckQc(StrictModel):
     """Neighbour / prediction cross-check of tide gauges (qc.toml ``[tide_crosscheck]``)."""
 
     max_km: Positive = 12.0
@@ -174,7 +170,7 @@ class CrossCheckQc(_Strict):
         return self
 
 
-class TimeQc(_Strict):
+class TimeQc(StrictModel):
     """``[time]``: every key required (no hidden default thresholds)."""
 
     future_fail_s: NonNeg
@@ -184,10 +180,10 @@ class TimeQc(_Strict):
     spike_max_gap_s: Positive
 
 
-class QcFile(_Strict):
+class QcFile(StrictModel):
     """The whole of qc.toml."""
 
-    version: Annotated[str, Strict(), Field(min_length=1)]
+    version: Version
     time: TimeQc
     tide_crosscheck: CrossCheckQc
     quantity: dict[str, QuantityQc] = Field(min_length=1)
@@ -214,10 +210,7 @@ class QcConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QcConfig:
         """Validate a parsed qc.toml; raises ``QcConfigError`` listing "key: problem"."""
-        try:
-            f = QcFile.model_validate(data)
-        except ValidationError as exc:
-            raise QcConfigError(_format_errors(exc)) from None
+        f = validate(QcFile, data, QcConfigError)
         t = f.time
         return cls(version=f.version, future_fail_s=t.future_fail_s, max_age_suspect_s=t.max_age_suspect_s,
                    roc_max_gap_s=t.roc_max_gap_s, spike_window_s=t.spike_window_s, quantities=dict(f.quantity),
@@ -225,35 +218,10 @@ class QcConfig:
 
     @classmethod
     def from_toml(cls, text: str) -> QcConfig:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise QcConfigError([f"TOML syntax: {exc}"]) from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_toml(text, QcConfigError))
 
     def with_max_age(self, max_age_suspect_s: float) -> QcConfig:
         return replace(self, max_age_suspect_s=max_age_suspect_s)
-
-
-_KEY_FIRST = re.compile(r"^([a-z_]+): ")
-
-
-def _format_errors(exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        msg = err["msg"].removeprefix("Value error, ")
-        m = _KEY_FIRST.match(msg)
-        if m:  # a model check naming its key: "quantity.tide_level" + "fail_span: ..."
-            loc.append(m.group(1))
-            msg = msg[m.end():]
-        key = ".".join(loc) or "(top level)"
-        if err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (misspelled?)"
-        out.append(f"{key}: {msg}")
-    return out
 
 
 def load_qc_config(path: Path | None = None) -> QcConfig:
@@ -265,7 +233,7 @@ def load_qc_config(path: Path | None = None) -> QcConfig:
     try:
         return QcConfig.from_toml(text)
     except QcConfigError as exc:
-        raise QcConfigError([f"{path or 'qc.toml (packaged)'}: {e}" for e in exc.errors]) from None
+        raise naming_file(exc, str(path or "qc.toml (packaged)")) from None
 
 
 @dataclass(frozen=True, slots=True)
