@@ -121,3 +121,43 @@ def test_activation_on_one_process_moves_the_zone_on_the_other(db_url: str, tmp_
             assert r.json()["id"] != edited_id
         _until(lambda: _zone(a)["id"] == before["id"], f"process A still answers zone {_zone(a)['id']}")
     assert "threshold version" in (tmp_path / "b.log").read_text(errors="replace")
+
+
+async def test_the_listener_reloads_on_the_config_notify_alone(db_url: str) -> None:
+    """The NOTIFY itself reaches the listener (the 5 s safety poll is off here: poll_s = 1 h)."""
+    import asyncio
+
+    import psycopg
+
+    from haixun.api.listener import StateListener
+    from haixun.api.live import LiveState
+    from haixun.api.metrics import ApiMetrics
+    from haixun.store.channels import CONFIG_CHANNEL
+    from haixun.store.db import open_pool
+
+    calls = 0
+    reloaded = asyncio.Event()
+
+    async def on_config() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 1:  # the first call is the one on connecting
+            reloaded.set()
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    pool = await open_pool(db_url, name="test-config-notify")
+    listener = StateListener(db_url, pool, LiveState(10), on_rows=nothing, on_alarm=nothing, on_config=on_config,
+                             poll_s=3600.0, metrics=ApiMetrics())
+    try:
+        await listener.start()
+        await asyncio.wait_for(listener.connected.wait(), 30)
+        assert calls == 1
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, "1"))
+        await asyncio.wait_for(reloaded.wait(), 60)
+        assert calls == 2
+    finally:
+        await listener.stop()
+        await pool.close()
