@@ -192,3 +192,52 @@ def test_a_wind_red_is_red_in_every_village_as_for_the_people_in_it() -> None:
     flood_red = village_levels(4.8, 3.0, 4.0)    # 4.8 m >= red 4.7, calm wind
     assert flood_red["V1"] is Level.RED and flood_red["V2"] is CONFIG.code(Level.RED, "D") is Level.ORANGE
     assert flood_red["V3"] is CONFIG.code(Level.RED, "E")
+
+
+def test_a_village_on_low_ground_behind_a_flood_red_rolls_up_red_as_its_residents_get_it() -> None:
+    """Issue 13 (exposure from ground elevation, not distance alone) at the village tier: a resident on
+    ground below the expected water gets the flood red wherever the point is (zone B), yet the roll-up
+    went by distance alone, so village V3 (> 3 km, zone E) on 2.6 m ground behind a 4.8 m red stayed
+    yellow. Now its code is red with the lowest ground the geography knows in it; the same village on
+    high ground keeps the distance rule (red x E = yellow), and below red nothing changes."""
+    from dataclasses import replace
+
+    from haixun.riskcode import AreaIndex
+    from tests.support.riskcode import INDEX, SEGS, TOWNS, VILLAGES
+
+    def v3(ground: float | None, tide: float) -> Level:
+        villages = [replace(v, ground=None if ground is None else Ground(ground, "village V3")) if v.id == "V3"
+                    else v for v in VILLAGES]
+        areas = AreaIndex.build(CONFIG, INDEX, villages, TOWNS)
+        obs = {}
+        for i in (1, 2, 3):
+            obs.update(obs_for(i, tide=tide, hs=0.3, wind=3.0, gust=4.0))
+        r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs), None, NOW, areas)
+        assert r.rollup is not None
+        return r.rollup.villages["V3"].level
+
+    assert v3(2.6, 4.8) is Level.RED                                  # 2.6 < 4.8 + 0.5: low ground
+    assert v3(None, 4.8) is v3(9.0, 4.8) is CONFIG.code(Level.RED, "E")  # distance alone / high ground
+    assert v3(2.6, 4.45) is CONFIG.code(Level.ORANGE, "E")            # orange: the distance matrix applies
+
+
+@settings(max_examples=40, deadline=None)
+@given(ground=st.floats(-1.0, 8.0), tide=st.floats(0.0, 6.0), dt=st.floats(0.0, 1.5))
+def test_more_water_or_lower_ground_never_lowers_a_village_code(ground: float, tide: float, dt: float) -> None:
+    from dataclasses import replace
+
+    from haixun.riskcode import AreaIndex
+    from tests.support.riskcode import INDEX, SEGS, TOWNS, VILLAGES
+
+    def level(g: float, t: float) -> int:
+        villages = [replace(v, ground=Ground(g, "village")) for v in VILLAGES]
+        areas = AreaIndex.build(CONFIG, INDEX, villages, TOWNS)
+        obs = {}
+        for i in (1, 2, 3):
+            obs.update(obs_for(i, tide=t, hs=0.3, wind=3.0, gust=4.0))
+        r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs), None, NOW, areas)
+        assert r.rollup is not None
+        return max(v.status.severity for v in r.rollup.villages.values())
+
+    assert level(ground, tide + dt) >= level(ground, tide)
+    assert level(ground - dt, tide) >= level(ground, tide)

@@ -12,6 +12,7 @@ from shapely.geometry import mapping
 
 from haixun.data.geography import Geography
 from haixun.riskcode import AreaSpec, SegmentSpec
+from haixun.riskcode.rollup import lowest_ground
 
 
 def segment_specs(geo: Geography) -> tuple[SegmentSpec, ...]:
@@ -21,8 +22,11 @@ def segment_specs(geo: Geography) -> tuple[SegmentSpec, ...]:
 
 
 def area_specs(geo: Geography) -> tuple[tuple[AreaSpec, ...], tuple[AreaSpec, ...]]:
-    """(villages, towns) as outer rings with population; a village's parent is its town."""
-    villages = tuple(AreaSpec(v.id, "village", tuple(v.geometry.exterior.coords), v.town_id, v.population)
+    """(villages, towns) as outer rings with population; a village's parent is its town; a village's
+    ground is the lowest of its typical ground level and the road low points inside it."""
+    lows = [(lp.lon, lp.lat, lp.ground_level_m, f"road {r.id} low point") for r in geo.roads for lp in r.low_points]
+    villages = tuple(AreaSpec(v.id, "village", ring := tuple(v.geometry.exterior.coords), v.town_id, v.population,
+                              lowest_ground(v.id, ring, v.ground_level_m, lows))
                      for v in geo.villages)
     towns = tuple(AreaSpec(t.id, "town", tuple(t.geometry.exterior.coords), None, t.population) for t in geo.towns)
     return villages, towns

@@ -132,7 +132,7 @@ def _town_rows(geo: Geography) -> list[dict[str, Any]]:
 def _village_rows(geo: Geography) -> list[dict[str, Any]]:
     return [{"id": v.id, "town_id": v.town_id, "name": v.name, "name_en": v.name_en, "population": v.population,
              "contact": Jsonb(v.contact.as_dict()) if v.contact else None, "geometry": _geojson(v.geometry),
-             "props": Jsonb({"assumed": list(v.assumed)})} for v in geo.villages]
+             "props": Jsonb({"assumed": list(v.assumed), "ground_level_m": v.ground_level_m})} for v in geo.villages]
 
 
 def _segment_rows(geo: Geography) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from haixun.riskcode import (
     load_config,
 )
 from haixun.riskcode.levels import Level, Status
+from haixun.riskcode.rollup import lowest_ground
 from haixun.riskcode.shoreline import SegmentState
 from haixun.store.engine_inputs import table_exists
 
@@ -107,8 +108,15 @@ async def load_geography_from_db(conn: psycopg.AsyncConnection) -> Geography | N
     segs = [SegmentSpec.from_feature({"properties": p, "geometry": g}) for p, g in await cur.fetchall()]
     if not segs:
         return None
-    cur = await conn.execute("SELECT id, town_id, population, geometry FROM villages ORDER BY id")
-    villages = [AreaSpec(i, "village", _ring(g), t, pop) for i, t, pop, g in await cur.fetchall()]
+    lows: list[tuple[float, float, float, str]] = []
+    if await table_exists(conn, "roads"):
+        cur = await conn.execute("SELECT id, low_points FROM roads ORDER BY id")
+        lows = [(float(lp["lon"]), float(lp["lat"]), float(lp["ground_level_m"]), f"road {rid} low point")
+                for rid, points in await cur.fetchall() for lp in (points or [])]
+    cur = await conn.execute("SELECT id, town_id, population, geometry, (props->>'ground_level_m')::float8"
+                             " FROM villages ORDER BY id")
+    villages = [AreaSpec(i, "village", ring := _ring(g), t, pop, lowest_ground(i, ring, ground, lows))
+                for i, t, pop, g, ground in await cur.fetchall()]
     cur = await conn.execute("SELECT id, population, geometry FROM towns ORDER BY id")
     towns = [AreaSpec(i, "town", _ring(g), None, pop) for i, pop, g in await cur.fetchall()]
     return Geography(segs, villages, towns, "database")

@@ -28,7 +28,7 @@ import shapely
 from shapely.ops import nearest_points
 
 from haixun.riskcode.config import RiskConfig
-from haixun.riskcode.geometry import Exposure, SeawallIndex, exposure_from_row, hazard_codes
+from haixun.riskcode.geometry import Exposure, Ground, SeawallIndex, exposure_from_row, hazard_codes
 from haixun.riskcode.levels import Level, Status, combine
 
 ALL_LEVELS: tuple[Level, ...] = (Level.NONE, Level.UNKNOWN, Level.BLUE, Level.YELLOW, Level.ORANGE, Level.RED)
@@ -36,13 +36,30 @@ ALL_LEVELS: tuple[Level, ...] = (Level.NONE, Level.UNKNOWN, Level.BLUE, Level.YE
 
 @dataclass(frozen=True, slots=True)
 class AreaSpec:
-    """A village or town polygon (outer ring, lon/lat). ``parent_id``: the town of a village."""
+    """A village or town polygon (outer ring, lon/lat). ``parent_id``: the town of a village.
+    ``ground``: the lowest ground the geography knows in it (``lowest_ground``), for the flood rule's
+    low-ground test; None when it knows none (then the flood code goes by distance alone)."""
 
     id: str
     kind: str  # "village" | "town"
     ring: tuple[tuple[float, float], ...]
     parent_id: str | None = None
     population: int | None = None
+    ground: Ground | None = None
+
+
+def lowest_ground(area_id: str, ring: Sequence[tuple[float, float]], typical_m: float | None,
+                  low_points: Sequence[tuple[float, float, float, str]]) -> Ground | None:
+    """The lowest ground of an area: its typical ground level (``typical_m``) and every road low point
+    (lon, lat, ground level, source) inside its polygon. A roll-up is the worst code over the area, so
+    its lowest ground is where the flood rule bites first (docs/riskcode.md "Roll-up")."""
+    cands = [Ground(float(typical_m), f"village {area_id}")] if typical_m is not None else []
+    if low_points:
+        poly = shapely.Polygon(ring)
+        for lon, lat, level, source in low_points:
+            if poly.covers(shapely.Point(lon, lat)):
+                cands.append(Ground(float(level), source))
+    return min(cands, key=lambda g: g.level_m) if cands else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +101,22 @@ def _exposure(seawall: SeawallIndex, area: AreaSpec, grid_m: float, max_samples:
 
 
 def area_code(config: RiskConfig, area: AreaExposure, segment_levels: Mapping[str, Level | Status],
-              group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None) -> Status:
+              group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None,
+              water_m: Mapping[str, float] | None = None) -> Status:
     """The worst location code over the area's samples: per sample the single-colour code of the
     combined segment level and, with ``group_levels`` (group -> segment -> shown status), the codes
-    per hazard of ``geometry.hazard_codes`` (a wind red is red in every landward zone), the worse of the
-    two, as a resident standing there gets it (``api.risk``). Ground elevation is not sampled here."""
+    per hazard of ``geometry.hazard_codes`` (a wind red is red in every landward zone; a flood red is
+    red on ground below the expected water, ``area.ground`` against the highest ``water_m`` (segment ->
+    expected water level, m) of the sample's counted segments), the worse of the two, as a resident
+    standing there gets it (``api.risk``)."""
     parts = []
+    ground = area.area.ground
     for zone, segs in area.exposures:
         parts.append(config.code_status(combine(segment_levels.get(s, Level.UNKNOWN) for s in segs), zone))
         if group_levels is not None and segs:
-            parts.append(hazard_codes(config, Exposure(zone, 0.0, segs[0], segs), group_levels).combined)
+            waters = [water_m[s] for s in segs if water_m is not None and s in water_m]
+            parts.append(hazard_codes(config, Exposure(zone, 0.0, segs[0], segs), group_levels, ground,
+                                      max(waters) if waters else None).combined)
     return combine(parts)
 
 
@@ -147,17 +170,18 @@ def _area(st: Status, items: Sequence[tuple[Status, int | None]]) -> AreaLevel:
 
 
 def roll_up(config: RiskConfig, index: AreaIndex, segment_levels: Mapping[str, Level | Status],
-            group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None) -> Rollup:
+            group_levels: Mapping[str, Mapping[str, Level | Status]] | None = None,
+            water_m: Mapping[str, float] | None = None) -> Rollup:
     villages: dict[str, AreaLevel] = {}
     by_town: dict[str, list[tuple[Status, int | None]]] = {}
     for v in index.villages:
-        st = area_code(config, v, segment_levels, group_levels)
+        st = area_code(config, v, segment_levels, group_levels, water_m)
         villages[v.area.id] = _area(st, [(st, v.area.population)])
         by_town.setdefault(v.area.parent_id or "", []).append((st, v.area.population))
     towns: dict[str, AreaLevel] = {}
     for t in index.towns:
         items = by_town.get(t.area.id, [])
-        st = combine(x for x, _ in items) if items else area_code(config, t, segment_levels, group_levels)
+        st = combine(x for x, _ in items) if items else area_code(config, t, segment_levels, group_levels, water_m)
         if not items:
             items = [(st, t.area.population)]
         towns[t.area.id] = _area(st, items)

@@ -112,6 +112,17 @@ class LevelChange:
                 "at": iso(self.at), "reasons": [r.to_dict() for r in self.reasons]}
 
 
+def expected_water_m(crest_level_m: float, decision: SegmentDecision) -> float | None:
+    """The water level a segment expects (m, warning datum): the highest of the observed still water
+    (crest - freeboard) and the projected high water (a known ``storm_tide_forecast``); None when
+    neither is known. The flood rule's low-ground test compares ground with it (the API's resident
+    code reads the same two values from the state entry: ``api.risk.expected_water``)."""
+    vals = [] if decision.freeboard_m is None else [crest_level_m - decision.freeboard_m]
+    vals += [r.value for r in decision.hazards
+             if r.hazard == "storm_tide_forecast" and r.level is not Level.UNKNOWN and r.value is not None]
+    return max(vals) if vals else None
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentResult:
     decision: SegmentDecision
@@ -288,7 +299,9 @@ def evaluate_shoreline(
         for k, v in results.items():
             for g, st in v.groups.items():
                 groups.setdefault(g, {})[k] = st
-        rollup = roll_up(config, areas, {k: v.status for k, v in results.items()}, groups)
+        water = {seg.id: w for seg in segments
+                 if (w := expected_water_m(seg.crest_level_m, results[seg.id].decision)) is not None}
+        rollup = roll_up(config, areas, {k: v.status for k, v in results.items()}, groups, water)
         subjects = [("city", "city", rollup.city.status)]
         subjects += [("town", k, v.status) for k, v in rollup.towns.items()]
         subjects += [("village", k, v.status) for k, v in rollup.villages.items()]

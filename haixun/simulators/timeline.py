@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from shapely.geometry import mapping
 
+from haixun.data import riskspecs
 from haixun.data.datum import to_warning_datum
 from haixun.data.geography import Geography, load_geography
 from haixun.riskcode import (
     AreaIndex,
-    AreaSpec,
     CameraEventInput,
     Level,
     Observation,
@@ -147,14 +146,11 @@ class Timeline:
 # --------------------------------------------------------------------------- inputs
 
 def segment_specs(geography: Geography) -> list[SegmentSpec]:
-    return [SegmentSpec.from_feature({"properties": dict(s.properties), "geometry": mapping(s.geometry)})
-            for s in geography.segments]
+    return list(riskspecs.segment_specs(geography))
 
 
 def area_index(config: RiskConfig, geography: Geography, segments: Sequence[SegmentSpec]) -> AreaIndex:
-    villages = [AreaSpec(v.id, "village", tuple(v.geometry.exterior.coords), v.town_id, v.population)
-                for v in geography.villages]
-    towns = [AreaSpec(t.id, "town", tuple(t.geometry.exterior.coords), None, t.population) for t in geography.towns]
+    villages, towns = riskspecs.area_specs(geography)
     return AreaIndex.build(config, SeawallIndex(config, segments), villages, towns)
 
 
