@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from haixun.api.cap import CAP_NS
 from haixun.api.geo import ServedGeography, polygon_rings_latlon
 from haixun.api.risk import status_of
 from haixun.riskcode.levels import Level, Status, parse_level, worst
+from haixun.store import cap_alerts
+from haixun.store.cap_alerts import StoredAlert
 
 SENDER = "haixun@pinghu.jiaxing.zj.cn"
-CAP_LOCK = (0x6861_6978, 29)   # serialises issuing across API processes
 
 # level -> (severity, urgency, responseType); docs/api.md
 LEVEL_MAP: dict[Level, tuple[str, str, str]] = {
@@ -163,33 +163,27 @@ def _instruction(level: Level, zh: bool) -> str:
     return texts[level][0 if zh else 1]
 
 
-async def current_alert(conn: psycopg.AsyncConnection, geo: ServedGeography, state: dict[str, Any],
-                        now: datetime | None = None) -> dict[str, Any] | None:
+async def current_alert(conn: psycopg.AsyncConnection[Any], geo: ServedGeography, state: dict[str, Any],
+                        now: datetime | None = None) -> StoredAlert | None:
     """The alert describing the current situation, issuing a new one (Alert,
     Update or Cancel) when the situation changed. None: nothing to say."""
     areas = warned_areas(geo, state)
     fp = fingerprint(areas)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", CAP_LOCK)
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT identifier, sender, sent, msg_type, refs, fingerprint, xml FROM cap_alerts "
-                          "ORDER BY id DESC LIMIT 1")
-        last = await cur.fetchone()
-        if last is not None and last["fingerprint"] == fp:
+        await cap_alerts.lock_issuing(conn)
+        last = await cap_alerts.last_alert(conn)
+        if last is not None and last.fingerprint == fp:
             return last
-        if not fp and (last is None or last["msg_type"] == "Cancel"):
+        if not fp and (last is None or last.msg_type == "Cancel"):
             return None
-        if last is None or last["msg_type"] == "Cancel":
+        if last is None or last.msg_type == "Cancel":
             msg_type, refs = "Alert", None
         else:
             msg_type = "Cancel" if not fp else "Update"
-            refs = f"{last['sender']},{last['identifier']},{cap_time(last['sent'])}"
+            refs = f"{last.sender},{last.identifier},{cap_time(last.sent)}"
         sent = (now or datetime.now(UTC)).replace(microsecond=0)
         identifier = f"haixun-pinghu-{sent.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
         xml = build_alert_xml(geo, identifier=identifier, sent=sent, msg_type=msg_type, references=refs,
                               areas=areas if msg_type != "Cancel" else [])
-        await cur.execute("INSERT INTO cap_alerts (identifier, sender, sent, msg_type, refs, fingerprint, xml) "
-                          "VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                          "RETURNING identifier, sender, sent, msg_type, refs, fingerprint, xml",
-                          (identifier, SENDER, sent, msg_type, refs, fp, xml))
-        return await cur.fetchone()
+        return await cap_alerts.insert_alert(conn, StoredAlert(identifier=identifier, sender=SENDER, sent=sent,
+                                                               msg_type=msg_type, refs=refs, fingerprint=fp, xml=xml))
