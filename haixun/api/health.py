@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from haixun.api.context import ApiContext, get_ctx
 from haixun.api.models import HealthOut, ReadyOut
-from haixun.store.channels import LOCK_CLASS, LOCK_ENGINE
+from haixun.store import health as store_health
 
 router = APIRouter(tags=["health"])
 
@@ -28,7 +28,7 @@ async def _check_db(ctx: ApiContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         async with ctx.db().connection(timeout=2.0) as conn:
-            await conn.execute("SELECT 1")
+            await store_health.ping(conn)
         return {"ok": True, "ms": round((time.perf_counter() - t0) * 1000, 1)}
     except Exception as exc:
         return {"ok": False, "detail": str(exc)[:200]}
@@ -46,30 +46,25 @@ async def _check_broker(ctx: ApiContext) -> dict[str, Any]:
 
 async def _check_engine_and_freshness(ctx: ApiContext) -> tuple[dict[str, Any], dict[str, Any]]:
     """Engine leader = the backend recorded in engine_leader holds the engine's advisory lock
-    (``pg_try_advisory_lock(LOCK_CLASS, LOCK_ENGINE)``: classid, objid, objsubid 2 in pg_locks)."""
+    (store/health.py ``leader_record``)."""
     try:
         async with ctx.db().connection(timeout=2.0) as conn:
-            row = await (await conn.execute(
-                "SELECT l.pid, l.instance_id, l.heartbeat_at, "
-                " EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted"
-                "  AND k.pid = l.backend_pid AND k.classid = %s::bigint::oid AND k.objid = %s::bigint::oid"
-                "  AND k.objsubid = 2) "
-                "FROM engine_leader l WHERE l.id = 1", (LOCK_CLASS, LOCK_ENGINE))).fetchone()
-            fresh = await (await conn.execute(
-                "SELECT (SELECT max(received_at) FROM latest_readings), (SELECT max(at) FROM state_log)")).fetchone()
+            row = await store_health.leader_record(conn)
+            fresh = await store_health.freshness(conn)
     except Exception as exc:
         err = {"ok": False, "detail": str(exc)[:200]}
         return err, err
     if row is None:
         leader = {"ok": False, "detail": "no engine has ever led"}
     else:
-        leader = {"ok": bool(row[3]), "pid": row[0], "instance_id": row[1],
-                  "heartbeat_at": row[2].isoformat() if row[2] else None}
-        if not row[3]:
+        leader = {"ok": row.holds_lock, "pid": row.pid, "instance_id": row.instance_id,
+                  "heartbeat_at": row.heartbeat_at.isoformat() if row.heartbeat_at else None}
+        if not row.holds_lock:
             leader["detail"] = "the recorded leader no longer holds the lock"
     # newest received_at is a wall-clock mark; the state's ``at`` is clock (data) time
-    reading_age = (datetime.now(UTC) - fresh[0]).total_seconds() if fresh and fresh[0] else None
-    state_age = (ctx.settings.clock.now() - fresh[1]).total_seconds() if fresh and fresh[1] else None
+    received, state_at = fresh.newest_received_at, fresh.newest_state_at
+    reading_age = (datetime.now(UTC) - received).total_seconds() if received else None
+    state_age = (ctx.settings.clock.now() - state_at).total_seconds() if state_at else None
     state_limit = max(60.0, 3 * ctx.settings.engine_interval_s)
     ok = (reading_age is not None and reading_age < ctx.options.reading_fresh_s
           and state_age is not None and state_age < state_limit)

@@ -9,69 +9,58 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from haixun.api.live import LiveState, StateRow
 from haixun.lifecycle import Lifecycle
+from haixun.store import state_reads
 from haixun.store.channels import ALARM_CHANNEL, CONFIG_CHANNEL, STATE_CHANNEL
+from haixun.store.notify import listen
+from haixun.store.state_reads import StoredState
 
 log = logging.getLogger(__name__)
 
 
-
-def _row(r: dict[str, Any]) -> StateRow:
-    body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
-    return StateRow(seq=int(r["seq"]), at=r["at"], kind=r["kind"], body=body)
+def _row(r: StoredState) -> StateRow:
+    return StateRow(seq=r.seq, at=r.at, kind=r.kind, body=r.body)
 
 
 async def fetch_rows_after(pool: AsyncConnectionPool, after: int, limit: int) -> list[StateRow]:
     async with pool.connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT seq, at, kind, body FROM state_log WHERE seq > %s ORDER BY seq LIMIT %s",
-                          (after, limit))
-        return [_row(r) for r in await cur.fetchall()]
+        return [_row(r) for r in await state_reads.states_after(conn, after, limit)]
 
 
 async def load_initial(pool: AsyncConnectionPool, live: LiveState, ring_size: int) -> None:
     """Latest snapshot + following deltas; without any snapshot, a base built
     from current_levels and the last ``ring_size`` deltas."""
     async with pool.connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT max(seq) AS s FROM state_log WHERE kind = 'snapshot'")
-        row = await cur.fetchone()  # an aggregate: always one row
-        snap = row["s"] if row else None
-        await cur.execute("SELECT max(seq) AS s FROM state_log")
-        row = await cur.fetchone()
-        last = (row["s"] if row else None) or 0
+        snap, newest = await state_reads.newest_seqs(conn)
+        last = newest or 0
         start = max(0, last - ring_size)
         if snap is not None:
             start = min(start, snap - 1)
         else:
             live.body = await _base_from_current_levels(conn)
         live.seq = live.ring_floor = start
-        await cur.execute("SELECT seq, at, kind, body FROM state_log WHERE seq > %s ORDER BY seq", (start,))
-        rows = [_row(r) for r in await cur.fetchall()]
+        rows = [_row(r) for r in await state_reads.states_after(conn, start)]
     # Rows before the snapshot only fill the ring; the snapshot resets the body.
     for r in rows:
         live.apply(r)
 
 
-async def _base_from_current_levels(conn: psycopg.AsyncConnection) -> dict[str, Any]:
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT subject_kind, subject_id, level, raw_level, since, decided_at, decision FROM current_levels")
+async def _base_from_current_levels(conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"segments": {}, "areas": {"towns": {}, "villages": {}}}
-    for r in await cur.fetchall():
-        entry = dict(r["decision"] or {})
-        entry.update(level=r["level"], raw_level=r["raw_level"], since=r["since"].isoformat(),
-                     decided_at=r["decided_at"].isoformat())
-        kind = r["subject_kind"]
+    for r in await state_reads.current_levels(conn):
+        entry = dict(r.decision or {})
+        entry.update(level=r.level, raw_level=r.raw_level, since=r.since.isoformat(),
+                     decided_at=r.decided_at.isoformat())
+        kind = r.subject_kind
         if kind == "segment":
-            body["segments"][r["subject_id"]] = entry
+            body["segments"][r.subject_id] = entry
         elif kind == "city":
             body["areas"]["city"] = entry
         elif kind in ("town", "village"):
-            body["areas"][kind + "s"][r["subject_id"]] = entry
+            body["areas"][kind + "s"][r.subject_id] = entry
     return body
 
 
@@ -130,9 +119,9 @@ class StateListener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {STATE_CHANNEL}")
-                    await conn.execute(f"LISTEN {ALARM_CHANNEL}")
-                    await conn.execute(f"LISTEN {CONFIG_CHANNEL}")
+                    await listen(conn, STATE_CHANNEL)
+                    await listen(conn, ALARM_CHANNEL)
+                    await listen(conn, CONFIG_CHANNEL)
                     self.connected.set()
                     backoff = 0.5
                     await self.on_config()  # a threshold activated while this connection was down

@@ -28,5 +28,5 @@ class ApiMetrics:
         self.risk_push_cells = Counter("haixun_ws_risk_cells", "Location cells computed by /ws/risk passes",
                                        registry=r)
         self.ws_refused = Counter("haixun_ws_refused", "Websocket connections refused", ["reason"], registry=r)
-        self.listener_reconnects = Counter("haixun_api_listener_reconnects", "LISTEN connection restarts",
+        self.listener_reconnects = Counter("haixun_api_listener_reconnects", "Restarts of the LISTEN connection",
                                            registry=r)

@@ -17,6 +17,7 @@ from haixun.api.live import CLOSE_TOO_SLOW, Client, row_message
 from haixun.api.middleware import ABORT_KEY
 from haixun.api.risk import OutsideServedArea, risk_signature
 from haixun.api.risk_lookup import pick_lang, risk_for
+from haixun.store import state_reads
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -167,8 +168,7 @@ async def _catch_up(ctx: ApiContext) -> None:
 async def _replay_from_db(ctx: ApiContext, since: int) -> list[Any] | None:
     """state_log rows after ``since`` when state_log still holds the row ``since`` (not pruned)."""
     async with ctx.db().connection() as conn:
-        row = await (await conn.execute("SELECT min(seq) FROM state_log")).fetchone()
-    oldest = row[0] if row else None
+        oldest = await state_reads.oldest_seq(conn)
     if oldest is None or since < oldest:
         return None
     rows = await fetch_rows_after(ctx.db(), since, ctx.options.replay_max_rows + 1)
