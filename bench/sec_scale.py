@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import statistics
 import tempfile
@@ -153,6 +154,18 @@ class _Stream:
                 k += 1
 
 
+def _wait_two_lock_sessions(conn: psycopg.Connection, timeout_s: float) -> None:
+    """Both engines hold a lock session (leader and standby: application_name haixun-engine-leader)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                         "application_name = 'haixun-engine-leader'").fetchone()[0]
+        if int(n) >= 2:
+            return
+        time.sleep(0.1)
+    raise ComponentUnavailable(f"two engine lock sessions not seen within {timeout_s:.0f} s")
+
+
 def _leader(conn: psycopg.Connection) -> str | None:
     row = conn.execute("SELECT instance_id FROM engine_leader WHERE id = 1").fetchone()
     return row[0] if row else None
@@ -176,6 +189,7 @@ def engine_failover(kills: int, tmp: Path) -> dict:
             stream.thread.start()
             with psycopg.connect(url, autocommit=True) as conn:
                 for _ in range(kills):
+                    _wait_two_lock_sessions(conn, 120)   # the restarted one is a standby again, polling the lock
                     time.sleep(3.0)   # under load: the stream runs, the leader cycles on it
                     old = _leader(conn)
                     seq0 = int(conn.execute("SELECT coalesce(max(seq), 0) FROM state_log").fetchone()[0])
@@ -215,6 +229,7 @@ def engine_failover(kills: int, tmp: Path) -> dict:
 def run(ctx: BenchContext) -> Section:
     require("haixun.ingest.slots", "ingest worker slots (scale-out)")
     smoke = ctx.sizes.name == "smoke"
+    load_before = os.getloadavg()
     sec = Section("scale", TITLE, ["what", "processes", "work", "rate", "vs 1 process", "detail"])
     case = _case(smoke)
     with tempfile.TemporaryDirectory(prefix="haixun-bench-scale-") as tmp_s:
@@ -258,6 +273,10 @@ def run(ctx: BenchContext) -> Section:
                          f"takeover {ms(min(take))}-{ms(max(take))} ms; first state of the new leader "
                          f"{ms(min(first))}-{ms(max(first))} ms (median {ms(statistics.median(first))})"])
         sec.raw["engine_failover"] = f
+    load_after = os.getloadavg()
+    sec.raw["loadavg_1m_before_after"] = [load_before[0], load_after[0]]
+    sec.notes.append(f"Load average (1 min) at the start and the end of this section: {load_before[0]:.1f} / "
+                     f"{load_after[0]:.1f} (2 cores; other work on the machine shares them).")
     sec.notes.append("Machine: 2 cores shared by the publisher, Mosquitto, PostgreSQL and every worker; a second "
                      "and third ingest worker (or API process) adds parallel Python, not cores, so the ratio is "
                      "bounded well below N (the rest is PostgreSQL's COPY/commit and the broker, on the same cores).")
