@@ -234,16 +234,21 @@ def run(ctx: BenchContext) -> Section:
     case = _case(smoke)
     with tempfile.TemporaryDirectory(prefix="haixun-bench-scale-") as tmp_s:
         tmp = Path(tmp_s)
-        base_rate = None
+        # each N twice, in the order 1, 2, 3, 3, 2, 1: a drift of the machine's load over the runs (other work,
+        # the broker's persistence file) then hits every N alike; the better run of each is reported
+        runs: dict[int, list[dict]] = {n: [] for n in WORKERS}
+        for n in (*WORKERS, *reversed(WORKERS)):
+            runs[n].append(ingest_scaling(n, case, ctx.sizes.ingest_offered_per_s, ctx.sizes.time_limit_s, tmp))
+        base_rate = max(r["per_s"] for r in runs[WORKERS[0]])
         for n in WORKERS:
-            r = ingest_scaling(n, case, ctx.sizes.ingest_offered_per_s, ctx.sizes.time_limit_s, tmp)
-            base_rate = base_rate or r["per_s"]
-            ok = r["stored"] == r["published"] and r["failed"] == 0 and r["duplicates"] == 0
+            best = max(r["per_s"] for r in runs[n])
+            ok = all(r["stored"] == r["published"] and r["failed"] == 0 and r["duplicates"] == 0 for r in runs[n])
             sec.rows.append(["ingest: queued readings drained (shared subscription)", str(n),
-                             f"{r['published']:,} readings", f"{rate(r['per_s'])} readings/s",
-                             f"{r['per_s'] / base_rate:.2f}x" if base_rate else "-",
-                             f"stored once: {'yes' if ok else '**NO**'} ({r['stored']:,})"])
-            sec.raw[f"ingest_workers_{n}"] = r
+                             f"2 x {runs[n][0]['published']:,} readings", f"{rate(best)} readings/s",
+                             f"{best / base_rate:.2f}x" if base_rate else "-",
+                             f"runs {' / '.join(rate(r['per_s']) for r in runs[n])}; stored once: "
+                             f"{'yes' if ok else '**NO**'}"])
+            sec.raw[f"ingest_workers_{n}"] = runs[n]
         if wrk_load.available():
             with scratch_database() as url:
                 load_geography(url)
@@ -282,7 +287,8 @@ def run(ctx: BenchContext) -> Section:
                      "bounded well below N (the rest is PostgreSQL's COPY/commit and the broker, on the same cores).")
     sec.notes.append("Ingest: the load (1,000 stations, 10 observations x 2 quantities per message) is queued at "
                      "the broker in the workers' persistent sessions, then drained by all of them at once; "
-                     "Mosquitto 2.0 deals shared messages round robin, to offline members too.")
+                     "Mosquitto 2.0 deals shared messages round robin, to offline members too. Each worker count "
+                     "runs twice (order 1, 2, 3, 3, 2, 1); the rate shown is the better of its two runs.")
     sec.notes.append("Lookups: `haixun api --workers N` (N processes on one port, each with its own LISTEN, state "
                      "and cache: what a load balancer in front of N replicas serves); wrk, one C thread.")
     sec.notes.append("Failover: the standby polls the advisory lock every `lock_poll_s` (1 s); SIGKILL closes the "
