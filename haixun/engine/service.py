@@ -51,7 +51,7 @@ from haixun.engine.publish import (
 from haixun.engine.tide import TideCache
 from haixun.lifecycle import Lifecycle
 from haixun.settings import Settings
-from haixun.store.channels import INGEST_CHANNEL
+from haixun.store.channels import CONFIG_CHANNEL, INGEST_CHANNEL
 from haixun.store.db import open_pool
 from haixun.store.engine_inputs import LatencyMark, newest_input_mark
 from haixun.store.notify import listen
@@ -255,16 +255,21 @@ class EngineService:
         self._wake.set()
 
     async def _listener(self) -> None:
-        """LISTEN haixun_ingest on a dedicated connection; reconnect on failure."""
+        """LISTEN haixun_ingest (new data) and haixun_config (a threshold version activated: recompute now
+        with it, not at the next interval) on a dedicated connection; reconnect on failure."""
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.settings.database_url, autocommit=True)
                 async with conn:
                     await listen(conn, INGEST_CHANNEL)
+                    await listen(conn, CONFIG_CHANNEL)
                     self.request("listen")  # anything missed while not listening
                     async for note in conn.notifies():
-                        self.metrics.notifications.inc()
-                        self.request("ingest", stations=_stations_of(note.payload))
+                        if note.channel == CONFIG_CHANNEL:
+                            self.request("config")  # the cycle reads the active version (RiskEvaluator.refreshed)
+                        else:
+                            self.metrics.notifications.inc()
+                            self.request("ingest", stations=_stations_of(note.payload))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
