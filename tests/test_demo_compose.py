@@ -120,7 +120,7 @@ def test_mosquitto_config_mounted_and_persistent(compose: dict[str, Any]) -> Non
 def test_dockerfile_installs_the_package() -> None:
     text = (ROOT / "docker" / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert re.search(r"^RUN pip install \.", text, re.M)
+    assert re.search(r"^RUN pip install -c requirements\.lock \.", text, re.M)  # locked versions, runtime only
     assert re.search(r'^ENTRYPOINT \["haixun"\]', text, re.M)
     assert re.search(r"^USER haixun", text, re.M)
     for line in re.findall(r"^COPY (.+)$", text, re.M):
