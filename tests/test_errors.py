@@ -152,3 +152,27 @@ async def test_routes_raising_domain_errors_answer_with_the_one_body(settings: S
         assert r.json()["error"]["code"] == "invalid_input" and "UTC offset" in r.json()["error"]["message"]
         r = await c.get("/api/v1/stations/ST1/readings", params={"quantity": "tide_level", "to": "9999-12-31T23:00:00Z"})
         assert r.status_code == 422 and "between the years" in r.json()["error"]["message"], r.text
+
+
+async def test_no_error_body_is_a_bare_string(settings: Settings, db_url: str, tmp_path: Path) -> None:
+    """Errors the framework raises (unknown path, wrong method, a static file or page that is not there,
+    a body that is no JSON, missing credentials, a wrong role) carry the one error body too."""
+    sync_test_geography(db_url)
+    (tmp_path / "web" / "static").mkdir(parents=True)
+    viewer = {"X-API-Key": add_key(db_url, "errs-viewer", "viewer")}
+    async with running_api(settings, tmp_path) as api, httpx.AsyncClient(base_url=api.base) as c:
+        cases = [
+            (await c.get("/api/v1/no-such-route"), 404),
+            (await c.delete("/api/v1/segments"), 405),
+            (await c.get("/static/no-such-file.js"), 404),
+            (await c.get("/screen"), 404),  # screen.html is not installed in this web folder
+            (await c.post("/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}),
+             422),
+            (await c.get("/api/v1/overrides"), 401),
+            (await c.get("/api/v1/audit", headers=viewer), 403),
+        ]
+        for r, status in cases:
+            assert r.status_code == status, (r.request.url, r.status_code, r.text)
+            body = r.json()
+            assert isinstance(body, dict) and set(body["error"]) == {"code", "message", "details"}, r.text
+            assert isinstance(body["error"]["message"], str) and body["error"]["message"], r.text
