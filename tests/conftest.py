@@ -23,6 +23,7 @@ at a private TimescaleDB server and HAIXUN_TEST_MODE=timescale. A test marked
   License): HAIXUN_TEST_TIMESCALE_PG, else a private server started with
   ``shared/timescaledb/start.sh`` (HAIXUN_TIMESCALE_DIR, or ``../shared/timescaledb``
   next to the checkout or one of its parents). Skipped, with the reason, if neither.
+* ``stack``, ``browser``: the running stack and headless Chromium for the browser tests.
 * ``timescale_variant``: ``timescale_variant("nopreload" | "apache")`` starts a
   private server from the same build without the preload / with
   ``timescaledb.license = 'apache'`` (session-scoped, stopped at the end).
@@ -35,12 +36,14 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from haixun.settings import MqttEndpoint, Settings
 from haixun.store.migrate import migrate
 from tests.support.api import TEST_JWT_SECRET
+from tests.support.browser import Stack, launch_browser
 from tests.support.db import (
     EXPECT_MODE,
     NO_TIMESCALE,
@@ -150,3 +153,26 @@ def timescale_variant(_private_servers: PrivateServers | None) -> Callable[[str]
             pytest.skip(NO_TIMESCALE)
         return _private_servers.start(variant)
     return start
+
+
+@pytest.fixture
+def stack(settings: Settings, mqtt_endpoint: MqttEndpoint) -> Iterator[Stack]:
+    """The whole stack (ingest, engine, API) in a thread, for the browser tests (tests/support/browser.py)."""
+    s = Stack(settings).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_browser(p)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -71,10 +71,9 @@ async def test_db_routes_fail_fast_with_503_during_an_outage(settings: Settings,
         finally:
             _allow_connections(db_url, True)
         # and back once the database is
-        for _ in range(50):
-            if (await c.get("/api/v1/stations")).status_code == 200:
-                break
-            await asyncio.sleep(0.2)
+        async def stations_served() -> bool:
+            return (await c.get("/api/v1/stations")).status_code == 200
+        await eventually(stations_served, what="/api/v1/stations served again")
         assert (await c.get("/api/v1/stations")).status_code == 200
 
 

@@ -14,6 +14,7 @@ import websockets
 
 from haixun.settings import Settings
 from tests.support.api import engine_write, raw_ws_never_reading, recv, recv_type, running_api, seen_seq, seg_entry
+from tests.support.wait import eventually
 
 
 async def test_snapshot_then_delta_then_replay_since(settings: Settings, db_url: str, tmp_path: Path) -> None:
@@ -147,10 +148,7 @@ async def test_slow_client_is_dropped_and_does_not_delay_a_fast_one(settings: Se
         await reader
         assert got == list(range(n))
         ctx = api.app.state.ctx
-        for _ in range(100):
-            if sum(1 for c in ctx.hub.clients if c.channel == "live") == 1:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: sum(1 for c in ctx.hub.clients if c.channel == "live") == 1)
         assert sum(1 for c in ctx.hub.clients if c.channel == "live") == 1, [(c.queue.qsize(), c.dropped.is_set()) for c in ctx.hub.clients]  # the slow one is gone
         # draining the slow socket now ends with the server's close frame (code 4008) or a reset
         assert await asyncio.to_thread(_drain_close_code, slow) in (4008, None)

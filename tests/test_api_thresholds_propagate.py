@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,9 @@ import httpx
 import pytest
 
 from haixun.riskcode.config import DEFAULT_CONFIG_PATH
+from tests.support.net import free_port_in
+from tests.support.proc import stop_process
+from tests.support.wait import eventually_sync
 
 REPO = Path(__file__).resolve().parent.parent
 POINT = {"lat": 30.6274, "lon": 121.0338}  # inside the packaged served area (Zhapu)
@@ -27,33 +28,12 @@ PASSWORD = "correct horse battery"
 
 def _port() -> int:
     """A free port in this test's private range (27700-27799)."""
-    for port in range(27700, 27800):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 27700-27799")
+    return free_port_in(range(27700, 27800))
 
 
 def _env(db_url: str, state: Path) -> dict[str, str]:
     return dict(os.environ, HAIXUN_DATABASE_URL=db_url, HAIXUN_STATE_DIR=str(state), PYTHONPATH=str(REPO),
                 HAIXUN_JWT_SECRET=SECRET)
-
-
-def _until(check, what: str, timeout_s: float = 60.0):
-    """Poll ``check()`` until it returns a truthy value (generous limit: a loaded 2-core machine)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            got = check()
-        except httpx.HTTPError:
-            got = None
-        if got:
-            return got
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 @contextmanager
@@ -67,15 +47,10 @@ def api_process(db_url: str, state: Path, log: Path) -> Iterator[str]:
         def ready() -> bool:
             assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
             return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-        _until(ready, f"API on {port} did not answer: {log.read_text(errors='replace')[-3000:]}", 90)
+        eventually_sync(ready, timeout=90, step=0.2, ignore=(httpx.HTTPError,), what=f"the API on {port} answering")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def _zone(base: str) -> dict:
@@ -110,7 +85,8 @@ def test_activation_on_one_process_moves_the_zone_on_the_other(db_url: str, tmp_
             assert r.status_code == 201, r.text
             edited_id = r.json()["id"]
         assert _zone(a)["id"] == expected  # the process that served the edit, at once
-        _until(lambda: _zone(b)["id"] == expected, f"the other process still answers zone {_zone(b)['id']}")
+        eventually_sync(lambda: _zone(b)["id"] == expected, timeout=60, step=0.2, ignore=(httpx.HTTPError,),
+                        what=f"the other process answering zone {expected}")
 
         # and back: re-activating the packaged text (saved as a version) through the other process
         with httpx.Client(base_url=b, timeout=30) as c:
@@ -119,7 +95,8 @@ def test_activation_on_one_process_moves_the_zone_on_the_other(db_url: str, tmp_
             r = c.post("/api/v1/thresholds", json={"format": "toml", "text": text}, headers=h)
             assert r.status_code == 201, r.text
             assert r.json()["id"] != edited_id
-        _until(lambda: _zone(a)["id"] == before["id"], f"process A still answers zone {_zone(a)['id']}")
+        eventually_sync(lambda: _zone(a)["id"] == before["id"], timeout=60, step=0.2, ignore=(httpx.HTTPError,),
+                        what=f"process A answering zone {before['id']}")
     assert "threshold version" in (tmp_path / "b.log").read_text(errors="replace")
 
 

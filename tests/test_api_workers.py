@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,8 @@ import pytest
 from haixun.settings import Settings
 from tests.support.api import TEST_JWT_SECRET, engine_write, seg_entry
 from tests.support.net import free_port
+from tests.support.proc import stop_process
+from tests.support.wait import eventually_sync
 
 REPO = Path(__file__).resolve().parent.parent
 POINT = {"lat": 30.6274, "lon": 121.0338}  # inside the packaged served area (Zhapu)
@@ -51,33 +52,21 @@ def test_two_workers_each_follow_the_state(settings: Settings, db_url: str, tmp_
                                  str(port), "--workers", "2"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while _listening_backends(db_url) < 2:
+        def both_listen() -> bool:
             assert proc.poll() is None, log_path.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "both workers did not LISTEN within 90 s"
-            time.sleep(0.2)
-        while True:  # both processes answer (startup of the second may lag the first)
-            try:
-                first = _seqs_over_fresh_connections(base)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-2000:]
-                time.sleep(0.2)
+            return _listening_backends(db_url) >= 2
+        eventually_sync(both_listen, timeout=90, step=0.2, what="both workers LISTEN")
+        # both processes answer (startup of the second may lag the first)
+        first = eventually_sync(lambda: _seqs_over_fresh_connections(base), timeout=90, step=0.2, ignore=(httpx.HTTPError,),
+                                what="both workers answer")
         assert len(first) == 1
         seq = engine_write(db_url, {"segments": {"PH01": seg_entry("red")}})
         assert seq > next(iter(first))
         # every process sees the new state through its own LISTEN connection, not only one of them
-        deadline = time.monotonic() + 10
-        while (seqs := _seqs_over_fresh_connections(base)) != {seq}:
-            assert time.monotonic() < deadline, f"processes still serve seqs {seqs}, expected only {seq}"
-            time.sleep(0.1)
+        eventually_sync(lambda: _seqs_over_fresh_connections(base) == {seq}, step=0.1,
+                        what=f"every process serving seq {seq} only")
         assert _listening_backends(db_url) == 2
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
     assert proc.returncode == 0, log_path.read_text(errors="replace")[-2000:]
     assert "30.6274" not in log_path.read_text(errors="replace")

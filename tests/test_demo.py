@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.demo import ROOT, demo_env, private_state_dir, processes_of
+from tests.support.demo import ROOT, demo_env, private_state_dir, processes_of, read_until
 from tests.support.mqtt import MQTT_URL
 from tests.support.net import free_port
 
@@ -60,15 +60,8 @@ def test_sigint_stops_children_then_broker_then_database(state_dir: Path) -> Non
                             env=demo_env(state_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if " readings/s " in line:  # the monitor loop runs: everything has started
-                break
+        # the monitor loop runs: everything has started
+        lines = read_until(proc, lambda line: " readings/s " in line, timeout=90)
         started = processes_of(state_dir)
         assert len(started) >= 3, "".join(lines)  # at least postgres, the broker and one component
         proc.send_signal(signal.SIGINT)
@@ -133,15 +126,8 @@ def test_sigint_during_the_backfill_stops_at_once(state_dir: Path) -> None:
                             env=demo_env(state_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "backfill:" in line and "the replay clock waits for it" in line:
-                break
+        lines = read_until(proc, lambda line: "backfill:" in line and "the replay clock waits for it" in line,
+                           timeout=120)
         assert any("backfill:" in x for x in lines), "".join(lines)
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)

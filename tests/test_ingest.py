@@ -14,6 +14,7 @@ from haixun.ingest.service import IngestService
 from tests.support.db import add_cameras, add_stations, scalar, wait_for_count
 from tests.support.metrics import metric
 from tests.support.mqtt import obs_json, publish_all
+from tests.support.wait import eventually
 
 
 def _now() -> datetime:
@@ -41,12 +42,9 @@ async def test_many_stations_stored_exactly_once(settings, mqtt_endpoint):
         again = msgs[:300]
         dup_expected = sum(2 * (len(json.loads(p)) if p.startswith("[") else 1) for _, p in again)
         await publish_all(mqtt_endpoint, again)
-        text = ""
-        for _ in range(100):
-            text = svc.metrics_text().decode()
-            if metric(text, "haixun_ingest_duplicate_readings_total") >= dup_expected:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: metric(svc.metrics_text().decode(), "haixun_ingest_duplicate_readings_total")
+                         >= dup_expected, step=0.1, what="the duplicates counted")
+        text = svc.metrics_text().decode()
     assert metric(text, "haixun_ingest_duplicate_readings_total") == dup_expected
     assert metric(text, "haixun_ingest_stored_readings_total") == expected
     assert scalar(settings.database_url, "SELECT count(*) FROM readings") == expected

@@ -5,7 +5,6 @@ published while ingest was away."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as paho
@@ -17,6 +16,7 @@ from haixun.ingest.qc import FAIL, PASS, SUSPECT, QcEngine, QcInput, load_qc_con
 from haixun.ingest.service import IngestService
 from tests.support.db import add_stations, wait_for_count
 from tests.support.mqtt import obs_json, publish_all
+from tests.support.wait import eventually
 
 SIM_START = datetime(2021, 7, 25, 12, 0, tzinfo=UTC)
 
@@ -50,10 +50,7 @@ async def test_mqtt_311_ingest_with_a_replay_clock(settings, mqtt_endpoint):
     svc = IngestService(s)
     async with svc:
         assert not svc.mqtt_v5
-        for _ in range(100):
-            if svc.connected:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: svc.connected)
         live = svc._live_client
         assert live is not None and live._client.protocol == paho.MQTTv311  # noqa: SLF001 - what went on the wire
         await publish_all(mqtt_endpoint, first)

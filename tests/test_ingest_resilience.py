@@ -24,6 +24,7 @@ from haixun.settings import MqttEndpoint
 from tests.support.db import PG_SERVER, add_stations, scalar, wait_for_count
 from tests.support.mqtt import PrivateBroker, obs_json, publish_all
 from tests.support.net import free_port
+from tests.support.proc import stop_process
 from tests.support.wait import eventually
 
 
@@ -62,19 +63,13 @@ async def test_database_down_spools_then_stores_everything(settings, mqtt_endpoi
             assert await wait_for_count(settings.database_url, "SELECT count(*) FROM readings", len(first)) == len(first)
             await asyncio.to_thread(_set_db_available, settings.database_url, False)
             await publish_all(mqtt_endpoint, second)
-            for _ in range(100):
-                if _spooled(svc) >= len(second):
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _spooled(svc) >= len(second))
             assert _spooled(svc) == len(second)  # everything received while down went to disk
             assert svc.spool.bytes > 0
             await asyncio.to_thread(_set_db_available, settings.database_url, True)
             total = len(first) + len(second)
             assert await wait_for_count(settings.database_url, "SELECT count(*) FROM readings", total) == total
-            for _ in range(50):
-                if svc.spool.is_empty():
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: svc.spool.is_empty())
             assert svc.spool.is_empty() and svc.spool.bytes == 0
     finally:
         await asyncio.to_thread(_set_db_available, settings.database_url, True)
@@ -92,10 +87,7 @@ async def test_restart_drains_spool_left_by_previous_run(settings, mqtt_endpoint
         await asyncio.to_thread(_set_db_available, settings.database_url, False)
         async with IngestService(settings) as svc:
             await publish_all(mqtt_endpoint, msgs)
-            for _ in range(100):
-                if _spooled(svc) >= len(msgs):
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _spooled(svc) >= len(msgs))
             assert _spooled(svc) == len(msgs)
         segments = list(Path(settings.spool_dir).glob("*.spool"))
         assert segments, "the first run left a spool"
@@ -104,10 +96,7 @@ async def test_restart_drains_spool_left_by_previous_run(settings, mqtt_endpoint
         async with IngestService(settings) as svc2:  # acked messages are only on disk now
             assert await wait_for_count(settings.database_url, "SELECT count(*) FROM readings", 60) == 60
             assert await wait_for_count(settings.database_url, "SELECT count(*) FROM dead_letters", 1) == 1
-            for _ in range(50):
-                if svc2.spool.is_empty():
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: svc2.spool.is_empty())
             assert svc2.spool.is_empty()
     finally:
         await asyncio.to_thread(_set_db_available, settings.database_url, True)
@@ -173,12 +162,7 @@ class IngestProcess:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
             self.proc = None
 
     def metric(self, name: str) -> float:
@@ -298,10 +282,7 @@ async def test_fault_matrix_loses_no_accepted_reading_and_stores_none_twice(sett
         total += len(msgs)
         assert await stored(total) == total
         figures["combined"] = {"messages": len(msgs), "seconds": time.monotonic() - t0}
-        for _ in range(100):  # spool drained and forgotten
-            if not any(Path(s.spool_dir).glob("*.spool")):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: not any(Path(s.spool_dir).glob("*.spool")))  # spool drained and forgotten
         dup = await asyncio.to_thread(ingest.metric, "haixun_ingest_duplicate_readings_total")
     finally:
         await asyncio.to_thread(_set_db_available, s.database_url, True)

@@ -5,7 +5,6 @@ Real PostgreSQL and Mosquitto; a closed port of this test's range (27700-27799) 
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import psycopg
 import pytest
@@ -19,18 +18,13 @@ from haixun.ingest.service import IngestService
 from haixun.lifecycle import LifecycleError
 from haixun.settings import Settings
 from haixun.store.db import open_pool
+from tests.support.net import free_port_in
+from tests.support.wait import eventually
 
 
 def _closed_port() -> int:
     """A port in 27700-27799 that nothing listens on."""
-    for port in range(27799, 27699, -1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 27700-27799")
+    return free_port_in(range(27799, 27699, -1))
 
 
 def _backends(db_url: str) -> int:
@@ -41,13 +35,9 @@ def _backends(db_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def _until_no_backends(db_url: str, timeout_s: float = 30.0) -> int:
+async def _no_backends_left(db_url: str) -> None:
     """Backends close asynchronously on the server side: wait (generously) for them to go."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while (n := _backends(db_url)) and loop.time() < deadline:
-        await asyncio.sleep(0.1)
-    return n
+    await eventually(lambda: _backends(db_url) == 0, step=0.1, what="every backend of the service closed")
 
 
 def _tasks_named(prefix: str) -> list[asyncio.Task]:
@@ -102,7 +92,7 @@ async def test_engine_start_twice_is_refused_and_leaks_no_pool(settings: Setting
     finally:
         await svc.stop()
     # every connection of the engine is closed: a second pool opened by the second start would remain
-    assert await _until_no_backends(db_url) == 0
+    await _no_backends_left(db_url)
     with pytest.raises(LifecycleError, match="it was stopped"):
         await svc.start()
 
@@ -127,4 +117,4 @@ async def test_state_listener_lifecycle(settings: Settings, db_url: str) -> None
         assert not listener.connected.is_set() and _tasks_named("haixun-api-listener") == []
     finally:
         await pool.close()
-    assert await _until_no_backends(db_url) == 0  # the LISTEN connection is closed too
+    await _no_backends_left(db_url)  # the LISTEN connection is closed too

@@ -42,6 +42,7 @@ from tests.support.api import TEST_JWT_SECRET
 from tests.support.db import scalar, wait_for_count
 from tests.support.mqtt import PrivateBroker
 from tests.support.net import free_port
+from tests.support.proc import stop_process
 from tests.support.wait import eventually
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,12 +81,7 @@ class Service:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""

@@ -118,9 +118,13 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
     from haixun.engine.service import EngineService
     from haixun.engine.tide_import import import_constants
     from haixun.simulators import tide as sim
-    from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+    from tests.support.engine import (
+        FAST,
+        calm,
+        decision_with_next_high_water,
+        insert_geography_stations,
+    )
     from tests.support.tide import official_table
-    from tests.support.wait import eventually
 
     now = datetime.now(UTC).replace(microsecond=0)
     astro = lambda t: float(sim.tide_levels(np.array([t.timestamp()]), sim.ZHAPU)[0])  # noqa: E731
@@ -133,15 +137,11 @@ async def test_the_engine_feeds_the_day_of_tide_levels_to_the_projection(setting
             rows.append(("XB-M01", "tide_level", t, astro(t) + 0.1 * (8 - k / 6), 1, t))
         conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
                                   " VALUES (%s, %s, %s, %s, %s, %s)", rows)
-        write_readings(conn, "XB-M01", now, {"tide_level": astro(now) + 0.8, "wind_speed": 3.0, "wind_gust": 5.0})
-        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        calm(conn, now, tide=astro(now) + 0.8)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
 
-            def decided():
-                row = current_level(conn, "segment", "PH01")
-                return row and row[3].get("next_high_water") and row[3]
-            d = await eventually(decided, timeout=20)
+            d = await decision_with_next_high_water(conn)
     hw = d["next_high_water"]
     assert "growing surge" in hw["method"]
     assert hw["surge_m"] > 0.8  # grows instead of decaying
@@ -160,7 +160,12 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
     from haixun.engine.tide_import import import_constants
     from haixun.simulators import tide as sim
     from tests.support.api import add_user, running_api
-    from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+    from tests.support.engine import (
+        FAST,
+        calm,
+        current_level,
+        insert_geography_stations,
+    )
     from tests.support.tide import official_table
     from tests.support.wait import eventually
 
@@ -170,8 +175,7 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
     with psycopg.connect(db_url, autocommit=True) as conn:
         insert_geography_stations(conn)
         import_constants(conn, "XB-M01", official_table(0.0, now))
-        write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.3, "wind_speed": 3.0, "wind_gust": 5.0})
-        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        calm(conn, now, tide=astro + 0.3)
         async with running_api(settings, tmp_path, project_geography=True) as api, \
                 httpx.AsyncClient(base_url=api.base) as c, \
                 EngineService(settings, options=FAST, registry=CollectorRegistry()) as engine:

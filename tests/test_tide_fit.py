@@ -24,7 +24,13 @@ from haixun.riskcode.tides import (
     predict,
 )
 from haixun.simulators import tide as sim
-from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
+from tests.support.engine import (
+    FAST,
+    calm,
+    current_level,
+    decision_with_next_high_water,
+    insert_geography_stations,
+)
 from tests.support.tide import FIT_T0 as T0
 from tests.support.tide import hourly, official_table, sim_levels
 from tests.support.wait import eventually
@@ -182,15 +188,11 @@ async def test_imported_constants_are_used_at_once_and_never_refitted(settings, 
         conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
                                   " VALUES (%s, %s, %s, %s, %s, %s)", rows)
         astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
-        write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.5, "wind_speed": 3.0, "wind_gust": 5.0})
-        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        calm(conn, now, tide=astro + 0.5)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
 
-            def surge_known():
-                row = current_level(conn, "segment", "PH01")
-                return row and row[3].get("next_high_water") and row[3]
-            decision = await eventually(surge_known, timeout=20)
+            decision = await decision_with_next_high_water(conn)
             # the surge now comes from the imported constants at once (no 29-day wait)
             tide = next(h for h in decision["hazards"] if h["hazard"] == "storm_tide")
             assert tide["level"] == "blue" and tide["value"] == pytest.approx(0.5, abs=0.05), tide
@@ -208,8 +210,7 @@ async def test_below_the_inference_minimum_the_surge_is_unknown_with_the_reason(
                 for t in hourly(12, now - timedelta(days=12))[:-1]]
         conn.cursor().executemany("INSERT INTO readings (station_id, quantity, ts, value, qc, received_at)"
                                   " VALUES (%s, %s, %s, %s, %s, %s)", rows)
-        write_readings(conn, "XB-M01", now, {"tide_level": 1.0, "wind_speed": 3.0, "wind_gust": 5.0})
-        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        calm(conn, now, tide=1.0)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
             row = await eventually(lambda: current_level(conn, "segment", "PH01"), timeout=20)
@@ -236,15 +237,11 @@ async def test_a_station_with_20_days_gets_an_inferred_model_and_a_surge(setting
                                   " VALUES (%s, %s, %s, %s, %s, %s)",
                                   [("XB-M01", "tide_level", t, float(v), 1, t) for t, v in zip(hist, lv, strict=True)])
         astro = float(sim.tide_levels(np.array([now.timestamp()]), sim.ZHAPU)[0])
-        write_readings(conn, "XB-M01", now, {"tide_level": astro + 0.5, "wind_speed": 3.0, "wind_gust": 5.0})
-        write_readings(conn, "ZP-B01", now, {"wave_height": 0.4, "wave_period": 4.0})
+        calm(conn, now, tide=astro + 0.5)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
 
-            def surge_known():
-                row = current_level(conn, "segment", "PH01")
-                return row and row[3].get("next_high_water") and row[3]
-            decision = await eventually(surge_known, timeout=30)
+            decision = await decision_with_next_high_water(conn)
         method, span, doc = conn.execute(
             "SELECT method, span_days, model FROM tide_models WHERE station_id = 'XB-M01'").fetchone()
         assert method == "utide+infer" and 19 < span < 21 and doc["inferred"] == ["N2", "K2", "P1"]

@@ -5,51 +5,23 @@ Readings go in over MQTT exactly as a gateway sends them."""
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from tests.support.browser import Stack, launch_browser, shot
+from tests.support.browser import Stack, page_errors, require_browser, shot
 from tests.support.clock import utcnow
+from tests.support.wait import eventually_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not os.path.exists("/usr/bin/chromium"):
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 LEVEL_WAIT_MS = 30_000
-
-
-@pytest.fixture
-def stack(settings, mqtt_endpoint) -> Iterator[Stack]:
-    s = Stack(settings).start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    with sync_playwright() as p:
-        b = launch_browser(p)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def page_errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
 
 
 def ago(minutes: float):
@@ -155,10 +127,8 @@ def test_screen_tide_chart_draws_the_astronomical_prediction_and_forecast(stack:
         t = utcnow() - timedelta(minutes=k)
         level = stack.sql("SELECT " + astro.replace("t -", "%(t)s::timestamptz -"), {"hw": spring_hw, "t": t})[0][0]
         stack.publish_calm(t, XB_M01={"tide_level": round(level + 0.4, 3)})
-    deadline = time.monotonic() + 30
-    while not stack.sql("SELECT 1 FROM tide_models WHERE station_id = 'XB-M01'"):
-        assert time.monotonic() < deadline, "no tide model"
-        time.sleep(0.3)
+    eventually_sync(lambda: stack.sql("SELECT 1 FROM tide_models WHERE station_id = 'XB-M01'"), step=0.3,
+                    what="a tide model for XB-M01")
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors = page_errors(page)
     page.goto(stack.base + "/screen")
@@ -193,12 +163,8 @@ def test_screen_reconnects_with_since_and_catches_up(stack: Stack, browser) -> N
     def while_down() -> None:
         # the engine keeps deciding while the API is away: PH07's gauge goes above red (4.8 m)
         stack.publish({"ZP-T01": {"tide_level": 4.9}})
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if stack.sql("SELECT 1 FROM state_log WHERE body->'segments'->'PH07'->>'level' = 'red'"):
-                return
-            time.sleep(0.1)
-        raise AssertionError("engine did not decide red for PH07")
+        eventually_sync(lambda: stack.sql("SELECT 1 FROM state_log WHERE body->'segments'->'PH07'->>'level' = 'red'"),
+                        step=0.1, what="the engine deciding red for PH07")
 
     stack.restart_api(between=while_down)
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LEVEL_WAIT_MS)
@@ -221,10 +187,7 @@ def test_resident_codes_near_zhapu_and_inland(stack: Stack, browser) -> None:
     stack.publish_calm(ago(8), ZP_T01={"tide_level": 4.4})  # wind is sustained after 2 readings
     stack.publish_calm(ago(5), ZP_T01={"tide_level": 4.45})  # PH06-PH08 (Zhapu) orange
     near, inland = (30.6058, 121.0911), (30.64, 121.07)
-    deadline = time.monotonic() + 30
-    while _risk(stack, *near)["code"] != "orange":
-        assert time.monotonic() < deadline, _risk(stack, *near)
-        time.sleep(0.3)
+    eventually_sync(lambda: _risk(stack, *near)["code"] == "orange", step=0.3, what="orange near Zhapu")
     api_near, api_inland = _risk(stack, *near), _risk(stack, *inland)
     order = ["none", "unknown", "blue", "yellow", "orange", "red"]
     assert order.index(api_inland["code"]) < order.index(api_near["code"])

@@ -4,28 +4,23 @@ against the real stack (PostgreSQL, Mosquitto, ingest, engine, API)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from haixun.web.build_assets import missing as missing_assets
-from tests.support.browser import SEGMENTS, Stack, launch_browser, shot
+from tests.support.browser import SEGMENTS, Stack, page_errors, require_browser, shot
 from tests.support.clock import utcnow
+from tests.support.wait import eventually_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not os.path.exists("/usr/bin/chromium"):
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
-if missing_assets():
-    pytest.skip("web assets not installed: python -m haixun.web.build_assets", allow_module_level=True)
+require_browser(assets=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 WAIT = 30_000
 
@@ -35,31 +30,6 @@ def orange_of(seg: str) -> tuple[float, float]:
     wl = SEGMENTS[seg]["properties"]["warning_levels_m"]
     return round(wl["orange"] + min(0.15, (wl["red"] - wl["orange"]) / 3), 2), wl["orange"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def stack(settings, mqtt_endpoint) -> Iterator[Stack]:
-    s = Stack(settings).start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    with sync_playwright() as p:
-        b = launch_browser(p)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def errors_of(page) -> list[str]:
-    out: list[str] = []
-    page.on("pageerror", lambda e: out.append(str(e)))
-    return out
 
 
 def history(stack: Stack, minutes: int, **override: dict[str, float]) -> None:
@@ -93,7 +63,7 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
     history(stack, 6, XB_M01={"tide_level": water})
     stack.add_user("duty1", "correct horse battery", "duty")
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    errors = errors_of(page)
+    errors = page_errors(page)
     page.goto(stack.base + "/screen")
     panel = page.locator("#seg-panel")
     # the worst segment's panel, without a click: level, since when, every hazard vs threshold and source
@@ -174,22 +144,19 @@ def test_duty_screen_worst_segment_reasons_live_chart_grouped_alarms_and_ack_in_
         ids = [int(x) for x in row.get_attribute("data-ids").split(",")]
         row.locator("button[data-ack]").click()
         expect(row.locator(".acked")).to_have_text("✓ duty1", timeout=WAIT)
-        deadline = time.monotonic() + 20
-        while True:
-            rows = stack.sql("SELECT acknowledged_by, ack_comment FROM level_changes WHERE id = ANY(%s)", (ids,))
-            if all(r[0] for r in rows) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        def ack_rows() -> list[tuple]:
+            return stack.sql("SELECT acknowledged_by, ack_comment FROM level_changes WHERE id = ANY(%s)", (ids,))
+        eventually_sync(lambda: all(r[0] for r in ack_rows()), step=0.2, what="the ack in the database")
+        rows = ack_rows()
         assert rows and all(r[0] and "duty1" in r[0] and r[1] == "已通知乍浦镇 told Zhapu town" for r in rows), rows
         # bulk: every group selected, one comment
         time.sleep(3)
         page.locator("#ack-all").check()
         page.locator("#ack-comment").fill("bulk ack in the storm")
         page.locator("#ack-selected").click()
-        deadline = time.monotonic() + 30
-        while stack.sql("SELECT count(DISTINCT subject_id) FROM level_changes WHERE ack_comment = 'bulk ack in the storm'")[0][0] < 5:
-            assert time.monotonic() < deadline, "bulk ack did not reach the database"
-            time.sleep(0.3)
+        eventually_sync(lambda: stack.sql("SELECT count(DISTINCT subject_id) FROM level_changes"
+                                          " WHERE ack_comment = 'bulk ack in the storm'")[0][0] >= 5,
+                        step=0.3, what="the bulk ack in the database")
         expect(page.locator("#ack-status")).to_contain_text(re.compile(r"acknowledged [1-9]"), timeout=WAIT)
         # at most a few renders a second whatever the update rate
         elapsed = time.monotonic() - t0
@@ -212,7 +179,7 @@ def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_t
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, geolocation=near, permissions=["geolocation"],
                               locale="zh-CN")
     page = ctx.new_page()
-    errors = errors_of(page)
+    errors = page_errors(page)
     page.goto(stack.base + "/")
     card = page.locator("#code-card")
     expect(card).to_have_attribute("data-level", "orange", timeout=WAIT)
@@ -249,7 +216,7 @@ def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_t
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, geolocation=near, permissions=["geolocation"],
                               locale="en-US")
     page = ctx.new_page()
-    errors = errors_of(page)
+    errors = page_errors(page)
     page.goto(stack.base + "/")
     expect(page.locator("#code-word")).to_contain_text("ORANGE", timeout=WAIT)
     assert page.evaluate("document.documentElement.lang") == "en"
@@ -296,7 +263,7 @@ def test_duty_screen_unknown_with_floor_and_data_outage_alarm(stack: Stack, brow
         stack.publish_calm(utcnow() - timedelta(minutes=k), skip=("ZP-T01",),
                            ZP_W01={"wind_speed": 13.0, "wind_gust": 16.0})
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    errors = errors_of(page)
+    errors = page_errors(page)
     page.goto(stack.base + "/screen")
     ph07 = page.locator('[data-layer="seawall_segment"][data-id="PH07"]')
     expect(ph07).to_have_attribute("data-level", "unknown", timeout=WAIT)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 import uvicorn
 
 from haixun.api.app import create_app
@@ -30,6 +31,7 @@ from haixun.data.sync import sync_to_db
 from haixun.engine.service import EngineService
 from haixun.ingest.service import IngestService
 from haixun.settings import Settings
+from haixun.web.build_assets import missing as missing_assets
 from tests.support.clock import utcnow
 from tests.support.engine import FAST
 from tests.support.mqtt import obs_json, publish_all
@@ -149,6 +151,21 @@ class Stack:
                             "--password-stdin"], input=password + "\n", capture_output=True, text=True, env=env,
                            timeout=60, cwd=ROOT)
         assert r.returncode == 0, r.stderr + r.stdout
+
+
+def require_browser(*, assets: bool = False) -> None:
+    """Skip the calling test module (at import) without Debian's Chromium or, with ``assets``, the web assets."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    if assets and missing_assets():
+        pytest.skip("web assets not installed: python -m haixun.web.build_assets", allow_module_level=True)
+
+
+def page_errors(page: Any) -> list[str]:
+    """The page's uncaught JavaScript errors, collected from now on."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
 
 
 def launch_browser(playwright: Any) -> Any:

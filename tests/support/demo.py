@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -49,3 +51,19 @@ def private_state_dir() -> Iterator[Path]:
         for proc in processes_of(base / "state"):  # never leave anything behind, even when a test fails
             proc.kill()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def read_until(proc: subprocess.Popen[str], marker: Callable[[str], bool], timeout: float) -> list[str]:
+    """The lines ``proc`` prints up to and with the first one ``marker`` accepts (or its end of
+    output, or ``timeout`` seconds, checked between lines)."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker(line):
+            break
+    return lines

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from importlib import resources
+from typing import Any
 
 import psycopg
 
 from haixun.engine.options import EngineOptions
 from tests.support.clock import utcnow
+from tests.support.wait import eventually
 
 FAST = EngineOptions(lock_poll_s=0.2, heartbeat_s=0.2, heartbeat_timeout_s=2.0, debounce_s=0.05,
                      station_refresh_s=3600.0, tide_check_every_s=1.0)
@@ -59,3 +61,12 @@ def calm(conn: psycopg.Connection, ts: datetime, tide: float = 2.2) -> None:
 def current_level(conn: psycopg.Connection, kind: str, sid: str) -> tuple[str, str, datetime, dict] | None:
     return conn.execute("SELECT level, raw_level, since, decision FROM current_levels"
                         " WHERE subject_kind = %s AND subject_id = %s", (kind, sid)).fetchone()
+
+
+async def decision_with_next_high_water(conn: psycopg.Connection, segment_id: str = "PH01",
+                                        timeout: float = 60.0) -> dict[str, Any]:
+    """The engine's decision for ``segment_id`` once it carries a next high water (a tide model is in use)."""
+    def decided() -> dict[str, Any] | None:
+        row = current_level(conn, "segment", segment_id)
+        return row[3] if row and row[3].get("next_high_water") else None
+    return dict(await eventually(decided, timeout=timeout, what=f"a decision for {segment_id} with a next high water"))

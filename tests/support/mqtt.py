@@ -26,6 +26,7 @@ import aiomqtt
 
 from haixun.settings import MqttEndpoint, Settings
 from haixun.simulators.mqtt import make_client
+from tests.support.proc import stop_process
 from tests.support.wait import eventually, eventually_sync
 
 MQTT_URL = os.environ.get("HAIXUN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
@@ -85,12 +86,7 @@ class PrivateBroker:
     def stop(self) -> None:
         """SIGTERM: Mosquitto saves its persistence file on a clean exit."""
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc, timeout=5)
             self.proc = None
 
 
