@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from haixun.web.vocabulary import HAZARD_NAMES
 from tests.support.browser import SEGMENTS, Stack, page_errors, require_browser, shot
 from tests.support.clock import utcnow
 from tests.support.wait import eventually_sync
@@ -202,7 +203,8 @@ def test_resident_phone_code_first_shelter_call_above_the_fold_reasons_english_t
     levels = [ranks[items.nth(i).get_attribute("data-level")] for i in range(items.count())]
     assert levels == sorted(levels, reverse=True)
     text = page.locator("#reasons").inner_text()
-    assert f"潮位：{water:.1f} 米（预警线 {line:.1f} 米）" in text, text  # rounded to 0.1 m, with the unit
+    # the API's word for the reason (haixun/web/vocabulary.py), rounded to 0.1 m, with the unit
+    assert f"{HAZARD_NAMES['storm_tide'][0]}：{water:.1f} 米（预警线 {line:.1f} 米）" in text, text
     assert not re.search(r"\d\.\d{3}", text), text
     # no "expected in" a lower level under the code
     ttt = page.locator("#code-ttt")

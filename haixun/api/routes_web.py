@@ -14,14 +14,14 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from haixun.api.models import WebConfigOut
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.levels import Level
 from haixun.settings import Settings
-from haixun.web import assets_installed
+from haixun.web import assets_installed, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,18 @@ def chart_lines(config: RiskConfig) -> dict[str, Any]:
 
 
 def install_web(app: FastAPI, *, web_dir: Path, geo_file: Path, settings: Settings) -> None:
+    # the pages' words and level colours, generated from haixun/web/vocabulary.py (before the
+    # /static mount, which would otherwise answer these paths)
+    script, css = vocabulary.javascript(), vocabulary.stylesheet()
+
+    @app.get("/static/vocabulary.js", include_in_schema=False)
+    async def vocabulary_js() -> Response:
+        return Response(script, media_type="text/javascript; charset=utf-8")
+
+    @app.get("/static/levels.css", include_in_schema=False)
+    async def levels_css() -> Response:
+        return Response(css, media_type="text/css; charset=utf-8")
+
     static = web_dir / "static"
     if static.is_dir():
         if not assets_installed(static):

@@ -12,6 +12,8 @@
 //   red    cross-hatch / double line
 //   unknown grey hatch + "?"
 
+import { GRADES, LEVEL_COLOURS, LEVEL_WORDS } from "./vocabulary.js";
+
 export const LEVELS = ["none", "unknown", "blue", "yellow", "orange", "red"];
 export const WARNING_LEVELS = ["blue", "yellow", "orange", "red"];
 const RANK = { none: 0, unknown: 1, blue: 2, yellow: 3, orange: 4, red: 5 };
@@ -41,27 +43,12 @@ export function worst(levels) {
   return out;
 }
 
-// Colours: the official hues, chosen for contrast on both a dark screen and
-// white paper. Text colour is the one that passes WCAG AA on the fill.
-export const COLOURS = {
-  none: { fill: "#e8f1ea", stroke: "#5b7f63", text: "#10301a" },
-  unknown: { fill: "#60666f", stroke: "#4a4f57", text: "#ffffff" },
-  blue: { fill: "#1763c6", stroke: "#1763c6", text: "#ffffff" },
-  yellow: { fill: "#f5c400", stroke: "#d9ad00", text: "#1a1a1a" },
-  orange: { fill: "#f07800", stroke: "#e06a00", text: "#1a1a1a" },
-  red: { fill: "#c8102e", stroke: "#c8102e", text: "#ffffff" },
-};
-
-export const WORDS = {
-  zh: {
-    none: "无预警", unknown: "数据不明", blue: "蓝色", yellow: "黄色", orange: "橙色", red: "红色",
-  },
-  en: {
-    none: "No warning", unknown: "Unknown", blue: "Blue", yellow: "Yellow", orange: "Orange", red: "Red",
-  },
-};
-
-export const GRADES = { blue: "IV", yellow: "III", orange: "II", red: "I" };
+// Colours (the official hues, chosen for contrast on a dark screen and on white paper; text
+// passes WCAG AA on the fill), words and grades: haixun/web/vocabulary.py, served as
+// /static/vocabulary.js (and the colours as CSS variables in /static/levels.css).
+export const COLOURS = LEVEL_COLOURS;
+export const WORDS = LEVEL_WORDS;
+export { GRADES };
 
 export function word(level, lang = "zh") {
   return (WORDS[lang] || WORDS.en)[norm(level)];

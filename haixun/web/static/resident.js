@@ -10,6 +10,7 @@ import { LiveClient } from "./live.js";
 import { GRADES, addPatternDefs, norm, rank, word } from "./levels.js";
 import { ShoreMap } from "./map.js";
 import { fmtValue, hazardKey, hazardName, isOfficial } from "./names.js";
+import { $, h } from "./dom.js";
 
 const T = {
   zh: {
@@ -23,8 +24,8 @@ const T = {
     outside: "不在服务范围内", outside_text: "本服务覆盖平湖市（乍浦、独山港、当湖）。请在地图上选择范围内的位置。",
     your_location: "您的位置", place_gps: "当前定位", place_map: "地图选点", place_village: "",
     ttt: (lv, d) => `预计 ${d} 后达到${word(lv, "zh")}预警`, ttt_now: (lv) => `已达到${word(lv, "zh")}预警水位`,
-    unknown_word: "数据不明", unknown_title: "暂时无法判断风险：监测数据缺失或过旧。请按橙色预警谨慎行事，远离海塘。",
-    none_word: "无预警", q: "越浪量", freeboard: "塘顶超高", segment: "海塘段", structure: "结构",
+    unknown_title: "暂时无法判断风险：监测数据缺失或过旧。请按橙色预警谨慎行事，远离海塘。",
+    q: "越浪量", freeboard: "塘顶超高", segment: "海塘段", structure: "结构",
     sloped_dike: "斜坡式海堤", vertical_wall: "直立式海塘", lpsm: "升/秒·米",
     q_class: {
       tolerable: "越浪可忽略", approaching_people_limit: "越浪接近行人安全限值", people_off_the_crest: "行人禁止上塘",
@@ -34,7 +35,6 @@ const T = {
     closed_road: "已封闭", flooded: (n) => `${n} 处低洼点积水`, open_road: "可通行", no_roads: "2 公里内无封闭或积水道路。",
     no_shelters: "附近暂无开放的安置点，请拨打社区电话。", call: "拨打", sample_contact: "（示例联系人）",
     no_contact: "该位置不在村（社区）范围内。", conn: { open: "已连接", connecting: "连接中", reconnecting: "重连中", waiting: "等待重连", disconnected: "已断开", closed: "已关闭" },
-    hazards: { storm_tide: "风暴潮位", storm_tide_forecast: "风暴潮预报（暂无数据）", waves: "波浪", wave: "波浪", wind: "大风", overtopping: "越浪", official: "官方预警", camera: "视频识别" },
     ago: (s) => `（${s} 前）`, error: "暂时无法获取风险码，请稍后再试。", m: "米", km: "公里",
     call_contact: "拨打社区电话", navigate: "导航前往", nearest: "最近安置点", threshold: "预警线", emergency: "紧急求助 110",
     more_reasons: (n) => `另有 ${n} 项`, town_level: "镇街级预警", located_none: "尚未选择位置",
@@ -50,8 +50,8 @@ const T = {
     outside: "Outside the served area", outside_text: "This service covers Pinghu (Zhapu, Dushangang, Danghu). Choose a place inside it on the map.",
     your_location: "Your location", place_gps: "Current location", place_map: "Chosen on map", place_village: "",
     ttt: (lv, d) => `${word(lv, "en")} level expected in ${d}`, ttt_now: (lv) => `${word(lv, "en")} water level reached`,
-    unknown_word: "UNKNOWN", unknown_title: "The risk cannot be judged now: monitoring data missing or too old. Act as for orange: keep away from the seawall.",
-    none_word: "No warning", q: "Overtopping", freeboard: "Crest freeboard", segment: "Seawall section", structure: "Structure",
+    unknown_title: "The risk cannot be judged now: monitoring data missing or too old. Act as for orange: keep away from the seawall.",
+    q: "Overtopping", freeboard: "Crest freeboard", segment: "Seawall section", structure: "Structure",
     sloped_dike: "sloped dike", vertical_wall: "vertical wall", lpsm: "l/s per m",
     q_class: {
       tolerable: "negligible", approaching_people_limit: "close to the limit for people on the crest",
@@ -62,20 +62,12 @@ const T = {
     closed_road: "CLOSED", flooded: (n) => `${n} low point(s) flooded`, open_road: "open", no_roads: "No closed or flooded roads within 2 km.",
     no_shelters: "No open shelter nearby: call your community contact.", call: "Call", sample_contact: "(sample contact)",
     no_contact: "This place is not inside a village or community.", conn: { open: "connected", connecting: "connecting", reconnecting: "reconnecting", waiting: "waiting to reconnect", disconnected: "disconnected", closed: "closed" },
-    hazards: { storm_tide: "storm tide", storm_tide_forecast: "storm-tide forecast (no data yet)", waves: "waves", wave: "waves", wind: "wind", overtopping: "overtopping", official: "official warning", camera: "camera detection" },
     ago: (s) => ` (${s} ago)`, error: "The risk code is not available right now. Please try again later.", m: "m", km: "km",
     call_contact: "Call community", navigate: "Directions", nearest: "Nearest shelter", threshold: "warning line", emergency: "Emergency 110",
     more_reasons: (n) => `${n} more`, town_level: "Town-level warning", located_none: "No place chosen yet",
   },
 };
 
-const $ = (id) => document.getElementById(id);
-const h = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null) k === "text" ? (e.textContent = v) : e.setAttribute(k, v);
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-};
 
 const app = {
   lang: initialLang(), map: null, layers: {}, loc: null, risk: null, ws: null, updatedMs: null,
@@ -220,7 +212,8 @@ function renderRisk(r) {
   const floor = lv === "unknown" && r.floor && !["none", "unknown"].includes(norm(r.floor)) ? norm(r.floor) : null;
   card.dataset.floor = floor || "";
   const w = floor ? (app.lang === "zh" ? `? 至少${word(floor, "zh")}` : `? at least ${word(floor, "en").toUpperCase()}`)
-    : lv === "unknown" ? `? ${t("unknown_word")}` : lv === "none" ? t("none_word")
+    : lv === "unknown" ? `? ${app.lang === "zh" ? word(lv, "zh") : word(lv, "en").toUpperCase()}`
+    : lv === "none" ? word(lv, app.lang)
     : app.lang === "zh" ? word(lv, "zh") : word(lv, "en").toUpperCase();
   $("code-word").textContent = w;
   if (GRADES[lv]) $("code-word").append(h("span", { class: "code-grade", text: app.lang === "zh" ? ` ${GRADES[lv]}级` : ` (${GRADES[lv]})` }));

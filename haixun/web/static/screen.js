@@ -11,9 +11,10 @@ import { HttpError, currentUser, fmtDuration, fmtTime, getJSON, onSystemClock, s
 import { TimeChart } from "./chart.js";
 import { loadGeography, byLayer } from "./geo.js";
 import { LiveClient } from "./live.js";
-import { GRADES, LEVELS, addPatternDefs, norm, rank, severity, word } from "./levels.js";
+import { COLOURS, GRADES, LEVELS, addPatternDefs, norm, rank, severity, word } from "./levels.js";
 import { ShoreMap, fmtAge } from "./map.js";
 import { fmtValue, hazardName } from "./names.js";
+import { $, h } from "./dom.js";
 
 const STALE_AFTER_S = 300; // a station reading older than this is shown as stale (grey hatch + "?")
 const SILENT_AFTER_MS = 40000; // no message (pings come every 15 s) for this long = connection suspect
@@ -21,18 +22,6 @@ const RENDER_MIN_MS = 500; // at most 2 renders a second, whatever the update ra
 const CHART_EVERY_MS = 15000; // live chart refresh while new readings arrive
 const ORDER = ["red", "orange", "yellow", "blue", "unknown", "none"];
 
-const $ = (id) => document.getElementById(id);
-const h = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-};
 const setText = (el, t) => { if (el && el.textContent !== t) el.textContent = t; };
 const setAttr = (el, k, v) => { if (el && el.getAttribute(k) !== v) el.setAttribute(k, v); };
 const lvText = (level) => {
@@ -729,7 +718,7 @@ async function refreshCharts() {
     series: [
       { key: "wind_speed", label: "风速 wind", points: wind, stroke: "#7fd1ff", width: 2.5 },
       { key: "wind_gust", label: "阵风 gust", points: gust, stroke: "#b9e6ff", dash: [3, 4], width: 1.5 },
-      { key: "wave_height", label: "浪高 Hs", points: wave, stroke: "#f5c400", width: 2.5, axis: "right" },
+      { key: "wave_height", label: "浪高 Hs", points: wave, stroke: "#d7a8ff", width: 2.5, axis: "right" },
     ],
     lines: [...gale, ...(wave.length ? waveLines : [])],
     empty: wind.length || wave.length ? null : "无风浪数据 no wind/wave readings",
@@ -738,7 +727,7 @@ async function refreshCharts() {
 }
 
 function colourOf(level) {
-  return { blue: "#5aa0ff", yellow: "#f5c400", orange: "#ff9a3c", red: "#ff4d6d" }[norm(level)] || "#c9d3dc";
+  return COLOURS[norm(level)].on_dark;
 }
 
 // ---------- start ----------
