@@ -32,6 +32,7 @@ from haixun.simulators.mqtt import make_client
 from tests.support.db import scalar, wait_for_count
 from tests.support.mqtt import PrivateBroker, obs_json
 from tests.support.net import free_port
+from tests.support.wait import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN, OTHER = "gw-zhapu", "gw-jiulongshan"  # ZP-T01 belongs to gw-zhapu; JLS-T01 to gw-jiulongshan
@@ -182,15 +183,13 @@ async def test_rotate_replaces_the_password_after_a_reload(auth_broker: PrivateB
     assert new != old
     assert cli("gateways", "rotate", "gw-not-in-the-geography", "--dir", str(auth_broker.auth)) == 2  # type: ignore[attr-defined]
     auth_broker.reload()
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:  # the reload is asynchronous: poll until the old password is refused
+    async def old_refused() -> bool:  # the reload is asynchronous
         try:
             async with aiomqtt.Client("127.0.0.1", auth_broker.port, username=OWN, password=old, timeout=5):
-                pass
+                return False
         except aiomqtt.MqttError:
-            break
-        assert asyncio.get_running_loop().time() < deadline, "old password still accepted after SIGHUP"
-        await asyncio.sleep(0.2)
+            return True
+    await eventually(old_refused, step=0.2, what="the old password refused after SIGHUP")
     async with aiomqtt.Client("127.0.0.1", auth_broker.port, username=OWN, password=new, timeout=5):
         pass
     # the hashes come from mosquitto_passwd; the plain secret is never in the password file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -150,11 +149,10 @@ async def test_notify_payload_after_batch(settings, mqtt_endpoint):
         async with IngestService(settings):
             await publish_all(mqtt_endpoint, [(settings.topic("obs", "N1"),
                                                obs_json(format_ts(_now()), {"tide_level": 1.5, "wind_speed": 3}))])
-            for _ in range(100):
+            async def notified() -> bool:
                 await listener.execute("SELECT 1")  # reads pending notifications
-                if notes:
-                    break
-                await asyncio.sleep(0.1)
+                return bool(notes)
+            await eventually(notified, step=0.1, what="a NOTIFY haixun_ingest")
     assert len(notes) == 1
     body = json.loads(notes[0].payload)
     assert body["stations"] == ["N1"] and body["n"] == 2 and body["max_received_at"].endswith("Z")
