@@ -33,7 +33,7 @@ async def test_standby_takes_over_within_seconds_when_leader_session_dies(settin
             seq_a = await eventually(lambda: a.last_seq)
 
             # the leader's lock session dies (crash, network cut): the standby takes over, the old
-            # leader steps down (how fast is a figure, docs/architecture.md "Availability", not asserted here)
+            # leader steps down (how fast is measured by the bench: docs/performance.md section 8, not asserted here)
             t0 = time.monotonic()
             conn.execute("SELECT pg_terminate_backend(%s)", (a.lock_backend_pid,))
             await asyncio.wait_for(b.leading.wait(), 60)
