@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import resource
 import sys
 import tempfile
@@ -70,6 +71,7 @@ def selected(only: str) -> list[str]:
 def run_section(key: str, ctx: BenchContext, done: dict[str, Section]) -> Section:
     module_name, title = SECTIONS[key]
     t0 = time.monotonic()
+    load0 = os.getloadavg()
     try:
         module = importlib.import_module(module_name)
         section = module.run(ctx, done) if getattr(module, "WANTS_RESULTS", False) else module.run(ctx)
@@ -81,6 +83,12 @@ def run_section(key: str, ctx: BenchContext, done: dict[str, Section]) -> Sectio
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         section = unavailable(key, title, f"the run failed: `{tb}` (see the bench log)")
     section.raw["section_seconds"] = round(time.monotonic() - t0, 1)
+    load1 = os.getloadavg()
+    section.raw["loadavg_start_end"] = [load0, load1]
+    # the machine is shared: every number comes with the load it was measured under
+    section.notes.append(f"Machine load average (1 / 5 / 15 min) at the section's start: "
+                         f"{' / '.join(f'{x:.1f}' for x in load0)}; at its end: {' / '.join(f'{x:.1f}' for x in load1)} "
+                         f"({os.cpu_count()} cores).")
     log.info("section %s done in %.1f s", key, time.monotonic() - t0)
     return section
 
