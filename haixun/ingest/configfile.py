@@ -19,6 +19,7 @@ Num = Annotated[float, Strict()]
 NonNeg = Annotated[float, Strict(), Field(ge=0)]
 Positive = Annotated[float, Strict(), Field(gt=0)]
 Flag = Annotated[bool, Strict()]
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
 Span = tuple[Num, Num]
 Version = Annotated[str, Strict(), Field(min_length=1)]
 

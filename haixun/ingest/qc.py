@@ -74,6 +74,7 @@ from haixun.ingest.configfile import (
     Flag,
     NonNeg,
     Positive,
+    PositiveInt,
     Span,
     StrictModel,
     Version,
@@ -163,6 +164,7 @@ class CrossCheckQc(StrictModel):
     level_tolerance_m: Positive = 0.8
     surge_band_m: Span = (-1.0, 3.0)
     surge_max_age_s: Positive = 10800.0
+    max_neighbours: PositiveInt = 8
 
     @model_validator(mode="after")
     def _band(self) -> CrossCheckQc:
@@ -448,6 +450,7 @@ class QcEngine:
         # tide station -> neighbouring tide stations within ``crosscheck.max_km``, and the
         # astronomical prediction (epoch seconds, levels) of stations with a tide model.
         self.neighbours: dict[str, tuple[str, ...]] = {}
+        self.neighbours_of: list[tuple[str, float, float]] = []  # the gauges (id, lat, lon) they were found for
         self.predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.prediction_meta: dict[str, tuple[Any, float]] = {}
         self.crosscheck_notes: list[tuple[str, str, float, float, str]] = []  # last evaluate's verdicts
