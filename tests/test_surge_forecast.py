@@ -352,3 +352,25 @@ def test_a_surge_that_stopped_rising_is_not_grown_from_the_skew_surges_of_the_da
     assert max(h.surge_m for h in [d.next_high_water] if h) <= surge(now) + 1e-6
     assert f.level.rank < Level.RED.rank, (f.value, f.level, f.detail)
     assert "not rising now" in f.detail
+
+
+def test_an_official_forecast_highest_water_caps_the_local_growth_inside_its_validity() -> None:
+    """In-fa replay, 22:47 on 25 July at Jiulongshan: the bulletin forecasts the highest water of its
+    horizon, 4.31 m at the overnight high water (just past); the surge still rises 0.06 m/h (0.36 m in
+    6 h), and the local growth extrapolated it 11.9 h onto the 10:40 high water: 2.90 + 2.29 = 5.19 m red.
+    The bulletin ranks above the local projection: no high water of its validity above its 4.31 m."""
+    pred = _long_prediction()
+    own_hw = HW - timedelta(hours=M2_H)  # 22:15 on 25 July
+    now = own_hw + timedelta(minutes=30)
+
+    def surge(t: datetime) -> float:
+        return min(1.58, max(0.5, 1.58 - 0.06 * (now - t).total_seconds() / 3600.0))
+
+    feed = FeedItem("F15", "Zhejiang Marine Forecast Station", "surge_forecast", Level.ORANGE,
+                    now - timedelta(hours=1), now + timedelta(hours=13), "storm surge", surge_m=1.6,
+                    peak_level_m=4.31, peak_at=own_hw)
+    _, local = _forecast_at(now, pred, surge)
+    assert local.level is Level.RED and "growing surge" in local.detail  # the local rule alone
+    d, f = _forecast_at(now, pred, surge, [feed])
+    assert abs((d.next_high_water.at - HW).total_seconds()) < 600
+    assert f.value == pytest.approx(4.31, abs=0.01) and f.level is Level.ORANGE, (f.value, f.level, f.detail)

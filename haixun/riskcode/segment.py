@@ -170,6 +170,7 @@ def _surge_projection(config: RiskConfig, prediction: TidePrediction, now: datet
     recent.sort(key=lambda p: p[0])
     official = None
     official_at: datetime | None = None
+    official_level: float | None = None
     for f in feeds:
         if f.kind != "surge_forecast":
             continue
@@ -191,10 +192,12 @@ def _surge_projection(config: RiskConfig, prediction: TidePrediction, now: datet
         if o_surge is not None and (official is None or o_surge > official[0]):
             official = (o_surge, f.valid_from, f.valid_to, f"{f.issuer} {f.id}{basis}")
             official_at = None if o_at is None else datetime.fromtimestamp(o_at, UTC)
+            official_level = f.peak_level_m if o_at is not None else None
     return surge_projection(prediction, now, surge_now, recent, efold_h=st.surge_efold_hours,
                             trend_window_h=st.surge_trend_window_hours, min_rise_m=st.surge_trend_min_rise_m,
                             max_rate_m_per_h=st.surge_trend_max_m_per_h, max_hours=st.surge_trend_max_hours,
-                            skew_window_h=st.skew_surge_window_hours, official=official, official_at=official_at)
+                            skew_window_h=st.skew_surge_window_hours, official=official, official_at=official_at,
+                            official_level_m=official_level)
 
 
 def evaluate_segment(

@@ -324,7 +324,7 @@ def projected(pred: TidePrediction, now: datetime, surge_m: float | SurgeProject
     t = np.concatenate(([t0], pred.t_s[i0:i1]))
     p = np.concatenate(([np.interp(t0, pred.t_s, pred.level_m)], pred.level_m[i0:i1]))
     if isinstance(surge_m, SurgeProjection):
-        return t, p + surge_m.series(t0, t)
+        return t, surge_m.levels(t0, t, p)
     return t, p + surge_m * np.exp(-(t - t0) / (efold_h * 3600.0))
 
 
@@ -382,7 +382,19 @@ class SurgeProjection:
     official_from: float = -math.inf
     official_to: float = math.inf
     official_at: float | None = None
+    official_level_m: float | None = None  # the bulletin's forecast highest water (with ``official_at``)
     basis: str = ""
+
+    def level(self, t0: float, t: float, astro_m: float) -> float:
+        """Projected water level at ``t`` over the astronomical ``astro_m``. A bulletin that names its
+        forecast highest water caps every high water of its validity at that level: it forecasts the
+        highest water of its horizon, and it ranks above the local projection (which extrapolated a
+        +0.06 m/h trend 12 h onto the landfall high water, 5.25 m red at Jiulongshan, while the
+        bulletin's highest water was 4.31 m)."""
+        lv = astro_m + self.at(t0, t)
+        if self.official_level_m is not None and self.official_from <= t <= self.official_to:
+            lv = min(lv, self.official_level_m)
+        return lv
 
     def at(self, t0: float, t: float) -> float:
         if (self.official_m is not None and self.official_from <= t <= self.official_to
@@ -395,6 +407,10 @@ class SurgeProjection:
 
     def series(self, t0: float, t: np.ndarray) -> np.ndarray:
         return np.array([self.at(t0, float(x)) for x in t]) if t.size else t
+
+    def levels(self, t0: float, t: np.ndarray, astro_m: np.ndarray) -> np.ndarray:
+        return np.array([self.level(t0, float(x), float(a)) for x, a in zip(t, astro_m, strict=True)]) \
+            if t.size else t
 
 
 def persistence(surge_m: float, efold_h: float) -> SurgeProjection:
@@ -429,7 +445,7 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
                      *, efold_h: float, trend_window_h: float, min_rise_m: float, max_rate_m_per_h: float,
                      max_hours: float, skew_window_h: float,
                      official: tuple[float, datetime, datetime | None, str] | None = None,
-                     official_at: datetime | None = None) -> SurgeProjection:
+                     official_at: datetime | None = None, official_level_m: float | None = None) -> SurgeProjection:
     """How the surge will develop over the next high waters (see ``SurgeProjection``).
 
     ``recent``: (ts, observed level) of the station, oldest first (10-min samples of the last
@@ -483,6 +499,7 @@ def surge_projection(pred: TidePrediction, now: datetime, surge_now_m: float, re
                                growth_hours=max_hours, official_m=o_surge, official_from=o_from.timestamp(),
                                official_to=o_to.timestamp() if o_to else math.inf,
                                official_at=official_at.timestamp() if official_at is not None else None,
+                               official_level_m=official_level_m if official_at is not None else None,
                                basis=f"official surge forecast {o_surge:.2f} m ({issuer}) ranked above local; "
                                      + local + ("; " + "; ".join(notes) if notes else ""))
     if growth > 0:
@@ -510,7 +527,7 @@ def next_high_water(
     if not peaks:
         return None, None
     proj = surge_m if isinstance(surge_m, SurgeProjection) else persistence(surge_m, efold_h)
-    hws = [NextHighWater(at=_dt(t), level_m=lv + proj.at(t0, t), predicted_m=lv, surge_m=proj.at(t0, t),
+    hws = [NextHighWater(at=_dt(t), level_m=proj.level(t0, t, lv), predicted_m=lv, surge_m=proj.level(t0, t, lv) - lv,
                          method=proj.basis) for t, lv in peaks]
     return hws[0], max(hws, key=lambda h: h.level_m)
 
