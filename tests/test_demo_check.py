@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 def test_demo_check_end_to_end() -> None:
     """Issue 12's first "Done when": the storm through the real services (ingest, engine, API, a
     websocket client); the story (rise at the high waters, peak at the peak water, fall after the
-    dwell, no flapping, the Zhapu gateway switched off -> unknown, a bulletin downgrade) judged on
-    the level_changes and on the /ws/live stream. The window starts at 17:50 CST 24 July (calm
+    dwell, no flapping, the Zhapu gateway switched off -> unknown, a bulletin downgrade, the In-fa
+    record at Zhapu) judged on the level_changes and on the /ws/live stream. The window starts at 17:50 CST 24 July (calm
     enough for the bulletin drill) and ends calm at 21:50 26 July, at 1200x. Fails on the engine
     of issue 12 (every valid bulletin counted, an unknown storm tide hidden by a known colour)."""
     with private_state_dir() as state:
@@ -40,6 +40,9 @@ def test_demo_check_end_to_end() -> None:
     for witness in ("level_changes", "websocket"):
         for check in ("rise", "peak", "fall", "flap", "outage", "downgrade"):
             assert re.search(rf"{witness} {check}: (\d+)/\1 ok", out), (witness, check, out[-4000:])
+    # the In-fa record at Zhapu (issue 13): storm tide orange overnight, downgraded by the morning, no red
+    # from the storm tide or the wind (judged on the database: hazards and reasons)
+    assert re.search(r"level_changes record: (\d+)/\1 ok", out), out[-4000:]
     assert "phase: calm" in out or "phase: rising" in out
     assert "phase: peak" in out and "the replay has finished" in out
     assert leftovers == []

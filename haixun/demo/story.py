@@ -414,7 +414,7 @@ INFA_RED_FROM = ("wave", "overtopping", "camera:overtopping")  # the red wave wa
 
 def infa_record(source, start: datetime, end: datetime, geography=None) -> RecordShape | None:
     """The In-fa record at Zhapu on the replay's clock (None when the source replays no storm or the
-    window does not reach the overnight high water of 25/26 July)."""
+    window does not hold 20:00 25 July .. 09:00 26 July)."""
     from haixun.simulators import typhoon as ty
 
     if getattr(source, "track", None) is None:
@@ -425,8 +425,8 @@ def infa_record(source, start: datetime, end: datetime, geography=None) -> Recor
         return datetime.fromtimestamp(storm.timestamp() + source.offset_s, start.tzinfo)
 
     flood_from, flood_to, by = sim(INFA_FLOOD_FROM), sim(INFA_FLOOD_TO), sim(INFA_DOWNGRADED_BY)
-    if flood_to < start or flood_from > end:
-        return None
+    if flood_from < start or by + timedelta(hours=1) > end:
+        return None  # a window that does not hold the whole recorded sequence is not judged on it
     return RecordShape("Zhapu", station_segments(["ZP-T01"], geography), flood_from, flood_to, Level.ORANGE, by,
                        INFA_RED_FROM, "domain brief / issue 13: Jiaxing orange storm-surge warning overnight 25/26 "
                                       "July, downgraded by the morning of the 26th; landfall force 10; red wave "
