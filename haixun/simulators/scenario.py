@@ -26,16 +26,6 @@ DEFAULT_TOE_LEVEL_M = -1.8  # CN1985 (re-based with the geography 1.3.0)
 BUOY_BED_LEVEL_M = -9.8  # ASSUMPTION: bed level at the wave buoys, CN1985 (re-based: was -8.0 on the old +2 m tide)
 DEFAULT_SHORE_FACES_DEG = 165.0
 CALM_SWELL_M = 0.25
-# A reading's gust is the largest 3-s gust of ITS interval (1 min), not of a 10-min period. WMO
-# TD-1555 (Harper, Kepert & Ginger 2010, Table 1.1), off-sea exposure: the largest 3-s gust is
-# 1.38 x the mean over 10 min (G 3 s/600 s: the model's ``wind_gust``, HollandParams.gust_factor
-# 1.4) but 1.23 x over 1 min (G 3 s/60 s). So a 1-min reading's gust excess over the mean is on
-# average 0.23/0.38 = 0.6 of the 10-min peak's, varying from minute to minute (sd 0.25, so that the
-# largest of ten readings, 0.6 + 0.25 x 1.54, is the 10-min peak again). Before, every 1-min reading
-# carried the 10-min peak gust: two force-13 gusts in 10 minutes ("persistent") came for free at a
-# force-10 mean (the In-fa replay's landfall red at Huanggu, 37.0 m/s at a 26.4 m/s mean).
-GUST_MINUTE_EXCESS = 0.6
-GUST_MINUTE_SD = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +234,7 @@ def observe(station: SimStation, state: PointState, rng: np.random.Generator,
         "tide_level": round(from_warning_datum("tide_level", state.level + n(0, noise.tide_level),
                                                station.datum_offset_m), 3),
         "wind_speed": round(max(0.0, state.wind_speed + n(0, noise.wind_speed)), 1),
-        "wind_gust": round(max(0.0, state.wind_speed + max(0.0, state.wind_gust - state.wind_speed)
-                               * max(0.0, GUST_MINUTE_EXCESS + GUST_MINUTE_SD * n()) + n(0, noise.wind_speed)), 1),
+        "wind_gust": round(max(0.0, state.wind_gust + n(0, noise.wind_speed)), 1),
         "wind_dir": round((state.wind_dir + n(0, noise.wind_dir)) % 360.0, 0),
         "air_pressure": round(state.pressure + n(0, noise.air_pressure), 2),
         "rainfall": round(max(0.0, state.rain * (1 + n(0, noise.rainfall))), 1),
