@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from haixun.engine.tide import OFFICIAL_METHOD
 from haixun.riskcode.tides import model_from_constants
+from haixun.store import tides as store
 
 
 def parse_constants(text: str) -> tuple[dict[str, tuple[float, float]], float]:
@@ -71,26 +70,17 @@ def import_constants(conn: psycopg.Connection, station_id: str, text: str, *, zo
                      z0_on_warning_datum: bool = False, source: str = "") -> dict[str, object]:
     """Store the model; returns a summary. Raises ValueError (bad file, unknown station)."""
     constants, z0 = parse_constants(text)
-    row = conn.execute("SELECT lat, datum, datum_offset_m FROM stations WHERE id = %s", (station_id,)).fetchone()
-    if row is None:
+    station = store.station_datum_sync(conn, station_id)
+    if station is None:
         raise ValueError(f"station {station_id!r} is not in the stations table (haixun load-geo)")
-    lat, datum, offset = float(row[0]), str(row[1]), float(row[2])
+    lat, datum, offset = station
     mean = z0 if z0_on_warning_datum else z0 + offset  # the model predicts CN1985 like the readings
     now = datetime.now(UTC)
     model = model_from_constants(constants, mean, lat, valid_from=now, valid_to=now, zone_hours=zone_hours)
     doc = json.loads(model.to_json())
     doc["official"] = {"source": source, "zone_hours": zone_hours, "z0_given_m": z0,
                        "z0_datum": "CN1985" if z0_on_warning_datum else datum, "imported_at": now.isoformat()}
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO tide_models (station_id, fitted_at, data_start, data_end, n_obs, span_days,"
-            " rms_residual_m, method, model) VALUES (%s, %s, %s, %s, 0, 0, NULL, %s, %s)"
-            " ON CONFLICT (station_id) DO UPDATE SET fitted_at = EXCLUDED.fitted_at, data_start = EXCLUDED.data_start,"
-            " data_end = EXCLUDED.data_end, n_obs = 0, span_days = 0, rms_residual_m = NULL,"
-            " method = EXCLUDED.method, model = EXCLUDED.model",
-            (station_id, now, now, now, OFFICIAL_METHOD, Jsonb(doc)))
-        conn.execute("INSERT INTO tide_model_fits (station_id, fitted_at, n_obs, span_days, rms_residual_m, method)"
-                     " VALUES (%s, %s, 0, 0, NULL, %s)", (station_id, now, OFFICIAL_METHOD))
+    store.save_model_sync(conn, store.ModelWrite(station_id, now, now, now, 0, 0.0, None, store.OFFICIAL_METHOD, doc))
     return {"station": station_id, "constituents": len(constants), "mean_cn1985_m": round(mean, 4),
             "datum": datum, "zone_hours": zone_hours}
 

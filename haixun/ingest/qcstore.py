@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import psycopg
 
 from haixun.ingest.qc import QcEngine
 from haixun.riskcode.tides import TideModel, TidePrediction
+from haixun.store import readings, stations, tides
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,8 @@ def _now(qc: QcEngine) -> datetime:
 
 async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
     """Datum offsets, tide neighbours and predictions into ``qc``; the QC state on first call."""
-    cur = await conn.execute("SELECT id, datum_offset_m FROM stations WHERE active AND datum_offset_m <> 0")
-    qc.datum_offsets = {sid: float(off) for sid, off in await cur.fetchall()}
-    cur = await conn.execute("SELECT id, lat, lon FROM stations WHERE active AND"
-                             " (kind = 'tide_gauge' OR 'tide_level' = ANY(quantities))")
-    tide = [(sid, float(lat), float(lon)) for sid, lat, lon in await cur.fetchall()]
+    qc.datum_offsets = await stations.datum_offsets(conn)
+    tide = [(t.id, t.lat, t.lon) for t in await tides.tide_stations(conn)]
     if tide != qc.neighbours_of:  # found again only when the gauges changed (seconds at 10,000 gauges)
         qc.neighbours = tide_neighbours(tide, qc.config.crosscheck.max_km, qc.config.crosscheck.max_neighbours)
         qc.neighbours_of = tide
@@ -99,8 +96,7 @@ async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -
 async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
     now = _now(qc).timestamp()
     seen = qc.prediction_meta  # station -> (fitted_at of the model predicted, re-predict after)
-    cur = await conn.execute("SELECT station_id, fitted_at FROM tide_models")
-    current = {sid: fitted for sid, fitted in await cur.fetchall()}
+    current = await tides.model_versions(conn)
     for sid in list(qc.predictions):
         if sid not in current:
             qc.predictions.pop(sid)
@@ -109,12 +105,11 @@ async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> N
         have = seen.get(sid)
         if have is not None and have[0] == fitted and now < have[1] - PREDICTION_AHEAD_S / 2:
             continue
-        row = await (await conn.execute("SELECT model FROM tide_models WHERE station_id = %s", (sid,))).fetchone()
-        if row is None:
+        stored = await tides.stored_model(conn, sid)
+        if stored is None:
             continue
         try:
-            text = row[0] if isinstance(row[0], str) else json.dumps(row[0])
-            model = TideModel.from_json(text)
+            model = TideModel.from_json(stored.model_json)
             start = datetime.fromtimestamp(now - PREDICTION_BACK_S, UTC)
             end = datetime.fromtimestamp(now + PREDICTION_AHEAD_S, UTC)
             pred = TidePrediction.from_model(model, start, end, step_s=PREDICTION_STEP_S)
@@ -138,24 +133,17 @@ async def restore_state(conn: psycopg.AsyncConnection, qc: QcEngine) -> int:
     if not horizons:
         qc.restored = True
         return 0
-    values = ", ".join(["(%s, %s::timestamptz)"] * len(horizons))
-    params: list[object] = [x for pair in horizons for x in pair]
-    params.append(now + timedelta(seconds=cfg.future_fail_s))
-    cur = await conn.execute(
-        "SELECT r.station_id, r.quantity, extract(epoch FROM r.ts)::float8, r.value"
-        f" FROM readings r JOIN (VALUES {values}) AS h(quantity, since) ON h.quantity = r.quantity"
-        " WHERE r.ts >= h.since AND r.ts <= %s AND r.qc IN (1, 2, 3)"
-        " ORDER BY r.station_id, r.quantity, r.ts", params)
     n = 0
     key: tuple[str, str] | None = None
     points: list[tuple[float, float]] = []
-    async for sid, quantity, t, v in cur:
+    async for sid, quantity, t, v in readings.accepted_series(conn, horizons,
+                                                              now + timedelta(seconds=cfg.future_fail_s)):
         if (sid, quantity) != key:
             if key is not None:
                 qc.restore(key[0], key[1], points)
                 n += 1
             key, points = (sid, quantity), []
-        points.append((float(t), float(v)))
+        points.append((t, v))
     if key is not None:
         qc.restore(key[0], key[1], points)
         n += 1

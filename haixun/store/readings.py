@@ -16,6 +16,7 @@ against.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -151,3 +152,21 @@ async def raw_series(conn: psycopg.AsyncConnection, station_id: str, quantity: s
         (station_id, quantity, start, end, limit),
     )
     return [Reading(*r) for r in await cur.fetchall()]
+
+
+async def accepted_series(conn: psycopg.AsyncConnection, since: Sequence[tuple[str, datetime]],
+                          until: datetime) -> AsyncIterator[tuple[str, str, float, float]]:
+    """Accepted readings (qc 1-3) of each quantity in ``since`` (quantity, from), up to ``until``:
+    (station, quantity, epoch seconds, value), ordered by station, quantity and time; streamed."""
+    if not since:
+        return
+    values = ", ".join(["(%s, %s::timestamptz)"] * len(since))
+    params: list[object] = [x for pair in since for x in pair]
+    params.append(until)
+    cur = await conn.execute(
+        "SELECT r.station_id, r.quantity, extract(epoch FROM r.ts)::float8, r.value"
+        f" FROM readings r JOIN (VALUES {values}) AS h(quantity, since) ON h.quantity = r.quantity"
+        " WHERE r.ts >= h.since AND r.ts <= %s AND r.qc IN (1, 2, 3)"
+        " ORDER BY r.station_id, r.quantity, r.ts", params)
+    async for sid, quantity, t, v in cur:
+        yield sid, quantity, float(t), float(v)
