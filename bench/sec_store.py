@@ -156,8 +156,9 @@ def fill(conn: psycopg.Connection, now: datetime, rows: int, mode: str, stations
 
 def ingest_rate(url: str, mode: str, now: datetime, n: int, stations: int) -> float:
     """Readings/s stored by ingest's writer (store_batch) in 5,000-reading batches, ahead of the filled data."""
-    from haixun.ingest.pipeline import Processed, ReadingRow
-    from haixun.ingest.writer import store_batch
+    from haixun.ingest.pipeline import Processed
+    from haixun.store.batches import store_batch
+    from haixun.store.rows import ReadingRow
 
     per = stations * len(QUANTITIES)
     rows = [ReadingRow(f"S{s:03d}", q, now + timedelta(seconds=1 + k), 2.0 + k / 1e4, 1, now + timedelta(seconds=1 + k))

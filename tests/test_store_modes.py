@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from haixun.ingest.pipeline import Processed, ReadingRow
-from haixun.ingest.writer import store_batch
+from haixun.ingest.pipeline import Processed
 from haixun.store import readings
+from haixun.store.batches import store_batch
 from haixun.store.migrate import migrate
+from haixun.store.rows import ReadingRow
 from tests.support.db import drop_database_on, new_database
 
 STATIONS = ("ZP-T01", "ZP-W02", "JS-T03")

@@ -18,6 +18,7 @@ from haixun.data.datum import to_warning_datum
 from haixun.errors import HaixunError
 from haixun.ingest.admission import Admission
 from haixun.ingest.qc import QcEngine, QcResult
+from haixun.store.rows import DeadLetterRow, EventRow, ReadingRow, StatusRow
 
 # Dead letters keep the raw payload for forensics, truncated for oversized ones.
 DEAD_LETTER_PAYLOAD_MAX = 16 * 1024
@@ -26,44 +27,6 @@ DEAD_LETTER_PAYLOAD_MAX = 16 * 1024
 class RawMessage(NamedTuple):
     topic: str
     payload: bytes
-    received_at: datetime
-
-
-class ReadingRow(NamedTuple):
-    """One reading to store; field order = the COPY column order in writer.py.
-
-    A NamedTuple (not a frozen dataclass): built 5+ times per message, and
-    construction is several times cheaper. The readings of one message share
-    their ``ts`` and ``received_at`` objects, which QC and the writer use to
-    convert each only once per message.
-    """
-
-    station_id: str
-    quantity: str
-    ts: datetime
-    value: float
-    qc: int
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterRow:
-    received_at: datetime
-    topic: str
-    payload: bytes
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    event: contract.CameraEvent
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    status: contract.GatewayStatus
     received_at: datetime
 
 

@@ -10,7 +10,7 @@ Two asyncio tasks:
   queue is bounded by Receive Maximum (we ack only after storing).
 * ``_run_writer``: takes batches from the queue, parses/looks up/QCs them
   (``pipeline.process``) and stores them in one transaction
-  (``writer.store_batch``), or, when PostgreSQL is unreachable, appends the
+  (``store.batches.store_batch``), or, when PostgreSQL is unreachable, appends the
   raw messages to the on-disk spool (fsync). Only then are the messages
   acknowledged (manual PUBACK, see below). The spool is drained, in order,
   as soon as the database answers again (also after a restart).
@@ -59,11 +59,10 @@ from prometheus_client import CollectorRegistry
 from haixun import contract
 from haixun.contract import Reason
 from haixun.errors import Unavailable
-from haixun.ingest import qcstore, writer
+from haixun.ingest import qcstore
 from haixun.ingest.admission import Admission, AdmissionConfig, Directory, load_admission_config
 from haixun.ingest.metrics import IngestMetrics, prometheus_text
 from haixun.ingest.pipeline import (
-    DeadLetterRow,
     Processed,
     RawMessage,
     dead_letter,
@@ -77,6 +76,9 @@ from haixun.ingest.spool import Spool, SpoolFull, read_segment
 from haixun.lifecycle import Lifecycle
 from haixun.mqttauth import INGEST_USER, client_args
 from haixun.settings import Settings
+from haixun.store import batches
+from haixun.store.rows import DeadLetterRow
+from haixun.store.stations import directory as read_directory
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +235,7 @@ class IngestService:
 
         A crash of the writer loses nothing: the messages it held were not
         acknowledged, and the MQTT connection is dropped so that the broker
-        redelivers them (persistent session) to the restarted writer.
+        redelivers them (persistent session) to the restarted batches.
         """
         while True:
             if name == "writer":
@@ -487,7 +489,7 @@ class IngestService:
             self._conn = await psycopg.AsyncConnection.connect(
                 self.settings.database_url, autocommit=True, connect_timeout=DB_CONNECT_TIMEOUT_S)
             if self._partitioned is None:
-                self._partitioned = await writer.readings_partitioned(self._conn)
+                self._partitioned = await batches.readings_partitioned(self._conn)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self._conn = None
             self.metrics.db_up.set(0)
@@ -495,9 +497,9 @@ class IngestService:
         return self._conn
 
     async def _refresh_cache(self, conn: psycopg.AsyncConnection) -> None:
-        stations, self._cameras, gateways = await writer.directory(conn)
-        self._stations = set(stations)
-        self.admission.directory = Directory(stations, frozenset(gateways))
+        found = await read_directory(conn)
+        self._stations, self._cameras = set(found.stations), found.cameras
+        self.admission.directory = Directory(found.stations, frozenset(found.gateways))
         await qcstore.refresh_station_context(conn, self.qc)  # datum offsets, QC state (issue 13/14)
         self._cache_at = time.monotonic()
 
@@ -506,8 +508,8 @@ class IngestService:
                        qc=self.qc, max_bytes=self.settings.ingest_max_payload_bytes, admission=self.admission)
 
     async def _store(self, conn: psycopg.AsyncConnection, batch: Processed,
-                     progress: writer.SpoolProgress | None) -> writer.StoreResult:
-        return await writer.store_batch(conn, batch, partitioned=bool(self._partitioned), days_seen=self._days_seen,
+                     progress: batches.SpoolProgress | None) -> batches.StoreResult:
+        return await batches.store_batch(conn, batch, partitioned=bool(self._partitioned), days_seen=self._days_seen,
                                         progress=progress, clock=self.settings.clock)
 
     async def _down(self, conn: psycopg.AsyncConnection | None, exc: BaseException) -> DbUnavailable:
@@ -518,7 +520,7 @@ class IngestService:
         self.metrics.db_up.set(0)
         return DbUnavailable(str(exc).strip() or type(exc).__name__)
 
-    async def _store_live(self, messages: list[RawMessage], progress: writer.SpoolProgress | None = None) -> None:
+    async def _store_live(self, messages: list[RawMessage], progress: batches.SpoolProgress | None = None) -> None:
         """Store ``messages`` (one transaction), else one by one; raise DbUnavailable only on connection loss.
 
         Every other failure, of the batch or of one message (a database
@@ -536,14 +538,14 @@ class IngestService:
             if age > CACHE_REFRESH_S or (missing and age > CACHE_MISS_REFRESH_MIN_S):
                 await self._refresh_cache(conn)
         except Exception as exc:
-            if writer.is_connection_loss(exc, conn):
+            if batches.is_connection_loss(exc, conn):
                 raise await self._down(conn, exc) from exc
             log.warning("station cache refresh failed (%s); using the cached one", describe(exc))
         try:
             batch = self._process(messages)
             result = await self._store(conn, batch, progress)
         except Exception as exc:
-            if writer.is_connection_loss(exc, conn):
+            if batches.is_connection_loss(exc, conn):
                 raise await self._down(conn, exc) from exc
             # The batch failed (a database refusal such as a NUL character,
             # a size limit, or a bug): store message by message; refused
@@ -557,7 +559,7 @@ class IngestService:
         self._observe(batch, result, time.perf_counter() - t0)
 
     async def _store_one_by_one(self, conn: psycopg.AsyncConnection, messages: list[RawMessage],
-                                progress: writer.SpoolProgress | None) -> tuple[Processed, writer.StoreResult]:
+                                progress: batches.SpoolProgress | None) -> tuple[Processed, batches.StoreResult]:
         total = Processed()
         offered = inserted = 0
         stations: set[str] = set()
@@ -569,7 +571,7 @@ class IngestService:
                 if one.qc is not None:
                     self.qc.commit(one.qc)
             except Exception as exc:
-                if writer.is_connection_loss(exc, conn):
+                if batches.is_connection_loss(exc, conn):
                     raise await self._down(conn, exc) from exc
                 one = Processed(dead_letters=[dead_letter(m, Reason.REJECTED.value,
                                                           f"not stored: {describe(exc)}")])
@@ -582,15 +584,15 @@ class IngestService:
             total.statuses.extend(one.statuses)
             total.dead_letters.extend(one.dead_letters)
             total.messages += 1
-        return total, writer.StoreResult(offered, inserted, sorted(stations), None)
+        return total, batches.StoreResult(offered, inserted, sorted(stations), None)
 
     async def _store_dead_letter(self, conn: psycopg.AsyncConnection, one: Processed,
-                                 progress: writer.SpoolProgress | None) -> writer.StoreResult:
+                                 progress: batches.SpoolProgress | None) -> batches.StoreResult:
         """Store a dead letter; if even that is refused, a minimal one (no payload); if that too, log it."""
         try:
             return await self._store(conn, one, progress)
         except Exception as exc:
-            if writer.is_connection_loss(exc, conn):
+            if batches.is_connection_loss(exc, conn):
                 raise await self._down(conn, exc) from exc
             d = one.dead_letters[0]
             minimal = DeadLetterRow(d.received_at, d.topic[:200], b"", d.reason,
@@ -599,15 +601,15 @@ class IngestService:
             try:
                 return await self._store(conn, one, progress)
             except Exception as exc2:
-                if writer.is_connection_loss(exc2, conn):
+                if batches.is_connection_loss(exc2, conn):
                     raise await self._down(conn, exc2) from exc2
                 log.error("message on %r could not even be dead-lettered (%s); dropped", d.topic[:200],
                           describe(exc2))
                 self.metrics.unrecorded.inc()
                 one.dead_letters.clear()
-                return writer.StoreResult(0, 0, [], None)
+                return batches.StoreResult(0, 0, [], None)
 
-    def _observe(self, batch: Processed, result: writer.StoreResult, seconds: float) -> None:
+    def _observe(self, batch: Processed, result: batches.StoreResult, seconds: float) -> None:
         m = self.metrics
         m.batch_seconds.observe(seconds)
         m.stored.inc(result.inserted)
@@ -642,7 +644,7 @@ class IngestService:
             for seg in self.spool.segments():
                 conn = await self._connection()
                 try:
-                    start = await writer.spool_offset(conn, consumer, seg.name)
+                    start = await batches.spool_offset(conn, consumer, seg.name)
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     self._conn = None
                     raise DbUnavailable(str(exc)) from exc
@@ -652,15 +654,15 @@ class IngestService:
                     chunk.append(RawMessage(sm.topic, sm.payload, utc_from_epoch(sm.received_at)))
                     last_offset = sm.offset
                     if len(chunk) >= self.settings.ingest_batch_max:
-                        await self._store_live(chunk, writer.SpoolProgress(consumer, seg.name, last_offset))
+                        await self._store_live(chunk, batches.SpoolProgress(consumer, seg.name, last_offset))
                         chunk = []
                 if chunk:
-                    await self._store_live(chunk, writer.SpoolProgress(consumer, seg.name, last_offset))
+                    await self._store_live(chunk, batches.SpoolProgress(consumer, seg.name, last_offset))
                 # unlink first: names are never reused, so a left-over progress row is harmless
                 self.spool.remove(seg)
                 self.metrics.spool_bytes.set(self.spool.bytes)
                 with contextlib.suppress(psycopg.Error):
-                    await writer.forget_spool_segment(await self._connection(), consumer, seg.name)
+                    await batches.forget_spool_segment(await self._connection(), consumer, seg.name)
                 log.info("drained spool segment %s", seg.name)
             self._drain_backoff = BACKOFF_MIN_S
         except DbUnavailable as exc:

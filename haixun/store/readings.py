@@ -23,19 +23,11 @@ from typing import Any, Literal
 
 import psycopg
 
+from haixun.store.rows import ReadingRow
+
 Bucket = Literal["1 minute", "1 hour"]
 BUCKETS: dict[str, timedelta] = {"1 minute": timedelta(minutes=1), "1 hour": timedelta(hours=1)}
 FAIL = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    station_id: str
-    quantity: str
-    ts: datetime
-    value: float
-    qc: int
-    received_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +65,18 @@ ROLLUP_READ_SQL = {(m, w): _ROLLUP_READ.format(table=t, start=b.format(x="%(star
                    for m, b in _BIN.items() for w, t in ROLLUP_TABLES.items()}
 
 
-async def readings_mode(conn: psycopg.AsyncConnection) -> str:
+async def stored_mode(conn: psycopg.AsyncConnection) -> str | None:
+    """The storage mode of readings (``timescale`` / ``partitioned``), None before the first migrate."""
     cur = await conn.execute("SELECT value FROM store_info WHERE key = 'readings_mode'")
     row = await cur.fetchone()
-    if row is None:
+    return str(row[0]) if row is not None else None
+
+
+async def readings_mode(conn: psycopg.AsyncConnection) -> str:
+    mode = await stored_mode(conn)
+    if mode is None:
         raise RuntimeError("database is not migrated: run `haixun migrate`")
-    return str(row[0])
+    return mode
 
 
 async def apply_retention(conn: psycopg.AsyncConnection) -> int:
@@ -89,7 +87,7 @@ async def apply_retention(conn: psycopg.AsyncConnection) -> int:
 
 
 async def latest(conn: psycopg.AsyncConnection, station_ids: list[str] | None = None,
-                 quantities: list[str] | None = None) -> list[Reading]:
+                 quantities: list[str] | None = None) -> list[ReadingRow]:
     """Latest non-failed value per (station, quantity), optionally filtered."""
     cur = await conn.execute(
         "SELECT station_id, quantity, ts, value, qc, received_at FROM latest_readings"
@@ -97,18 +95,18 @@ async def latest(conn: psycopg.AsyncConnection, station_ids: list[str] | None = 
         " AND (%(q)s::text[] IS NULL OR quantity = ANY(%(q)s)) ORDER BY station_id, quantity",
         {"s": station_ids, "q": quantities},
     )
-    return [Reading(*r) for r in await cur.fetchall()]
+    return [ReadingRow(*r) for r in await cur.fetchall()]
 
 
 async def window(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
-                 include_failed: bool = False) -> list[Reading]:
+                 include_failed: bool = False) -> list[ReadingRow]:
     """Readings with start <= ts < end, oldest first; failed (qc 4) ones only if asked."""
     cur = await conn.execute(
         "SELECT station_id, quantity, ts, value, qc, received_at FROM readings"
         " WHERE station_id = %s AND quantity = %s AND ts >= %s AND ts < %s AND (%s OR qc <> 4) ORDER BY ts",
         (station_id, quantity, start, end, include_failed),
     )
-    return [Reading(*r) for r in await cur.fetchall()]
+    return [ReadingRow(*r) for r in await cur.fetchall()]
 
 
 def _check(bucket: str) -> None:
@@ -143,7 +141,7 @@ async def rollup_raw(conn: psycopg.AsyncConnection, station_id: str, quantity: s
 
 
 async def raw_series(conn: psycopg.AsyncConnection, station_id: str, quantity: str, start: datetime, end: datetime,
-                     limit: int) -> list[Reading]:
+                     limit: int) -> list[ReadingRow]:
     """Every reading (QC fail included: the API shows the flag) with start <= ts < end, oldest first, at most
     ``limit``."""
     cur = await conn.execute(
@@ -151,7 +149,7 @@ async def raw_series(conn: psycopg.AsyncConnection, station_id: str, quantity: s
         " WHERE station_id = %s AND quantity = %s AND ts >= %s AND ts < %s ORDER BY ts LIMIT %s",
         (station_id, quantity, start, end, limit),
     )
-    return [Reading(*r) for r in await cur.fetchall()]
+    return [ReadingRow(*r) for r in await cur.fetchall()]
 
 
 async def accepted_series(conn: psycopg.AsyncConnection, since: Sequence[tuple[str, datetime]],

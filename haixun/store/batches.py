@@ -1,4 +1,5 @@
-"""Database side of ingest: store one processed batch in one transaction.
+"""Ingest's writes: store one processed batch in one transaction; the spool drain progress; the
+station directory ingest admits against is store/stations.py.
 
 readings: COPY into a temporary table, then
 ``INSERT .. SELECT .. ON CONFLICT (station_id, quantity, ts) DO NOTHING
@@ -17,14 +18,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from haixun.clock import SYSTEM_CLOCK, Clock
 from haixun.contract import format_ts
-from haixun.ingest.pipeline import Processed, ReadingRow
 from haixun.store.channels import INGEST_CHANNEL
+from haixun.store.notify import notify
+from haixun.store.readings import stored_mode
+from haixun.store.rows import DeadLetterRow, EventRow, ReadingRow, StatusRow
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,19 @@ def reading_days(rows: Sequence[ReadingRow]) -> set[date]:
     return days
 
 
+class Batch(Protocol):
+    """What a batch to store holds (ingest.pipeline.Processed)."""
+
+    @property
+    def readings(self) -> Sequence[ReadingRow]: ...
+    @property
+    def events(self) -> Sequence[EventRow]: ...
+    @property
+    def statuses(self) -> Sequence[StatusRow]: ...
+    @property
+    def dead_letters(self) -> Sequence[DeadLetterRow]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     offered: int
@@ -137,10 +154,8 @@ def notify_payload(stations: list[str], n: int, max_received_at: datetime | None
     return text
 
 
-async def readings_partitioned(conn: psycopg.AsyncConnection) -> bool:
-    cur = await conn.execute("SELECT value FROM store_info WHERE key = 'readings_mode'")
-    row = await cur.fetchone()
-    return row is not None and row[0] == "partitioned"
+async def readings_partitioned(conn: psycopg.AsyncConnection[Any]) -> bool:
+    return await stored_mode(conn) == "partitioned"
 
 
 def is_connection_loss(exc: BaseException, conn: psycopg.AsyncConnection | None = None) -> bool:
@@ -197,7 +212,7 @@ async def ensure_partitions(conn: psycopg.AsyncConnection, days: set[date], days
 
 async def store_batch(
     conn: psycopg.AsyncConnection,
-    batch: Processed,
+    batch: Batch,
     *,
     partitioned: bool,
     days_seen: set[date],
@@ -265,8 +280,7 @@ async def store_batch(
                 (progress.consumer, progress.segment, progress.offset),
             )
         if inserted or batch.events or batch.statuses:
-            await conn.execute("SELECT pg_notify(%s, %s)",
-                               (INGEST_CHANNEL, notify_payload(stations, inserted, max_rat)))
+            await notify(conn, INGEST_CHANNEL, notify_payload(stations, inserted, max_rat))
     return StoreResult(len(batch.readings), inserted, stations, max_rat)
 
 
@@ -279,27 +293,3 @@ async def spool_offset(conn: psycopg.AsyncConnection, consumer: str, segment: st
 
 async def forget_spool_segment(conn: psycopg.AsyncConnection, consumer: str, segment: str) -> None:
     await conn.execute("DELETE FROM ingest_spool_progress WHERE consumer = %s AND segment = %s", (consumer, segment))
-
-
-async def known_ids(conn: psycopg.AsyncConnection) -> tuple[set[str], set[str]]:
-    """Active station ids and camera ids."""
-    stations, cameras, _ = await directory(conn)
-    return set(stations), cameras
-
-
-async def directory(conn: psycopg.AsyncConnection) -> tuple[dict[str, frozenset[str]], set[str], set[str]]:
-    """Active stations (id -> declared quantities), active camera ids, and the gateways they belong to."""
-    cur = await conn.execute("SELECT id, quantities, gateway_id FROM stations WHERE active")
-    stations: dict[str, frozenset[str]] = {}
-    gateways: set[str] = set()
-    for sid, quantities, gw in await cur.fetchall():
-        stations[sid] = frozenset(quantities or ())
-        if gw:
-            gateways.add(gw)
-    cur = await conn.execute("SELECT id, gateway_id FROM cameras WHERE active")
-    cameras: set[str] = set()
-    for cid, gw in await cur.fetchall():
-        cameras.add(cid)
-        if gw:
-            gateways.add(gw)
-    return stations, cameras, gateways
