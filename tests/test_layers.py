@@ -148,9 +148,7 @@ SQL_START = re.compile(r"\s*(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FR
 DB_CALLS = {"execute", "executemany"}
 # Modules of SQL_FREE that still hold SQL, each with its reason; an entry with no SQL left fails
 # test_sql_allow_list_is_current.
-ALLOWED_SQL: dict[str, str] = {
-    m: "its queries move to store/ (issue 17)" for m in ("haixun.engine.evaluate",)
-}
+ALLOWED_SQL: dict[str, str] = {}
 
 
 def sql_in_source(source: str, filename: str = "<source>") -> list[tuple[int, str]]:

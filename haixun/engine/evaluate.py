@@ -42,7 +42,8 @@ from haixun.riskcode import (
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.rollup import lowest_ground
 from haixun.riskcode.shoreline import SegmentState
-from haixun.store.engine_inputs import table_exists
+from haixun.store import geography, thresholds
+from haixun.store.db import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,14 @@ class Evaluator(Protocol):
 async def active_config(conn: psycopg.AsyncConnection) -> tuple[RiskConfig, str]:
     """(config, fingerprint): the active threshold version, else the packaged file."""
     if await table_exists(conn, "threshold_versions"):
-        cur = await conn.execute("SELECT id, format, body, sha256 FROM threshold_versions WHERE active")
-        row = await cur.fetchone()
-        if row is not None:
-            vid, fmt, body, sha = row
+        tv = await thresholds.active_text(conn)
+        if tv is not None:
             try:
-                cfg = RiskConfig.from_toml(body) if fmt == "toml" else RiskConfig.from_dict(json.loads(body))
-                return cfg, f"db:{vid}:{sha}"
+                cfg = (RiskConfig.from_toml(tv.text) if tv.format == "toml"
+                       else RiskConfig.from_dict(json.loads(tv.text)))
+                return cfg, f"db:{tv.id}:{tv.sha256}"
             except ValueError as exc:
-                log.error("active threshold version %s is invalid (%s); using the packaged configuration", vid, exc)
+                log.error("active threshold version %s is invalid (%s); using the packaged configuration", tv.id, exc)
     cfg = load_config()
     return cfg, "file:" + hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
 
@@ -81,9 +81,8 @@ async def config_fingerprint(conn: psycopg.AsyncConnection) -> str | None:
     """Cheap check: the active threshold version's fingerprint, None when none is active."""
     if not await table_exists(conn, "threshold_versions"):
         return None
-    cur = await conn.execute("SELECT id, sha256 FROM threshold_versions WHERE active")
-    row = await cur.fetchone()
-    return f"db:{row[0]}:{row[1]}" if row else None
+    fp = await thresholds.active_mark(conn)
+    return f"db:{fp[0]}:{fp[1]}" if fp else None
 
 
 @dataclass(frozen=True)
@@ -104,21 +103,18 @@ async def load_geography_from_db(conn: psycopg.AsyncConnection) -> Geography | N
     """The geography loaded by ``haixun load-geo`` (tables of migration 010), or None if empty/absent."""
     if not await table_exists(conn, "segments"):
         return None
-    cur = await conn.execute("SELECT props, geometry FROM segments ORDER BY ordinal")
-    segs = [SegmentSpec.from_feature({"properties": p, "geometry": g}) for p, g in await cur.fetchall()]
+    segs = [SegmentSpec.from_feature({"properties": r.props, "geometry": r.geometry})
+            for r in await geography.segments(conn)]
     if not segs:
         return None
     lows: list[tuple[float, float, float, str]] = []
     if await table_exists(conn, "roads"):
-        cur = await conn.execute("SELECT id, low_points FROM roads ORDER BY id")
-        lows = [(float(lp["lon"]), float(lp["lat"]), float(lp["ground_level_m"]), f"road {rid} low point")
-                for rid, points in await cur.fetchall() for lp in (points or [])]
-    cur = await conn.execute("SELECT id, town_id, population, geometry, (props->>'ground_level_m')::float8"
-                             " FROM villages ORDER BY id")
-    villages = [AreaSpec(i, "village", ring := _ring(g), t, pop, lowest_ground(i, ring, ground, lows))
-                for i, t, pop, g, ground in await cur.fetchall()]
-    cur = await conn.execute("SELECT id, population, geometry FROM towns ORDER BY id")
-    towns = [AreaSpec(i, "town", _ring(g), None, pop) for i, pop, g in await cur.fetchall()]
+        lows = [(p.lon, p.lat, p.ground_level_m, f"road {p.road_id} low point")
+                for p in await geography.road_low_points(conn)]
+    villages = [AreaSpec(a.id, "village", ring := _ring(a.geometry), a.town_id, a.population,
+                         lowest_ground(a.id, ring, a.ground_level_m, lows))
+                for a in await geography.villages(conn)]
+    towns = [AreaSpec(a.id, "town", _ring(a.geometry), None, a.population) for a in await geography.towns(conn)]
     return Geography(segs, villages, towns, "database")
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from haixun.store import engine_inputs as q
+from haixun.store.db import table_exists
 from haixun.store.engine_inputs import (
     CameraEventRow,
     LatencyMark,
@@ -23,7 +24,6 @@ from haixun.store.engine_inputs import (
     OverrideRow,
     RecentValue,
     StationInfo,
-    table_exists,
 )
 from haixun.store.feeds import FeedRow, series_feed_rows
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 
@@ -27,3 +28,10 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str
         await pool.close()
         raise
     return pool
+
+
+async def table_exists(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
+    """Does the table (or view) ``name`` exist? (``to_regclass``: tables other packages own may be absent.)"""
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    row = await cur.fetchone()
+    return bool(row and row[0])

@@ -3,7 +3,7 @@
 Every function takes an open ``psycopg.AsyncConnection`` and returns typed
 rows. Tables owned by the API that a database may lack (``official_feeds``,
 ``segment_overrides``, ``threshold_versions``, the geography tables) are
-checked with ``table_exists`` by the caller. ``snapshot`` opens the one
+checked with ``store.db.table_exists`` by the caller. ``snapshot`` opens the one
 REPEATABLE READ transaction in which a cycle reads its inputs and its latency
 mark together.
 """
@@ -95,12 +95,6 @@ class LatencyMark:
     sensor_ts: datetime
     received_at: datetime
     stored_at: datetime
-
-
-async def table_exists(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
-    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    row = await cur.fetchone()
-    return bool(row and row[0])
 
 
 @asynccontextmanager
