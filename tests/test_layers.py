@@ -27,6 +27,7 @@ rules:
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import os
 import re
@@ -272,6 +273,25 @@ def rule_breaks_in_tests(tests: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+@contextlib.contextmanager
+def planted_tree(tmp_path: Path, files: dict[str, str]) -> Iterator[Path]:
+    """A haixun/ package of ``files`` (path below haixun/ -> text, every folder a package) that the
+    checkers read instead of the real tree while the block runs."""
+    global ROOT
+    pkg = tmp_path / "haixun"
+    for rel, text in files.items():
+        path = pkg / rel
+        for folder in [pkg, *(pkg / p for p in Path(rel).parents if str(p) != ".")]:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "__init__.py").touch()
+        path.write_text(text)
+    saved, ROOT = ROOT, pkg
+    try:
+        yield pkg
+    finally:
+        ROOT = saved
+
+
 def test_layer_contracts() -> None:
     assert violations() == []
 
@@ -318,24 +338,14 @@ def test_the_sql_checker_sees_planted_sql() -> None:
 
 def test_the_sql_rule_covers_engine_and_ingest(tmp_path: Path) -> None:
     """A query planted in an engine module is reported by the rule over the tree; a store module's is not."""
-    global ROOT
-    pkg = tmp_path / "haixun"
-    for sub in ("engine", "ingest", "store"):
-        (pkg / sub).mkdir(parents=True)
-        (pkg / sub / "__init__.py").write_text("")
-    (pkg / "__init__.py").write_text("")
-    (pkg / "engine" / "bad.py").write_text('async def f(conn):\n    await conn.execute("SELECT 1")\n')
-    (pkg / "api").mkdir()
-    (pkg / "api" / "__init__.py").write_text("")
-    (pkg / "api" / "routes_x.py").write_text('Q = f"SELECT {1} FROM stations"\n')
-    (pkg / "ingest" / "ok.py").write_text('from haixun.store import q\n\nasync def f(conn):\n    await q.one(conn)\n')
-    (pkg / "store" / "q.py").write_text('async def one(conn):\n    await conn.execute("SELECT 1")\n')
-    saved, ROOT = ROOT, pkg
-    try:
+    with planted_tree(tmp_path, {
+        "engine/bad.py": 'async def f(conn):\n    await conn.execute("SELECT 1")\n',
+        "api/routes_x.py": 'Q = f"SELECT {1} FROM stations"\n',
+        "ingest/ok.py": 'from haixun.store import q\n\nasync def f(conn):\n    await q.one(conn)\n',
+        "store/q.py": 'async def one(conn):\n    await conn.execute("SELECT 1")\n',
+    }):
         assert sql_violations() == {"haixun.engine.bad": [(2, ".execute() call"), (2, "SQL string SELECT")],
                                     "haixun.api.routes_x": [(1, "SQL string SELECT")]}
-    finally:
-        ROOT = saved
 
 
 def test_tests_import_no_test_module_and_conftest_holds_fixtures_only() -> None:
@@ -351,23 +361,16 @@ def test_allow_list_is_current() -> None:
 def test_the_checker_sees_a_planted_violation(tmp_path: Path) -> None:
     """The rules are not vacuous: a planted riskcode module importing psycopg, an
     api module importing the engine and a two-module cycle are all found."""
-    global ROOT
-    pkg = tmp_path / "haixun"
-    for sub in ("riskcode", "api", "engine"):
-        (pkg / sub).mkdir(parents=True)
-        (pkg / sub / "__init__.py").write_text("")
-    (pkg / "__init__.py").write_text("")
-    (pkg / "riskcode" / "bad.py").write_text("import psycopg\n")
-    (pkg / "api" / "a.py").write_text("def f():\n    from haixun.engine import leader\n    from . import b\n")
-    (pkg / "api" / "b.py").write_text("from haixun.api import a\n")
-    saved, ROOT = ROOT, pkg
-    try:
+    with planted_tree(tmp_path, {
+        "riskcode/bad.py": "import psycopg\n",
+        "api/a.py": "def f():\n    from haixun.engine import leader\n    from . import b\n",
+        "api/b.py": "from haixun.api import a\n",
+        "engine/__init__.py": "",
+    }):
         rules = {(n, r) for n, _, r in violations()}
         assert ("haixun.riskcode.bad", "pure module imports an I/O library") in rules
         assert ("haixun.api.a", "api imports engine internals") in rules
         assert cycles(graph()) == [["haixun.api.a", "haixun.api.b"]]
-    finally:
-        ROOT = saved
 
 
 def test_the_checker_sees_routers_that_are_not_leaves(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def observations(raw: RawInputs) -> dict[str, dict[str, Observation]]:
 
 def camera_events(raw: RawInputs) -> list[CameraEventInput]:
     out = []
-    for e in raw.camera_events:
+    for e in (row.event for row in raw.camera_events):
         segs = (e.segment_id,) if e.segment_id else raw.camera_segments.get(e.camera_id, ())
         out.append(CameraEventInput(e.camera_id, e.ts, e.type, float(e.confidence), tuple(segs),
                                     raw.camera_kinds.get(e.camera_id, "")))

@@ -18,7 +18,6 @@ import psycopg
 from haixun.store import engine_inputs as q
 from haixun.store.db import table_exists
 from haixun.store.engine_inputs import (
-    CameraEventRow,
     LatencyMark,
     LatestValue,
     OverrideRow,
@@ -26,6 +25,7 @@ from haixun.store.engine_inputs import (
     StationInfo,
 )
 from haixun.store.feeds import FeedRow, series_feed_rows
+from haixun.store.rows import EventRow
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ class RawInputs:
     latest: dict[str, dict[str, LatestValue]] = field(default_factory=dict)  # station -> quantity -> value
     gateways_online: dict[str, bool] = field(default_factory=dict)
     gateways_status_at: dict[str, datetime] = field(default_factory=dict)  # when ingest stored the status (wall)
-    camera_events: list[CameraEventRow] = field(default_factory=list)
+    camera_events: list[EventRow] = field(default_factory=list)
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
     camera_kinds: dict[str, str] = field(default_factory=dict)  # camera -> sensor kind (thermal_ptz, ...)
     official_feeds: list[FeedRow] = field(default_factory=list)

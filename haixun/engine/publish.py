@@ -229,15 +229,15 @@ def _floor_value(v: Any) -> str | None:
     return getattr(v, "value", v) if v is not None else None
 
 
-def _level_write(d: SubjectDecision) -> levels.LevelWrite:
-    return levels.LevelWrite(d.kind, d.id, d.level, d.raw_level, d.since, jsonable(d.decision))
+def _level_write(d: SubjectDecision) -> levels.LevelRow:
+    return levels.LevelRow(d.kind, d.id, d.level, d.raw_level, d.since, jsonable(d.decision))
 
 
 async def restore_current(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], tuple[CurrentRow, dict[str, Any]]]:
     """current_levels as written by the previous leader: (row, stored decision)."""
     # entry {}: the first cycle of a new leader re-writes every subject (a snapshot anyway)
-    return {(r.kind, r.id): (CurrentRow(r.level, r.raw_level, r.since, {}, r.last_history_at), r.decision)
-            for r in await levels.stored_levels(conn)}
+    return {(r.kind, r.id): (CurrentRow(r.level, r.raw_level, r.since, {}, last_history_at), r.decision)
+            for r, last_history_at in await levels.stored_levels(conn)}
 
 
 async def open_outages(conn: psycopg.AsyncConnection) -> dict[tuple[str, str], int]:

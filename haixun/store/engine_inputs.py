@@ -18,6 +18,9 @@ from typing import Any, NamedTuple
 
 import psycopg
 
+from haixun.contract import CameraEvent
+from haixun.store.rows import EventRow
+
 
 @dataclass(frozen=True, slots=True)
 class StationInfo:
@@ -56,18 +59,6 @@ class GatewayStatus:
     gateway_id: str
     online: bool
     updated_at: datetime  # when ingest stored the status (wall)
-
-
-@dataclass(frozen=True, slots=True)
-class CameraEventRow:
-    camera_id: str
-    ts: datetime
-    type: str
-    confidence: float
-    segment_id: str | None
-    snapshot_url: str | None
-    extra: dict[str, Any]
-    received_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +142,12 @@ async def gateway_statuses(conn: psycopg.AsyncConnection[Any]) -> list[GatewaySt
     return [GatewayStatus(gw, online, at) for gw, online, at in await cur.fetchall()]
 
 
-async def camera_events(conn: psycopg.AsyncConnection[Any], after: datetime, until: datetime) -> list[CameraEventRow]:
-    """Camera events with after < ts <= until, oldest first."""
+async def camera_events(conn: psycopg.AsyncConnection[Any], after: datetime, until: datetime) -> list[EventRow]:
+    """Camera events with after < ts <= until, oldest first (the rows ingest stored)."""
     cur = await conn.execute(
         "SELECT camera_id, ts, type, confidence, segment_id, snapshot_url, extra, received_at"
         " FROM camera_events WHERE ts > %s AND ts <= %s ORDER BY ts", (after, until))
-    return [CameraEventRow(*r) for r in await cur.fetchall()]
+    return [EventRow(CameraEvent(*r[:7]), r[7]) for r in await cur.fetchall()]
 
 
 async def cameras(conn: psycopg.AsyncConnection[Any]) -> list[CameraRow]:

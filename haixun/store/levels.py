@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True, slots=True)
-class LevelWrite:
-    """One subject's decision to store (``decision``: the stored JSON record)."""
+class LevelRow:
+    """One subject's decision as stored (``decision``: the JSON record)."""
 
     kind: str
     id: str
@@ -28,16 +28,10 @@ class LevelWrite:
     decision: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredLevel:
-    """A current_levels row, with the newest decisions row of its subject."""
+class StoredLevel(NamedTuple):
+    """A current_levels row, with the time of its subject's newest decisions row."""
 
-    kind: str
-    id: str
-    level: str
-    raw_level: str
-    since: datetime
-    decision: dict[str, Any]
+    row: LevelRow
     last_history_at: datetime | None
 
 
@@ -48,7 +42,7 @@ async def next_state_seq(conn: psycopg.AsyncConnection[Any]) -> int:
     return int(row[0])
 
 
-async def upsert_current(conn: psycopg.AsyncConnection[Any], rows: Sequence[LevelWrite], *, decided_at: datetime,
+async def upsert_current(conn: psycopg.AsyncConnection[Any], rows: Sequence[LevelRow], *, decided_at: datetime,
                          seq: int) -> None:
     async with conn.cursor() as c:
         await c.executemany(
@@ -60,7 +54,7 @@ async def upsert_current(conn: psycopg.AsyncConnection[Any], rows: Sequence[Leve
             [(d.kind, d.id, d.level, d.raw_level, d.since, decided_at, Jsonb(d.decision), seq) for d in rows])
 
 
-async def insert_decisions(conn: psycopg.AsyncConnection[Any], rows: Sequence[LevelWrite], *, decided_at: datetime,
+async def insert_decisions(conn: psycopg.AsyncConnection[Any], rows: Sequence[LevelRow], *, decided_at: datetime,
                            config_version: str) -> None:
     async with conn.cursor() as c:
         await c.executemany(
@@ -124,7 +118,7 @@ async def stored_levels(conn: psycopg.AsyncConnection[Any]) -> list[StoredLevel]
         "SELECT c.subject_kind, c.subject_id, c.level, c.raw_level, c.since, c.decision,"
         " (SELECT max(d.decided_at) FROM decisions d WHERE d.subject_kind = c.subject_kind"
         "  AND d.subject_id = c.subject_id) FROM current_levels c")
-    return [StoredLevel(*r) for r in await cur.fetchall()]
+    return [StoredLevel(LevelRow(*r[:6]), r[6]) for r in await cur.fetchall()]
 
 
 async def prune_state_log(conn: psycopg.AsyncConnection[Any], before: datetime) -> int:
