@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 SUBJECT_KINDS = ("segment", "village", "town", "city")
 
@@ -50,6 +50,20 @@ class CurrentRow:
     since: datetime
     entry: dict[str, Any]
     last_history_at: datetime | None
+
+
+class LatestEntry(TypedDict):
+    value: float
+    ts: datetime
+    qc: int
+
+
+class StationEntry(TypedDict):
+    """A station in the state body (docs/state.md ``stations``)."""
+
+    age_s: float | None       # seconds since its newest accepted reading (data time); None: never delivered
+    online: bool
+    latest: dict[str, LatestEntry]  # quantity -> latest accepted value
 
 
 @dataclass(slots=True)

@@ -19,16 +19,17 @@ Rules (docs/engine.md):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from haixun.engine.model import CurrentRow, Evaluation, SubjectDecision
+from haixun.engine.model import CurrentRow, Evaluation, StationEntry, SubjectDecision
 from haixun.store import leader, levels
 from haixun.store.channels import ALARM_CHANNEL, STATE_CHANNEL
-from haixun.store.engine_inputs import LatencyMark
+from haixun.store.engine_inputs import LatencyMark, StationInfo
 from haixun.store.notify import notify
 
 WARNING_LEVELS = ("blue", "yellow", "orange", "red")
@@ -60,7 +61,7 @@ class CyclePlan:
     changed: list[SubjectDecision] = field(default_factory=list)
     history: list[SubjectDecision] = field(default_factory=list)   # unchanged, due for a history row
     level_changes: list[tuple[SubjectDecision, str, str | None]] = field(default_factory=list)  # (decision, from_level, from_floor)
-    stations: dict[str, Any] = field(default_factory=dict)
+    stations: dict[str, StationEntry] = field(default_factory=dict)
     snapshot: bool = False
     outages_new: list[Outage] = field(default_factory=list)     # data-outage alarms to raise
     outages_cleared: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) whose data came back
@@ -81,7 +82,7 @@ class Outage:
     detail: str
 
 
-def outages(stations: dict[str, Any], infos: dict[str, Any], gateways_offline: dict[str, datetime | None],
+def outages(stations: Mapping[str, StationEntry], infos: Mapping[str, StationInfo], gateways_offline: dict[str, datetime | None],
             max_age: dict[str, float]) -> dict[tuple[str, str], Outage]:
     """Stations and gateways in a data outage now (docs/engine.md "Data-outage alarms").
 
@@ -127,8 +128,8 @@ def plan_outages(plan: CyclePlan, now_out: dict[tuple[str, str], Outage], open_a
     plan.outages_cleared = sorted(k for k in open_alarms if k not in now_out)
 
 
-def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow], stations: dict[str, Any],
-               last_stations: dict[str, Any], *, wall_now: datetime, snapshot: bool, refresh_stations: bool,
+def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow], stations: dict[str, StationEntry],
+               last_stations: Mapping[str, StationEntry], *, wall_now: datetime, snapshot: bool, refresh_stations: bool,
                history_every: timedelta) -> CyclePlan:
     """What to write this cycle. ``wall_now``: the decision-history cadence is
     wall time (``decisions.decided_at`` is a latency mark, wall clock)."""
@@ -154,8 +155,8 @@ def plan_cycle(evaluation: Evaluation, current: dict[tuple[str, str], CurrentRow
         plan.stations = stations
     else:
         plan.stations = {sid: s for sid, s in stations.items()
-                         if last_stations.get(sid, {}).get("latest") != s.get("latest")
-                         or last_stations.get(sid, {}).get("online") != s.get("online")}
+                         if (last := last_stations.get(sid)) is None
+                         or last["latest"] != s["latest"] or last["online"] != s["online"]}
     return plan
 
 

@@ -36,7 +36,7 @@ from haixun.engine import inputs as inputs_mod
 from haixun.engine.evaluate import Evaluator, load_evaluator
 from haixun.engine.leader import InstanceInfo, LeaderLock
 from haixun.engine.metrics import EngineMetrics
-from haixun.engine.model import CurrentRow, Evaluation, Trigger
+from haixun.engine.model import CurrentRow, Evaluation, StationEntry, Trigger
 from haixun.engine.options import EngineOptions
 from haixun.engine.publish import (
     jsonable,
@@ -93,7 +93,7 @@ class EngineService:
         self._evaluator: Evaluator | None = None
         self._hysteresis: Any = None
         self._current: dict[tuple[str, str], CurrentRow] = {}
-        self._last_stations: dict[str, Any] = {}
+        self._last_stations: dict[str, StationEntry] = {}
         self._last_station_refresh = 0.0
         self._last_snapshot = 0.0
         self._tide: TideCache | None = None
@@ -387,8 +387,9 @@ class EngineService:
                 out[gw] = at
         return out
 
-    def _station_entries(self, raw: inputs_mod.RawInputs, evaluator: Evaluator, now: datetime) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _station_entries(self, raw: inputs_mod.RawInputs, evaluator: Evaluator,
+                         now: datetime) -> dict[str, StationEntry]:
+        out: dict[str, StationEntry] = {}
         for sid, info in raw.stations.items():
             latest = raw.latest.get(sid, {})
             newest = max((v.ts for v in latest.values()), default=None)
