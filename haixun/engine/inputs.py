@@ -20,11 +20,11 @@ from haixun.store.db import table_exists
 from haixun.store.engine_inputs import (
     LatencyMark,
     LatestValue,
-    OverrideRow,
     RecentValue,
     StationInfo,
 )
 from haixun.store.feeds import FeedRow, series_feed_rows
+from haixun.store.overrides import StoredOverride
 from haixun.store.rows import EventRow
 
 
@@ -41,7 +41,7 @@ class RawInputs:
     camera_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # camera -> segments it watches
     camera_kinds: dict[str, str] = field(default_factory=dict)  # camera -> sensor kind (thermal_ptz, ...)
     official_feeds: list[FeedRow] = field(default_factory=list)
-    overrides: list[OverrideRow] = field(default_factory=list)
+    overrides: list[StoredOverride] = field(default_factory=list)
     # station -> recent wind_gust readings (value, ts, qc), for riskcode's gust persistence rule (it keeps
     # those within its configured window; gather reads the last 30 min)
     recent_gusts: dict[str, list[RecentValue]] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import psycopg
 
 from haixun.contract import CameraEvent
+from haixun.store.overrides import OVERRIDE_COLUMNS, StoredOverride
 from haixun.store.rows import EventRow
 
 
@@ -66,17 +67,6 @@ class CameraRow:
     id: str
     kind: str
     segment_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class OverrideRow:
-    id: int
-    segment_id: str
-    level: str
-    reason: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +145,13 @@ async def cameras(conn: psycopg.AsyncConnection[Any]) -> list[CameraRow]:
     return [CameraRow(cid, kind or "", tuple(segs or ())) for cid, kind, segs in await cur.fetchall()]
 
 
-async def overrides_in_force(conn: psycopg.AsyncConnection[Any], now: datetime) -> list[OverrideRow]:
+async def overrides_in_force(conn: psycopg.AsyncConnection[Any], now: datetime) -> list[StoredOverride]:
     """The newest uncleared, unexpired override of each segment created by ``now``."""
     cur = await conn.execute(
-        "SELECT DISTINCT ON (segment_id) id, segment_id, level, reason, created_by, created_at, expires_at"
+        f"SELECT DISTINCT ON (segment_id) {OVERRIDE_COLUMNS}"
         " FROM segment_overrides WHERE cleared_at IS NULL AND expires_at > %s AND created_at <= %s"
         " ORDER BY segment_id, created_at DESC", (now, now))
-    return [OverrideRow(*r) for r in await cur.fetchall()]
+    return [StoredOverride(*r) for r in await cur.fetchall()]
 
 
 async def newest_input_mark(conn: psycopg.AsyncConnection[Any]) -> LatencyMark | None:
