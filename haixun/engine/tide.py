@@ -8,7 +8,7 @@ infers N2/K2/P1 from M2/S2/K1 (``method`` 'utide+infer'), and the 6-hourly refit
 replaces it by a plain fit once 29 days are there. Until then it has no
 prediction and riskcode reports surge and forecast high water as unavailable.
 
-Which readings count (``USABLE`` in store/tides.py): QC pass (1), and suspect (3) only when the
+Which readings count (``USABLE`` in store/tide_models.py): QC pass (1), and suspect (3) only when the
 reading reached ingest more than ``tide_late_suspect_s`` after its timestamp.
 Ingest flags every reading older than ``max_age_suspect_s`` (7 days) at
 receipt as suspect, so a history backfill or a gauge's buffer dump would
@@ -31,8 +31,8 @@ import psycopg
 from haixun.engine.leader import LeaderLock
 from haixun.engine.options import EngineOptions
 from haixun.riskcode.tides import TideModel, TidePrediction, fit_tide
-from haixun.store import tides as store
-from haixun.store.tides import OFFICIAL_METHOD
+from haixun.store import tide_models as store
+from haixun.store.tide_models import OFFICIAL_METHOD
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,9 @@ class TideCache:
         async with write_lock:
             if not lock.held:
                 return None
-            await store.save_model(lock.conn, store.ModelWrite(
-                station_id, now, model.fitted_from, model.fitted_to, model.n_obs, span, model.rms_residual_m,
-                method, json.loads(model.to_json())))
+            await store.save_model(lock.conn, station_id, store.StoredTideModel(
+                json.loads(model.to_json()), now, model.fitted_from, model.fitted_to, model.n_obs, span,
+                model.rms_residual_m, method))
         self._stations[station_id] = _Cached(model)
         log.info("tide station %s: fitted %d hourly values over %.1f days (%s; rms residual %.3f m)", station_id,
                  model.n_obs, span, model.basis, model.rms_residual_m)

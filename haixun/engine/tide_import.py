@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 
 from haixun.riskcode.tides import model_from_constants
-from haixun.store import tides as store
+from haixun.store import tide_models as store
 
 
 def parse_constants(text: str) -> tuple[dict[str, tuple[float, float]], float]:
@@ -80,7 +80,8 @@ def import_constants(conn: psycopg.Connection, station_id: str, text: str, *, zo
     doc = json.loads(model.to_json())
     doc["official"] = {"source": source, "zone_hours": zone_hours, "z0_given_m": z0,
                        "z0_datum": "CN1985" if z0_on_warning_datum else datum, "imported_at": now.isoformat()}
-    store.save_model_sync(conn, store.ModelWrite(station_id, now, now, now, 0, 0.0, None, store.OFFICIAL_METHOD, doc))
+    store.save_model_sync(conn, station_id, store.StoredTideModel(doc, now, now, now, 0, 0.0, None,
+                                                                  store.OFFICIAL_METHOD))
     return {"station": station_id, "constituents": len(constants), "mean_cn1985_m": round(mean, 4),
             "datum": datum, "zone_hours": zone_hours}
 

@@ -22,7 +22,7 @@ import psycopg
 
 from haixun.ingest.qc import QcEngine
 from haixun.riskcode.tides import TideModel, TidePrediction
-from haixun.store import readings, stations, tides
+from haixun.store import readings, stations, tide_models
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _now(qc: QcEngine) -> datetime:
 async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
     """Datum offsets, tide neighbours and predictions into ``qc``; the QC state on first call."""
     qc.datum_offsets = await stations.datum_offsets(conn)
-    tide = [(t.id, t.lat, t.lon) for t in await tides.tide_stations(conn)]
+    tide = [(t.id, t.lat, t.lon) for t in await tide_models.tide_stations(conn)]
     if tide != qc.neighbours_of:  # found again only when the gauges changed (seconds at 10,000 gauges)
         qc.neighbours = tide_neighbours(tide, qc.config.crosscheck.max_km, qc.config.crosscheck.max_neighbours)
         qc.neighbours_of = tide
@@ -96,7 +96,7 @@ async def refresh_station_context(conn: psycopg.AsyncConnection, qc: QcEngine) -
 async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> None:
     now = _now(qc).timestamp()
     seen = qc.prediction_meta  # station -> (fitted_at of the model predicted, re-predict after)
-    current = await tides.model_versions(conn)
+    current = await tide_models.model_versions(conn)
     for sid in list(qc.predictions):
         if sid not in current:
             qc.predictions.pop(sid)
@@ -105,7 +105,7 @@ async def _refresh_predictions(conn: psycopg.AsyncConnection, qc: QcEngine) -> N
         have = seen.get(sid)
         if have is not None and have[0] == fitted and now < have[1] - PREDICTION_AHEAD_S / 2:
             continue
-        stored = await tides.stored_model(conn, sid)
+        stored = await tide_models.stored_model(conn, sid)
         if stored is None:
             continue
         try:
