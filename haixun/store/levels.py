@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -108,8 +109,9 @@ async def open_outage_alarms(conn: psycopg.AsyncConnection[Any]) -> dict[tuple[s
 
 async def insert_state(conn: psycopg.AsyncConnection[Any], *, seq: int, at: datetime, snapshot: bool,
                        body: dict[str, Any]) -> None:
+    # orjson: the body is plain JSON already (engine.publish.jsonable); megabytes at 10,000 stations
     await conn.execute("INSERT INTO state_log (seq, at, kind, body) VALUES (%s, %s, %s, %s)",
-                       (seq, at, "snapshot" if snapshot else "delta", Jsonb(body)))
+                       (seq, at, "snapshot" if snapshot else "delta", Jsonb(body, dumps=orjson.dumps)))
 
 
 async def stored_levels(conn: psycopg.AsyncConnection[Any]) -> list[StoredLevel]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 
 
@@ -30,13 +31,26 @@ class CurrentLevel:
     decision: dict[str, Any] | None
 
 
+def _body(text: Any) -> dict[str, Any]:
+    """A state body from its JSON text: orjson (a 10,000-station delta is megabytes, parsed by every API
+    process), json for what orjson refuses (integers beyond 64 bits)."""
+    if isinstance(text, dict):
+        return text
+    try:
+        out: dict[str, Any] = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        out = json.loads(text)
+    return out
+
+
 def _state(seq: Any, at: datetime, kind: str, body: Any) -> StoredState:
-    return StoredState(int(seq), at, kind, body if isinstance(body, dict) else json.loads(body))
+    return StoredState(int(seq), at, kind, _body(body))
 
 
 async def states_after(conn: psycopg.AsyncConnection[Any], after: int, limit: int | None = None) -> list[StoredState]:
     """state_log rows with seq > ``after``, oldest first (at most ``limit``)."""
-    cur = await conn.execute("SELECT seq, at, kind, body FROM state_log WHERE seq > %s ORDER BY seq LIMIT %s",
+    # body::text: parsed by _body (orjson), not by psycopg's jsonb loader (json, 30 % of the API at 10,000 stations)
+    cur = await conn.execute("SELECT seq, at, kind, body::text FROM state_log WHERE seq > %s ORDER BY seq LIMIT %s",
                              (after, limit))
     return [_state(*r) for r in await cur.fetchall()]
 
