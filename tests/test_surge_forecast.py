@@ -284,7 +284,9 @@ def test_a_falling_surge_never_projects_above_persistence(peak: float, fall: flo
     d, f = _forecast_at(now, pred, surge)
     hw = d.next_high_water
     assert hw is not None
-    assert hw.surge_m <= max(surge(now), 0.0) + 1e-6, (hw.surge_m, surge(now), f.detail)
+    # + 5 mm: the prediction is a 10-minute series read by linear interpolation, off the cosine by up to
+    # A (w dt)^2 / 8 = 2.4 mm between its points (hypothesis found 0.3 mm over a surge of 0 once)
+    assert hw.surge_m <= max(surge(now), 0.0) + 0.005, (hw.surge_m, surge(now), f.detail)
 
 
 def test_an_official_forecast_applies_at_its_own_high_water_only() -> None:
