@@ -107,9 +107,13 @@ def _state(entries: dict) -> dict:
 
 
 def _entry(flood: str, wind: str, *, freeboard: float | None = None, crest: float = 8.0,
-           forecast: float | None = None) -> dict:
+           forecast: float | None = None, water: float | None = None, water_level: str | None = None) -> dict:
+    """A state entry as the engine writes it; ``water``: the storm tide reason (observed still water,
+    level ``water_level``, default the flood level)."""
     combined = max([flood, wind], key=lambda x: Level(x).rank)
     hazards = []
+    if water is not None:
+        hazards.append({"hazard": "storm_tide", "level": water_level or flood, "value": water, "unit": "m"})
     if forecast is not None:
         hazards.append({"hazard": "storm_tide_forecast", "level": flood, "value": forecast, "unit": "m"})
     return {"level": combined, "raw_level": combined, "since": NOW.isoformat(), "decided_at": NOW.isoformat(),
@@ -127,7 +131,7 @@ def test_resident_api_returns_codes_per_hazard_with_safe_advice() -> None:
     lp = next(lp for r in geo.roads if r.id == "R07" for lp in r.low_points if lp.ground_level_m == 2.6)
     crest = {s.id: s.crest_level_m for s in geo.segments}
     near = ("PH19", "PH20", "PH21", "PH22")
-    red_flood = _state({sid: _entry("red", "none", freeboard=crest[sid] - 4.8) for sid in near})
+    red_flood = _state({sid: _entry("red", "none", freeboard=crest[sid] - 4.8, water=4.8) for sid in near})
     body = assess_location(served, seawall, CONFIG, red_flood, ops, lp.lat, lp.lon, "en", NOW)
     assert body["zone"]["id"] == "E"
     assert body["code"] == "red" and body["hazard_codes"]["flood"]["code"] == "red"
@@ -135,6 +139,14 @@ def test_resident_api_returns_codes_per_hazard_with_safe_advice() -> None:
     assert body["hazard_codes"]["flood"]["ground_level_m"] == 2.6
     assert body["hazard_codes"]["flood"]["water_level_m"] == 4.8
     assert "before the water arrives" in body["advice"]["text"]
+    # a flood red from waves over the quay walls while the water is orange (4.42 m, the replay's night of
+    # 25 July): the sea is not above the land behind; the distance rule applies (red x E), not zone B
+    quay_red = _state({sid: _entry("red", "none", freeboard=crest[sid] - 4.42, water=4.42, water_level="orange")
+                       for sid in near})
+    body = assess_location(served, seawall, CONFIG, quay_red, ops, lp.lat, lp.lon, "en", NOW)
+    assert body["hazard_codes"]["flood"]["low_ground"] is None
+    assert body["hazard_codes"]["flood"]["code"] == CONFIG.code(Level.RED, "E").value
+    assert "before the water arrives" not in body["advice"]["text"]
     # wind red, calm sea, 100 m behind the wall at Zhapu: stay sheltered, never "evacuate now"
     zp = {s.id: _entry("none", "red", freeboard=crest[s.id] - 1.0) for s in geo.segments}
     body = assess_location(served, seawall, CONFIG, _state(zp), ops, 30.6067, 121.0911, "en", NOW)
@@ -205,13 +217,13 @@ def test_a_village_on_low_ground_behind_a_flood_red_rolls_up_red_as_its_resident
     from haixun.riskcode import AreaIndex
     from tests.support.riskcode import INDEX, SEGS, TOWNS, VILLAGES
 
-    def v3(ground: float | None, tide: float) -> Level:
+    def v3(ground: float | None, tide: float, hs: float = 0.3) -> Level:
         villages = [replace(v, ground=None if ground is None else Ground(ground, "village V3")) if v.id == "V3"
                     else v for v in VILLAGES]
         areas = AreaIndex.build(CONFIG, INDEX, villages, TOWNS)
         obs = {}
         for i in (1, 2, 3):
-            obs.update(obs_for(i, tide=tide, hs=0.3, wind=3.0, gust=4.0))
+            obs.update(obs_for(i, tide=tide, hs=hs, wind=3.0, gust=4.0))
         r = evaluate_shoreline(CONFIG, SEGS, ShorelineInputs(obs), None, NOW, areas)
         assert r.rollup is not None
         return r.rollup.villages["V3"].level
@@ -219,6 +231,9 @@ def test_a_village_on_low_ground_behind_a_flood_red_rolls_up_red_as_its_resident
     assert v3(2.6, 4.8) is Level.RED                                  # 2.6 < 4.8 + 0.5: low ground
     assert v3(None, 4.8) is v3(9.0, 4.8) is CONFIG.code(Level.RED, "E")  # distance alone / high ground
     assert v3(2.6, 4.45) is CONFIG.code(Level.ORANGE, "E")            # orange: the distance matrix applies
+    # a flood red from 6 m waves while the water is orange (4.45 m): the sea is not above the village,
+    # the distance rule applies (before the water-level condition, every low village 3-10 km inland went red)
+    assert v3(2.6, 4.45, hs=6.0) is CONFIG.code(Level.RED, "E")
 
 
 @settings(max_examples=40, deadline=None)

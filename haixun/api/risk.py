@@ -21,7 +21,14 @@ from haixun.api.reasons import reason_text
 from haixun.data.geography import Village
 from haixun.errors import NotFound
 from haixun.riskcode import Level, RiskConfig, SeawallIndex, parse_level
-from haixun.riskcode.geometry import Ground, HazardCodes, code_for, exposure_from_distances, hazard_codes
+from haixun.riskcode.geometry import (
+    Ground,
+    HazardCodes,
+    code_for,
+    exposure_from_distances,
+    flood_water_m,
+    hazard_codes,
+)
 from haixun.riskcode.levels import Status, combine
 
 ROAD_RADIUS_M = 2000.0
@@ -139,18 +146,23 @@ def group_statuses(config: RiskConfig, seg_states: dict[str, Any], segment_ids: 
     return out
 
 
-def expected_water(served: ServedGeography, seg_states: dict[str, Any], segment_ids: tuple[str, ...]) -> float | None:
-    """The highest of the observed still water (crest - freeboard) and the projected high water
-    (the ``storm_tide_forecast`` reason) at the segments that count; None when none is known."""
+def expected_water(config: RiskConfig, seg_states: dict[str, Any], segment_ids: tuple[str, ...]) -> float | None:
+    """The expected water of the low-ground test at the segments that count (``geometry.flood_water_m``
+    on each state entry's hazard reasons: the engine's roll-up applies the same rule); None when none
+    is known at ``flood_exposure.min_level``."""
     vals = []
     for sid in segment_ids:
-        e = seg_states.get(sid) or {}
-        fb, seg = e.get("freeboard_m"), served.segments.get(sid)
-        if isinstance(fb, (int, float)) and seg is not None:
-            vals.append(seg.crest_level_m - float(fb))
-        h = _hazard_entry(e, "storm_tide_forecast")
-        if h and h.get("level") != "unknown" and isinstance(h.get("value"), (int, float)):
-            vals.append(float(h["value"]))
+        reasons = []
+        for h in (seg_states.get(sid) or {}).get("hazards") or []:
+            try:
+                lv = Level(h.get("level"))
+            except ValueError:
+                continue
+            v = h.get("value")
+            reasons.append((str(h.get("hazard")), lv, float(v) if isinstance(v, (int, float)) else None))
+        w = flood_water_m(config, reasons)
+        if w is not None:
+            vals.append(w)
     return max(vals) if vals else None
 
 
@@ -202,7 +214,7 @@ def assess_location(served: ServedGeography, seawall: SeawallIndex, config: Risk
     # codes per hazard (issue 13): flood by distance and ground elevation, wind by the wind matrix
     hc = hazard_codes(config, exposure, group_statuses(config, seg_states, exposure.segment_ids),
                       ground_at(served, config, here, village),
-                      expected_water(served, seg_states, exposure.segment_ids))
+                      expected_water(config, seg_states, exposure.segment_ids))
     # the combined code: the worst hazard code, never below the single-colour code of the combined level
     status = combine([hc.combined, located.status])
     code = status.level

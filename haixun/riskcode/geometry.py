@@ -13,7 +13,7 @@ taken from the local tangent at its nearest point on the line.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -380,6 +380,22 @@ def _advice_lines(config: RiskConfig, table: Mapping[Level, Any], code: Status) 
         zh.append(f"至少：{f.zh}")
         en.append(f"At least: {f.en}")
     return zh, en
+
+
+WATER_LEVEL_HAZARDS = ("storm_tide", "storm_tide_forecast")
+
+
+def flood_water_m(config: RiskConfig, reasons: Iterable[tuple[str, Level, float | None]]) -> float | None:
+    """The expected water level of the low-ground test (m, warning datum), from a segment's hazard
+    reasons (hazard, level, value): the highest observed still water (``storm_tide``) or projected
+    high water (``storm_tide_forecast``) whose own level is at least ``flood_exposure.min_level``;
+    None when no water-level hazard reaches it. Waves over a quay wall or a camera event make the
+    flood code red at the wall, not the sea higher than the land behind it: a red from overtopping
+    alone must not make every low field 10 km inland red (the replay of 25 July did)."""
+    floor = config.flood_exposure.min_level
+    vals = [float(v) for h, lv, v in reasons
+            if h in WATER_LEVEL_HAZARDS and v is not None and lv is not Level.UNKNOWN and lv.rank >= floor.rank]
+    return max(vals) if vals else None
 
 
 def flood_zone(config: RiskConfig, exposure: Exposure, seg: Status, ground: Ground | None,

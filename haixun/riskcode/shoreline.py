@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Polygon
 from haixun.riskcode.config import RiskConfig
 from haixun.riskcode.dynamics import LevelState, active_override, step
 from haixun.riskcode.feeds import effective_feeds
+from haixun.riskcode.geometry import flood_water_m
 from haixun.riskcode.levels import Level, Status
 from haixun.riskcode.model import (
     CameraEventInput,
@@ -110,17 +111,6 @@ class LevelChange:
                 "from_level": self.from_level.value if self.from_level else None, "to_level": self.to_level.value,
                 "from_floor": self.from_floor.value if self.from_floor else None, "to_floor": self.to_floor.value,
                 "at": iso(self.at), "reasons": [r.to_dict() for r in self.reasons]}
-
-
-def expected_water_m(crest_level_m: float, decision: SegmentDecision) -> float | None:
-    """The water level a segment expects (m, warning datum): the highest of the observed still water
-    (crest - freeboard) and the projected high water (a known ``storm_tide_forecast``); None when
-    neither is known. The flood rule's low-ground test compares ground with it (the API's resident
-    code reads the same two values from the state entry: ``api.risk.expected_water``)."""
-    vals = [] if decision.freeboard_m is None else [crest_level_m - decision.freeboard_m]
-    vals += [r.value for r in decision.hazards
-             if r.hazard == "storm_tide_forecast" and r.level is not Level.UNKNOWN and r.value is not None]
-    return max(vals) if vals else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +289,8 @@ def evaluate_shoreline(
         for k, v in results.items():
             for g, st in v.groups.items():
                 groups.setdefault(g, {})[k] = st
-        water = {seg.id: w for seg in segments
-                 if (w := expected_water_m(seg.crest_level_m, results[seg.id].decision)) is not None}
+        water = {seg.id: w for seg in segments if (w := flood_water_m(
+            config, ((r.hazard, r.level, r.value) for r in results[seg.id].decision.hazards))) is not None}
         rollup = roll_up(config, areas, {k: v.status for k, v in results.items()}, groups, water)
         subjects = [("city", "city", rollup.city.status)]
         subjects += [("town", k, v.status) for k, v in rollup.towns.items()]
