@@ -104,12 +104,12 @@ async def test_engine_promotes_again_after_its_pool_connections_were_terminated(
         changes = a.metrics.leader_changes._value.get()
         # every session of the engine dies (lock session and pooled connections)
         _terminate_others(settings.database_url)
-        await eventually(lambda: not a.leading.is_set(), timeout=10)
+        await eventually(lambda: not a.leading.is_set(), timeout=60)
         # it wins the lock again and its promotion (pool reads) succeeds with fresh connections
         await eventually(lambda: a.is_leader and a.metrics.leader_changes._value.get() > changes, timeout=30)
         # and computes again: its promotion's snapshot is written (it may already be, before this line
         # runs; compare with the seq of before the outage, not of now)
-        await eventually(lambda: a.last_seq and a.last_seq > seq, timeout=15)
+        await eventually(lambda: a.last_seq and a.last_seq > seq, timeout=60)
         # before: the first promotion got a dead pooled connection ("promotion failed; giving up the lock")
         assert "promotion failed" not in caplog.text
     finally:

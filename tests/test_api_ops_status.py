@@ -65,7 +65,7 @@ async def test_officer_status_is_the_column_load_geo_keeps(settings: Settings, d
         async def s01_back() -> bool:
             r = (await c.get("/api/v1/risk", params={"lat": 30.6009, "lon": 121.02})).json()
             return [s["id"] for s in r["shelters"]] == ["S01", "S02", "S03"]
-        await eventually(s01_back, timeout=5)
+        await eventually(s01_back, timeout=60)
 
 
 async def test_status_before_load_geo_is_refused(settings: Settings, db_url: str, tmp_path: Path) -> None:

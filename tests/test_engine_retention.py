@@ -26,7 +26,7 @@ async def test_engine_applies_retention_on_data_time(settings) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         async with EngineService(settings, options=opts) as engine:
             await asyncio.wait_for(engine.leading.wait(), 10)
-            await eventually(lambda: reading_days(conn) == kept[4:], timeout=20)
+            await eventually(lambda: reading_days(conn) == kept[4:], timeout=60)
         assert reading_days(conn) == kept[4:]  # only the days older than the newest reading - 3 days went
 
 
@@ -41,5 +41,5 @@ async def test_engine_keeps_a_replay_database_whole(settings) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         async with EngineService(settings, options=opts) as engine:
             await asyncio.wait_for(engine.leading.wait(), 10)
-            await eventually(lambda: engine.retention_runs >= 1, timeout=20)
+            await eventually(lambda: engine.retention_runs >= 1, timeout=60)
         assert reading_days(conn) == kept

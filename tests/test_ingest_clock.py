@@ -60,7 +60,7 @@ async def test_mqtt_311_ingest_with_a_replay_clock(settings, mqtt_endpoint):
              for k in range(1, 4)]
     await publish_all(mqtt_endpoint, later)
     async with IngestService(s):
-        await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 8, timeout=20)
+        await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 8, timeout=60)
     with psycopg.connect(s.database_url) as conn:
         rows = conn.execute("SELECT ts, qc, received_at FROM readings WHERE station_id = 'C1' ORDER BY ts").fetchall()
     assert [qc for _, qc, _ in rows] == [PASS] * 8  # 2021 timestamps pass QC on the replay clock

@@ -116,7 +116,7 @@ async def test_broker_restart_during_stream_loses_nothing(settings, tmp_path):
     try:
         async with IngestService(s) as svc:
             pub = asyncio.create_task(publish_all(ep, msgs, client_id=f"pub-{s.topic_root}", timeout=40))
-            await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 300, timeout=20)
+            await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 300, timeout=60)
             await asyncio.to_thread(broker.stop)
             await asyncio.sleep(1.0)
             await asyncio.to_thread(broker.start)

@@ -46,7 +46,7 @@ async def test_gateway_reconnects_after_broker_restart_and_loses_nothing(setting
     try:
         async with IngestService(s) as svc:
             run = asyncio.create_task(gw.run(until))
-            await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 2 * per_tick, timeout=20)
+            await wait_for_count(s.database_url, "SELECT count(*) FROM readings", 2 * per_tick, timeout=60)
             await asyncio.to_thread(broker.stop)
             await asyncio.sleep(2.5)  # ticks fall due while the broker is away
             await asyncio.to_thread(broker.start)

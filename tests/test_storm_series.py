@@ -68,7 +68,7 @@ async def test_red_bulletin_blue_update_turns_blue_and_cancel_ends_it(settings: 
             await asyncio.wait_for(engine.leading.wait(), 5)
             now = utcnow()
             await publish_calm(settings, mqtt_endpoint, now)
-            await eventually(lambda: (r := current_level(conn, "segment", "PH01")) and r[0] == "none", timeout=20)
+            await eventually(lambda: (r := current_level(conn, "segment", "PH01")) and r[0] == "none", timeout=60)
             token = (await c.post("/api/v1/auth/login", json={"username": "dora",
                                                               "password": "correct horse battery"})).json()
             auth = {"Authorization": f"Bearer {token['access_token']}"}

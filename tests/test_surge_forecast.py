@@ -198,7 +198,7 @@ async def test_an_official_numeric_surge_forecast_flows_from_the_api_to_the_deci
                 row = current_level(conn, "segment", "PH01")
                 hw = row and row[3].get("next_high_water")
                 return hw if hw and "official surge forecast" in hw["method"] else None
-            hw = await eventually(official, timeout=20)
+            hw = await eventually(official, timeout=60)
     assert hw["surge_m"] == pytest.approx(1.5)
 
 

@@ -213,7 +213,7 @@ async def test_below_the_inference_minimum_the_surge_is_unknown_with_the_reason(
         calm(conn, now, tide=1.0)
         async with EngineService(settings, options=FAST) as engine:
             await asyncio.wait_for(engine.leading.wait(), 5)
-            row = await eventually(lambda: current_level(conn, "segment", "PH01"), timeout=20)
+            row = await eventually(lambda: current_level(conn, "segment", "PH01"), timeout=60)
             await asyncio.sleep(1.5)
             assert conn.execute("SELECT count(*) FROM tide_models").fetchone()[0] == 0
             hz = {h["hazard"]: h for h in current_level(conn, "segment", "PH01")[3]["hazards"]}

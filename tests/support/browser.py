@@ -119,7 +119,7 @@ class Stack:
             if self.ingest is not None:
                 await self.ingest.stop()
         try:
-            self.run(_stop(), timeout=40)
+            self.run(_stop(), timeout=120)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
