@@ -45,9 +45,10 @@ async def test_standby_takes_over_within_seconds_when_leader_session_dies(settin
                 "SELECT seq FROM state_log WHERE kind = 'snapshot' AND seq > %s", (seq_a,)).fetchone())
             assert snap[0] > seq_a
             # the old leader no longer computes (it is a standby now: b holds the lock)
-            cycles_a = a.cycles_done
+            # (b deciding on the new reading shows the notification went out; a, told too, did nothing)
+            cycles_a, cycles_b = a.cycles_done, b.cycles_done
             write_readings(conn, "XB-M01", utcnow(), {"tide_level": 2.3})
-            await asyncio.sleep(0.5)
+            await eventually(lambda: b.cycles_done > cycles_b, what="the new leader deciding on the new reading")
             assert a.cycles_done == cycles_a and not a.is_leader
         finally:
             await b.stop()
