@@ -6,9 +6,7 @@ riskcode's vocabulary) is evaluated by the engine."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +17,15 @@ from prometheus_client import CollectorRegistry
 
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.support.api import add_user, running_api
+from tests.support.api import add_user, recv_until, running_api
 from tests.support.clock import utcnow
 from tests.support.engine import FAST, calm, current_level, insert_geography_stations, write_readings
 from tests.support.wait import eventually
 
 
-async def _alarm(ws: Any, subject_id: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        m = json.loads(await asyncio.wait_for(ws.recv(), max(0.05, deadline - time.monotonic())))
-        if m["type"] == "alarm" and m["alarm"]["subject_id"] == subject_id:
-            return m
+async def _alarm(ws: Any, subject_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    return await recv_until(ws, lambda m: m["type"] == "alarm" and m["alarm"]["subject_id"] == subject_id, timeout,
+                            what=f"an alarm for {subject_id}")
 
 
 async def test_engine_and_api_agree_on_leader_alarms_and_feeds(settings: Settings, db_url: str,

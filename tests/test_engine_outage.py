@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,18 +17,14 @@ from prometheus_client import CollectorRegistry
 from haixun.engine.publish import outages
 from haixun.engine.service import EngineService
 from haixun.settings import Settings
-from tests.support.api import running_api
+from tests.support.api import recv_until, running_api
 from tests.support.clock import utcnow
 from tests.support.engine import FAST, insert_geography_stations, write_readings
 from tests.support.wait import eventually
 
 
-async def _alarm(ws: Any, pred, timeout: float = 15.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        m = json.loads(await asyncio.wait_for(ws.recv(), max(0.05, deadline - time.monotonic())))
-        if m["type"] == "alarm" and pred(m):
-            return m
+async def _alarm(ws: Any, pred, timeout: float = 30.0) -> dict[str, Any]:
+    return await recv_until(ws, lambda m: m["type"] == "alarm" and pred(m), timeout, what="the expected alarm")
 
 
 def _open(conn: psycopg.Connection) -> set[tuple[str, str]]:

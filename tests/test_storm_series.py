@@ -5,8 +5,6 @@ get a clear 4xx."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from haixun.data.geography import load_geography
 from haixun.engine.service import EngineService
 from haixun.ingest.service import IngestService
 from haixun.settings import Settings
-from tests.support.api import add_user, running_api
+from tests.support.api import add_user, recv_until, running_api
 from tests.support.clock import utcnow
 from tests.support.engine import FAST, current_level, insert_geography_stations, write_readings
 from tests.support.geo import behind
@@ -29,18 +27,12 @@ from tests.support.mqtt import obs_json, publish_all
 from tests.support.wait import eventually
 
 
-async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 15.0) -> dict[str, Any]:
+async def segment_level_on_ws(ws: Any, sid: str, want: str, timeout: float = 30.0) -> dict[str, Any]:
     """Read /ws/live until segment ``sid`` is at ``want``; return its entry."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"{sid} never {want} on /ws/live")
-        m = json.loads(await asyncio.wait_for(ws.recv(), left))
-        if m.get("type") in ("snapshot", "delta"):
-            e = (m["body"].get("segments") or {}).get(sid)
-            if e and e["level"] == want:
-                return e
+    def entry(m: dict[str, Any]) -> dict[str, Any] | None:
+        e = (m["body"].get("segments") or {}).get(sid) if m.get("type") in ("snapshot", "delta") else None
+        return e if e and e["level"] == want else None
+    return entry(await recv_until(ws, entry, timeout, what=f"{sid} {want} on /ws/live")) or {}
 
 
 def calm_tide(segment_id: str = "PH01") -> float:

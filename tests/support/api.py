@@ -8,7 +8,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,13 +167,22 @@ async def recv(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
     return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
 
 
-async def recv_type(ws: Any, type_: str, timeout: float = 10.0) -> dict[str, Any]:
-    """The next websocket message of type ``type_`` (others skipped)."""
+async def recv_until(ws: Any, accept: Callable[[dict[str, Any]], Any], timeout: float = 30.0,
+                     what: str = "the expected message") -> dict[str, Any]:
+    """The next websocket message that ``accept`` takes (others skipped); ``timeout`` bounds a hang."""
     deadline = time.monotonic() + timeout
     while True:
-        m = await recv(ws, max(0.05, deadline - time.monotonic()))
-        if m["type"] == type_:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{what}: not received within {timeout:g} s")
+        m = await recv(ws, left)
+        if accept(m):
             return m
+
+
+async def recv_type(ws: Any, type_: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next websocket message of type ``type_`` (others skipped)."""
+    return await recv_until(ws, lambda m: m["type"] == type_, timeout, what=f"a {type_} message")
 
 
 async def raw_ws_never_reading(host: str, port: int, path: str) -> socket.socket:
