@@ -64,22 +64,31 @@ def modules() -> dict[str, Path]:
     return _modules(ROOT)
 
 
-def imports(name: str, path: Path) -> Iterator[str]:
-    """Every module ``name`` imports (absolute names)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+def import_statements(package: str, path: Path) -> Iterator[tuple[str, tuple[str, ...] | None]]:
+    """(absolute module, names taken) of every import in ``path``, whose package is ``package``
+    (relative imports resolved against it); names is None for ``import module``."""
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names)
+            yield from ((a.name, None) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            known = modules()
-            for a in node.names:
-                # ``from pkg import submodule`` depends on the submodule; ``from pkg import name`` on pkg
-                yield f"{target}.{a.name}" if f"{target}.{a.name}" in known else target
+            yield target, tuple(a.name for a in node.names)
+
+
+def imports(name: str, path: Path) -> Iterator[str]:
+    """Every module ``name`` imports (absolute names)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    known = modules()
+    for target, names in import_statements(package, path):
+        if names is None:
+            yield target
+        for n in names or ():
+            # ``from pkg import submodule`` depends on the submodule; ``from pkg import name`` on pkg
+            yield f"{target}.{n}" if f"{target}.{n}" in known else target
 
 
 ROUTER_MODULE = re.compile(r"haixun\.api\.(routes_\w+|health)")
@@ -90,20 +99,16 @@ ROUTER_EXPORTS = {"router", "install_web"}
 def router_imports(name: str, path: Path) -> Iterator[tuple[str, str]]:
     """(router module, name taken from it; "" for the module itself) for each import of a router module."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            yield from ((a.name, "") for a in node.names if ROUTER_MODULE.fullmatch(a.name))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            for a in node.names:
-                if ROUTER_MODULE.fullmatch(f"{target}.{a.name}"):
-                    yield f"{target}.{a.name}", ""
-                elif ROUTER_MODULE.fullmatch(target):
-                    yield target, a.name
+    for target, names in import_statements(package, path):
+        if names is None:
+            if ROUTER_MODULE.fullmatch(target):
+                yield target, ""
+            continue
+        for n in names:
+            if ROUTER_MODULE.fullmatch(f"{target}.{n}"):
+                yield f"{target}.{n}", ""
+            elif ROUTER_MODULE.fullmatch(target):
+                yield target, n
 
 
 def router_violations() -> list[tuple[str, str, str]]:
@@ -230,17 +235,9 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def _test_module_imports(tests: Path, path: Path) -> Iterator[str]:
     """Every module a file under ``tests`` imports, absolute (``from pkg import x`` gives pkg and pkg.x)."""
     package = ".".join(("tests", *path.parent.relative_to(tests).parts))
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            yield target
-            yield from (f"{target}.{a.name}" for a in node.names)
+    for target, names in import_statements(package, path):
+        yield target
+        yield from (f"{target}.{n}" for n in names or ())
 
 
 def _is_fixture_or_hook(node: ast.stmt) -> bool:
