@@ -34,17 +34,9 @@ class ThresholdVersion:
 
 
 @dataclass(frozen=True, slots=True)
-class ThresholdText:
+class ThresholdText(ThresholdVersion):
     """A stored version with its text."""
 
-    id: int
-    version: str
-    format: str
-    sha256: str
-    active: bool
-    created_at: datetime
-    created_by: str
-    comment: str
     text: str
 
 
