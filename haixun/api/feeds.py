@@ -6,10 +6,10 @@ from typing import Any
 
 from haixun.api.context import ApiContext
 from haixun.api.rows import row_json
-from haixun.riskcode import FeedItem, Level, feed_statuses
+from haixun.riskcode import feed_statuses
 from haixun.store import bulletins
 from haixun.store.bulletins import StoredFeed
-from haixun.store.feeds import series_feed_rows
+from haixun.store.feeds import feed_item, series_feed_rows
 
 
 def feed_json(row: StoredFeed) -> dict[str, Any]:
@@ -18,18 +18,6 @@ def feed_json(row: StoredFeed) -> dict[str, Any]:
     out.update(identifier=row.external_id, references=list(row.refs or []), msgType=row.msg_type or "Alert",
                sent=out.get("issued_at"))
     return out
-
-
-def _feed_item(row: StoredFeed) -> FeedItem:
-    area = row.area or {}
-    return FeedItem(id=str(row.id), issuer=row.issuer, kind=row.kind, level=Level(row.level),  # type: ignore[arg-type]
-                    valid_from=row.valid_from, valid_to=row.valid_to,
-                    segment_ids=tuple(area.get("segments") or ()),
-                    polygon=tuple(tuple(pt[:2]) for pt in area.get("polygon") or ()),
-                    source=row.source, identifier=row.external_id or f"#{row.id}",
-                    references=tuple(row.refs or ()), msg_type=row.msg_type or "Alert",
-                    sent=row.issued_at, seq=int(row.id), surge_m=row.surge_m,
-                    peak_level_m=row.peak_level_m, peak_at=row.peak_at)
 
 
 async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]:
@@ -45,12 +33,13 @@ async def list_feeds(ctx: ApiContext, active_only: bool) -> list[dict[str, Any]]
             rows = await bulletins.recent_feeds(conn, 500)
     segments = {sid: tuple(seg.geometry.coords) for sid, seg in ctx.geo.segments.items()}
     try:
-        statuses = feed_statuses([_feed_item(r) for r in rows], now, segments)
+        items = {r.id: feed_item(r) for r in rows}
+        statuses = feed_statuses(list(items.values()), now, segments)
     except ValueError:  # a stored row riskcode cannot read (e.g. an old level name): no status rather than no list
-        statuses = {}
+        items, statuses = {}, {}
     out = []
     for r in sorted(rows, key=lambda r: (r.issued_at, r.id), reverse=True):
-        st = statuses.get(str(r.id))
+        st = statuses.get(items[r.id].id) if r.id in items else None
         if active_only and (st is None or not st.effective):
             continue
         item = feed_json(r)

@@ -44,6 +44,7 @@ from haixun.riskcode.rollup import lowest_ground
 from haixun.riskcode.shoreline import SegmentState
 from haixun.store import geography, thresholds
 from haixun.store.db import table_exists
+from haixun.store.feeds import feed_item
 
 log = logging.getLogger(__name__)
 
@@ -151,19 +152,7 @@ def camera_events(raw: RawInputs) -> list[CameraEventInput]:
 
 
 def feed_items(raw: RawInputs) -> list[FeedItem]:
-    out = []
-    for f in raw.official_feeds:
-        area = f.area or {}
-        out.append(FeedItem(
-            id=f"{f.source}:{f.id}", issuer=f.issuer, kind=f.kind, level=Level(f.level),
-            valid_from=f.valid_from, valid_to=f.valid_to, text="",
-            segment_ids=tuple(area.get("segments") or ()),
-            polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ()),
-            source=f.source, identifier=f.external_id or f"#{f.id}",
-            references=tuple(f.refs or ()), msg_type=f.msg_type or "Alert",
-            sent=f.issued_at, seq=int(f.id), surge_m=f.surge_m,
-            peak_level_m=f.peak_level_m, peak_at=f.peak_at))
-    return out
+    return [feed_item(f) for f in raw.official_feeds]
 
 
 def overrides(raw: RawInputs) -> list[Override]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
 
-from haixun.riskcode import FEED_KINDS, FeedKind
+from haixun.riskcode import FEED_KINDS, FeedItem, FeedKind, Level
 
 SERIES_SQL = (
     # The bulletins valid now, and every bulletin of their source x kind sent since the oldest of
@@ -59,3 +59,54 @@ async def series_feed_rows(conn: psycopg.AsyncConnection[Any], now: datetime) ->
     """``series_feeds`` as typed rows."""
     async with conn.cursor(row_factory=dict_row) as cur:
         return [FeedRow(**r) for r in await series_feeds(cur, now)]
+
+
+class FeedColumns(Protocol):
+    """The official_feeds columns riskcode reads (``FeedRow`` and ``bulletins.StoredFeed`` have them)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def area(self) -> Any: ...
+    @property
+    def valid_from(self) -> datetime: ...
+    @property
+    def valid_to(self) -> datetime: ...
+    @property
+    def issued_at(self) -> datetime: ...
+    @property
+    def msg_type(self) -> str: ...
+    @property
+    def refs(self) -> list[str]: ...
+    @property
+    def surge_m(self) -> float | None: ...
+    @property
+    def peak_level_m(self) -> float | None: ...
+    @property
+    def peak_at(self) -> datetime | None: ...
+
+
+def feed_item(row: FeedColumns) -> FeedItem:
+    """A stored bulletin as riskcode's ``FeedItem`` (id ``source:row id``), the one conversion the
+    engine (its inputs) and the API (the feeds' series status) use. A level riskcode does not know
+    raises ValueError."""
+    area = row.area or {}
+    return FeedItem(
+        id=f"{row.source}:{row.id}", issuer=row.issuer, kind=row.kind, level=Level(row.level),  # type: ignore[arg-type]
+        valid_from=row.valid_from, valid_to=row.valid_to,
+        segment_ids=tuple(area.get("segments") or ()),
+        polygon=tuple(tuple(p[:2]) for p in area.get("polygon") or ()),
+        source=row.source, identifier=row.external_id or f"#{row.id}",
+        references=tuple(row.refs or ()), msg_type=row.msg_type or "Alert",
+        sent=row.issued_at, seq=int(row.id), surge_m=row.surge_m,
+        peak_level_m=row.peak_level_m, peak_at=row.peak_at)
